@@ -42,5 +42,5 @@ def test_unknown_names_are_usage_errors_naming_the_choices() -> None:
 def test_a_broken_catalogue_file_names_file_and_key(tmp_path: Path) -> None:
     bad = tmp_path / "cat.toml"
     bad.write_text('[[interface]]\nid = "IF-061"\n')
-    with pytest.raises(ConfigError, match=r"cat.toml: interface\[0\]: missing key 'name'"):
+    with pytest.raises(ConfigError, match=r"cat.toml: interface\[0\]: missing key 'category'"):
         load_catalogue(bad)
