@@ -1,8 +1,9 @@
 """`dipcert`: the command line. Each subcommand lives in its own module under harness/commands/.
 
 A command module defines `HELP: str`, `add_arguments(parser)` and `run(args) -> int`. Modules are
-imported only when their command runs, so a slow import (hypothesis, cryptography) never delays
-`dipcert --help`, and a user mistake anywhere becomes one line on stderr with exit code 2.
+imported when the parser is built, so command modules keep heavy imports (hypothesis, cryptography)
+inside run(): that keeps
+`dipcert --help` fast. A user mistake anywhere becomes one line on stderr with exit code 2.
 """
 
 from __future__ import annotations
