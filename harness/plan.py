@@ -1,0 +1,140 @@
+"""The certification plan: one requirement per thing the DIP Manager's guidance asks a party to prove.
+
+Ids trace straight back to the guidance note, so a verdict in a report can be checked against the
+paragraph it answers: an MDR's consume/produce/exchange/reuse are 5.2a/5.2b/5.3/5.4, an SDS's are
+6.2a/6.2b/6.3/6.4, and onboarding readiness is 4.1 for both. Every interface of the catalogue is
+planned for the party's role; the ones the profile does not enable stay in the plan with
+`enabled=False`, so a report shows what was *not* certified as plainly as what was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from harness.catalogue import Catalogue, load_catalogue
+
+if TYPE_CHECKING:
+    from harness.profile import Profile
+
+Kind = Literal["preflight", "consume", "produce", "exchange", "reuse"]
+
+SECTIONS: dict[str, dict[str, str]] = {
+    "MDR": {"preflight": "4.1", "consume": "5.2a", "produce": "5.2b", "exchange": "5.3", "reuse": "5.4"},
+    "SDS": {"preflight": "4.1", "consume": "6.2a", "produce": "6.2b", "exchange": "6.3", "reuse": "6.4"},
+}
+
+# The onboarding checks of guidance 4.1, in the order they are planned and reported.
+PREFLIGHT_CHECKS: dict[str, str] = {
+    "certificates": "signing (and mTLS) certificate present, valid and matching its private key",
+    "api-keys": "primary and secondary API keys present and distinct",
+    "identifiers": "DIP IDs and MPIDs of the party and partner well-formed",
+    "webhooks": "a reachable webhook for every enabled incoming interface",
+    "dcp": "DCP Id assigned when a DIP Connection Provider provisions the service",
+    "partner": "partner nominated (DIP ID, MPID, endpoint) when extended interfaces are enabled",
+}
+EXTENDED = ("IF-061", "IF-062", "IF-063", "IF-064", "IF-065")
+
+
+@dataclass(frozen=True)
+class Requirement:
+    id: str  # e.g. "MDR-5.2a/IF-006/consume/MeterInstall"
+    role: str
+    section: str  # guidance paragraph, e.g. "5.2a"
+    kind: Kind
+    interface: str | None
+    event: str | None
+    direction: str | None  # "incoming", "outgoing", "both" (exchange) or None
+    enabled: bool
+    provisional: bool  # rests on a catalogue assumption
+    assumptions: tuple[str, ...]
+    title: str
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["assumptions"] = list(self.assumptions)
+        return data
+
+
+def section(role: str, kind: str) -> str:
+    try:
+        return SECTIONS[role][kind]
+    except KeyError:
+        raise ValueError(f"no guidance section for role {role!r} and kind {kind!r}") from None
+
+
+def preflight_applicable(profile: "Profile", catalogue: Catalogue | None = None) -> dict[str, bool]:
+    """Which 4.1 checks apply: a DCP check only with a DCP, a partner check only with extended flows."""
+    catalogue = catalogue or load_catalogue()
+    enabled = set(profile.enabled_interfaces)
+    incoming = any("incoming" in catalogue.get(i).directions_for(profile.role) for i in enabled)
+    return {
+        "certificates": True,
+        "api-keys": True,
+        "identifiers": True,
+        "webhooks": incoming,
+        "dcp": profile.system.supplier_is_dcp or profile.party.dcp_id is not None,
+        "partner": bool(enabled & set(EXTENDED)),
+    }
+
+
+def preflight_requirement(role: str, check: str, enabled: bool = True) -> Requirement:
+    if check not in PREFLIGHT_CHECKS:
+        raise ValueError(f"unknown preflight check {check!r} (expected one of: {', '.join(PREFLIGHT_CHECKS)})")
+    sec = section(role, "preflight")
+    return Requirement(id=f"{role}-{sec}/preflight/{check}", role=role, section=sec, kind="preflight",
+                       interface=None, event=None, direction=None, enabled=enabled, provisional=False,
+                       assumptions=(), title=f"Onboarding: {PREFLIGHT_CHECKS[check]} (guidance {sec})")
+
+
+def exchange_requirement(role: str, name: str, enabled: bool, *, title: str | None = None,
+                         assumptions: tuple[str, ...] = ()) -> Requirement:
+    """`MDR-5.3/exchange/<name>`: one extended message exchange with the nominated partner."""
+    sec = section(role, "exchange")
+    return Requirement(id=f"{role}-{sec}/exchange/{name}", role=role, section=sec, kind="exchange",
+                       interface=None, event=None, direction="both", enabled=enabled,
+                       provisional=bool(assumptions), assumptions=tuple(assumptions),
+                       title=title or f"Exchange {name} with the nominated partner (guidance {sec})")
+
+
+def reuse_requirement(role: str, enabled: bool) -> Requirement:
+    """`MDR-5.4/reuse`: evidence resting on a DCP's or supplier's earlier certification."""
+    sec = section(role, "reuse")
+    return Requirement(id=f"{role}-{sec}/reuse", role=role, section=sec, kind="reuse", interface=None,
+                       event=None, direction=None, enabled=enabled, provisional=False, assumptions=(),
+                       title=f"Reuse of an earlier certification of the same system (guidance {sec})")
+
+
+def build_plan(profile: "Profile", catalogue: Catalogue | None = None, *,
+               include_reuse: bool = False) -> list[Requirement]:
+    """Preflight checks, then consume/produce per interface in catalogue order (exchanges come from elsewhere)."""
+    catalogue = catalogue or load_catalogue()
+    role = profile.role
+    applicable = preflight_applicable(profile, catalogue)
+    plan = [preflight_requirement(role, check, applicable[check]) for check in PREFLIGHT_CHECKS]
+    enabled = set(profile.enabled_interfaces)
+    for interface in catalogue.interfaces.values():
+        for direction, kind, verb in (("incoming", "consume", "Consume"), ("outgoing", "produce", "Produce")):
+            events = interface.events_for(role, direction)  # type: ignore[arg-type]
+            if not events:
+                continue
+            sec = section(role, kind)
+            base = f"{role}-{sec}/{interface.id}/{kind}"
+            per_event = len(events) > 1
+            for event in events:
+                assumptions = (event.assumption,) if event.assumption else ()
+                plan.append(Requirement(
+                    id=f"{base}/{event.name}" if per_event else base, role=role, section=sec, kind=kind,
+                    interface=interface.id, event=event.name, direction=direction,
+                    enabled=interface.id in enabled, provisional=bool(assumptions), assumptions=assumptions,
+                    title=f"{verb} {interface.id} {interface.name} {event.code} (guidance {sec})"))
+    if include_reuse:
+        plan.append(reuse_requirement(role, True))
+    ids = [r.id for r in plan]
+    assert len(ids) == len(set(ids)), "requirement ids must be unique"
+    return plan
+
+
+def plan_to_dicts(plan: list[Requirement]) -> list[dict[str, Any]]:
+    """The plan as evidence records: plain JSON-ready dicts in plan order."""
+    return [r.to_dict() for r in plan]

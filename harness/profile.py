@@ -1,0 +1,508 @@
+"""The participant profile: who is certified, for which interfaces, and where everything lives.
+
+A profile is TOML (stdlib tomllib). It is validated against `schemas/profile.schema.json` (the
+field-by-field documentation) and then against the interface catalogue, because only the catalogue
+knows which way each interface flows for the party's role. Every mistake becomes ONE ConfigError
+line naming the file, the dotted key and what was expected, so a participant can fix it unaided.
+
+Secrets (API keys, key passwords) are only ever *referenced* (`{env = "NAME"}` or
+`{file = "path"}`) and read on demand by `Profile.resolve_secret`; nothing that leaves this module
+(`to_public_dict`, `digest`) can contain a secret value.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from harness.catalogue import Catalogue, load_catalogue
+from harness.errors import ConfigError
+from harness.findings import short
+from harness.paths import schemas_dir
+
+ROLES = ("MDR", "SDS")
+COUNTERPART = {"MDR": "SDS", "SDS": "MDR"}
+ENVIRONMENTS = ("DEV", "SIT", "SITB", "UIT", "PRD")
+SECRET_KEYS = ("api_key_primary", "api_key_secondary", "signing_key_password")
+PATH_KEYS = ("signing_certificate", "signing_key", "tls_ca", "client_certificate", "client_key")
+TRIGGER_KINDS = ("http", "command", "manual")
+TRIGGER_DEFAULT_TIMEOUT = {"http": 10.0, "command": 60.0, "manual": 300.0}
+REFERENCE = "reference"
+INLINE_SECRET = 'secrets must be referenced as {env = "NAME"} or {file = "path"}, not written inline'
+
+_INTERFACE_KEY = re.compile(r"^if-?(\d{3})$", re.IGNORECASE)
+_KEYED_TABLES = ("interfaces", "webhooks", "triggers")
+
+TriggerKind = Literal["http", "command", "manual"]
+
+
+# --- the profile as data ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Party:
+    role: str
+    company: str
+    mpid: str
+    dip_id: str
+    dcp_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SystemUnderTest:
+    name: str
+    version: str
+    build_id: str | None = None
+    supplier: str | None = None
+    supplier_is_dcp: bool = False
+
+
+@dataclass(frozen=True)
+class Partner:
+    role: str
+    mpid: str
+    dip_id: str
+    endpoint: str  # "reference" or the partner's webhook URL
+    company: str | None = None
+
+    @property
+    def is_reference(self) -> bool:
+        """True when dipcert's built-in reference participant plays the partner."""
+        return self.endpoint == REFERENCE
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """Where a secret lives; never the secret itself."""
+
+    env: str | None = None
+    file: str | None = None  # as written, relative to the profile file
+
+    def to_dict(self) -> dict[str, str]:
+        return {"env": self.env} if self.env is not None else {"file": str(self.file)}
+
+    def __str__(self) -> str:
+        return f"environment variable {self.env}" if self.env is not None else f"file {self.file}"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    api_key_primary: SecretRef | None = None
+    api_key_secondary: SecretRef | None = None
+    signing_certificate: str | None = None  # paths as written; Profile.credential_path resolves them
+    signing_key: str | None = None
+    signing_key_password: SecretRef | None = None
+    tls_ca: str | None = None
+    client_certificate: str | None = None
+    client_key: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in (*SECRET_KEYS, *PATH_KEYS):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value.to_dict() if isinstance(value, SecretRef) else value
+        return out
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """How to ask the participant to send an outgoing flow (DESIGN.md section 6)."""
+
+    kind: TriggerKind
+    url: str | None = None
+    command: str | None = None
+    instructions: str | None = None
+    timeout: float = 10.0
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "timeout": self.timeout}
+        for name in ("url", "command", "instructions"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        return out
+
+
+@dataclass(frozen=True)
+class HarnessSettings:
+    hub_host: str = "127.0.0.1"
+    hub_port: int = 0
+    timeout: float = 10.0
+    skew_seconds: int = 300
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Profile:
+    path: Path
+    environment: str
+    party: Party
+    system: SystemUnderTest
+    partner: Partner | None
+    interfaces: dict[str, bool]  # every catalogue interface, in catalogue order
+    declared_directions: dict[str, str] = field(default_factory=dict)  # as stated in the profile
+    webhooks: dict[str, str] = field(default_factory=dict)
+    credentials: Credentials = field(default_factory=Credentials)
+    triggers: dict[str, Trigger] = field(default_factory=dict)
+    harness: HarnessSettings = field(default_factory=HarnessSettings)
+
+    @property
+    def role(self) -> str:
+        return self.party.role
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def enabled_interfaces(self) -> tuple[str, ...]:
+        return tuple(i for i, on in self.interfaces.items() if on)
+
+    def is_enabled(self, interface_id: str) -> bool:
+        return self.interfaces.get(normalise_interface_id(interface_id), False)
+
+    def webhook_for(self, interface_id: str) -> str | None:
+        """The URL the DIP delivers `interface_id` to: its own entry, else `default`, else None."""
+        key = normalise_interface_id(interface_id)
+        return self.webhooks.get(key) or self.webhooks.get("default")
+
+    def trigger_for(self, interface_id: str) -> Trigger | None:
+        key = normalise_interface_id(interface_id)
+        return self.triggers.get(key) or self.triggers.get("default")
+
+    def credential_path(self, name: str) -> Path | None:
+        """A credential file path resolved against the profile's folder (None when not set)."""
+        if name not in PATH_KEYS:
+            raise ConfigError(f"{self.path}: credentials.{name}: not a path field (expected one of: {', '.join(PATH_KEYS)})")
+        written = getattr(self.credentials, name)
+        return None if written is None else (self.base_dir / written).expanduser()
+
+    def secret_ref(self, name: str) -> SecretRef | None:
+        name = name.removeprefix("credentials.")
+        if name not in SECRET_KEYS:
+            raise ConfigError(f"{self.path}: credentials.{name}: not a secret field (expected one of: {', '.join(SECRET_KEYS)})")
+        return getattr(self.credentials, name)
+
+    def resolve_secret(self, name: str) -> str:
+        """The secret's value, read now from its env variable or file. Errors name the variable/file."""
+        ref = self.secret_ref(name)
+        key = f"credentials.{name.removeprefix('credentials.')}"
+        if ref is None:
+            raise ConfigError(f'{self.path}: {key}: not set (expected {{env = "NAME"}} or {{file = "path"}})')
+        if ref.env is not None:
+            value = os.environ.get(ref.env)
+            if value is None:
+                raise ConfigError(f"{self.path}: {key}: environment variable {ref.env} is not set")
+            if not value.strip():
+                raise ConfigError(f"{self.path}: {key}: environment variable {ref.env} is empty")
+            return value.strip()
+        secret_path = (self.base_dir / str(ref.file)).expanduser()
+        try:
+            value = secret_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"{self.path}: {key}: secret file {secret_path} not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+            raise ConfigError(f"{self.path}: {key}: cannot read secret file {secret_path} ({reason})") from None
+        if not value.strip():
+            raise ConfigError(f"{self.path}: {key}: secret file {secret_path} is empty")
+        return value.strip()
+
+    def to_public_dict(self) -> dict[str, Any]:
+        """The profile with defaults filled in and secret *references* only: safe for evidence."""
+        data: dict[str, Any] = {
+            "environment": self.environment,
+            "party": _drop_none(vars(self.party)),
+            "system": _drop_none(vars(self.system)),
+            "interfaces": {i: ({"enabled": on, "direction": self.declared_directions[i]}
+                               if i in self.declared_directions else on)
+                           for i, on in self.interfaces.items()},
+            "webhooks": dict(sorted(self.webhooks.items())),
+            "credentials": self.credentials.to_dict(),
+            "triggers": {k: t.to_dict() for k, t in sorted(self.triggers.items())},
+            "harness": dict(vars(self.harness)),
+        }
+        if self.partner is not None:
+            data["partner"] = _drop_none(vars(self.partner))
+        return data
+
+    def digest(self) -> str:
+        """`sha256:<hex>` of the canonical public dict: changes with the configuration, never with secret values."""
+        canonical = json.dumps(self.to_public_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def normalise_interface_id(value: str) -> str:
+    """`if061`, `IF061`, `IF-061` -> `IF-061`; anything else is returned unchanged."""
+    m = _INTERFACE_KEY.match(value.strip())
+    return f"IF-{m.group(1)}" if m else value
+
+
+# --- loading ----------------------------------------------------------------------------------
+
+def load_profile(path: Path | str, *, catalogue: Catalogue | None = None) -> Profile:
+    """Read, validate and interpret a profile file. Every problem is one ConfigError line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: profile file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, expected a profile file (TOML)") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: profile is not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read profile ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_profile(data, path, catalogue=catalogue)
+
+
+def parse_profile(data: dict[str, Any], path: Path | str, *, catalogue: Catalogue | None = None) -> Profile:
+    """Interpret already-parsed TOML as a profile; `path` names the file in errors and anchors paths."""
+    path = Path(path)
+    catalogue = catalogue or load_catalogue()
+    data = _normalise_keys(data, path)
+    _validate_schema(data, path)
+    return _build(data, path, catalogue)
+
+
+def _normalise_keys(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Accept `IF024`/`if-024` as `IF-024` (the guidance note itself writes `IF024`)."""
+    data = dict(data)
+    for table in _KEYED_TABLES:
+        section = data.get(table)
+        if not isinstance(section, dict):
+            continue
+        out: dict[str, Any] = {}
+        for key, value in section.items():
+            norm = normalise_interface_id(key)
+            if norm in out:
+                raise ConfigError(f"{path}: {table}.{key}: {norm} is given twice (once as {key!r})")
+            out[norm] = value
+        data[table] = out
+    return data
+
+
+@lru_cache(maxsize=1)
+def profile_schema() -> dict[str, Any]:
+    return json.loads((schemas_dir() / "profile.schema.json").read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Any:
+    from jsonschema import Draft202012Validator
+
+    schema = profile_schema()
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def _validate_schema(data: dict[str, Any], path: Path) -> None:
+    errors = list(_validator().iter_errors(data))
+    if not errors:
+        return
+    # The shallowest error first: a missing table explains more than a bad value inside another.
+    error = min(errors, key=lambda e: (len(e.absolute_path), _KEYWORD_ORDER.get(e.validator, 9)))
+    raise ConfigError(f"{path}: {_explain(error)}")
+
+
+_KEYWORD_ORDER = {"additionalProperties": 0, "required": 1, "type": 2}
+
+
+def _dotted(parts: list[Any]) -> str:
+    return ".".join(str(p) for p in parts) if parts else "(top level)"
+
+
+def _deref(node: dict[str, Any]) -> dict[str, Any]:
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        return profile_schema()["$defs"][ref.removeprefix("#/$defs/")]
+    return node
+
+
+def _schema_at(parts: list[Any]) -> dict[str, Any] | None:
+    """The (un-dereferenced) schema node for a key path, so a sibling description survives a $ref."""
+    node: dict[str, Any] | None = profile_schema()
+    for part in parts:
+        if node is None:
+            return None
+        base = _deref(node)
+        props = base.get("properties")
+        if props is None:  # a choice such as interfaceChoice: look through its branches
+            props = next((_deref(b).get("properties") for b in base.get("anyOf", [])
+                          if "properties" in _deref(b)), None)
+        node = (props or {}).get(part)
+    return node
+
+
+def _description(parts: list[Any]) -> str:
+    """The first sentence of the key's schema description: what a valid value looks like."""
+    node = _schema_at(parts)
+    if node is None:
+        return "a valid value"
+    text = str(node.get("description") or _deref(node).get("description") or "a valid value")
+    return re.split(r"\.(?:\s|$)", text, maxsplit=1)[0]
+
+
+def _explain(error: Any) -> str:
+    parts = list(error.absolute_path)
+    key = _dotted(parts)
+    value = error.instance
+    kind = error.validator
+    if parts and parts[0] == "credentials" and len(parts) == 2 and parts[1] in SECRET_KEYS:
+        if not isinstance(value, dict):
+            return f"{key}: {INLINE_SECRET}"
+        if kind in ("minProperties", "maxProperties"):
+            return f'{key}: give exactly one of env or file, e.g. {{env = "NAME"}}'
+    if kind == "required":
+        missing = next((name for name in error.validator_value if name not in value), "?")
+        where = parts + [missing]
+        if _deref(_schema_at(where) or {}).get("type") == "object":
+            return f"missing table [{_dotted(where)}] ({_description(where)})"
+        return f"{_dotted(where)}: missing key (expected {_description(where)})"
+    if kind == "additionalProperties":
+        allowed = list((_deref(error.schema).get("properties") or {}))
+        unknown = [k for k in value if k not in allowed]
+        bad = unknown[0] if unknown else "?"
+        where = _dotted(parts + [bad])
+        if parts and parts[0] in _KEYED_TABLES and _INTERFACE_KEY.match(str(bad)):
+            ifaces = [k for k in allowed if k.startswith("IF-")]
+            return f"{where}: unknown interface {bad} (expected one of: {', '.join(ifaces)})"
+        close = difflib.get_close_matches(str(bad), allowed, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return f"{where}: unknown key ({hint}expected one of: {', '.join(allowed)})"
+    if kind in ("anyOf", "oneOf") and isinstance(value, dict):
+        # the table form of a choice: explain the problem inside the table
+        inner = [e for e in error.context
+                 if e.validator in ("required", "additionalProperties") or len(e.absolute_path) > len(parts)]
+        if inner:
+            return _explain(min(inner, key=lambda e: (len(e.absolute_path), _KEYWORD_ORDER.get(e.validator, 9))))
+    if kind in ("anyOf", "oneOf"):
+        return f"{key}: expected {_deref(_schema_at(parts) or {}).get('description', 'a valid value')}, got {_show(value)}"
+    if kind == "type" and error.validator_value == "object":
+        return f"{key}: expected a table ({_description(parts)}), got {_show(value)}"
+    if kind == "enum" and len(error.validator_value) <= 6:
+        options = " or ".join(", ".join(map(str, error.validator_value)).rsplit(", ", 1))
+        return f"{key}: expected {options}, got {_show(value)}"
+    return f"{key}: expected {_description(parts)}, got {_show(value)}"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return short(repr(value) if isinstance(value, str) else value)
+
+
+def _yes(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.upper() == "Y")
+
+
+def _build(data: dict[str, Any], path: Path, catalogue: Catalogue) -> Profile:
+    def fail(key: str, message: str) -> ConfigError:
+        return ConfigError(f"{path}: {key}: {message}")
+
+    p = data["party"]
+    party = Party(role=p["role"], company=p["company"], mpid=p["mpid"], dip_id=p["dip_id"], dcp_id=p.get("dcp_id"))
+    role = party.role
+    s = data["system"]
+    system = SystemUnderTest(name=s["name"], version=s["version"], build_id=s.get("build_id"),
+                             supplier=s.get("supplier"), supplier_is_dcp=bool(s.get("supplier_is_dcp", False)))
+
+    partner = None
+    if "partner" in data:
+        q = data["partner"]
+        partner_role = q.get("role", COUNTERPART[role])
+        if partner_role != COUNTERPART[role]:
+            raise fail("partner.role", f"an {role}'s partner is an {COUNTERPART[role]}, got {partner_role!r}")
+        partner = Partner(role=partner_role, mpid=q["mpid"], dip_id=q["dip_id"], endpoint=q["endpoint"],
+                          company=q.get("company"))
+
+    interfaces = {iid: False for iid in catalogue.interfaces}
+    declared: dict[str, str] = {}
+    for iid, choice in data["interfaces"].items():
+        if iid not in catalogue.interfaces:
+            raise fail(f"interfaces.{iid}", f"unknown interface (expected one of: {', '.join(catalogue.interfaces)})")
+        enabled = _yes(choice["enabled"]) if isinstance(choice, dict) else _yes(choice)
+        actual = catalogue.interfaces[iid].directions_for(role)
+        if enabled and not actual:
+            raise fail(f"interfaces.{iid}", f"an {role} neither sends nor receives {iid}; it cannot be enabled for an {role}")
+        if isinstance(choice, dict) and "direction" in choice:
+            stated = choice["direction"]
+            expected = "both" if len(actual) == 2 else next(iter(actual), "neither")
+            if stated != expected:
+                raise fail(f"interfaces.{iid}.direction",
+                           f"{iid} is {expected} for an {role} ({_who_sends(catalogue, iid)}), not {stated}")
+            declared[iid] = stated
+        interfaces[iid] = enabled
+
+    webhooks = dict(data.get("webhooks", {}))
+    for iid in webhooks:
+        if iid == "default":
+            continue
+        directions = catalogue.get(iid).directions_for(role)
+        if "incoming" not in directions:
+            flow = "outgoing" if directions else "not used"
+            raise fail(f"webhooks.{iid}", f"{iid} is {flow} for an {role} ({_who_sends(catalogue, iid)}); it takes no webhook")
+
+    c = data.get("credentials", {})
+    credentials = Credentials(
+        **{k: SecretRef(env=c[k].get("env"), file=c[k].get("file")) for k in SECRET_KEYS if k in c},
+        **{k: c[k] for k in PATH_KEYS if k in c},
+    )
+    for first, second in (("signing_certificate", "signing_key"), ("client_certificate", "client_key")):
+        if (first in c) != (second in c):
+            have, lack = (first, second) if first in c else (second, first)
+            raise fail(f"credentials.{lack}", f"missing key (expected it together with credentials.{have})")
+
+    triggers: dict[str, Trigger] = {}
+    for key, t in data.get("triggers", {}).items():
+        if key != "default":
+            directions = catalogue.get(key).directions_for(role)
+            if "outgoing" not in directions:
+                flow = "incoming" if directions else "not used"
+                raise fail(f"triggers.{key}", f"{key} is {flow} for an {role} ({_who_sends(catalogue, key)}); it takes no trigger")
+        triggers[key] = _trigger(t, f"triggers.{key}", fail)
+
+    h = data.get("harness", {})
+    harness = HarnessSettings(hub_host=h.get("hub_host", "127.0.0.1"), hub_port=int(h.get("hub_port", 0)),
+                              timeout=float(h.get("timeout", 10.0)), skew_seconds=int(h.get("skew_seconds", 300)),
+                              seed=int(h.get("seed", 0)))
+    return Profile(path=path, environment=data.get("environment", "UIT"), party=party, system=system,
+                   partner=partner, interfaces=interfaces, declared_directions=declared, webhooks=webhooks,
+                   credentials=credentials, triggers=triggers, harness=harness)
+
+
+def _trigger(t: dict[str, Any], key: str, fail: Any) -> Trigger:
+    kind = t["kind"]
+    needs = {"http": "url", "command": "command"}.get(kind)
+    if needs and needs not in t:
+        raise fail(f"{key}.{needs}", f"missing key (kind = {kind!r} needs {needs})")
+    for other in ("url", "command"):
+        if other in t and other != needs:
+            owner = "http" if other == "url" else "command"
+            raise fail(f"{key}.{other}", f"only used with kind = {owner!r}, not with kind = {kind!r}")
+    return Trigger(kind=kind, url=t.get("url"), command=t.get("command"), instructions=t.get("instructions"),
+                   timeout=float(t.get("timeout", TRIGGER_DEFAULT_TIMEOUT[kind])))
+
+
+def _who_sends(catalogue: Catalogue, interface_id: str) -> str:
+    senders = sorted({e.sender for e in catalogue.get(interface_id).events})
+    return " and ".join(senders) + (" send it" if len(senders) > 1 else " sends it")
