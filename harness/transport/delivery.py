@@ -1,0 +1,328 @@
+"""Webhook delivery: POST signed DIPMessageEgressArray batches to a participant, as the DIP does.
+
+The participant's endpoint is the system under test, so the client assumes nothing good of it:
+every phase has a timeout, the response is streamed and cut off at a size bound, and retries
+follow the DIP's published table (retry 408/429/5xx gateway codes; never 400/401/403/404/405/406/
+413/505; data in `schemas/response-codes.toml`). How many retries and how long between them is
+not published ([U]): those are parameters here, with an injectable `sleep` so tests never wait.
+
+Outcomes: `accepted` (201 + well-formed StandardResponse, one entry per message), `partial` (207),
+`rejected` (400), `refused` (a no-retry status, or any status outside the table), `failed` (no
+usable answer: connection errors after retries, or a reply whose body is not a usable
+StandardResponse), `timeout` (timeouts after retries). A multi-batch delivery reports the worst.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import httpx
+
+from harness.findings import Finding, short
+from harness.transport.responses import SUCCESS_CODES, load_code_table, parse_standard_response
+
+Outcome = Literal["accepted", "partial", "rejected", "refused", "failed", "timeout"]
+_SEVERITY_ORDER = ("accepted", "partial", "rejected", "refused", "timeout", "failed")
+_TERMINAL = ("refused", "failed", "timeout")
+MAX_RESPONSE_BYTES = 1024 * 1024
+KB = 1024  # maxPayloadSize is "in Kb" ([U] whether 1000 or 1024; 1024 is the stricter reading here)
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Per-phase limits in seconds; `total` bounds one attempt including reading the reply."""
+
+    connect: float = 5.0
+    read: float = 10.0
+    write: float = 10.0
+    pool: float = 5.0
+    total: float = 30.0
+
+    def httpx(self) -> httpx.Timeout:
+        return httpx.Timeout(connect=self.connect, read=self.read, write=self.write, pool=self.pool)
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """The pubconfig body: where to deliver and how much at once (WebhookConfig in the spec)."""
+
+    callback_url: str
+    max_message_count: int | None = None
+    max_payload_kb: float | None = None
+
+    @classmethod
+    def from_json(cls, data: Any) -> "WebhookConfig":
+        """Raises ValueError with one line naming the field when the body is not usable."""
+        if not isinstance(data, dict):
+            raise ValueError("body should be an object {callbackURL, maxMessageCount, maxPayloadSize}")
+        url = data.get("callbackURL")
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"callbackURL should be an http(s) URL, got {short(url)}")
+        count, size = data.get("maxMessageCount"), data.get("maxPayloadSize")
+        for name, value in (("maxMessageCount", count), ("maxPayloadSize", size)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+                raise ValueError(f"{name} should be a positive number, got {short(value)}")
+        extra = sorted(set(data) - {"callbackURL", "maxMessageCount", "maxPayloadSize"})
+        if extra:
+            raise ValueError(f"unexpected keys: {', '.join(extra)}")
+        return cls(url, int(count) if count is not None else None, float(size) if size is not None else None)
+
+    def to_json(self) -> dict:
+        return {"callbackURL": self.callback_url, "maxMessageCount": self.max_message_count,
+                "maxPayloadSize": self.max_payload_kb}
+
+
+@dataclass
+class Attempt:
+    """One POST: what was sent (transaction ids) and what came back (bounded)."""
+
+    batch: int
+    number: int  # 1-based within the batch
+    status: int | None
+    error: str | None
+    elapsed: float
+    body: bytes
+    truncated: bool
+    message_count: int
+    started: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    retry_after: str | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    peer_certificate: str | None = None  # "sha256:<hex>" of the webhook's TLS certificate
+    seq: int | None = None  # evidence sequence number when recorded
+
+
+@dataclass
+class DeliveryResult:
+    outcome: Outcome
+    attempts: int
+    status: int | None
+    findings: list[Finding] = field(default_factory=list)
+    responses: list[Attempt] = field(default_factory=list)
+    codes: list[str | None] = field(default_factory=list)  # per message, from the final replies
+    batches: int = 0
+
+    @property
+    def rcp_codes(self) -> list[str]:
+        return [c for c in self.codes if c]
+
+
+def split_batches(messages: list[dict], config: WebhookConfig | None) -> list[tuple[list[dict], bytes]]:
+    """Batches honouring maxMessageCount and maxPayloadSize, each with its exact wire bytes.
+
+    A single message larger than maxPayloadSize is still sent, alone: dropping it silently would
+    hide it; the caller gets a warning finding instead.
+    """
+    max_count = config.max_message_count if config and config.max_message_count else None
+    max_bytes = int(config.max_payload_kb * KB) if config and config.max_payload_kb else None
+    batches: list[tuple[list[dict], bytes]] = []
+    items: list[dict] = []
+    parts: list[bytes] = []
+    size = 2  # the brackets
+    for message in messages:
+        part = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        extra = len(part) + (1 if parts else 0)
+        full = (max_count is not None and len(items) >= max_count) or (
+            max_bytes is not None and parts and size + extra > max_bytes)
+        if full:
+            batches.append((items, b"[" + b",".join(parts) + b"]"))
+            items, parts, size = [], [], 2
+            extra = len(part)
+        items.append(message)
+        parts.append(part)
+        size += extra
+    if items:
+        batches.append((items, b"[" + b",".join(parts) + b"]"))
+    return batches
+
+
+def deliver(url: str, messages: list[dict], *, identity: Any, config: WebhookConfig | None = None,
+            timeout: Timeouts = Timeouts(), retries: int = 3, backoff: tuple[float, float] = (0.05, 2.0),
+            sleep: Callable[[float], None] = time.sleep, client_tls: Any = None,
+            max_response_bytes: int = MAX_RESPONSE_BYTES, recorder: Any = None,
+            channel: str = "hub-outbound", extra_headers: dict[str, str] | None = None) -> DeliveryResult:
+    """Deliver `messages` to `url` in signed batches; never raises for anything the peer does.
+
+    `retries` is the number of re-tries after the first attempt (so at most 1 + retries POSTs per
+    batch); the wait before re-try n is min(backoff[1], backoff[0] * 2**(n-1)), or the peer's
+    Retry-After when smaller than the cap.
+    """
+    from harness.transport.signing import sign_request
+
+    if not messages:
+        raise ValueError("deliver() needs at least one message")
+    table = load_code_table()
+    result = DeliveryResult("accepted", 0, None)
+    batches = split_batches(messages, config)
+    result.batches = len(batches)
+    if config and config.max_payload_kb:
+        for i, (items, body) in enumerate(batches):
+            if len(items) == 1 and len(body) > config.max_payload_kb * KB:
+                result.findings.append(Finding(
+                    "delivery.message-too-large", f"/{i}", f"at most {config.max_payload_kb:g} KB",
+                    f"{len(body) / KB:.1f} KB", "one message exceeds maxPayloadSize; sent alone", "warning"))
+    outcomes: list[Outcome] = []
+    with httpx.Client(timeout=timeout.httpx(), verify=client_tls if client_tls is not None else True,
+                      follow_redirects=False, trust_env=False) as client:
+        for index, (items, body) in enumerate(batches):
+            outcome = _deliver_batch(client, url, index, items, body, identity, sign_request, table, timeout,
+                                     retries, backoff, sleep, max_response_bytes, recorder, channel,
+                                     extra_headers or {}, result)
+            outcomes.append(outcome)
+            if outcome in _TERMINAL:
+                break
+    result.outcome = max(outcomes, key=_SEVERITY_ORDER.index)
+    return result
+
+
+def _deliver_batch(client: httpx.Client, url: str, index: int, items: list[dict], body: bytes, identity: Any,
+                   sign_request: Callable, table: Any, timeout: Timeouts, retries: int,
+                   backoff: tuple[float, float], sleep: Callable[[float], None], max_bytes: int,
+                   recorder: Any, channel: str, extra_headers: dict[str, str],
+                   result: DeliveryResult) -> Outcome:
+    where = f"batch {index}" if result.batches > 1 else "delivery"
+    for number in range(1, retries + 2):
+        headers = {"Content-Type": "application/json", "Accept": "application/json",
+                   "Accept-Encoding": "identity", **extra_headers, **sign_request("POST", url, body, identity)}
+        attempt = _post(client, url, body, headers, timeout, max_bytes, index, number, len(items))
+        result.attempts += 1
+        result.status = attempt.status
+        result.responses.append(attempt)
+        attempt.seq = _record(recorder, channel, url, headers, body, attempt)
+        last = number == retries + 1
+        if attempt.error is not None:
+            if attempt.error.startswith("response-too-large") or attempt.error.startswith("total-timeout"):
+                rule = "delivery.response-too-large" if attempt.error.startswith("response") else "delivery.timeout"
+                result.findings.append(Finding(rule, "", f"a reply within {max_bytes} bytes and {timeout.total:g} s",
+                                               attempt.error, f"{where}: the webhook's reply was cut off ({attempt.error})"))
+                return "failed"
+            kind = "timeout" if attempt.error.startswith("timeout") else "failed"
+            if last:
+                result.findings.append(Finding(f"delivery.{'timeout' if kind == 'timeout' else 'connection'}", "",
+                                               "a reply from the webhook", attempt.error,
+                                               f"{where}: no reply after {number} attempt(s): {attempt.error}"))
+                return kind  # type: ignore[return-value]
+            sleep(_delay(number, backoff, None))
+            continue
+        status = attempt.status
+        assert status is not None
+        if status in table.retry:
+            if last:
+                result.findings.append(Finding("delivery.status", "", "201", str(status),
+                                               f"{where}: still HTTP {status} after {number} attempt(s)"))
+                return "failed"
+            sleep(_delay(number, backoff, attempt))
+            continue
+        return _classify(status, attempt, items, table, where, result)
+    raise AssertionError("unreachable")
+
+
+def _classify(status: int, attempt: Attempt, items: list[dict], table: Any, where: str,
+              result: DeliveryResult) -> Outcome:
+    if status in table.no_retry or status not in (table.success | table.partial | table.rejected):
+        result.findings.append(Finding("delivery.status", "", "201 with a StandardResponse", str(status),
+                                       f"{where}: the webhook answered HTTP {status}"))
+        result.codes.extend([None] * len(items))
+        return "refused"
+    parsed = parse_standard_response(attempt.body, expected_count=len(items), table=table)
+    result.codes.extend(parsed.codes if len(parsed.codes) == len(items) else
+                        (parsed.codes + [None] * len(items))[: len(items)])
+    result.findings.extend(_located(parsed.findings, where))
+    for i, (entry, code) in enumerate(zip(parsed.entries, parsed.codes)):
+        if code and code not in SUCCESS_CODES:
+            result.findings.append(Finding(
+                "delivery.message-rejected", f"/messageArray/{i}/message", "RCP0000",
+                short(entry.get("message")), f"{where}: the webhook reported {code} for message {i}",
+                "error" if status != 201 else "warning",
+                {"code": code, "transactionID": entry.get("transactionID")}))
+    if status in table.success:
+        return "accepted" if parsed.ok else "failed"
+    if status in table.partial:
+        return "partial"
+    return "rejected"
+
+
+def _located(findings: list[Finding], where: str) -> list[Finding]:
+    return [Finding(f.rule, f.path, f.expected, f.actual, f"{where}: {f.message}", f.severity, f.extra)
+            for f in findings]
+
+
+def _delay(number: int, backoff: tuple[float, float], attempt: Attempt | None) -> float:
+    base, cap = backoff
+    delay = min(cap, base * (2 ** (number - 1)))
+    retry_after = _retry_after(attempt)
+    if retry_after is not None:
+        delay = min(cap, max(delay, retry_after))
+    return delay
+
+
+def _retry_after(attempt: Attempt | None) -> float | None:
+    value = getattr(attempt, "retry_after", None)
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def _post(client: httpx.Client, url: str, body: bytes, headers: dict[str, str], timeout: Timeouts,
+          max_bytes: int, batch: int, number: int, count: int) -> Attempt:
+    from harness.transport.tls import peer_certificate_sha256
+
+    when = datetime.now(timezone.utc)
+    started = time.monotonic()
+    deadline = started + timeout.total
+    try:
+        with client.stream("POST", url, content=body, headers=headers) as response:
+            try:  # before the body is read: the connection may close with its last byte
+                peer = peer_certificate_sha256(response)
+            except (TypeError, ValueError, AttributeError):
+                peer = None
+            chunks: list[bytes] = []
+            size = 0
+            error = None
+            for chunk in response.iter_raw():
+                size += len(chunk)
+                chunks.append(chunk)
+                if size > max_bytes:
+                    error = f"response-too-large: more than {max_bytes} bytes"
+                    break
+                if time.monotonic() > deadline:
+                    error = f"total-timeout: reply still arriving after {timeout.total:g} s"
+                    break
+            data = b"".join(chunks)
+            return Attempt(batch, number, response.status_code, error, time.monotonic() - started,
+                           data[:max_bytes], error is not None, count, when,
+                           response.headers.get("Retry-After"), dict(response.headers), peer)
+    except httpx.TimeoutException as exc:
+        error = f"timeout: {type(exc).__name__}"
+    except httpx.HTTPError as exc:
+        error = f"connection: {type(exc).__name__}: {short(str(exc), 120)}"
+    except OSError as exc:  # ssl errors surfaced raw by some paths
+        error = f"connection: {type(exc).__name__}: {short(str(exc), 120)}"
+    return Attempt(batch, number, None, error, time.monotonic() - started, b"", False, count, when)
+
+
+def _record(recorder: Any, channel: str, url: str, headers: dict[str, str], body: bytes,
+            attempt: Attempt) -> int | None:
+    if recorder is None:
+        return None
+    return recorder.http(channel=channel, method="POST", url=url, request_headers=headers, request_body=body,
+                         status=attempt.status, response_headers=attempt.response_headers,
+                         response_body=attempt.body, started=attempt.started,
+                         elapsed_ms=attempt.elapsed * 1000.0, peer_certificate_sha256=attempt.peer_certificate,
+                         error=attempt.error,
+                         context={"batch": attempt.batch, "attempt": attempt.number,
+                                  "messages": attempt.message_count, "truncated": attempt.truncated})
