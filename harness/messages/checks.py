@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from harness.messages.access import dig
 from harness.findings import Finding, short
 from harness.messages.ids import (
     LONDON, SenderReference, gsp_for_mpan, is_valid_mpan, mpan_check_digit, parse_dip_timestamp,
@@ -21,12 +22,6 @@ PERIODS_PER_DAY = 48  # a settlement day is a UTC day: always 48 half hours, clo
 HALF_HOUR = timedelta(minutes=30)
 
 
-def _get(node: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(node, dict):
-            return None
-        node = node.get(key)
-    return node
 
 
 def _ptr(index: int, *parts: object) -> str:
@@ -34,14 +29,14 @@ def _ptr(index: int, *parts: object) -> str:
 
 
 def _common(item: Any) -> dict:
-    common = _get(item, "payload", "CommonBlock")
+    common = dig(item, "payload", "CommonBlock")
     return common if isinstance(common, dict) else {}
 
 
 # --- MPAN -----------------------------------------------------------------------------------------
 
 def check_mpan_check_digit(item: Any, index: int) -> list[Finding]:
-    mpan = _get(_common(item), "M0", "MPANCore")
+    mpan = dig(_common(item), "M0", "MPANCore")
     if not (isinstance(mpan, str) and len(mpan) == 13 and mpan.isdigit()) or is_valid_mpan(mpan):
         return []
     digit = mpan_check_digit(mpan[:12])
@@ -50,8 +45,8 @@ def check_mpan_check_digit(item: Any, index: int) -> list[Finding]:
 
 
 def check_mpan_gsp(item: Any, index: int) -> list[Finding]:
-    m0 = _get(_common(item), "M0")
-    mpan, gsp = _get(m0, "MPANCore"), _get(m0, "GSPGroupID")
+    m0 = dig(_common(item), "M0")
+    mpan, gsp = dig(m0, "MPANCore"), dig(m0, "GSPGroupID")
     well_formed = isinstance(mpan, str) and len(mpan) == 13 and mpan.isdigit()
     expected = gsp_for_mpan(mpan) if well_formed else None
     if expected is None or not isinstance(gsp, str) or gsp == expected:
@@ -63,7 +58,7 @@ def check_mpan_gsp(item: Any, index: int) -> list[Finding]:
 # --- Settlement periods (IF-064 B941List) ---------------------------------------------------------
 
 def _days(item: Any) -> Iterator[tuple[int, dict]]:
-    days = _get(item, "payload", "CustomBlock", "B941List")
+    days = dig(item, "payload", "CustomBlock", "B941List")
     for i, day in enumerate(days if isinstance(days, list) else []):
         if isinstance(day, dict):
             yield i, day
@@ -86,7 +81,7 @@ def check_periods_count(item: Any, index: int) -> list[Finding]:
     for i, day in _days(item):
         periods = day.get("MDRConsumptionPeriods")
         if isinstance(periods, list) and len(periods) != PERIODS_PER_DAY:
-            label = _get(day, "settlementDay", "settlementDayDate")
+            label = dig(day, "settlementDay", "settlementDayDate")
             findings.append(Finding(
                 "periods.count", _ptr(index, "CustomBlock", "B941List", i, "MDRConsumptionPeriods"),
                 f"{PERIODS_PER_DAY} periods", f"{len(periods)} periods",
@@ -98,13 +93,13 @@ def check_periods_sequence(item: Any, index: int) -> list[Finding]:
     """Each `sp` is the UTC end of the next half hour of the settlement day, from 00:30 on."""
     findings = []
     for i, day in _days(item):
-        day_start = _timestamp(_get(day, "settlementDay", "settlementDayDate"))
+        day_start = _timestamp(dig(day, "settlementDay", "settlementDayDate"))
         if day_start is None:
             continue
         # The day as the sender wrote it (first 10 characters), as a UTC day.
         start = datetime(day_start.year, day_start.month, day_start.day, tzinfo=timezone.utc)
         for j, period in enumerate(_periods(day)):
-            sp = _timestamp(_get(period, "sp"))
+            sp = _timestamp(dig(period, "sp"))
             if sp is None:
                 continue  # the schema reports a malformed timestamp
             expected = start + HALF_HOUR * (j + 1)
@@ -120,13 +115,13 @@ def check_periods_sequence(item: Any, index: int) -> list[Finding]:
 def check_periods_utc(item: Any, index: int) -> list[Finding]:
     findings = []
     for i, day in _days(item):
-        date = _get(day, "settlementDay", "settlementDayDate")
+        date = dig(day, "settlementDay", "settlementDayDate")
         if isinstance(date, str) and _timestamp(date) and not date.endswith("+00:00"):
             findings.append(Finding(
                 "periods.utc", _ptr(index, "CustomBlock", "B941List", i, "settlementDay", "settlementDayDate"),
                 "offset +00:00", short(date), f"settlementDayDate {date} is not given in UTC (+00:00)"))
         local = [j for j, p in enumerate(_periods(day))
-                 if isinstance(_get(p, "sp"), str) and _timestamp(p["sp"]) and not p["sp"].endswith("+00:00")]
+                 if isinstance(dig(p, "sp"), str) and _timestamp(p["sp"]) and not p["sp"].endswith("+00:00")]
         if local:
             j = local[0]
             more = f" (and {len(local) - 1} more in this day)" if len(local) > 1 else ""
@@ -140,8 +135,8 @@ def check_periods_utc(item: Any, index: int) -> list[Finding]:
 # --- Sender unique reference (S1.senderUniqueReference vs the rest of S0/S1) ----------------------
 
 def _sur(item: Any) -> tuple[SenderReference, dict] | None:
-    s1 = _get(_common(item), "S1")
-    parsed = parse_sender_unique_reference(_get(s1, "senderUniqueReference"))
+    s1 = dig(_common(item), "S1")
+    parsed = parse_sender_unique_reference(dig(s1, "senderUniqueReference"))
     return (parsed, s1) if parsed else None
 
 
@@ -149,7 +144,7 @@ _SUR_PATH = ("CommonBlock", "S1", "senderUniqueReference")
 
 
 def check_sur_interface(item: Any, index: int) -> list[Finding]:
-    found, declared = _sur(item), _get(_common(item), "S0", "interfaceID")
+    found, declared = _sur(item), dig(_common(item), "S0", "interfaceID")
     if not found or not isinstance(declared, str) or not declared.upper().startswith("IF-"):
         return []
     number = declared[3:]
@@ -162,7 +157,7 @@ def check_sur_interface(item: Any, index: int) -> list[Finding]:
 
 def check_sur_role(item: Any, index: int) -> list[Finding]:
     found = _sur(item)
-    role = _get(found[1], "senderRoleID") if found else None
+    role = dig(found[1], "senderRoleID") if found else None
     if not found or not isinstance(role, str) or found[0].role == role:
         return []
     return [Finding("sur.role", _ptr(index, *_SUR_PATH), f"role {role}", f"role {found[0].role}",
@@ -171,7 +166,7 @@ def check_sur_role(item: Any, index: int) -> list[Finding]:
 
 def check_sur_dip_id(item: Any, index: int) -> list[Finding]:
     found = _sur(item)
-    dip_id = _get(found[1], "senderDIPID") if found else None
+    dip_id = dig(found[1], "senderDIPID") if found else None
     if not found or not isinstance(dip_id, str) or found[0].dip_id == dip_id:
         return []
     return [Finding("sur.dip-id", _ptr(index, *_SUR_PATH), f"DIP ID {dip_id}", f"DIP ID {found[0].dip_id}",
@@ -185,7 +180,7 @@ def check_sur_date(item: Any, index: int) -> list[Finding]:
     midnight in summer writes yesterday's London date, and that is not a fault of the message.
     """
     found = _sur(item)
-    stamp = _timestamp(_get(found[1], "senderTimestamp")) if found else None
+    stamp = _timestamp(dig(found[1], "senderTimestamp")) if found else None
     if not found or stamp is None:
         return []
     london = stamp.astimezone(LONDON).strftime("%Y%m%d")

@@ -251,7 +251,8 @@ def _period_count(item: dict) -> Iterator[Mutation]:
 def _shift_day(day: dict, days: int) -> dict:
     def shift(stamp: str) -> str:
         return ids.utc_timestamp(ids.parse_dip_timestamp(stamp) + timedelta(days=days))
-    return {"settlementDay": {**day["settlementDay"], "settlementDayDate": shift(day["settlementDay"]["settlementDayDate"])},
+    head = day["settlementDay"]
+    return {"settlementDay": {**head, "settlementDayDate": shift(head["settlementDayDate"])},
             "MDRConsumptionPeriods": [{**p, "sp": shift(p["sp"])} for p in day["MDRConsumptionPeriods"]]}
 
 
@@ -339,7 +340,8 @@ def _sur(item: dict) -> Iterator[Mutation]:
 
 MUTATIONS: dict[str, MutationKind] = {k.name: k for k in (
     MutationKind("missing-required", "schema.required", "a required block or key is missing", _missing_required),
-    MutationKind("extra-property", "schema.additionalProperties", "an object carries a key it may not", _extra_property),
+    MutationKind("extra-property", "schema.additionalProperties", "an object carries a key it may not",
+                 _extra_property),
     MutationKind("wrong-enum", "schema.enum", "a value outside its enumeration", _wrong_enum),
     MutationKind("bad-pattern", "schema.pattern", "a value breaking its pattern", _bad_pattern),
     MutationKind("too-short", "schema.minLength", "a value shorter than allowed", lambda i: (

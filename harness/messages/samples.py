@@ -267,11 +267,13 @@ def b905_list(ctx: Context) -> list:
 
 
 def b030(ctx: Context) -> dict:
-    return {"IHDInstallStatus": ctx.src.choice(IHD_STATUS), "IHDEffectiveFromDate": ctx.past(1, 400)}
+    return {"IHDInstallStatus": ctx.src.choice(IHD_STATUS, prefer=("I", "D", None)),
+            "IHDEffectiveFromDate": ctx.past(1, 400)}
 
 
 def b039(ctx: Context) -> dict:
-    return {"meterIDRemoved": ctx.src.text("meter_id"), "meterRemovalDate": _nullable(ctx, lambda: ctx.past(0, 30), 0.1)}
+    return {"meterIDRemoved": ctx.src.text("meter_id"),
+            "meterRemovalDate": _nullable(ctx, lambda: ctx.past(0, 30), 0.1)}
 
 
 def b025(ctx: Context) -> dict:
@@ -308,7 +310,8 @@ def b060(ctx: Context) -> dict:
 
 def b019(ctx: Context) -> dict:
     mdr = ctx.party("MDR")
-    return {"assignedMDRDIPID": mdr.dip_id, "assignedMDRMPID": mdr.mpid, "assignedMDREffectiveFromDate": ctx.future(1, 14)}
+    return {"assignedMDRDIPID": mdr.dip_id, "assignedMDRMPID": mdr.mpid,
+            "assignedMDREffectiveFromDate": ctx.future(1, 14)}
 
 
 def b012(ctx: Context) -> dict:
@@ -327,7 +330,8 @@ def b074_list(ctx: Context) -> list:
 
 def b083(ctx: Context) -> dict:
     mdr = ctx.party("MDR")
-    return {"assignedMDRDIPID": mdr.dip_id, "assignedMDRMPID": mdr.mpid, "assignedMDREffectiveToDate": ctx.future(1, 30)}
+    return {"assignedMDRDIPID": mdr.dip_id, "assignedMDRMPID": mdr.mpid,
+            "assignedMDREffectiveToDate": ctx.future(1, 30)}
 
 
 def b045(ctx: Context) -> dict:

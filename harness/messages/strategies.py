@@ -21,7 +21,6 @@ from hypothesis import strategies as st
 from harness.catalogue import load_catalogue
 from harness.messages import ids
 from harness.messages.samples import (
-    DEFAULT_PARTIES,
     ENVIRONMENTS,
     FORMS,
     GSP_GROUPS,

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from harness.messages.access import dig
 from harness.catalogue import load_catalogue
 from harness.errors import UsageError
 from harness.messages.ids import (
@@ -39,12 +40,6 @@ ANSWERS = {"MDR": {"IF-061", "IF-063", "IF-065"}, "SDS": set()}
 Submit = Callable[[str, list[dict]], SubmitResult]
 
 
-def _get(data: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
 
 
 def _day(stamp: Any) -> date | None:
@@ -179,7 +174,7 @@ class Behaviour:
                     s1["senderUniqueReference"] = self._first_reference
         if "wrong-recipient" in self.faults:
             common["A0"] = {"primaryRecipients": [WRONG_RECIPIENT], "secondaryRecipients": [], "always": []}
-        if "bad-mpan-check-digit" in self.faults and isinstance(_get(common, "M0", "MPANCore"), str):
+        if "bad-mpan-check-digit" in self.faults and isinstance(dig(common, "M0", "MPANCore"), str):
             common["M0"]["MPANCore"] = break_check_digit(common["M0"]["MPANCore"])
         if answer and "no-correlation" in self.faults and "S1" in common:
             s1["senderCorrelationID"] = None
@@ -207,10 +202,10 @@ class Behaviour:
         """Apply faults, submit through the DIP client, record what happened."""
         self.apply_faults(interface_id, item, answer=answer)
         common = item["payload"]["CommonBlock"]
-        code = _get(common, "S0", "eventCode")
+        code = dig(common, "S0", "eventCode")
         record = Sent(interface_id, code.strip("[]") if isinstance(code, str) else None,
-                      _get(common, "M0", "MPANCore"), _get(common, "S1", "senderUniqueReference"),
-                      _get(common, "S1", "senderCorrelationID"), None, [], [], item)
+                      dig(common, "M0", "MPANCore"), dig(common, "S1", "senderUniqueReference"),
+                      dig(common, "S1", "senderCorrelationID"), None, [], [], item)
         try:
             result = self._submit(interface_id, [item])
         except Exception as exc:  # noqa: BLE001 - a network failure is recorded, the worker carries on
@@ -236,7 +231,7 @@ class Behaviour:
         if self.role == "SDS" and interface_id == "IF-061":
             common, custom = item["payload"]["CommonBlock"], item["payload"]["CustomBlock"]
             self.state.update_mpan(common["M0"]["MPANCore"], correlation_id=common["S1"].get("senderCorrelationID"),
-                                   direction=_get(custom, "B078", "energyDirection") or "I")
+                                   direction=dig(custom, "B078", "energyDirection") or "I")
         return item, self.send(interface_id, item)
 
     # --- reacting ---------------------------------------------------------------------------
@@ -261,13 +256,13 @@ class Behaviour:
 
     def _sds_record(self, interface_id: str | None, item: dict) -> None:
         common = item["payload"]["CommonBlock"]
-        mpan = _get(common, "M0", "MPANCore")
+        mpan = dig(common, "M0", "MPANCore")
         if interface_id == "IF-062" and isinstance(mpan, str):
-            self.state.update_mpan(mpan, accepted=_get(common, "R0", "responseCode") == "A")
+            self.state.update_mpan(mpan, accepted=dig(common, "R0", "responseCode") == "A")
 
     def serves(self, item: dict) -> bool:
-        mpan = _get(item, "payload", "CommonBlock", "M0", "MPANCore")
-        assigned = _get(item, "payload", "CustomBlock", "B019", "assignedMDRDIPID")
+        mpan = dig(item, "payload", "CommonBlock", "M0", "MPANCore")
+        assigned = dig(item, "payload", "CustomBlock", "B019", "assignedMDRDIPID")
         if not (isinstance(mpan, str) and is_valid_mpan(mpan)) or assigned != self.party.dip_id:
             return False
         return self.served_mpans is None or mpan in self.served_mpans
@@ -294,9 +289,9 @@ class Behaviour:
         if served:
             custom = payload["CustomBlock"]
             meters = [m.get("meterID") for m in custom.get("B074List") or [] if isinstance(m, dict)]
-            self.state.update_mpan(mpan, started=_day(_get(custom, "B019", "assignedMDREffectiveFromDate")),
+            self.state.update_mpan(mpan, started=_day(dig(custom, "B019", "assignedMDREffectiveFromDate")),
                                    correlation_id=request.correlation_id, accepted=True,
-                                   direction=_get(custom, "B078", "energyDirection") or "I",
+                                   direction=dig(custom, "B078", "energyDirection") or "I",
                                    meters=[m for m in meters if m])
         self.send("IF-062", answer, answer=True)
         if served:
@@ -310,7 +305,7 @@ class Behaviour:
         self.send("IF-064", item, answer=True)
 
     def _mdr_stop(self, request: ItemVerdict) -> None:
-        stop = _day(_get(request.item, "payload", "CustomBlock", "B083", "assignedMDREffectiveToDate"))
+        stop = _day(dig(request.item, "payload", "CustomBlock", "B083", "assignedMDREffectiveToDate"))
         self.state.update_mpan(request.mpan, stopped=stop)
         if "consumption-after-stop" in self.faults and stop is not None:
             self._send_consumption(request, [stop + timedelta(days=1)])
@@ -318,7 +313,7 @@ class Behaviour:
     def _mdr_reading(self, request: ItemVerdict) -> None:
         record = self.state.mpan(request.mpan)
         meters = (record.meters if record and record.meters else None) or [request.mpan[-10:]]
-        reference = _get(request.item, "payload", "CustomBlock", "B077", "MDRReferenceDateTime")
+        reference = dig(request.item, "payload", "CustomBlock", "B077", "MDRReferenceDateTime")
         moment = reference if request.event == "MDRTOU" and isinstance(reference, str) else dip_timestamp(self._clock())
         answer = self._answer("IF-065", "ReadingRemote", request)
         with self._lock:
@@ -328,7 +323,7 @@ class Behaviour:
         self.send("IF-065", answer, answer=True)
 
     def _mdr_consumption_request(self, request: ItemVerdict) -> None:
-        day = _day(_get(request.item, "payload", "CustomBlock", "B077", "MDRReferenceDateTime"))
+        day = _day(dig(request.item, "payload", "CustomBlock", "B077", "MDRReferenceDateTime"))
         record = self.state.mpan(request.mpan)
         if day is None:
             return

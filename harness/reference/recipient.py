@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from harness.messages.access import dig
 from harness.findings import Finding
 from harness.messages.ids import is_valid_mpan, parse_dip_timestamp
 
@@ -62,29 +63,23 @@ class Assessment:
     findings: list[Finding] = field(default_factory=list)
 
 
-def _get(data: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
 
 
 def describe(index: int, item: Any) -> ItemVerdict:
     """The identifying fields of a delivered item, read defensively (the item may be invalid)."""
-    common = _get(item, "payload", "CommonBlock")
-    code = _get(common, "S0", "eventCode")
-    correlation = _get(common, "S1", "senderCorrelationID") or _get(common, "D0", "initialCorrelationID")
+    common = dig(item, "payload", "CommonBlock")
+    code = dig(common, "S0", "eventCode")
+    correlation = dig(common, "S1", "senderCorrelationID") or dig(common, "D0", "initialCorrelationID")
     return ItemVerdict(
         index=index, item=item, code=SUCCESS,
-        interface_id=_get(common, "S0", "interfaceID"),
+        interface_id=dig(common, "S0", "interfaceID"),
         event=code.strip("[]") if isinstance(code, str) else None,
-        transaction_id=_get(common, "D0", "transactionID"),
-        replay=_get(common, "D0", "replayIndicator") is True,
-        mpan=_get(common, "M0", "MPANCore"),
-        sender_unique_reference=_get(common, "S1", "senderUniqueReference"),
+        transaction_id=dig(common, "D0", "transactionID"),
+        replay=dig(common, "D0", "replayIndicator") is True,
+        mpan=dig(common, "M0", "MPANCore"),
+        sender_unique_reference=dig(common, "S1", "senderUniqueReference"),
         correlation_id=correlation if isinstance(correlation, str) else None,
-        sender_dip_id=_get(common, "S1", "senderDIPID"),
+        sender_dip_id=dig(common, "S1", "senderDIPID"),
     )
 
 
@@ -96,7 +91,7 @@ def _index_of(finding: Finding) -> int | None:
 
 
 def _future_timestamp(item: Any, index: int, now: datetime) -> Finding | None:
-    stamp = _get(item, "payload", "CommonBlock", "S1", "senderTimestamp")
+    stamp = dig(item, "payload", "CommonBlock", "S1", "senderTimestamp")
     try:
         sent = parse_dip_timestamp(stamp)
     except ValueError:

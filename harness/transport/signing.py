@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from harness.errors import ConfigError
+from harness.files import read_config_bytes
 from harness.findings import Finding, short
 
 SIGNATURE = "X-DIP-Signature"
@@ -114,15 +115,6 @@ def _password(password: bytes | str | None) -> bytes | None:
     return password.encode("utf-8") if isinstance(password, str) else password
 
 
-def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: {what} file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder, expected a {what} file") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read {what} file ({exc.strerror})") from None
 
 
 def _key_matches(key: PrivateKey, cert: x509.Certificate) -> bool:
@@ -151,12 +143,12 @@ class SigningIdentity:
                    password: bytes | str | None = None) -> "SigningIdentity":
         """PEM certificate (first one in the file is the signer's) and PEM private key."""
         cert_path, key_path = Path(cert), Path(key)
-        cert_data = _read(cert_path, "certificate")
+        cert_data = read_config_bytes(cert_path, "certificate")
         try:
             certificate = x509.load_pem_x509_certificates(cert_data)[0]
         except (ValueError, IndexError):
             raise ConfigError(f"{cert_path}: not a PEM certificate (expected '-----BEGIN CERTIFICATE-----')") from None
-        key_data = _read(key_path, "private key")
+        key_data = read_config_bytes(key_path, "private key")
         try:
             private_key = serialization.load_pem_private_key(key_data, _password(password))
         except TypeError:
@@ -175,7 +167,7 @@ class SigningIdentity:
     def from_pkcs12(cls, path: Path | str, password: bytes | str | None) -> "SigningIdentity":
         """A PKCS#12 (.p12/.pfx) file holding the key and the signer's certificate."""
         path = Path(path)
-        data = _read(path, "PKCS#12")
+        data = read_config_bytes(path, "PKCS#12")
         try:
             private_key, certificate, _ = pkcs12.load_key_and_certificates(data, _password(password))
         except ValueError:

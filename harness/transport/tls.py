@@ -17,24 +17,16 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from harness.errors import ConfigError
+from harness.files import read_config_bytes
 
 CaSource = Path | str | bytes  # a PEM file path, or PEM bytes
 
 
-def _check_file(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: {what} file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder, expected a {what} file") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read {what} file ({exc.strerror})") from None
 
 
 def _check_certificates(path: Path, what: str) -> None:
     try:
-        if not x509.load_pem_x509_certificates(_check_file(path, what)):
+        if not x509.load_pem_x509_certificates(read_config_bytes(path, what)):
             raise ValueError
     except ValueError:
         raise ConfigError(f"{path}: not a PEM {what} (expected '-----BEGIN CERTIFICATE-----')") from None
@@ -46,7 +38,7 @@ def _load_chain(context: ssl.SSLContext, cert: Path | str, key: Path | str | Non
     key_path = Path(key) if key is not None else cert_path
     _check_certificates(cert_path, "certificate")
     if key is not None:
-        _check_file(key_path, "private key")
+        read_config_bytes(key_path, "private key")
     def no_password() -> bytes:  # instead of OpenSSL prompting on the terminal
         raise ConfigError(f"{key_path}: private key is encrypted; a password is needed")
 
