@@ -40,7 +40,7 @@ def test_generated_ingress_messages_are_valid(event) -> None:
 
 @pytest.mark.parametrize("event", EVENTS, ids=lambda e: e.key)
 def test_generated_egress_messages_are_valid(event) -> None:
-    @settings(max_examples=25, **FAST)
+    @settings(max_examples=10, **FAST)
     @given(message_strategy(event.interface_id, event.name, form="egress"))
     def check(item: dict) -> None:
         assert "D0" in item["payload"]["CommonBlock"]
@@ -70,7 +70,7 @@ def test_business_rules_catch_a_broken_generated_message(item: dict, rule: str) 
     assert rule in {f.rule for f in check_message(mutate(item, rule).item)}
 
 
-CORNERS = {  # (interface, event): {feature name: predicate}, each seen at least once in 150 examples
+CORNERS = {  # (interface, event): {feature name: predicate}, each seen at least once in 100 examples
     ("IF-061", None): {"no A0": lambda m: "A0" not in m["payload"]["CommonBlock"],
                        "no B012": lambda m: "B012" not in m["payload"]["CustomBlock"],
                        "null correlation": lambda m: m["payload"]["CommonBlock"]["S1"]["senderCorrelationID"] is None,
@@ -91,7 +91,7 @@ def test_the_strategies_reach_the_corners(key) -> None:
     """Optional blocks absent, nullables null, several days, both clock offsets: not one shape only."""
     wanted, seen = CORNERS[key], set()
 
-    @settings(max_examples=150, **FAST)
+    @settings(max_examples=100, **FAST)
     @given(message_strategy(*key))
     def record(item: dict) -> None:
         seen.update(name for name, present in wanted.items() if present(item))

@@ -652,6 +652,11 @@ class SampleFactory:
                replay=replay, recipients=recipients)
         return out
 
+    def common_block(self, interface_id: str, event: str | None = None, *, form: Form = "ingress",
+                     **kw: Any) -> dict:
+        """Just the CommonBlock of a new message (context keywords as for `message`)."""
+        return common_block(self.context(interface_id, event, **kw), form=form)
+
     def consumption_days(self, start: date, days: int, direction: str = "I") -> list[dict]:
         """B941 items for `days` UTC settlement days from `start` (direction I import, E export)."""
         return consumption_days(self.src, start, days, direction)

@@ -47,11 +47,11 @@ _TEXT_KINDS: dict[str, st.SearchStrategy[str]] = {
     "meter_id": st.text(_ALNUM, min_size=1, max_size=10),
     "guid": st.lists(st.text(_HEX, min_size=2, max_size=2), min_size=1, max_size=8).map("-".join),
     "make": _TEXT,
-    "mpid": st.text(_UPPER, min_size=4, max_size=4),
+    "mpid": st.integers(0, 26**4 - 1).map(lambda n: "".join(_UPPER[n // 26**k % 26] for k in range(4))),
     "smso": st.text(_UPPER, min_size=1, max_size=4),
     "css_id": st.uuids().map(str) | st.text(_ALNUM + "-", min_size=1, max_size=36),
     "unique": st.text(_ALNUM, min_size=1, max_size=30),
-    "dip_id": st.text(string.digits, min_size=10, max_size=10),
+    "dip_id": st.integers(0, 10**10 - 1).map(lambda n: f"{n:010d}"),
     "url": st.from_regex(r"https://[a-z]{1,20}\.example/[a-z0-9]{1,40}", fullmatch=True),
     "note": _TEXT,
     "message": st.sampled_from(("SP000 - Proposed Appointment ACCEPTED", "SP007 - Out of Operational Area",
@@ -113,8 +113,9 @@ class HypothesisSource:
 # Around both clock changes of several years, and ordinary days.
 _NOW = st.datetimes(datetime(2023, 1, 1), datetime(2031, 12, 31), timezones=st.just(UTC)).map(
     lambda d: d.replace(microsecond=0))
-_DIP_ID = st.text(string.digits + "abcdef", min_size=10, max_size=10)  # SUR accepts hex DIP IDs
-_MPID = st.text(_UPPER, min_size=4, max_size=4)
+# One integer per identifier rather than a choice per character: generation stays fast.
+_DIP_ID = st.integers(0, 16**10 - 1).map(lambda n: f"{n:010x}")  # the SUR pattern accepts hex DIP IDs
+_MPID = st.integers(0, 26**4 - 1).map(lambda n: "".join(_UPPER[n // 26**k % 26] for k in range(4)))
 _CORRELATION = st.none() | st.text(_ALNUM, min_size=1, max_size=24)
 _NULL_OR_TEXT = st.none() | _TEXT
 _SECONDARY = st.lists(_DIP_ID, max_size=2)
@@ -125,7 +126,7 @@ _DAYS = st.integers(1, MAX_DAYS)
 _DIRECTIONS = st.sampled_from(("I", "E"))
 _ENVIRONMENTS = st.sampled_from(ENVIRONMENTS)
 _GSP = st.sampled_from(GSP_GROUPS)
-_TEN_DIGITS = st.text(string.digits, min_size=10, max_size=10)
+_TEN_DIGITS = st.integers(0, 10**10 - 1).map(lambda n: f"{n:010d}")
 
 
 @lru_cache(maxsize=None)
