@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from harness.catalogue import Catalogue, load_catalogue
 from harness.errors import ConfigError
+from harness.files import read_config_bytes
 from harness.findings import short
 from harness.paths import schemas_dir
 
@@ -255,15 +256,9 @@ def load_profile(path: Path | str, *, catalogue: Catalogue | None = None) -> Pro
     """Read, validate and interpret a profile file. Every problem is one ConfigError line."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: profile file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder, expected a profile file (TOML)") from None
+        text = read_config_bytes(path, "profile").decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: profile is not UTF-8 text") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read profile ({exc.strerror})") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
