@@ -6,12 +6,12 @@ them, so that a participant who knows better (IF-065 directions, say) edits data
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from harness.files import read_toml
 from harness.errors import ConfigError, UsageError
 from harness.paths import schemas_dir
 
@@ -181,10 +181,5 @@ def _default_catalogue() -> Catalogue:
 
 
 def _load(path: Path) -> Catalogue:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: catalogue file not found") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    data = read_toml(path, "catalogue file")
     return _parse(data, path)

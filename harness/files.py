@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
+from typing import Any
 
 from harness.errors import ConfigError
 
@@ -17,3 +19,13 @@ def read_config_bytes(path: Path, what: str) -> bytes:
         raise ConfigError(f"{path}: is a folder, expected a {what} file") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read {what} file ({exc.strerror})") from None
+
+
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """A TOML data file (catalogue, fault list, code table) parsed; a ConfigError line otherwise."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: {what} not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None

@@ -8,12 +8,12 @@ parses and checks them; `behaviour.py` and `participant.py` act on them.
 from __future__ import annotations
 
 import fnmatch
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from harness.files import read_toml
 from harness.errors import ConfigError, UsageError
 
 FAULTS_FILE = Path(__file__).with_name("faults.toml")
@@ -152,12 +152,7 @@ def _bundled() -> tuple[FaultDef, ...]:
 
 
 def _load(path: Path) -> list[FaultDef]:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: fault list not found") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    data = read_toml(path, "fault list")
     return _parse(data, path)
 
 

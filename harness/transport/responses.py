@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from harness.files import read_toml
 from harness.errors import ConfigError
 from harness.findings import Finding, short
 from harness.messages.ids import dip_timestamp, parse_dip_timestamp
@@ -67,12 +67,7 @@ def _default_table() -> CodeTable:
 
 
 def _load(path: Path) -> CodeTable:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: response code table not found") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    data = read_toml(path, "response code table")
     codes: dict[str, str] = {}
     for section in ("msg", "rcp"):
         table = data.get(section)
