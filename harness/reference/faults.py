@@ -30,6 +30,7 @@ class FaultDef:
     description: str
     breaks: str
     requirement: str
+    also: tuple[str, ...] = ()  # globs of requirements that fail too, as a documented consequence
 
     def applies_to(self, role: str) -> bool:
         return self.role in ("both", role)
@@ -79,6 +80,15 @@ class Fault:
     def matches_requirement(self, requirement_id: str) -> bool:
         return fnmatch.fnmatchcase(requirement_id, self.requirement)
 
+    @property
+    def also(self) -> tuple[str, ...]:
+        return tuple(self._fill(g) for g in self.definition.also)
+
+    def may_fail(self, requirement_id: str) -> bool:
+        """The requirement it breaks, or one of the documented knock-on failures (`also`)."""
+        return self.matches_requirement(requirement_id) or any(
+            fnmatch.fnmatchcase(requirement_id, g) for g in self.also)
+
     def arg(self, param: str) -> str:
         return dict(zip(self.definition.params, self.args))[param]
 
@@ -127,9 +137,12 @@ def _parse(data: dict, source: Path) -> list[FaultDef]:
         role = _require_str(item, "role", where)
         if role not in ROLES:
             raise ConfigError(f"{where}: role should be one of {', '.join(ROLES)}, got {role!r}")
+        also = item.get("also", [])
+        if not isinstance(also, list) or not all(isinstance(g, str) and g for g in also):
+            raise ConfigError(f"{where}: key 'also' should be a list of requirement globs")
         defs.append(FaultDef(_require_str(item, "name", where), tuple(params), role,
                              _require_str(item, "description", where), _require_str(item, "breaks", where),
-                             _require_str(item, "requirement", where)))
+                             _require_str(item, "requirement", where), tuple(also)))
     names = [d.name for d in defs]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

@@ -381,6 +381,22 @@ class Hub:
                         timeout: float = 10.0) -> StatusMessage:
         return self._wait(self._status, predicate, timeout, "status message")
 
+    def wait_until(self, condition: Callable[[], T | None], timeout: float) -> T | None:
+        """`condition()` (called with the hub's lock held, on every change) until truthy or `timeout`.
+
+        For waits on more than one kind of thing at once, e.g. "accepted *or* rejected".
+        """
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                result = condition()
+                if result:
+                    return result
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._cond.wait(remaining)
+
     def _wait(self, items: list[T], predicate: Callable[[T], bool] | None, timeout: float, what: str) -> T:
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -406,6 +422,8 @@ class Hub:
         try:
             endpoint, params = self._route(request)
             context["endpoint"] = endpoint
+            if params.get("iface"):  # known before authentication, so a refused request still names it
+                context["interface"] = params["iface"].upper()
             body = request.get_data(cache=True)
             response = getattr(self, f"_handle_{endpoint}")(request, body, params, context)
         except _Reply as reply:

@@ -1,0 +1,5 @@
+"""The certification run: one core shared by `dipcert run`, `dipcert demo` and the pytest scenarios.
+
+`session.CertificationRun` opens a run (evidence folder, simulated DIP, partner), `context.RunContext`
+is what each requirement's check code talks to, and `runner` walks the plan with a progress display.
+"""

@@ -1,0 +1,178 @@
+"""What a requirement's check code talks to while a run is under way.
+
+One `RunContext` per run holds the profile, the evidence recorder, the started simulated DIP, the
+DIP's signing identity, and the partner (the built-in reference participant or a real endpoint).
+Check code asks it to deliver to the participant's webhook, to make a party send, and to record a
+check; it never touches the recorder's format itself.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.catalogue import Catalogue, load_catalogue
+from harness.findings import Finding
+from harness.messages.samples import DEFAULT_PARTIES, Party, SampleFactory
+from harness.profile import Profile, Trigger
+from harness.run.triggers import SendResult, fire, trigger_spec
+from harness.transport.delivery import DeliveryResult, Timeouts, WebhookConfig, deliver
+
+DEFAULT_BATCH = 3  # messages in the batched consume delivery (capped by the webhook's maxMessageCount)
+
+
+@dataclass
+class CheckOutcome:
+    """One check as recorded: what the runner shows while it goes."""
+
+    requirement: str
+    rule: str
+    passed: bool
+    findings: list[Finding] = field(default_factory=list)
+
+
+class RunContext:
+    """The run as the check code sees it (also the exchange engine's `ExchangeHost`)."""
+
+    def __init__(self, profile: Profile, *, hub: Any, recorder: Any, pack: Any = None,
+                 partner_reference: Any = None, party_reference: Any = None,
+                 catalogue: Catalogue | None = None, timeout: float | None = None,
+                 announce: Callable[[str], None] | None = None) -> None:
+        self.profile = profile
+        self.role = profile.role
+        self.hub = hub
+        self.recorder = recorder
+        self.pack = pack
+        self.partner_reference = partner_reference  # ReferenceParticipant playing the partner, if built in
+        self.party_reference = party_reference      # set only when the party itself is a reference (demo)
+        self.catalogue = catalogue or load_catalogue()
+        self.step_timeout = float(timeout if timeout is not None else profile.harness.timeout)
+        self.announce = announce
+        self.outcomes: list[CheckOutcome] = []
+        self._rng = random.Random(profile.harness.seed)
+        self._lock = threading.Lock()
+        self._factory_count = 0
+
+    # --- parties ------------------------------------------------------------------------------
+
+    @property
+    def me(self) -> Party:
+        p = self.profile.party
+        return Party(p.role, p.dip_id, p.mpid, p.dcp_id)
+
+    @property
+    def partner(self) -> Party | None:
+        p = self.profile.partner
+        return None if p is None else Party(p.role, p.dip_id, p.mpid)
+
+    def party(self, role: str) -> Party:
+        """The party playing `role`: ourselves, the nominated partner, or a default market party."""
+        if role == self.role:
+            return self.me
+        partner = self.partner
+        if partner is not None and partner.role == role:
+            return partner
+        return DEFAULT_PARTIES[role]
+
+    def sender_for(self, interface_id: str, event: str) -> Party:
+        """Who sends an incoming flow to us: the partner for extended flows, else the catalogue's sender."""
+        ev = self.catalogue.event(interface_id, event)
+        return self.party(ev.sender)
+
+    # --- samples ------------------------------------------------------------------------------
+
+    def factory(self) -> SampleFactory:
+        """A fresh, seeded factory: each use gets new unique references but the run stays reproducible."""
+        with self._lock:
+            self._factory_count += 1
+            seed = self._rng.getrandbits(32)
+        return SampleFactory(seed, environment=self.profile.environment)
+
+    # --- delivering to the participant (the harness as the DIP) --------------------------------
+
+    def webhook(self, interface_id: str) -> WebhookConfig | None:
+        """Where the DIP delivers `interface_id` to us: as registered on the hub, else the profile's URL."""
+        registered = self.hub.webhook(self.me.dip_id, interface_id)
+        if registered is not None:
+            return registered
+        url = self.profile.webhook_for(interface_id)
+        return WebhookConfig(url, None, None) if url else None
+
+    def timeouts(self) -> Timeouts:
+        t = self.step_timeout
+        return Timeouts(connect=min(5.0, t), read=t, write=t, pool=min(5.0, t), total=t)
+
+    def deliver(self, url: str, items: list[dict], *, config: WebhookConfig | None = None, identity: Any = None,
+                context: Mapping[str, Any] | None = None) -> DeliveryResult:
+        """One signed delivery (no retries: a retry would hide the first answer from the check)."""
+        tls = getattr(self.hub.config.delivery, "client_tls", None)
+        recorder = _Contextual(self.recorder, context) if self.recorder is not None else None
+        return deliver(url, items, identity=identity or self.hub.identity, config=config, timeout=self.timeouts(),
+                       retries=0, client_tls=tls, recorder=recorder, channel="webhook-delivery")
+
+    # --- asking a party to send ---------------------------------------------------------------
+
+    def trigger_for(self, role: str, interface_id: str) -> Trigger | None:
+        if role == self.role:
+            return self.profile.trigger_for(interface_id)
+        if self.partner_reference is not None and self.partner is not None and role == self.partner.role:
+            return Trigger("http", url=self.partner_reference.trigger_url, timeout=self.step_timeout)
+        return None
+
+    def send(self, role: str, interface_id: str, event: str | None, *, mpan: str | None = None,
+             correlation_id: str | None = None, fields: dict | None = None,
+             context: Mapping[str, Any] | None = None) -> SendResult:
+        """Ask the party playing `role` to send one message; never raises for what it does."""
+        trigger = self.trigger_for(role, interface_id)
+        if trigger is None:
+            return SendResult(False, f"no trigger for {role} {interface_id}: the profile names none and the "
+                                     f"{role} is not the built-in reference")
+        spec = trigger_spec(interface_id, event, mpan=mpan, correlation_id=correlation_id, fields=fields)
+        ctx = {"interface": interface_id, "event": event, "role": role, **dict(context or {})}
+        return fire(trigger, spec, recorder=self.recorder, context=ctx, announce=self.announce,
+                    wait_manual=self._manual_waiter(role, interface_id, event) if trigger.kind == "manual" else None)
+
+    def _manual_waiter(self, role: str, interface_id: str, event: str | None) -> Callable[[float], bool]:
+        before = {s.transaction_id for s in self.hub.received()} | {id(r) for r in self.hub.rejections()}
+        dip_id = self.party(role).dip_id
+
+        def arrived() -> bool:
+            return any(s.transaction_id not in before and s.interface_id == interface_id and s.sender == dip_id
+                       and (event is None or s.event == event) for s in self.hub.received()) or any(
+                id(r) not in before and r.interface_id == interface_id for r in self.hub.rejections())
+
+        return lambda seconds: bool(self.hub.wait_until(arrived, seconds))
+
+    # --- evidence -----------------------------------------------------------------------------
+
+    def event(self, kind: str, **data: Any) -> int | None:
+        return self.recorder.event(kind, **data) if self.recorder is not None else None
+
+    def check(self, requirement: str, rule: str, passed: bool, findings: Iterable[Finding] = (),
+              messages: Iterable[int | None] = (), **data: Any) -> CheckOutcome:
+        found = list(findings)
+        if not passed and not any(f.severity == "error" for f in found):
+            raise AssertionError(f"{requirement} {rule}: a failed check needs an error finding")
+        seqs = [m for m in messages if isinstance(m, int)]
+        if self.recorder is not None:
+            self.recorder.check(requirement, rule, passed, found, messages=seqs, **data)
+        outcome = CheckOutcome(requirement, rule, passed, found)
+        self.outcomes.append(outcome)
+        return outcome
+
+
+class _Contextual:
+    """A recorder view that adds the requirement's context to every HTTP record it writes."""
+
+    def __init__(self, recorder: Any, context: Mapping[str, Any] | None) -> None:
+        self._recorder, self._context = recorder, dict(context or {})
+
+    def http(self, **kw: Any) -> int:
+        kw["context"] = {**self._context, **dict(kw.get("context") or {})}
+        return self._recorder.http(**kw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._recorder, name)

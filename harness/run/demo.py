@@ -1,0 +1,150 @@
+"""The built-in demo: the reference MDR and the reference SDS certified, each with the other as partner.
+
+Everything a real run needs is made here at run time in a private temporary folder (a CA, the
+DIP's, the MDR's and the SDS's certificates, API keys in files) and a real profile is written for
+each party, so the demo goes through exactly the code path of `dipcert run`: profile loading,
+preflight, the simulated DIP on loopback, triggers over HTTP, evidence, reports, signed bundle.
+The temporary folder is removed afterwards; the bundles land in `--out`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.catalogue import load_catalogue
+from harness.messages.samples import DEFAULT_PARTIES, Party
+from harness.run.session import RunOptions, RunResult, run_certification
+from harness.transport.apikeys import generate_api_key
+from harness.transport.certs import cached_key, make_ca
+
+ROLES = ("MDR", "SDS")
+COMPANY = {"MDR": "dipcert reference MDR Ltd", "SDS": "dipcert reference SDS Ltd"}
+
+
+def free_port() -> int:
+    """A free loopback port (the hub's and the participant's URLs go into the profile before they start)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class DemoPKI:
+    folder: Path
+    dip: Any
+    identities: dict[str, Any]
+    files: dict[str, tuple[Path, Path]]
+    api_keys: dict[str, tuple[str, str]]
+
+
+def make_pki(folder: Path) -> DemoPKI:
+    ca = make_ca("dipcert demo CA", key=cached_key("demo-ca"))
+    ca.write(folder, "ca")
+    dip = ca.issue("dip.demo.dipcert", key=cached_key("demo-dip")).identity()
+    identities, files, keys = {}, {}, {}
+    for role in ROLES:
+        issued = ca.issue(f"reference-{role.lower()}.demo.dipcert", key=cached_key(f"demo-{role}"))
+        files[role] = issued.write(folder, f"{role.lower()}-signing")
+        identities[role] = issued.identity()
+        keys[role] = (generate_api_key(), generate_api_key())
+        for slot, value in zip(("primary", "secondary"), keys[role]):
+            path = folder / f"{role.lower()}-api-key-{slot}"
+            path.touch(mode=0o600)
+            path.write_text(value + "\n", encoding="utf-8")
+    return DemoPKI(folder, dip, identities, files, keys)
+
+
+def profile_text(role: str, pki: DemoPKI, *, hub_port: int, port: int, timeout: float) -> str:
+    """A complete profile for the reference `role` listening on `port`, all nine interfaces enabled."""
+    catalogue = load_catalogue()
+    party, partner = DEFAULT_PARTIES[role], DEFAULT_PARTIES["SDS" if role == "MDR" else "MDR"]
+    cert, key = pki.files[role]
+    incoming = sorted({e.interface_id for e in catalogue.events() if e.direction_for(role) == "incoming"})
+    hooks = "\n".join(f'{i} = "http://127.0.0.1:{port}/webhook/{i.lower()}"' for i in incoming)
+    interfaces = "\n".join(f'{i} = "Y"' for i in catalogue.interfaces)
+    return f'''# Written by `dipcert demo`: the reference {role} as the party under test.
+environment = "UIT"
+
+[party]
+role = "{role}"
+company = "{COMPANY[role]}"
+mpid = "{party.mpid}"
+dip_id = "{party.dip_id}"
+
+[system]
+name = "dipcert-reference-{role.lower()}"
+version = "1.0.0"
+build_id = "dipcert-demo"
+supplier = "dipcert"
+
+[partner]
+role = "{partner.role}"
+company = "{COMPANY[partner.role]}"
+mpid = "{partner.mpid}"
+dip_id = "{partner.dip_id}"
+endpoint = "reference"
+
+[interfaces]
+{interfaces}
+
+[webhooks]
+{hooks}
+
+[credentials]
+api_key_primary = {{ file = "{role.lower()}-api-key-primary" }}
+api_key_secondary = {{ file = "{role.lower()}-api-key-secondary" }}
+signing_certificate = "{cert.name}"
+signing_key = "{key.name}"
+
+[triggers]
+default = {{ kind = "http", url = "http://127.0.0.1:{port}/trigger", timeout = {timeout} }}
+
+[harness]
+hub_host = "127.0.0.1"
+hub_port = {hub_port}
+timeout = {timeout}
+'''
+
+
+def run_party(role: str, pki: DemoPKI, out: Path, *, faults: Sequence[str] = (), timeout: float = 5.0,
+              announce: Callable[[str], None] | None = None, **callbacks: Any) -> RunResult:
+    """Certify the reference `role` (with `faults`) against a clean reference partner."""
+    from harness.profile import load_profile
+    from harness.reference.participant import ReferenceParticipant
+
+    hub_port, port = free_port(), free_port()
+    path = pki.folder / f"demo-{role.lower()}.toml"
+    path.write_text(profile_text(role, pki, hub_port=hub_port, port=port, timeout=timeout), encoding="utf-8")
+    profile = load_profile(path)
+    party = DEFAULT_PARTIES[role]
+    partner = DEFAULT_PARTIES["SDS" if role == "MDR" else "MDR"]
+    participant = ReferenceParticipant(
+        role, party=Party(role, party.dip_id, party.mpid), partner=partner, hub_url=f"http://127.0.0.1:{hub_port}",
+        api_keys=pki.api_keys[role], identity=pki.identities[role], dip_certificate=pki.dip.certificate,
+        faults=faults, port=port, register_webhooks=False, client_timeout=timeout, slow_seconds=timeout * 3)
+    options = RunOptions(out=out, dip_identity=pki.dip, partner_identity=pki.identities[partner.role],
+                         timeout=timeout, party_reference=participant, announce=announce,
+                         attested_by="dipcert demo, reference participants")
+    with participant:
+        return run_certification(profile, options, **callbacks)
+
+
+def run_demo(out: Path, *, faults: Sequence[str] = (), roles: Sequence[str] = ROLES, timeout: float = 5.0,
+             sds_faults: Sequence[str] = (), **callbacks: Any) -> list[RunResult]:
+    """The MDR run (with `faults`) and the SDS run (with `sds_faults`), each against a clean partner."""
+    work = Path(tempfile.mkdtemp(prefix="dipcert-demo-"))
+    try:
+        pki = make_pki(work)
+        results = []
+        for role in roles:
+            results.append(run_party(role, pki, Path(out), faults=faults if role == "MDR" else sds_faults,
+                                     timeout=timeout, **callbacks))
+        return results
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

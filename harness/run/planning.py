@@ -1,0 +1,63 @@
+"""The full certification plan: guidance 4.1 preflight, 5.2/6.2 consume and produce, 5.3/6.3 exchanges.
+
+Kept apart from `harness.plan` (which knows only the catalogue) because the exchanges are data in
+`scenarios/exchanges/`. `verify` derives the plan again from the profile recorded in a bundle with
+this same function, so a quietly skipped requirement shows up as a difference.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.catalogue import Catalogue, load_catalogue
+from harness.plan import Requirement, build_plan, exchange_requirement, plan_to_dicts, reuse_requirement
+from harness.profile import Profile
+
+
+def exchange_plan(profile: Profile, catalogue: Catalogue | None = None) -> list[Requirement]:
+    from harness.exchange import exchange_enabled, load_exchanges
+
+    enabled = set(profile.enabled_interfaces)
+    out = []
+    for exchange in load_exchanges():
+        on = profile.partner is not None and exchange_enabled(exchange, enabled)
+        assumptions = tuple(getattr(exchange, "assumptions", ()) or ())
+        out.append(exchange_requirement(profile.role, exchange.name, on, title=getattr(exchange, "title", None),
+                                        assumptions=assumptions))
+    return out
+
+
+def certification_plan(profile: Profile, catalogue: Catalogue | None = None, *, reuse: bool = False) -> list[Requirement]:
+    catalogue = catalogue or load_catalogue()
+    plan = build_plan(profile, catalogue) + exchange_plan(profile, catalogue)
+    if reuse:
+        plan.append(reuse_requirement(profile.role, True))
+    return plan
+
+
+def plan_from_recorded_profile(plan_data: dict[str, Any]) -> list[dict[str, Any]]:
+    """For `verify`: the plan this harness derives from the profile a bundle recorded."""
+    from pathlib import Path
+
+    from harness.profile import parse_profile
+
+    recorded = plan_data.get("profile")
+    if not isinstance(recorded, dict):
+        return [dict(r) for r in plan_data.get("requirements") or [] if isinstance(r, dict)]
+    data = _as_profile_toml(recorded)
+    profile = parse_profile(data, Path("<recorded profile>"))
+    reuse = any(isinstance(r, dict) and r.get("kind") == "reuse" for r in plan_data.get("requirements") or [])
+    return plan_to_dicts(certification_plan(profile, reuse=reuse))
+
+
+def _as_profile_toml(public: dict[str, Any]) -> dict[str, Any]:
+    """The public dict back into the profile's TOML shape ("Y"/"N" flags)."""
+    data = {k: v for k, v in public.items() if k != "interfaces"}
+    interfaces = {}
+    for key, value in (public.get("interfaces") or {}).items():
+        if isinstance(value, dict):
+            interfaces[key] = {"enabled": "Y" if value.get("enabled") else "N", "direction": value.get("direction")}
+        else:
+            interfaces[key] = "Y" if value else "N"
+    data["interfaces"] = interfaces
+    return data

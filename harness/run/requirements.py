@@ -1,0 +1,69 @@
+"""One requirement of the plan, run: the dispatch from its kind to the code that checks it.
+
+A requirement's own crash (a bug, or a participant answering something the harness did not foresee)
+is recorded as a failed check with the error's type and text, so that a run always ends with a
+verdict for every requirement and the evidence says what happened.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from harness.findings import Finding
+from harness.plan import PREFLIGHT_CHECKS, Requirement
+from harness.run.context import RunContext
+
+log = logging.getLogger(__name__)
+
+
+def run_preflight_check(ctx: RunContext, req: Requirement) -> bool:
+    """Guidance 4.1: the preflight check named by the requirement id's last part."""
+    from harness.preflight import check_api_keys, check_certificates, check_dcp, check_identifiers, check_partner, \
+        check_webhooks, default_probe
+
+    check = req.id.rsplit("/", 1)[-1]
+    functions = {
+        "certificates": lambda: check_certificates(ctx.profile),
+        "api-keys": lambda: check_api_keys(ctx.profile),
+        "identifiers": lambda: check_identifiers(ctx.profile),
+        "webhooks": lambda: check_webhooks(ctx.profile, probe=default_probe(ctx.profile)),
+        "dcp": lambda: check_dcp(ctx.profile),
+        "partner": lambda: check_partner(ctx.profile),
+    }
+    assert set(functions) == set(PREFLIGHT_CHECKS)
+    findings = functions[check]()
+    passed = not any(f.severity == "error" for f in findings)
+    return ctx.check(req.id, f"preflight.{check}", passed, findings).passed
+
+
+def run_requirement(ctx: RunContext, req: Requirement) -> str:
+    """Runs the requirement's checks; returns its verdict as the checks recorded it ("pass"/"fail")."""
+    from harness.run.consume import run_consume
+    from harness.run.produce import run_produce
+
+    ctx.event("requirement-start", requirement=req.id, title=req.title)
+    before = len(ctx.outcomes)
+    try:
+        if req.kind == "preflight":
+            run_preflight_check(ctx, req)
+        elif req.kind == "consume":
+            run_consume(ctx, req)
+        elif req.kind == "produce":
+            run_produce(ctx, req)
+        elif req.kind == "exchange":
+            from harness.exchange import load_exchanges, run_exchange
+
+            name = req.id.rsplit("/", 1)[-1]
+            exchange = next(e for e in load_exchanges() if e.name == name)
+            run_exchange(ctx, exchange, req.id)
+        else:
+            raise AssertionError(f"{req.id}: nothing runs a {req.kind} requirement live")
+    except Exception as exc:  # noqa: BLE001 - recorded as the requirement's failure, the run goes on
+        log.exception("requirement %s crashed", req.id)
+        ctx.check(req.id, "harness.error", False, [Finding(
+            "harness.error", "", "the requirement's checks to complete", f"{type(exc).__name__}: {exc}",
+            f"the harness could not complete {req.id}: {type(exc).__name__}: {exc}")])
+    mine = ctx.outcomes[before:]
+    verdict = "fail" if any(not o.passed for o in mine) else "pass" if mine else "not-run"
+    ctx.event("requirement-end", requirement=req.id, verdict=verdict)
+    return verdict

@@ -1,0 +1,286 @@
+"""One certification run, from profile to signed bundle.
+
+`CertificationRun` opens the evidence folder first (so that whatever happens next is recorded),
+starts the simulated DIP with the party and partner registered, starts the built-in reference
+partner when the profile asks for it, walks the plan, and always finishes: a run cut short by an
+error or Ctrl-C is still rendered and bundled, marked incomplete and not ready.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from harness import __version__
+from harness.catalogue import load_catalogue
+from harness.errors import ConfigError
+from harness.plan import Requirement, plan_to_dicts
+from harness.profile import Profile
+from harness.run.context import RunContext
+from harness.run.planning import certification_plan
+from harness.transport.signing import SigningIdentity
+
+UTC = timezone.utc
+ATTESTATION_DAYS = 90  # how long a run's attestation stands before the DIP Manager should ask again
+
+
+@dataclass
+class RunOptions:
+    out: Path = Path("reports")
+    pack: Any = None                      # SchemaPack; None: the bundled one
+    dip_identity: SigningIdentity | None = None
+    attested_by: str | None = None        # "Name, Role"
+    timeout: float | None = None          # overrides profile.harness.timeout
+    partner_identity: SigningIdentity | None = None
+    partner_faults: Sequence[str] = ()
+    party_reference: Any = None           # the demo: the party is itself a reference participant
+    announce: Callable[[str], None] | None = None
+    run_id: str | None = None
+    requirement_filter: Callable[[Requirement], bool] | None = None
+    extra_secrets: Sequence[str] = ()
+    reuse: Any = None                     # harness.evidence.reuse decisions (issue #8), applied before the run
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    folder: Path
+    zip_path: Path | None
+    summary: dict[str, Any]
+    ready: bool
+    verdicts: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ready else 1
+
+
+def new_run_id(profile: Profile, now: datetime | None = None) -> str:
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    return f"{moment:%Y%m%dT%H%M%SZ}-{profile.role}-{profile.party.dip_id}-{secrets.token_hex(2)}"
+
+
+def attestation(profile: Profile, attested_by: str | None, started: datetime) -> dict[str, Any]:
+    if attested_by:
+        name, _, role = (part.strip() for part in attested_by.partition(","))
+        if not name:
+            raise ConfigError(f"--attested-by {attested_by!r}: expected 'Name, Role'")
+    else:
+        try:
+            name = getpass.getuser()
+        except (KeyError, OSError):
+            name = "unknown"
+        role = ""
+    return {"name": name, "role": role or f"{profile.role} certification test lead",
+            "organisation": profile.party.company, "environment": profile.environment,
+            "expires": (started.date() + timedelta(days=ATTESTATION_DAYS)).isoformat()}
+
+
+def party_identity(profile: Profile) -> SigningIdentity | None:
+    """The party's signing identity (it signs the bundle); None when the profile names no key."""
+    cert, key = profile.credential_path("signing_certificate"), profile.credential_path("signing_key")
+    if cert is None or key is None:
+        return None
+    password = profile.resolve_secret("signing_key_password") if profile.credentials.signing_key_password else None
+    return SigningIdentity.from_files(cert, key, password)
+
+
+def profile_secrets(profile: Profile) -> list[str]:
+    """Every secret value the profile can resolve, so the recorder redacts them wherever they appear."""
+    found = []
+    for name in ("api_key_primary", "api_key_secondary", "signing_key_password"):
+        if profile.secret_ref(name) is not None:
+            try:
+                found.append(profile.resolve_secret(name))
+            except ConfigError:
+                pass
+    return found
+
+
+class CertificationRun:
+    def __init__(self, profile: Profile, options: RunOptions | None = None) -> None:
+        self.profile = profile
+        self.o = options or RunOptions()
+        self.catalogue = load_catalogue()
+        self.plan = certification_plan(profile, self.catalogue, reuse=self.o.reuse is not None)
+        self.started = datetime.now(UTC)
+        self.run_id = self.o.run_id or new_run_id(profile, self.started)
+        self.folder = Path(self.o.out) / self.run_id
+        self.identity = party_identity(profile)
+        self.ctx: RunContext | None = None
+        self._hub: Any = None
+        self._partner: Any = None
+        self._recorder: Any = None
+        self._status = "interrupted"
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def _run_record(self, pack: Any) -> dict[str, Any]:
+        from harness.evidence.bundle import certificate_fingerprint
+        from harness.fingerprint import system_fingerprint
+
+        p = self.profile
+        partner = None
+        if p.partner is not None:
+            partner = {"role": p.partner.role, "dip_id": p.partner.dip_id, "mpid": p.partner.mpid,
+                       "company": p.partner.company, "kind": "reference" if p.partner.is_reference else "real"}
+        return {
+            "run_id": self.run_id, "started": self.started, "environment": p.environment,
+            "party": {"role": p.role, "dip_id": p.party.dip_id, "mpid": p.party.mpid, "dcp_id": p.party.dcp_id,
+                      "company": p.party.company},
+            "partner": partner,
+            "system": {"name": p.system.name, "version": p.system.version, "build_id": p.system.build_id,
+                       "supplier": p.system.supplier, "fingerprint": system_fingerprint(p)["digest"]},
+            "system_fingerprint": system_fingerprint(p),
+            "profile": p.to_public_dict(), "profile_digest": p.digest(),
+            "schema_pack": {"name": pack.name, "version": pack.version, "fingerprint": pack.fingerprint},
+            "signer_certificate_sha256": certificate_fingerprint(self.identity.certificate) if self.identity else None,
+            "attestation": attestation(p, self.o.attested_by, self.started),
+            "harness_version": __version__,
+        }
+
+    def open(self) -> RunContext:
+        from harness.evidence.recorder import Recorder
+        from harness.hubsetup import build_hub
+        from harness.messages.schemapack import load_pack
+
+        pack = self.o.pack or load_pack(None)
+        self.pack = pack
+        from harness.transport.apikeys import generate_api_key
+
+        self._partner_keys = (generate_api_key(), generate_api_key())
+        secrets_ = profile_secrets(self.profile) + list(self._partner_keys) + list(self.o.extra_secrets)
+        self.folder.parent.mkdir(parents=True, exist_ok=True)
+        run = self._run_record(pack)
+        self._recorder = Recorder(self.folder, secrets=secrets_, run=run)
+        self._recorder.event("plan", requirements=plan_to_dicts(self.plan), profile_digest=self.profile.digest(),
+                             profile=self.profile.to_public_dict())
+        hub = build_hub(self.profile, recorder=self._recorder, pack=pack, identity=self.o.dip_identity)
+        self._hub = hub.start()
+        partner_ref = self._start_partner() if self.profile.partner is not None and self.profile.partner.is_reference \
+            else None
+        self.ctx = RunContext(self.profile, hub=self._hub, recorder=self._recorder, pack=pack,
+                              partner_reference=partner_ref, party_reference=self.o.party_reference,
+                              catalogue=self.catalogue, timeout=self.o.timeout, announce=self.o.announce)
+        return self.ctx
+
+    def _start_partner(self) -> Any:
+        """The built-in reference partner, registered with the hub as the real partner would be."""
+        from harness.messages.samples import Party
+        from harness.reference.participant import ReferenceParticipant
+        from harness.transport.hub import PartyRegistration
+
+        p = self.profile
+        assert p.partner is not None
+        identity = self.o.partner_identity or _throwaway_identity(f"reference {p.partner.role.lower()} partner")
+        keys = self._partner_keys
+        self._hub.register_party(PartyRegistration(p.partner.dip_id, p.partner.role, p.partner.mpid, keys,
+                                                   identity.certificate))
+        partner = ReferenceParticipant(
+            p.partner.role, party=Party(p.partner.role, p.partner.dip_id, p.partner.mpid),
+            partner=Party(p.role, p.party.dip_id, p.party.mpid, p.party.dcp_id), hub_url=self._hub.base_url,
+            api_keys=keys, identity=identity, dip_certificate=self._hub.identity.certificate,
+            faults=self.o.partner_faults, seed=p.harness.seed + 1, environment=p.environment,
+            client_timeout=self.o.timeout or p.harness.timeout)
+        self._partner = partner.start()
+        self._recorder.event("partner", partner_kind="reference", role=p.partner.role, dip_id=p.partner.dip_id,
+                             webhooks={i: partner.webhook_url(i) for i in partner.incoming_interfaces},
+                             trigger=partner.trigger_url)
+        return partner
+
+    def execute(self, on_requirement: Callable[[Requirement, str], None] | None = None,
+                on_start: Callable[[Requirement], None] | None = None) -> None:
+        """Every enabled requirement, in plan order; a requirement's crash is a finding, not the end."""
+        from harness.run.requirements import run_requirement
+
+        assert self.ctx is not None
+        for req in self.plan:
+            if not req.enabled or req.kind == "reuse":
+                continue
+            if self.o.requirement_filter is not None and not self.o.requirement_filter(req):
+                continue
+            if on_start:
+                on_start(req)
+            verdict = run_requirement(self.ctx, req)
+            if on_requirement:
+                on_requirement(req, verdict)
+        self._status = "complete"
+
+    def stop_services(self) -> None:
+        for thing in (self._partner, self._hub):
+            if thing is not None:
+                try:
+                    thing.stop()
+                except Exception:  # noqa: BLE001 - stopping must not lose the evidence
+                    pass
+        self._partner = self._hub = None
+
+    def close(self) -> RunResult:
+        """Stop everything, render the reports, sign and zip; safe to call after a failure."""
+        from harness.evidence.bundle import finalise_bundle
+        from harness.report import render_reports
+
+        self.stop_services()
+        if self._recorder is None:
+            raise ConfigError(f"{self.folder}: the run never started")
+        if not self._recorder.closed:
+            self._recorder.close(self._status)
+        render_reports(self.folder)
+        import json
+
+        summary = json.loads((self.folder / "summary.json").read_text("utf-8"))
+        run = self._recorder_run()
+        zip_path = finalise_bundle(
+            self.folder, run_id=self.run_id, harness_version=__version__, schema_pack=run["schema_pack"],
+            profile_digest=self.profile.digest(), started=self.started, finished=summary.get("finished"),
+            attestation=run["attestation"], identity=self.identity, ready=bool(summary["ready"]),
+            extra={"system_fingerprint": run.get("system_fingerprint")})
+        verdicts = {r["id"]: r["verdict"] for r in summary["requirements"]}
+        return RunResult(self.run_id, self.folder, zip_path, summary, bool(summary["ready"]), verdicts)
+
+    def _recorder_run(self) -> dict[str, Any]:
+        from harness.evidence.recorder import read_records
+
+        first = read_records(self.folder / "evidence.jsonl")[0]
+        return first.get("run") or {}
+
+
+def _throwaway_identity(name: str) -> SigningIdentity:
+    from harness.transport.certs import cached_key, make_ca
+
+    ca = make_ca(f"dipcert {name} CA", key=cached_key("partner-ca"))
+    return ca.issue(name, key=cached_key(f"partner-{name}")).identity()
+
+
+def run_certification(profile: Profile, options: RunOptions | None = None, **callbacks: Any) -> RunResult:
+    """Open, execute, close. Ctrl-C still yields a (not ready, incomplete) bundle; so does a crash,
+    which is then re-raised. A configuration error before the evidence folder exists is raised as is."""
+    run = CertificationRun(profile, options)
+    try:
+        run.open()
+        run.execute(**callbacks)
+    except KeyboardInterrupt:
+        if run._recorder is None:
+            raise
+        return run.close()
+    except BaseException:
+        if run._recorder is None:
+            run.stop_services()
+            raise
+        run.close()
+        raise
+    return run.close()
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").lower() in ("1", "true", "yes")
