@@ -17,7 +17,7 @@ from harness.catalogue import Catalogue, load_catalogue
 if TYPE_CHECKING:
     from harness.profile import Profile
 
-Kind = Literal["preflight", "consume", "produce", "exchange", "reuse"]
+Kind = Literal["preflight", "consume", "produce", "exchange", "reuse", "smoke"]
 
 SECTIONS: dict[str, dict[str, str]] = {
     "MDR": {"preflight": "4.1", "consume": "5.2a", "produce": "5.2b", "exchange": "5.3", "reuse": "5.4"},
@@ -103,6 +103,15 @@ def reuse_requirement(role: str, enabled: bool) -> Requirement:
     return Requirement(id=f"{role}-{sec}/reuse", role=role, section=sec, kind="reuse", interface=None,
                        event=None, direction=None, enabled=enabled, provisional=False, assumptions=(),
                        title=f"Reuse of an earlier certification of the same system (guidance {sec})")
+
+
+def smoke_requirement(role: str, interface_id: str, event: str | None, enabled: bool = True) -> Requirement:
+    """`MDR-5.4/IF-061/smoke`: with reused evidence, the party's own webhook still consumes live (5.4)."""
+    sec = section(role, "reuse")
+    return Requirement(id=f"{role}-{sec}/{interface_id}/smoke", role=role, section=sec, kind="smoke",
+                       interface=interface_id, event=event, direction="incoming", enabled=enabled,
+                       provisional=False, assumptions=(),
+                       title=f"Live consume smoke test of {interface_id} on the party's own webhook (guidance {sec})")
 
 
 def build_plan(profile: "Profile", catalogue: Catalogue | None = None, *,

@@ -133,6 +133,25 @@ def run_consume(ctx: RunContext, req: Requirement) -> bool:
     return bool(ok)
 
 
+def run_smoke(ctx: RunContext, req: Requirement) -> bool:
+    """5.4 smoke test: one valid delivery to the party's own webhook, consumed (201, RCP0000)."""
+    assert req.interface and req.event
+    hook = ctx.webhook(req.interface)
+    if hook is None:
+        return ctx.check(req.id, "consume.webhook", False, [Finding(
+            "consume.webhook", f"webhooks.{req.interface}", "a webhook URL for this interface", "none",
+            f"no webhook is configured or registered for {req.interface}")]).passed
+    factory = ctx.factory()
+    me = ctx.me
+    item = factory.egress(factory.message(req.interface, req.event, sender=ctx.sender_for(req.interface, req.event),
+                                          recipients=[me.dip_id]), recipients=[me.dip_id])
+    result = ctx.deliver(hook.callback_url, [item], config=hook,
+                         context={"requirement": req.id, "interface": req.interface, "event": req.event,
+                                  "step": "smoke"})
+    problems = _accept_findings(result, f"{req.interface} [{req.event}] smoke delivery", ctx.step_timeout)
+    return ctx.check(req.id, "consume.single", not problems, problems, _seqs(result), step="smoke").passed
+
+
 def _as_replay(item: dict) -> dict:
     import copy
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from harness.catalogue import Catalogue, load_catalogue
-from harness.plan import Requirement, build_plan, exchange_requirement, plan_to_dicts, reuse_requirement
+from harness.plan import Requirement, build_plan, exchange_requirement, plan_to_dicts, reuse_requirement, \
+    smoke_requirement
 from harness.profile import Profile
 
 
@@ -31,7 +32,12 @@ def certification_plan(profile: Profile, catalogue: Catalogue | None = None, *, 
     catalogue = catalogue or load_catalogue()
     plan = build_plan(profile, catalogue) + exchange_plan(profile, catalogue)
     if reuse:
+        # 5.4: what rests on earlier evidence, plus a live smoke test of the party's own webhooks.
         plan.append(reuse_requirement(profile.role, True))
+        for interface in catalogue.interfaces.values():
+            events = interface.events_for(profile.role, "incoming")  # type: ignore[arg-type]
+            if events and profile.is_enabled(interface.id):
+                plan.append(smoke_requirement(profile.role, interface.id, events[0].name))
     return plan
 
 

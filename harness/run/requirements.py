@@ -50,6 +50,10 @@ def run_requirement(ctx: RunContext, req: Requirement) -> str:
             run_consume(ctx, req)
         elif req.kind == "produce":
             run_produce(ctx, req)
+        elif req.kind == "smoke":
+            from harness.run.consume import run_smoke
+
+            run_smoke(ctx, req)
         elif req.kind == "exchange":
             from harness.exchange import load_exchanges, run_exchange
 

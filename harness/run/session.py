@@ -44,7 +44,7 @@ class RunOptions:
     run_id: str | None = None
     requirement_filter: Callable[[Requirement], bool] | None = None
     extra_secrets: Sequence[str] = ()
-    reuse: Any = None                     # harness.evidence.reuse decisions (issue #8), applied before the run
+    reuse: Any = None  # a ReusePlan: .covers(requirement_id) -> bool, .record(recorder, folder, identity)
 
 
 @dataclass
@@ -161,6 +161,8 @@ class CertificationRun:
         self._recorder = Recorder(self.folder, secrets=secrets_, run=run)
         self._recorder.event("plan", requirements=plan_to_dicts(self.plan), profile_digest=self.profile.digest(),
                              profile=self.profile.to_public_dict())
+        if self.o.reuse is not None:
+            self.o.reuse.record(self._recorder, self.folder, self.identity)
         hub = build_hub(self.profile, recorder=self._recorder, pack=pack, identity=self.o.dip_identity)
         self._hub = hub.start()
         partner_ref = self._start_partner() if self.profile.partner is not None and self.profile.partner.is_reference \
@@ -204,6 +206,8 @@ class CertificationRun:
             if not req.enabled or req.kind == "reuse":
                 continue
             if self.o.requirement_filter is not None and not self.o.requirement_filter(req):
+                continue
+            if self.o.reuse is not None and self.o.reuse.covers(req.id):
                 continue
             if on_start:
                 on_start(req)
