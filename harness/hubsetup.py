@@ -73,11 +73,21 @@ def partner_registration(profile: Profile) -> PartyRegistration | None:
 
 
 def build_hub(profile: Profile, *, host: str | None = None, port: int | None = None,
-              recorder: Any = None, pack: Any = None, identity: Any = None) -> Hub:
-    """A hub (not started) with the profile's party and partner registered."""
+              recorder: Any = None, pack: Any = None, identity: Any = None, timeout: float | None = None) -> Hub:
+    """A hub (not started) with the profile's party and partner registered.
+
+    `timeout` bounds each routed delivery (default: the profile's harness.timeout), so that a slow
+    webhook costs the run one bound per message, not the DIP's long production timeouts.
+    """
+    from harness.transport.delivery import Timeouts
+    from harness.transport.hub import DeliverySettings
+
+    t = float(timeout if timeout is not None else profile.harness.timeout)
+    delivery = DeliverySettings(timeouts=Timeouts(connect=min(5.0, t), read=t, write=t, pool=min(5.0, t), total=t),
+                                retries=1)
     config = HubConfig(host=host or profile.harness.hub_host,
                        port=profile.harness.hub_port if port is None else port,
-                       environment=profile.environment, identity=identity)
+                       environment=profile.environment, identity=identity, delivery=delivery)
     hub = Hub(config, recorder=recorder, pack=pack)
     hub.register_party(party_registration(profile))
     partner = partner_registration(profile)

@@ -17,7 +17,7 @@ from typing import Any
 HELP = "Re-check an evidence bundle (folder or .dipcert.zip) without trusting its report."
 
 # Which form of DIP message each recorded HTTP channel carries (recorder channel names).
-CHANNEL_FORMS = {"hub-inbound": "ingress", "webhook-delivery": "egress"}
+CHANNEL_FORMS = {"hub-inbound": "ingress", "webhook-delivery": "egress", "hub-outbound": "egress"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="re-validate messages against Elexon's specification in this folder")
     parser.add_argument("--trust", type=Path, action="append", default=[],
                         help="CA certificate (PEM) the party's signing certificate must chain to")
+    parser.add_argument("--with", dest="earlier", type=Path, action="append", default=[], metavar="BUNDLE",
+                        help="an earlier bundle that reused requirements rest on (repeatable); without it a "
+                             "bundle with reused requirements is flagged (reuse.chain-missing)")
     parser.add_argument("--json", action="store_true", help="print the findings as JSON")
 
 
@@ -63,10 +66,13 @@ def run(args: argparse.Namespace) -> int:
 
     from harness.evidence.verify import verify_bundle
     from harness.messages.schemapack import load_pack
+    from harness.run.planning import plan_from_recorded_profile
 
     pack = load_pack(args.spec)
+    # The plan is derived again from the recorded profile: a quietly skipped requirement shows.
     result = verify_bundle(args.bundle, trust=_load_trust(args.trust), pack=pack,
-                           revalidate=make_revalidator(pack))
+                           revalidate=make_revalidator(pack), plan_from_profile=plan_from_recorded_profile,
+                           earlier=list(args.earlier))
     if args.json:
         print(json.dumps({"bundle": str(args.bundle), "run_id": result.run_id, "sound": result.sound,
                           "ready": result.ready, "findings": [f.to_dict() for f in result.findings]},

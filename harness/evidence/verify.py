@@ -70,8 +70,14 @@ class VerifyResult:
 def verify_bundle(path: Path | str, *, trust: Sequence[Any] = (), pack: Any = None,
                   revalidate: Revalidate | None = None, plan_from_profile: PlanFromProfile | None = None,
                   expected_certificate: Any = None, now: datetime | None = None,
-                  limits: Limits = DEFAULT_LIMITS) -> VerifyResult:
-    """Verifies a bundle folder or .dipcert.zip. Raises InputError when it cannot be read at all."""
+                  limits: Limits = DEFAULT_LIMITS, earlier: Sequence[Path | str] | None = None) -> VerifyResult:
+    """Verifies a bundle folder or .dipcert.zip. Raises InputError when it cannot be read at all.
+
+    `earlier`: the bundles this one's reused requirements rest on (guidance 5.4 / 6.4). When given
+    (even empty), the reuse chain is followed: every reuse record must rest on one of them, which
+    must verify and have passed that requirement (`harness.evidence.reuse.check_chain`); None
+    skips the chain check.
+    """
     source = Path(path)
     scratch = None
     if source.is_file():
@@ -84,6 +90,11 @@ def verify_bundle(path: Path | str, *, trust: Sequence[Any] = (), pack: Any = No
         _Verifier(folder, result, trust=trust, pack=pack, revalidate=revalidate,
                   plan_from_profile=plan_from_profile, expected_certificate=expected_certificate,
                   now=now or datetime.now(timezone.utc)).run()
+        if earlier is not None:
+            from harness.evidence.reuse import check_chain
+
+            result.findings.extend(check_chain(folder, result.records, result.manifest, earlier, pack=pack,
+                                               trust=trust, now=now))
         return result
     finally:
         if scratch is not None:
@@ -366,10 +377,14 @@ class _Verifier:
             found = list(hook(record, (self.folder / body["file"]).read_bytes()) or [])
             if found:
                 self.result.revalidation[record["seq"]] = found
+        # Only a requirement the evidence passes can be contradicted: a failing one already says the
+        # messages it cites are wrong (e.g. its correlation check passed on a 47-period IF-064).
+        failing = {r.get("requirement") for r in self.result.records
+                   if r.get("kind") == "check" and r.get("passed") is not True}
         for record in self.result.records:
             if record.get("kind") != "check" or record.get("passed") is not True:
                 continue
-            if (record.get("data") or {}).get("expected_valid") is False:
+            if (record.get("data") or {}).get("expected_valid") is False or record.get("requirement") in failing:
                 continue
             for seq in record.get("messages") or ():
                 bad = errors(self.result.revalidation.get(seq, []))

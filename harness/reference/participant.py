@@ -242,10 +242,11 @@ class ReferenceParticipant:
             if verdict.accepted and (interface_id, verdict.event) not in self._receives:
                 verdict.code = "RCP1003"  # a real event of the interface, but not one this role receives
             if verdict.accepted:
-                if "reject-replay" in self.faults and (verdict.replay or self.state.seen_before(verdict.transaction_id)):
+                seen = self.state.seen_before(verdict.transaction_id)  # records it: ask once
+                if "reject-replay" in self.faults and (verdict.replay or seen):
                     verdict.code = "RCP1047"
                 else:
-                    duplicate = self.state.seen_before(verdict.transaction_id)
+                    duplicate = seen
             self.state.add_received(Received(interface_id, verdict.event, verdict.transaction_id, verdict.mpan,
                                              verdict.correlation_id, verdict.replay, duplicate, verdict.code,
                                              verdict.item))

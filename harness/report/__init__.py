@@ -1,0 +1,54 @@
+"""The reports of a run folder: summary.json, report.html, junit.xml and allure-results/.
+
+Everything is rendered from `evidence.jsonl` (and the message bodies under `messages/`) alone, so
+`dipcert report` can re-render any bundle, and the same evidence always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.report.summary import build_summary
+from harness.report.terminal import terminal_summary
+
+__all__ = ["build_summary", "render_reports", "terminal_summary", "REPORT_FILES"]
+
+#: key -> file (or folder) name inside the output folder.
+REPORT_FILES = {"summary": "summary.json", "html": "report.html", "junit": "junit.xml",
+                "allure": "allure-results"}
+
+
+def render_reports(folder: Path | str, *, out: Path | str | None = None) -> dict[str, Path]:
+    """Writes summary.json, report.html, junit.xml and allure-results/ for the run in `folder`.
+
+    `out` defaults to `folder` itself (before `finalise_bundle`); `dipcert report` renders into a
+    separate folder, so that a finalised bundle's hashed files stay untouched.
+    Raises InputError when the folder holds no readable evidence.
+    """
+    from harness.errors import InputError
+    from harness.evidence.bundle import summary_errors, write_summary
+    from harness.evidence.recorder import EVIDENCE_FILE, read_records
+    from harness.report.allure import write_allure
+    from harness.report.html import render_html
+    from harness.report.junit import write_junit
+
+    source = Path(folder)
+    target = Path(out) if out is not None else source
+    log = source / EVIDENCE_FILE
+    if not log.is_file():
+        raise InputError(f"{source}: no {EVIDENCE_FILE} (expected a dipcert run folder or bundle)")
+    records = read_records(log)
+    if not records:
+        raise InputError(f"{log}: no readable evidence records")
+    summary = build_summary(records)
+    problems = summary_errors(summary)
+    if problems:
+        raise InputError(f"{log}: the run-start record cannot make a valid summary.json ({problems[0]})")
+    target.mkdir(parents=True, exist_ok=True)
+    paths = {"summary": write_summary(target, summary)}
+    html = render_html(summary, records, source)
+    paths["html"] = target / REPORT_FILES["html"]
+    paths["html"].write_bytes(html.encode("utf-8"))
+    paths["junit"] = write_junit(target / REPORT_FILES["junit"], summary, records)
+    paths["allure"] = write_allure(target / REPORT_FILES["allure"], summary, records, source)
+    return paths

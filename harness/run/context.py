@@ -44,14 +44,19 @@ class RunContext:
         self.profile = profile
         self.role = profile.role
         self.hub = hub
-        self.recorder = recorder
+        self.outcomes: list[CheckOutcome] = []
+        # Check code elsewhere (the exchange engine) records through `recorder.check` directly; the
+        # tracking view sees those checks too, so every requirement's verdict is known as it ends.
+        self.recorder = _Tracking(recorder, self.outcomes) if recorder is not None else None
         self.pack = pack
         self.partner_reference = partner_reference  # ReferenceParticipant playing the partner, if built in
         self.party_reference = party_reference      # set only when the party itself is a reference (demo)
         self.catalogue = catalogue or load_catalogue()
         self.step_timeout = float(timeout if timeout is not None else profile.harness.timeout)
+        # Exchange steps run only when the party enabled their interface (the reference partner enables all).
+        self.enabled_interfaces: set[str] = set(profile.enabled_interfaces)
+        self.quiet_window = min(1.0, self.step_timeout)  # how long "nothing more was sent" is watched for
         self.announce = announce
-        self.outcomes: list[CheckOutcome] = []
         self._rng = random.Random(profile.harness.seed)
         self._lock = threading.Lock()
         self._factory_count = 0
@@ -159,9 +164,28 @@ class RunContext:
         seqs = [m for m in messages if isinstance(m, int)]
         if self.recorder is not None:
             self.recorder.check(requirement, rule, passed, found, messages=seqs, **data)
-        outcome = CheckOutcome(requirement, rule, passed, found)
-        self.outcomes.append(outcome)
-        return outcome
+        else:
+            self.outcomes.append(CheckOutcome(requirement, rule, passed, found))
+        return self.outcomes[-1]
+
+
+class _Tracking:
+    """The recorder, with every check also kept as a `CheckOutcome` for the live view."""
+
+    def __init__(self, recorder: Any, outcomes: list[CheckOutcome]) -> None:
+        self._recorder, self._outcomes = recorder, outcomes
+
+    def check(self, requirement: str, rule: str, passed: bool, findings: Iterable[Finding] = (),
+              messages: Iterable[int] = (), **data: Any) -> int:
+        found = [f if isinstance(f, Finding) else Finding(**{k: v for k, v in dict(f).items()
+                                                             if k in Finding.__dataclass_fields__})
+                 for f in findings]
+        seq = self._recorder.check(requirement, rule, passed, found, messages=messages, **data)
+        self._outcomes.append(CheckOutcome(requirement, rule, bool(passed), found))
+        return seq
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._recorder, name)
 
 
 class _Contextual:

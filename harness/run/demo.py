@@ -12,13 +12,15 @@ from __future__ import annotations
 import shutil
 import socket
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.catalogue import load_catalogue
 from harness.messages.samples import DEFAULT_PARTIES, Party
+from harness.profile import Profile
 from harness.run.session import RunOptions, RunResult, run_certification
 from harness.transport.apikeys import generate_api_key
 from harness.transport.certs import cached_key, make_ca
@@ -44,9 +46,15 @@ class DemoPKI:
 
 
 def make_pki(folder: Path) -> DemoPKI:
+    from harness.run.dipidentity import CERT, KEY
+
     ca = make_ca("dipcert demo CA", key=cached_key("demo-ca"))
     ca.write(folder, "ca")
-    dip = ca.issue("dip.demo.dipcert", key=cached_key("demo-dip")).identity()
+    issued_dip = ca.issue("dip.demo.dipcert", key=cached_key("demo-dip"))
+    dip = issued_dip.identity()
+    (folder / "dip").mkdir(exist_ok=True)  # the DIP's identity as `--dip-key DIR` / `--dipcert-dip-key` read it
+    (folder / "dip" / KEY).write_bytes(issued_dip.key_pem)
+    (folder / "dip" / CERT).write_bytes(issued_dip.cert_pem)
     identities, files, keys = {}, {}, {}
     for role in ROLES:
         issued = ca.issue(f"reference-{role.lower()}.demo.dipcert", key=cached_key(f"demo-{role}"))
@@ -112,9 +120,10 @@ timeout = {timeout}
 '''
 
 
-def run_party(role: str, pki: DemoPKI, out: Path, *, faults: Sequence[str] = (), timeout: float = 5.0,
-              announce: Callable[[str], None] | None = None, **callbacks: Any) -> RunResult:
-    """Certify the reference `role` (with `faults`) against a clean reference partner."""
+@contextmanager
+def demo_party(role: str, pki: DemoPKI, out: Path, *, faults: Sequence[str] = (), timeout: float = 5.0,
+               announce: Callable[[str], None] | None = None) -> Iterator[tuple[Profile, RunOptions]]:
+    """The reference `role` (with `faults`) running, its profile written and loaded, run options ready."""
     from harness.profile import load_profile
     from harness.reference.participant import ReferenceParticipant
 
@@ -128,10 +137,17 @@ def run_party(role: str, pki: DemoPKI, out: Path, *, faults: Sequence[str] = (),
         role, party=Party(role, party.dip_id, party.mpid), partner=partner, hub_url=f"http://127.0.0.1:{hub_port}",
         api_keys=pki.api_keys[role], identity=pki.identities[role], dip_certificate=pki.dip.certificate,
         faults=faults, port=port, register_webhooks=False, client_timeout=timeout, slow_seconds=timeout * 3)
-    options = RunOptions(out=out, dip_identity=pki.dip, partner_identity=pki.identities[partner.role],
+    options = RunOptions(out=Path(out), dip_identity=pki.dip, partner_identity=pki.identities[partner.role],
                          timeout=timeout, party_reference=participant, announce=announce,
                          attested_by="dipcert demo, reference participants")
     with participant:
+        yield profile, options
+
+
+def run_party(role: str, pki: DemoPKI, out: Path, *, faults: Sequence[str] = (), timeout: float = 5.0,
+              announce: Callable[[str], None] | None = None, **callbacks: Any) -> RunResult:
+    """Certify the reference `role` (with `faults`) against a clean reference partner."""
+    with demo_party(role, pki, out, faults=faults, timeout=timeout, announce=announce) as (profile, options):
         return run_certification(profile, options, **callbacks)
 
 

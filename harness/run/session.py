@@ -9,6 +9,7 @@ error or Ctrl-C is still rendered and bundled, marked incomplete and not ready.
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 import secrets
 from collections.abc import Callable, Sequence
@@ -27,6 +28,8 @@ from harness.run.planning import certification_plan
 from harness.transport.signing import SigningIdentity
 
 UTC = timezone.utc
+# The evidence log records every HTTP exchange; werkzeug's access log on stderr would only be noise.
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
 ATTESTATION_DAYS = 90  # how long a run's attestation stands before the DIP Manager should ask again
 
 
@@ -123,9 +126,14 @@ class CertificationRun:
 
     def _run_record(self, pack: Any) -> dict[str, Any]:
         from harness.evidence.bundle import certificate_fingerprint
-        from harness.fingerprint import system_fingerprint
+        from harness.fingerprint import probe_endpoint_certificates, system_fingerprint
 
         p = self.profile
+        if self.o.reuse is not None:
+            fingerprint = dict(self.o.reuse.fingerprint)  # the one the reuse decision compared
+        else:
+            certs = probe_endpoint_certificates(p, timeout=min(5.0, self.o.timeout or p.harness.timeout))
+            fingerprint = system_fingerprint(p, certs)
         partner = None
         if p.partner is not None:
             partner = {"role": p.partner.role, "dip_id": p.partner.dip_id, "mpid": p.partner.mpid,
@@ -136,8 +144,8 @@ class CertificationRun:
                       "company": p.party.company},
             "partner": partner,
             "system": {"name": p.system.name, "version": p.system.version, "build_id": p.system.build_id,
-                       "supplier": p.system.supplier, "fingerprint": system_fingerprint(p)["digest"]},
-            "system_fingerprint": system_fingerprint(p),
+                       "supplier": p.system.supplier, "fingerprint": fingerprint.get("digest")},
+            "system_fingerprint": fingerprint,
             "profile": p.to_public_dict(), "profile_digest": p.digest(),
             "schema_pack": {"name": pack.name, "version": pack.version, "fingerprint": pack.fingerprint},
             "signer_certificate_sha256": certificate_fingerprint(self.identity.certificate) if self.identity else None,
@@ -163,7 +171,8 @@ class CertificationRun:
                              profile=self.profile.to_public_dict())
         if self.o.reuse is not None:
             self.o.reuse.record(self._recorder, self.folder, self.identity)
-        hub = build_hub(self.profile, recorder=self._recorder, pack=pack, identity=self.o.dip_identity)
+        hub = build_hub(self.profile, recorder=self._recorder, pack=pack, identity=self.o.dip_identity,
+                        timeout=self.o.timeout)
         self._hub = hub.start()
         partner_ref = self._start_partner() if self.profile.partner is not None and self.profile.partner.is_reference \
             else None

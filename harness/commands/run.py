@@ -1,0 +1,65 @@
+"""`dipcert run --profile FILE`: certify a participant's own system (guidance 4.1, 5/6 .2 and .3).
+
+The same core as the pytest scenarios (`pytest scenarios --dipcert-profile FILE`): one run, one
+evidence bundle. Exit 0 when every enabled requirement passed, 1 when one did not (the bundle is
+still written, marked not ready), 2 when the profile or the options cannot be used.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = ("Certify your MDR or SDS from a profile: preflight, consume, produce and the paired exchange "
+        "through a simulated DIP; writes a signed evidence bundle. Exit 0 ready, 1 not ready, 2 usage error.")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", required=True, type=Path, metavar="FILE", help="participant profile (TOML)")
+    parser.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR",
+                        help="folder for the run's bundle (default: reports/)")
+    parser.add_argument("--spec", type=Path, default=None, metavar="DIR",
+                        help="validate against Elexon's DIP specification in this folder instead of the bundled pack")
+    parser.add_argument("--attested-by", metavar="'NAME, ROLE'", help="who attests this run (default: your user name)")
+    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                        help="bound for every wait (default: the profile's harness.timeout)")
+    parser.add_argument("--dip-key", type=Path, default=None, metavar="DIR",
+                        help="folder holding the simulated DIP's signing key and certificate (made on first use; "
+                             "default: <out>/.dip); give your webhook its dip-signing.pem to verify deliveries")
+    parser.add_argument("--only", action="append", default=[], metavar="GLOB",
+                        help="run only requirements whose id matches (repeatable); the rest stay not-run")
+
+
+def run(args: argparse.Namespace) -> int:
+    import fnmatch
+
+    from rich.console import Console
+
+    from harness.errors import UsageError
+    from harness.messages.schemapack import load_pack
+    from harness.profile import load_profile
+    from harness.report import terminal_summary
+    from harness.run.dipidentity import load_or_create
+    from harness.run.progress import progress_for
+    from harness.run.session import RunOptions, run_certification
+    from harness.run.planning import certification_plan
+
+    if args.timeout is not None and not 0 < args.timeout <= 3600:
+        raise UsageError(f"--timeout should be between 0 and 3600 seconds, got {args.timeout:g}")
+    profile = load_profile(args.profile)
+    pack = load_pack(args.spec)
+    console = Console(highlight=False)
+    dip, cert_path = load_or_create(args.dip_key or args.out / ".dip")
+    console.print(f"The simulated DIP signs deliveries with {cert_path}")
+    only = list(args.only)
+    plan = certification_plan(profile)
+    with progress_for(console, [r for r in plan if not only or any(fnmatch.fnmatchcase(r.id, g) for g in only)],
+                      f"{profile.role} {profile.party.dip_id}") as view:
+        options = RunOptions(out=args.out, pack=pack, dip_identity=dip, attested_by=args.attested_by,
+                             timeout=args.timeout, announce=view.announce,
+                             requirement_filter=(lambda r: any(fnmatch.fnmatchcase(r.id, g) for g in only))
+                             if only else None)
+        result = run_certification(profile, options, on_requirement=view.on_requirement, on_start=view.on_start)
+    terminal_summary(result.summary, console, bundle=result.zip_path)
+    console.print(f"report: {result.folder / 'report.html'}")
+    return result.exit_code

@@ -1,0 +1,14 @@
+"""Guidance 5.3 / 6.3: the paired exchange with the nominated partner, routed through the simulated DIP.
+
+Each exchange defined as data in `scenarios/exchanges/*.toml` is one requirement
+(`MDR-5.3/exchange/<name>`, `SDS-6.3/exchange/<name>`); the steps and business rules run in
+`harness.exchange` and `harness.business`."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.dipcert("exchange")
+def test_exchange(requirement, certify):
+    certify(requirement)
