@@ -103,7 +103,7 @@ def _command(trigger: Trigger, spec: Mapping[str, Any], recorder: Any, context: 
     detail = f"trigger command {argv[0]!r} exited {done.returncode} after {elapsed:.1f} s"
     seq = None
     if recorder is not None:
-        seq = recorder.event("trigger", kind="command", argv=argv, spec=dict(spec), returncode=done.returncode,
+        seq = recorder.event("trigger", trigger_kind="command", argv=argv, spec=dict(spec), returncode=done.returncode,
                              stdout=done.stdout[:MAX_OUTPUT].decode("utf-8", "replace"),
                              stderr=done.stderr[:MAX_OUTPUT].decode("utf-8", "replace"), **dict(context or {}))
     return SendResult(ok, detail, seq)
@@ -116,7 +116,7 @@ def _manual(trigger: Trigger, spec: Mapping[str, Any], recorder: Any, context: M
         what += f" for MPAN {spec['mpan']}"
     text = (trigger.instructions or "Make your system send {what} to the DIP now.").format(
         what=what, **{k: spec.get(k) or "" for k in ("interface", "event", "mpan", "correlation_id")})
-    seq = recorder.event("trigger", kind="manual", spec=dict(spec), instructions=text, **dict(context or {})) \
+    seq = recorder.event("trigger", trigger_kind="manual", spec=dict(spec), instructions=text, **dict(context or {})) \
         if recorder is not None else None
     (announce or (lambda line: print(line, file=sys.stderr, flush=True)))(
         f"ACTION NEEDED ({trigger.timeout:g} s): {text}")
@@ -126,5 +126,5 @@ def _manual(trigger: Trigger, spec: Mapping[str, Any], recorder: Any, context: M
 
 
 def _note(recorder: Any, context: Mapping[str, Any] | None, detail: str, ok: bool) -> SendResult:
-    seq = recorder.event("trigger", kind="command", error=detail, **dict(context or {})) if recorder is not None else None
+    seq = recorder.event("trigger", trigger_kind="command", error=detail, **dict(context or {})) if recorder is not None else None
     return SendResult(ok, detail, seq)

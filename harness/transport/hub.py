@@ -293,7 +293,8 @@ class Hub:
             self._workers.clear()
         for jobs, _ in workers:
             jobs.put(None)
-        bound = self.config.delivery.timeouts.total + 1
+        d = self.config.delivery  # a job in flight may make every attempt: wait for it (bounded)
+        bound = (d.retries + 1) * (d.timeouts.total + d.backoff[1]) + 1
         for _, thread in workers:
             thread.join(bound)
         self._server = None

@@ -1,0 +1,345 @@
+"""The certification run end to end, on the reference participants (issues #4 and #5).
+
+Every run here is real: profiles written to disk, the simulated DIP and both reference
+participants on loopback, triggers over HTTP, evidence, reports and a signed bundle. The fault
+matrix is the harness's proof that it fails what it should: each documented switch makes exactly
+its documented requirements fail, with its documented finding.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.commands.verify import make_revalidator
+from harness.evidence.verify import verify_bundle
+from harness.messages.schemapack import load_pack
+from harness.profile import Trigger
+from harness.reference.faults import load_faults, parse_faults
+from harness.run.demo import demo_party, make_pki, run_party
+from harness.run.planning import certification_plan, plan_from_recorded_profile
+from harness.run.session import run_certification
+from harness.run.triggers import fire
+
+ROOT = Path(__file__).resolve().parents[1]
+# A concrete argument for every parametrised switch (a new one without an example fails the matrix).
+EXAMPLES = {"webhook-500": "webhook-500:IF-024", "drop-field": "drop-field:IF-062:R0"}
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def clean(pki, tmp_path_factory):
+    """One clean run of each reference participant."""
+    out = tmp_path_factory.mktemp("clean")
+    return {role: run_party(role, pki, out, timeout=2.0) for role in ("MDR", "SDS")}
+
+
+def _verify(path: Path):
+    pack = load_pack(None)
+    return verify_bundle(path, pack=pack, revalidate=make_revalidator(pack), plan_from_profile=plan_from_recorded_profile)
+
+
+def _failing(result) -> dict[str, list[dict]]:
+    return {r["id"]: r["findings"] for r in result.summary["requirements"] if r["verdict"] == "fail"}
+
+
+# --- the happy path ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("role", ["MDR", "SDS"])
+def test_reference_participant_passes_every_enabled_requirement(clean, role):
+    result = clean[role]
+    assert result.ready and result.exit_code == 0
+    verdicts = {r["id"]: r["verdict"] for r in result.summary["requirements"]}
+    kinds = {r.kind for r in certification_plan_for(result)}
+    assert kinds == {"preflight", "consume", "produce", "exchange"}
+    for req in certification_plan_for(result):
+        assert verdicts[req.id] == ("pass" if req.enabled else "not-enabled"), req.id
+    assert any(rid.startswith(f"{role}-") and "/exchange/" in rid for rid in verdicts)
+
+
+def certification_plan_for(result):
+    from harness.profile import parse_profile
+    from harness.run.planning import _as_profile_toml
+
+    run = json.loads((result.folder / "evidence.jsonl").read_text("utf-8").splitlines()[0])["run"]
+    return certification_plan(parse_profile(_as_profile_toml(run["profile"]), Path("<recorded>")))
+
+
+@pytest.mark.parametrize("role", ["MDR", "SDS"])
+def test_bundle_verifies_and_its_plan_matches_the_recorded_profile(clean, role):
+    result = clean[role]
+    verdict = _verify(result.zip_path)
+    assert verdict.sound and verdict.ready, [str(f) for f in verdict.findings]
+    assert verdict.exit_code == 0
+    for name in ("summary.json", "report.html", "junit.xml", "manifest.json", "manifest.sig", "evidence.jsonl"):
+        assert (result.folder / name).is_file(), name
+
+
+@pytest.mark.parametrize("role", ["MDR", "SDS"])
+def test_no_secret_reaches_the_bundle(clean, pki, role):
+    secrets = [k.encode() for keys in pki.api_keys.values() for k in keys]
+    with zipfile.ZipFile(clean[role].zip_path) as archive:
+        for name in archive.namelist():
+            data = archive.read(name)
+            assert b"PRIVATE KEY" not in data, name
+            for secret in secrets:
+                assert secret not in data, name
+
+
+def test_every_check_records_the_messages_it_judged(clean):
+    records = [json.loads(line) for line in (clean["MDR"].folder / "evidence.jsonl").read_text().splitlines()]
+    seqs = {r["seq"] for r in records}
+    checks = [r for r in records if r["kind"] == "check" and not r["requirement"].split("/")[1] == "preflight"]
+    assert checks and all(r["messages"] and set(r["messages"]) <= seqs for r in checks)
+
+
+# --- the fault matrix (issue #4 done-means) ---------------------------------------------------
+
+def _spec(fault) -> str:
+    if fault.params:
+        assert fault.name in EXAMPLES, f"add an example argument for {fault.name} to EXAMPLES"
+        return EXAMPLES[fault.name]
+    return fault.name
+
+
+def _fault_run(spec: str, folder: str) -> dict:
+    """One faulty MDR certified (in a worker process); the summary and the bundle's path come back."""
+    import logging
+    import tempfile
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    pki = make_pki(Path(tempfile.mkdtemp(dir=folder)))
+    result = run_party("MDR", pki, Path(folder), faults=[spec], timeout=1.0)
+    return {"summary": result.summary, "zip": str(result.zip_path), "ready": result.ready,
+            "exit_code": result.exit_code}
+
+
+@pytest.fixture(scope="module")
+def fault_runs(tmp_path_factory) -> dict[str, dict]:
+    """Every documented switch run at once in worker processes: the runs mostly wait on bounds
+    (a slow webhook, a status message that never comes), so overlapping them keeps the suite short."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    folder = tmp_path_factory.mktemp("faults")
+    specs = [_spec(d) for d in load_faults()]
+    with ProcessPoolExecutor(max_workers=4, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {spec: pool.submit(_fault_run, spec, str(folder)) for spec in specs}
+        return {spec: future.result(timeout=600) for spec, future in futures.items()}
+
+
+@pytest.mark.parametrize("definition", load_faults(), ids=lambda d: d.name)
+def test_each_fault_switch_fails_exactly_its_documented_requirement(definition, fault_runs):
+    spec = _spec(definition)
+    [fault] = parse_faults([spec], "MDR").faults
+    run = fault_runs[spec]
+    failing = {r["id"]: r["findings"] for r in run["summary"]["requirements"] if r["verdict"] == "fail"}
+    assert not run["ready"] and run["exit_code"] == 1
+    assert failing, f"{spec}: nothing failed"
+    unexpected = sorted(rid for rid in failing if not fault.may_fail(rid))
+    assert not unexpected, f"{spec}: also failed {unexpected}"
+    named = [f for rid, findings in failing.items() if fault.matches_requirement(rid) for f in findings
+             if f["rule"] == fault.breaks and f.get("severity", "error") == "error"]
+    assert named, f"{spec}: no failing {fault.requirement} names {fault.breaks}"
+    assert all(f["message"] for f in named)
+    # the bundle of a failing run is still sound: it is evidence of the failure
+    verdict = _verify(Path(run["zip"]))
+    assert verdict.sound and not verdict.ready, [str(f) for f in verdict.findings if f.severity == "error"]
+
+
+# --- the commands -----------------------------------------------------------------------------
+
+def test_demo_command_certifies_both_and_writes_two_bundles(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--timeout", "2"]) == 0
+    out = capsys.readouterr().out
+    zips = sorted(tmp_path.glob("*.dipcert.zip"))
+    assert len(zips) == 2 and {z.name.split("-")[1] for z in zips} == {"MDR", "SDS"}
+    assert out.count("report.html") >= 2 and "ready" in out
+    assert main(["verify", str(zips[0])]) == 0
+
+
+def test_demo_command_with_a_fault_exits_1_and_names_the_finding(tmp_path, capsys):
+    assert main(["demo", "--role", "mdr", "--fault", "47-periods", "--out", str(tmp_path), "--timeout", "1"]) == 1
+    out = capsys.readouterr().out
+    assert "NOT READY" in out and "periods.count" in out and "MDR-5.2b/IF-064/produce" in out
+
+
+def test_demo_fault_for_the_sds_with_prefix(tmp_path, capsys):
+    assert main(["demo", "--role", "sds", "--fault", "sds:bad-signature", "--out", str(tmp_path),
+                 "--timeout", "1"]) == 1
+    summary = json.loads(next(tmp_path.glob("*-SDS-*/summary.json")).read_text())
+    failing = {r["id"]: {f["rule"] for f in r["findings"]} for r in summary["requirements"] if r["verdict"] == "fail"}
+    assert "signature.invalid" in failing["SDS-6.2b/IF-061/produce"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["demo", "--fault", "no-such-switch"], "no-such-switch"),
+    (["demo", "--fault", "sds:47-periods"], "47-periods"),
+    (["demo", "--role", "mdr", "--fault", "sds:bad-signature"], "--role"),
+    (["demo", "--timeout", "0"], "--timeout"),
+    (["run", "--profile", "no/such/profile.toml"], "no/such/profile.toml"),
+])
+def test_command_usage_errors_are_one_line_exit_2(argv, message, capsys, tmp_path):
+    assert main(argv + (["--out", str(tmp_path)] if argv[0] in ("demo", "run") else [])) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and "Traceback" not in err
+
+
+BASE = (ROOT / "fixtures" / "profiles" / "mdr-example.toml").read_text("utf-8")
+
+
+@pytest.mark.parametrize("change, message", [
+    ((r'mpid = "EXMP".*\n', ""), "party.mpid"),
+    ((r'IF-065 = "Y"\n', 'IF-065 = "Y"\nIF-099 = "Y"\n'), "IF-099"),
+    ((r'IF-062 = \{ enabled = "Y", direction = "outgoing" \}', 'IF-062 = { enabled = "Y", direction = "incoming" }'),
+     "IF-062"),
+    ((r'api_key_primary = \{ env = "DIP_API_KEY_PRIMARY" \}', 'api_key_primary = "s3cr3t-inline-key"'), "inline"),
+    ((r"\[party\]", "[party\n"), "TOML"),
+])
+def test_profile_mistakes_exit_2_with_one_line(change, message, tmp_path, capsys):
+    path = tmp_path / "profile.toml"
+    import re
+
+    pattern, replacement = change
+    text, count = re.subn(pattern, replacement, BASE, count=1)
+    assert count == 1, pattern
+    path.write_text(text, encoding="utf-8")
+    assert main(["run", "--profile", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and str(path) in err and "\n" not in err
+    assert "s3cr3t-inline-key" not in err
+
+
+def test_unreadable_profile_exits_2(tmp_path, capsys):
+    path = tmp_path / "profile.toml"
+    path.write_bytes(b"\xff\xfe not text")
+    assert main(["run", "--profile", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert str(path) in err and "\n" not in err
+
+
+# --- robustness -------------------------------------------------------------------------------
+
+def test_ctrl_c_still_writes_an_incomplete_bundle_that_verify_marks_so(pki, tmp_path):
+    seen = []
+
+    def stop_after_three(req, verdict):
+        seen.append(req.id)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    result = run_party("MDR", pki, tmp_path, timeout=1.0, on_requirement=stop_after_three)
+    assert not result.ready and result.summary["status"] == "incomplete"
+    assert result.summary["blockers"][0]["requirement"] is None  # "the run did not complete" comes first
+    verdict = _verify(result.zip_path)
+    assert [f.rule for f in verdict.findings if f.severity == "error"] == ["evidence.incomplete"]
+    assert not verdict.ready and verdict.exit_code == 1
+
+
+def test_a_crashing_check_is_a_failed_requirement_not_a_crashed_run(pki, tmp_path, monkeypatch):
+    import harness.run.consume as consume
+
+    def broken(ctx, req):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(consume, "run_consume", broken)
+    with demo_party("MDR", pki, tmp_path, timeout=1.0) as (profile, options):
+        options.requirement_filter = lambda r: r.id in ("MDR-5.2a/IF-008/consume", "MDR-4.1/preflight/api-keys")
+        result = run_certification(profile, options)
+    failing = _failing(result)
+    assert list(failing) == ["MDR-5.2a/IF-008/consume"]
+    assert failing["MDR-5.2a/IF-008/consume"][0]["rule"] == "harness.error"
+    assert "boom" in failing["MDR-5.2a/IF-008/consume"][0]["message"]
+    verdicts = {r["id"]: r["verdict"] for r in result.summary["requirements"]}
+    assert verdicts["MDR-4.1/preflight/api-keys"] == "pass" and verdicts["MDR-5.2a/IF-006/consume/MeterInstall"] == "not-run"
+
+
+def test_a_participant_that_never_sends_fails_produce_with_a_timeout(pki, tmp_path):
+    with demo_party("MDR", pki, tmp_path, timeout=1.0) as (profile, options):
+        quiet = Trigger("command", command=f"{sys.executable} -c pass", timeout=5.0)
+        profile = dataclasses.replace(profile, triggers={"default": quiet})
+        options.requirement_filter = lambda r: r.kind == "produce"
+        result = run_certification(profile, options)
+    failing = _failing(result)
+    assert set(failing) == {"MDR-5.2b/IF-062/produce", "MDR-5.2b/IF-064/produce", "MDR-5.2b/IF-065/produce"}
+    assert all(f[0]["rule"] == "produce.timeout" for f in failing.values())
+
+
+# --- triggers ---------------------------------------------------------------------------------
+
+def test_command_trigger_fills_placeholders_and_passes_the_spec_on_stdin(tmp_path):
+    out = tmp_path / "spec.json"
+    script = f"import sys,pathlib; pathlib.Path({str(out)!r}).write_text(sys.argv[1] + ' ' + sys.stdin.read())"
+    trigger = Trigger("command", command=f"{sys.executable} -c {json.dumps(script)} {{interface}}-{{mpan}}", timeout=10)
+    result = fire(trigger, {"interface": "IF-064", "mpan": "1234567890128"})
+    assert result.ok
+    arg, spec = out.read_text().split(" ", 1)
+    assert arg == "IF-064-1234567890128" and json.loads(spec) == {"interface": "IF-064", "mpan": "1234567890128"}
+
+
+@pytest.mark.parametrize("command, detail", [
+    (f"{sys.executable} -c 'raise SystemExit(3)'", "exited 3"),
+    ("dipcert-no-such-program-xyz", "not found"),
+    (f"{sys.executable} -c 'import time; time.sleep(30)'", "did not finish within 0.5 s"),
+])
+def test_command_trigger_failures_are_reported_not_raised(command, detail):
+    result = fire(Trigger("command", command=command, timeout=0.5), {"interface": "IF-062"})
+    assert not result.ok and detail in result.detail
+
+
+def test_http_trigger_to_nowhere_is_not_ok():
+    from harness.run.demo import free_port
+
+    result = fire(Trigger("http", url=f"http://127.0.0.1:{free_port()}/trigger", timeout=1.0), {"interface": "IF-062"})
+    assert not result.ok and "did not answer" in result.detail
+
+
+def test_manual_trigger_announces_and_waits_with_a_bound():
+    lines: list[str] = []
+    waited: list[float] = []
+
+    def wait(seconds: float) -> bool:
+        waited.append(seconds)
+        return False
+
+    trigger = Trigger("manual", instructions="Send {what} from the AcmeMDR console", timeout=7)
+    result = fire(trigger, {"interface": "IF-064", "event": "MDRConsumption"}, announce=lines.append, wait_manual=wait)
+    assert not result.ok and "within 7 s" in result.detail and waited == [7]
+    assert lines == ["ACTION NEEDED (7 s): Send IF-064 [MDRConsumption] from the AcmeMDR console"]
+
+
+# --- the pytest plugin (scenarios/) -------------------------------------------------------------
+
+def test_scenarios_run_under_pytest_with_one_test_per_requirement(pki, tmp_path):
+    out = tmp_path / "out"
+    with demo_party("MDR", pki, out, timeout=2.0) as (profile, _options):
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "scenarios", "-o", "testpaths=scenarios", "-rs",
+             f"--dipcert-profile={profile.path}", f"--dipcert-out={out}", f"--dipcert-dip-key={pki.folder / 'dip'}",
+             "--dipcert-timeout=2", f"--junitxml={tmp_path / 'pytest.xml'}"],
+            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    plan = certification_plan(profile)
+    enabled = sum(1 for r in plan if r.enabled)
+    assert f"{enabled} passed" in done.stdout and "not-enabled: MDR-4.1/preflight/dcp" in done.stdout
+    assert "dipcert: READY" in done.stdout
+    names = (tmp_path / "pytest.xml").read_text()
+    assert 'name="test_consume[MDR-5.2a/IF-061/consume]"' in names
+    assert len(list(out.glob("*.dipcert.zip"))) == 1
+
+
+def test_scenarios_without_a_profile_skip_with_a_reason():
+    done = subprocess.run([sys.executable, "-m", "pytest", "scenarios", "-o", "testpaths=scenarios", "-rs"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "no --dipcert-profile given" in done.stdout and "4 skipped" in done.stdout
