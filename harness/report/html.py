@@ -87,10 +87,22 @@ def report_context(summary: Mapping[str, Any], records: Sequence[Mapping[str, An
         kind = (plan.get(rid) or {}).get("kind")
         return str(kind) if kind else ("exchange" if "/exchange/" in rid else "other")
 
+    # Requirements run one after another: what was recorded between a requirement's start and end
+    # events (the DIP's relayed deliveries too) belongs to it, besides what its checks cite.
+    window: dict[str, tuple[int, int]] = {}
+    for r in records:
+        if r.get("kind") == "event" and r.get("event") in ("requirement-start", "requirement-end"):
+            rid_ = str((r.get("data") or {}).get("requirement"))
+            lo, hi = window.get(rid_, (r["seq"], r["seq"]))
+            window[rid_] = (min(lo, r["seq"]), max(hi, r["seq"]))
+
     linked: dict[str, list[Mapping[str, Any]]] = {}
     for rid in order:
         seqs = set(entries[rid]["evidence"])
         seqs.update(r["seq"] for r in http if (r.get("context") or {}).get("requirement") == rid)
+        if rid in window:
+            lo, hi = window[rid]
+            seqs.update(r["seq"] for r in http if lo < r["seq"] < hi)
         linked[rid] = [by_seq[s] for s in sorted(seqs) if s in by_seq and by_seq[s].get("kind") == "http"]
 
     # Which interfaces each exchange requirement touches: the plan says, else its recorded messages do.

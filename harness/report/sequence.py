@@ -66,7 +66,10 @@ def arrows(records: Sequence[Mapping[str, Any]], bodies: Mapping[int, bytes | No
         status = response.get("status")
         text = str(status) if status is not None else ("no response" if not record.get("error") else "error")
         ok = isinstance(status, int) and 200 <= status < 300
-        out.append(Arrow(seq, source, target, message_label(record, body), text, ok, channel == "trigger"))
+        label = message_label(record, body)
+        if channel == "trigger":
+            label = f"trigger: send {ctx.get('interface') or label}" + (f" [{ctx['event']}]" if ctx.get("event") else "")
+        out.append(Arrow(seq, source, target, label, text, ok, channel == "trigger"))
     return out
 
 
