@@ -343,3 +343,82 @@ def test_scenarios_without_a_profile_skip_with_a_reason():
     done = subprocess.run([sys.executable, "-m", "pytest", "scenarios", "-o", "testpaths=scenarios", "-rs"],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "no --dipcert-profile given" in done.stdout and "4 skipped" in done.stdout
+
+
+# --- tampering with a real bundle (issue #7 done-means) -------------------------------------------
+
+def _refinalise(folder: Path, identity) -> None:
+    """Re-sign a tampered folder with `identity`, as a forger holding that key would."""
+    from harness.evidence.bundle import finalise_bundle
+
+    manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+    finalise_bundle(folder, run_id=manifest["run_id"], harness_version=manifest["harness_version"],
+                    schema_pack=manifest["schema_pack"], profile_digest=manifest["profile_digest"],
+                    started=manifest["started"], finished=manifest["finished"],
+                    attestation=manifest["attestation"], identity=identity, ready=manifest["ready"],
+                    extra=manifest.get("extra"))
+
+
+def _lines(folder: Path) -> list[bytes]:
+    return (folder / "evidence.jsonl").read_bytes().splitlines(keepends=True)
+
+
+def _flip_message_byte(folder: Path, pki) -> None:
+    target = sorted((folder / "messages").iterdir())[5]
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    target.write_bytes(bytes(data))
+
+
+def _drop_record(folder: Path, pki) -> None:
+    lines = _lines(folder)
+    (folder / "evidence.jsonl").write_bytes(b"".join(lines[:20] + lines[21:]))
+    _refinalise(folder, pki.identities["MDR"])
+
+
+def _swap_records(folder: Path, pki) -> None:
+    lines = _lines(folder)
+    lines[20], lines[21] = lines[21], lines[20]
+    (folder / "evidence.jsonl").write_bytes(b"".join(lines))
+    _refinalise(folder, pki.identities["MDR"])
+
+
+def _summary_verdict(folder: Path, pki) -> None:
+    summary = json.loads((folder / "summary.json").read_text())
+    entry = next(r for r in summary["requirements"] if r["id"] == "MDR-5.2b/IF-064/produce")
+    entry["verdict"] = "fail"
+    (folder / "summary.json").write_text(json.dumps(summary))
+    _refinalise(folder, pki.identities["MDR"])
+
+
+def _report_verdict(folder: Path, pki) -> None:
+    html = (folder / "report.html").read_text()
+    before = 'data-requirement="MDR-5.2b/IF-064/produce" data-verdict="pass"'
+    assert before in html
+    (folder / "report.html").write_text(html.replace(before, before.replace("pass", "fail")))
+    _refinalise(folder, pki.identities["MDR"])
+
+
+def _other_key(folder: Path, pki) -> None:
+    _refinalise(folder, pki.identities["SDS"])
+
+
+@pytest.mark.parametrize("tamper, rule", [
+    (_flip_message_byte, "bundle.hash"),
+    (_drop_record, "chain"),
+    (_swap_records, "chain"),
+    (_summary_verdict, "summary.verdict"),
+    (_report_verdict, "report.verdict"),
+    (_other_key, "signature"),
+], ids=["message-byte", "record-removed", "records-reordered", "summary-verdict", "report-verdict", "other-key"])
+def test_tampering_with_a_demo_bundle_is_caught(clean, pki, tmp_path, tamper, rule):
+    import shutil
+
+    folder = tmp_path / clean["MDR"].folder.name
+    shutil.copytree(clean["MDR"].folder, folder)
+    assert _verify(folder).exit_code == 0
+    tamper(folder, pki)
+    result = _verify(folder)
+    errors = [f for f in result.findings if f.severity == "error"]
+    assert result.exit_code == 1 and not result.ready
+    assert any(f.rule.startswith(rule) or rule in f.rule for f in errors), [f"{f.rule}: {f.message}" for f in errors]
