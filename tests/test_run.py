@@ -422,3 +422,27 @@ def test_tampering_with_a_demo_bundle_is_caught(clean, pki, tmp_path, tamper, ru
     errors = [f for f in result.findings if f.severity == "error"]
     assert result.exit_code == 1 and not result.ready
     assert any(f.rule.startswith(rule) or rule in f.rule for f in errors), [f"{f.rule}: {f.message}" for f in errors]
+
+
+def test_run_command_certifies_a_running_participant_from_its_profile(pki, tmp_path, capsys):
+    with demo_party("MDR", pki, tmp_path, timeout=2.0) as (profile, _options):
+        code = main(["run", "--profile", str(profile.path), "--out", str(tmp_path / "out"),
+                     "--dip-key", str(pki.folder / "dip"), "--timeout", "2", "--attested-by", "Jo Bloggs, Test Lead"])
+    out = capsys.readouterr().out
+    assert code == 0, out[-2000:]
+    assert "READY" in out and "report.html" in out
+    [zip_path] = (tmp_path / "out").glob("*.dipcert.zip")
+    manifest = json.loads(zipfile.ZipFile(zip_path).read(f"{zip_path.name.removesuffix('.dipcert.zip')}/manifest.json"))
+    assert manifest["attestation"]["name"] == "Jo Bloggs" and manifest["attestation"]["role"] == "Test Lead"
+    assert manifest["attestation"]["organisation"] == profile.party.company
+
+
+def test_run_command_only_runs_what_is_asked_and_is_honest_about_the_rest(pki, tmp_path, capsys):
+    with demo_party("MDR", pki, tmp_path, timeout=2.0) as (profile, _options):
+        code = main(["run", "--profile", str(profile.path), "--out", str(tmp_path / "out"),
+                     "--dip-key", str(pki.folder / "dip"), "--only", "MDR-4.1/*"])
+    assert code == 1
+    summary = json.loads(next((tmp_path / "out").glob("*/summary.json")).read_text())
+    verdicts = {r["id"]: r["verdict"] for r in summary["requirements"]}
+    assert verdicts["MDR-4.1/preflight/api-keys"] == "pass"
+    assert verdicts["MDR-5.2a/IF-061/consume"] == "not-run" and not summary["ready"]
