@@ -446,3 +446,66 @@ def test_run_command_only_runs_what_is_asked_and_is_honest_about_the_rest(pki, t
     verdicts = {r["id"]: r["verdict"] for r in summary["requirements"]}
     assert verdicts["MDR-4.1/preflight/api-keys"] == "pass"
     assert verdicts["MDR-5.2a/IF-061/consume"] == "not-run" and not summary["ready"]
+
+
+class _StatusLater:
+    """A webhook that takes every delivery (201, RCP0000) and reports a bad MPAN core afterwards
+    through the DIP's /statusmessage, as the guidance allows: the harness must accept that too."""
+
+    def __init__(self, hub_url: str, api_key: str, identity, dip_id: str, lie: bool = False) -> None:
+        import threading
+
+        from werkzeug.serving import make_server
+
+        from harness.transport.client import DipClient
+
+        self.client = DipClient(hub_url, api_key=api_key, identity=identity, timeout=5)
+        self.dip_id, self.lie = dip_id, lie
+        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def app(self, environ, start_response):
+        from werkzeug.wrappers import Request, Response
+
+        from harness.messages.ids import is_valid_mpan
+        from harness.transport.responses import response_entry, standard_response
+
+        items = json.loads(Request(environ).get_data())
+        late = []
+        for item in items:
+            common = item["payload"]["CommonBlock"]
+            if not is_valid_mpan(common["M0"]["MPANCore"]) and not self.lie:
+                late.append(response_entry("RCP1061", transaction_id=common["D0"]["transactionID"],
+                                           sender_id=self.dip_id))
+        entries = [response_entry("RCP0000", transaction_id=i["payload"]["CommonBlock"]["D0"]["transactionID"],
+                                  sender_id=self.dip_id) for i in items]
+        if late:
+            import threading
+
+            threading.Thread(target=self.client.send_status, args=(late,), daemon=True).start()
+        return Response(json.dumps(standard_response(entries)), status=201,
+                        mimetype="application/json")(environ, start_response)
+
+    def __enter__(self):
+        self.thread.start()
+        return f"http://127.0.0.1:{self.server.server_port}/webhook"
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+        self.client.close()
+
+
+@pytest.mark.parametrize("lie", [False, True], ids=["reports-by-status-message", "never-reports"])
+def test_recipient_rejection_may_come_later_by_status_message(pki, tmp_path, lie):
+    with demo_party("MDR", pki, tmp_path, timeout=2.0) as (profile, options):
+        hub_url = f"http://127.0.0.1:{profile.harness.hub_port}"
+        with _StatusLater(hub_url, pki.api_keys["MDR"][0], pki.identities["MDR"], profile.party.dip_id, lie) as url:
+            profile = dataclasses.replace(profile, webhooks={"default": url})
+            options.requirement_filter = lambda r: r.id == "MDR-5.2a/IF-008/consume"
+            result = run_certification(profile, options)
+    checks = [json.loads(line) for line in (result.folder / "evidence.jsonl").read_text().splitlines()]
+    bad_mpan = [c for c in checks if c["kind"] == "check" and (c.get("data") or {}).get("step") == "bad-mpan"]
+    assert len(bad_mpan) == 1 and bad_mpan[0]["passed"] is (not lie)
+    if lie:
+        assert bad_mpan[0]["findings"][0]["rule"] == "consume.recipient-rejection"
