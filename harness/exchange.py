@@ -367,8 +367,10 @@ class _Run:
                               correlation_id=self.correlation, fields=fields,
                               context=self._context(step))
         ours = self._of_step(step, self._sender_id(step.sender))
+        # Nobody could be asked (no trigger at all): nothing can arrive, so the bound is not waited out.
+        asked = getattr(sent, "ok", True) or getattr(sent, "seq", None) is not None
         submission = self._wait(lambda s: id(s) not in before and ours(s) and business.mpan_of(s.item) == self.mpan,
-                                bound)
+                                bound if asked else 0.0)
         trigger = [sent.seq] if getattr(sent, "seq", None) is not None else []
         if submission is None:
             rejected = [f"{r.status} {','.join(r.codes)}" for r in self.hub.rejections()[-3:]]

@@ -9,16 +9,20 @@ from typing import Any
 from harness.errors import ConfigError
 
 
-def read_config_bytes(path: Path, what: str) -> bytes:
-    """The bytes of a certificate, key or similar file; a ConfigError line when it cannot be read."""
+def read_config_bytes(path: Path, what: str, *, where: str | None = None) -> bytes:
+    """The bytes of a certificate, key or similar file; a ConfigError line when it cannot be read.
+
+    `where` (e.g. "my.toml: partner.signing_certificate") names the setting that points at the file.
+    """
+    lead = f"{where}: {path}" if where else f"{path}"
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"{path}: {what} file not found") from None
+        raise ConfigError(f"{lead}: {what} file not found") from None
     except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder, expected a {what} file") from None
+        raise ConfigError(f"{lead}: is a folder, expected a {what} file") from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read {what} file ({exc.strerror})") from None
+        raise ConfigError(f"{lead}: cannot read {what} file ({exc.strerror})") from None
 
 
 def read_toml(path: Path, what: str) -> dict[str, Any]:

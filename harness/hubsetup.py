@@ -13,7 +13,8 @@ from cryptography import x509
 
 from harness.catalogue import load_catalogue
 from harness.errors import ConfigError
-from harness.profile import Profile
+from harness.files import read_config_bytes
+from harness.profile import PARTNER_API_KEY, Profile
 from harness.transport.apikeys import generate_api_key
 from harness.transport.delivery import WebhookConfig
 from harness.transport.hub import Hub, HubConfig, PartyRegistration
@@ -55,21 +56,51 @@ def party_registration(profile: Profile) -> PartyRegistration:
                              dcp_id=profile.party.dcp_id, webhooks=party_webhooks(profile))
 
 
+def load_partner_certificate(profile: Profile) -> x509.Certificate | None:
+    """The real partner's DIP signing certificate (partner.signing_certificate), or None when not given."""
+    path = profile.partner_certificate_path()
+    if path is None:
+        return None
+    where = f"{profile.path}: partner.signing_certificate"
+    data = read_config_bytes(path, "PEM certificate", where=where)
+    try:
+        return x509.load_pem_x509_certificate(data)
+    except ValueError:
+        raise ConfigError(f"{where}: {path} is not a PEM certificate (expected '-----BEGIN CERTIFICATE-----')") from None
+
+
+def partner_webhooks(profile: Profile) -> dict[str, WebhookConfig]:
+    """A real partner's webhook per extended interface it receives (its own entry, `default`, else `endpoint`)."""
+    partner = profile.partner
+    if partner is None or partner.is_reference:
+        return {}
+    hooks: dict[str, WebhookConfig] = {}
+    for interface in load_catalogue().interfaces.values():
+        if "incoming" in interface.directions_for(partner.role) and interface.category == "extended":
+            url = partner.webhook_for(interface.id)
+            if url:
+                hooks[interface.id] = WebhookConfig(url, DEFAULT_MAX_MESSAGE_COUNT, DEFAULT_MAX_PAYLOAD_KB)
+    return hooks
+
+
 def partner_registration(profile: Profile) -> PartyRegistration | None:
-    """The nominated partner, so the hub can route to it. Its keys are the harness's own (unused)."""
+    """The nominated partner as the DIP knows it, so the hub can route to it and accept from it.
+
+    The built-in reference partner is registered again by the runner with the keys and certificate
+    it starts with. A real partner gets its own API key as the primary (partner.api_key; the secondary
+    is generated, as the DIP issues two), its signing certificate and its webhooks; without an
+    api_key both keys are throw-away ones and the partner cannot submit.
+    """
     partner = profile.partner
     if partner is None:
         return None
-    hooks: dict[str, WebhookConfig] = {}
-    if not partner.is_reference:
-        catalogue = load_catalogue()
-        for interface in catalogue.interfaces.values():
-            if "incoming" in interface.directions_for(partner.role) and interface.category == "extended":
-                hooks[interface.id] = WebhookConfig(partner.endpoint, DEFAULT_MAX_MESSAGE_COUNT,
-                                                    DEFAULT_MAX_PAYLOAD_KB)
-    return PartyRegistration(dip_id=partner.dip_id, role=partner.role, mpid=partner.mpid,
-                             api_keys=(generate_api_key(), generate_api_key()), certificate=None,
-                             webhooks=hooks or None)
+    if partner.is_reference:
+        keys, certificate = (generate_api_key(), generate_api_key()), None
+    else:
+        primary = profile.resolve_secret(PARTNER_API_KEY) if partner.api_key is not None else generate_api_key()
+        keys, certificate = (primary, generate_api_key()), load_partner_certificate(profile)
+    return PartyRegistration(dip_id=partner.dip_id, role=partner.role, mpid=partner.mpid, api_keys=keys,
+                             certificate=certificate, webhooks=partner_webhooks(profile) or None)
 
 
 def build_hub(profile: Profile, *, host: str | None = None, port: int | None = None,

@@ -258,6 +258,14 @@ def check_partner(profile: Profile) -> list[Finding]:
     if endpoint and endpoint != REFERENCE and not re.match(r"^https?://\S+$", endpoint):
         findings.append(_f("preflight.partner.endpoint", "partner.endpoint", '"reference" or an http(s) URL',
                            endpoint, "partner.endpoint is neither \"reference\" nor an http(s) URL"))
+    if endpoint and endpoint != REFERENCE:
+        # A real partner must be able to act on the simulated DIP, or no exchange can complete.
+        for name, why in (("trigger", "the harness cannot ask it to send its requests or answers"),
+                          ("api_key", "the simulated DIP will refuse its submissions"),
+                          ("signing_certificate", "the simulated DIP cannot verify its signatures")):
+            if getattr(partner, name, None) is None:
+                findings.append(_f("preflight.partner.real", f"partner.{name}", "set for a real partner", "absent",
+                                   f"partner.{name} is not set: {why}", severity="warning"))
     return findings
 
 

@@ -37,6 +37,7 @@ PATH_KEYS = ("signing_certificate", "signing_key", "tls_ca", "client_certificate
 TRIGGER_KINDS = ("http", "command", "manual")
 TRIGGER_DEFAULT_TIMEOUT = {"http": 10.0, "command": 60.0, "manual": 300.0}
 REFERENCE = "reference"
+PARTNER_API_KEY = "partner.api_key"  # the secret name `resolve_secret` takes for the real partner's key
 INLINE_SECRET = 'secrets must be referenced as {env = "NAME"} or {file = "path"}, not written inline'
 
 _INTERFACE_KEY = re.compile(r"^if-?(\d{3})$", re.IGNORECASE)
@@ -67,16 +68,48 @@ class SystemUnderTest:
 
 @dataclass(frozen=True)
 class Partner:
+    """The nominated partner: dipcert's reference participant, or a real endpoint of another organisation.
+
+    A real partner may say how the harness asks it to send (`trigger`) and how the simulated DIP
+    knows it (`api_key`, `signing_certificate`, `webhooks`), exactly as onboarding would register it.
+    """
+
     role: str
     mpid: str
     dip_id: str
-    endpoint: str  # "reference" or the partner's webhook URL
+    endpoint: str  # "reference" or the partner's (default) webhook URL
     company: str | None = None
+    trigger: Trigger | None = None
+    signing_certificate: str | None = None  # path as written; Profile.partner_certificate_path resolves it
+    api_key: SecretRef | None = None
+    webhooks: dict[str, str] = field(default_factory=dict)  # "default" or interface id -> URL
 
     @property
     def is_reference(self) -> bool:
         """True when dipcert's built-in reference participant plays the partner."""
         return self.endpoint == REFERENCE
+
+    def webhook_for(self, interface_id: str) -> str | None:
+        """Where the DIP delivers `interface_id` to a real partner: its own entry, `default`, else `endpoint`."""
+        if self.is_reference:
+            return None
+        key = normalise_interface_id(interface_id)
+        return self.webhooks.get(key) or self.webhooks.get("default") or self.endpoint
+
+    def to_public_dict(self) -> dict[str, Any]:
+        """Secret references only; keys that are not set are left out (older profiles keep their digest)."""
+        out: dict[str, Any] = {"role": self.role, "mpid": self.mpid, "dip_id": self.dip_id, "endpoint": self.endpoint}
+        if self.company is not None:
+            out["company"] = self.company
+        if self.trigger is not None:
+            out["trigger"] = self.trigger.to_dict()
+        if self.signing_certificate is not None:
+            out["signing_certificate"] = self.signing_certificate
+        if self.api_key is not None:
+            out["api_key"] = self.api_key.to_dict()
+        if self.webhooks:
+            out["webhooks"] = dict(sorted(self.webhooks.items()))
+        return out
 
 
 @dataclass(frozen=True)
@@ -185,16 +218,26 @@ class Profile:
         written = getattr(self.credentials, name)
         return None if written is None else (self.base_dir / written).expanduser()
 
+    def partner_certificate_path(self) -> Path | None:
+        """The real partner's DIP signing certificate, resolved against the profile's folder (None when not set)."""
+        if self.partner is None or self.partner.signing_certificate is None:
+            return None
+        return (self.base_dir / self.partner.signing_certificate).expanduser()
+
     def secret_ref(self, name: str) -> SecretRef | None:
+        """A secret's reference: a `credentials` key, or `partner.api_key` (None when not set)."""
+        if name == PARTNER_API_KEY:
+            return None if self.partner is None else self.partner.api_key
         name = name.removeprefix("credentials.")
         if name not in SECRET_KEYS:
-            raise ConfigError(f"{self.path}: credentials.{name}: not a secret field (expected one of: {', '.join(SECRET_KEYS)})")
+            raise ConfigError(f"{self.path}: credentials.{name}: not a secret field (expected one of: "
+                              f"{', '.join(SECRET_KEYS)}, {PARTNER_API_KEY})")
         return getattr(self.credentials, name)
 
     def resolve_secret(self, name: str) -> str:
         """The secret's value, read now from its env variable or file. Errors name the variable/file."""
         ref = self.secret_ref(name)
-        key = f"credentials.{name.removeprefix('credentials.')}"
+        key = PARTNER_API_KEY if name == PARTNER_API_KEY else f"credentials.{name.removeprefix('credentials.')}"
         if ref is None:
             raise ConfigError(f'{self.path}: {key}: not set (expected {{env = "NAME"}} or {{file = "path"}})')
         if ref.env is not None:
@@ -231,7 +274,7 @@ class Profile:
             "harness": dict(vars(self.harness)),
         }
         if self.partner is not None:
-            data["partner"] = _drop_none(vars(self.partner))
+            data["partner"] = self.partner.to_public_dict()
         return data
 
     def digest(self) -> str:
@@ -289,6 +332,15 @@ def _normalise_keys(data: dict[str, Any], path: Path) -> dict[str, Any]:
                 raise ConfigError(f"{path}: {table}.{key}: {norm} is given twice (once as {key!r})")
             out[norm] = value
         data[table] = out
+    partner = data.get("partner")
+    if isinstance(partner, dict) and isinstance(partner.get("webhooks"), dict):
+        hooks: dict[str, Any] = {}
+        for key, value in partner["webhooks"].items():
+            norm = normalise_interface_id(key)
+            if norm in hooks:
+                raise ConfigError(f"{path}: partner.webhooks.{key}: {norm} is given twice (once as {key!r})")
+            hooks[norm] = value
+        data["partner"] = {**partner, "webhooks": hooks}
     return data
 
 
@@ -358,7 +410,8 @@ def _explain(error: Any) -> str:
     key = _dotted(parts)
     value = error.instance
     kind = error.validator
-    if parts and parts[0] == "credentials" and len(parts) == 2 and parts[1] in SECRET_KEYS:
+    if (parts and parts[0] == "credentials" and len(parts) == 2 and parts[1] in SECRET_KEYS) \
+            or parts == ["partner", "api_key"]:
         if not isinstance(value, dict):
             return f"{key}: {INLINE_SECRET}"
         if kind in ("minProperties", "maxProperties"):
@@ -427,8 +480,7 @@ def _build(data: dict[str, Any], path: Path, catalogue: Catalogue) -> Profile:
         partner_role = q.get("role", COUNTERPART[role])
         if partner_role != COUNTERPART[role]:
             raise fail("partner.role", f"an {role}'s partner is an {COUNTERPART[role]}, got {partner_role!r}")
-        partner = Partner(role=partner_role, mpid=q["mpid"], dip_id=q["dip_id"], endpoint=q["endpoint"],
-                          company=q.get("company"))
+        partner = _partner(q, partner_role, catalogue, fail)
 
     interfaces = {iid: False for iid in catalogue.interfaces}
     declared: dict[str, str] = {}
@@ -485,6 +537,26 @@ def _build(data: dict[str, Any], path: Path, catalogue: Catalogue) -> Profile:
                    credentials=credentials, triggers=triggers, harness=harness)
 
 
+def _partner(q: dict[str, Any], role: str, catalogue: Catalogue, fail: Any) -> Partner:
+    """The [partner] table; trigger, certificate, API key and webhooks only make sense for a real partner."""
+    real_only = [k for k in ("trigger", "signing_certificate", "api_key", "webhooks") if k in q]
+    if q["endpoint"] == REFERENCE and real_only:
+        raise fail(f"partner.{real_only[0]}", 'only for a real partner; the built-in reference (endpoint = '
+                                              '"reference") is started and registered by dipcert itself')
+    for iid in q.get("webhooks", {}):
+        if iid == "default":
+            continue
+        if "incoming" not in catalogue.get(iid).directions_for(role):
+            raise fail(f"partner.webhooks.{iid}",
+                       f"{iid} is outgoing for an {role} ({_who_sends(catalogue, iid)}); the partner takes no webhook for it")
+    api_key = q.get("api_key")
+    return Partner(role=role, mpid=q["mpid"], dip_id=q["dip_id"], endpoint=q["endpoint"], company=q.get("company"),
+                   trigger=_trigger(q["trigger"], "partner.trigger", fail) if "trigger" in q else None,
+                   signing_certificate=q.get("signing_certificate"),
+                   api_key=SecretRef(env=api_key.get("env"), file=api_key.get("file")) if api_key else None,
+                   webhooks=dict(q.get("webhooks", {})))
+
+
 def _trigger(t: dict[str, Any], key: str, fail: Any) -> Trigger:
     kind = t["kind"]
     needs = {"http": "url", "command": "command"}.get(kind)
@@ -494,8 +566,30 @@ def _trigger(t: dict[str, Any], key: str, fail: Any) -> Trigger:
         if other in t and other != needs:
             owner = "http" if other == "url" else "command"
             raise fail(f"{key}.{other}", f"only used with kind = {owner!r}, not with kind = {kind!r}")
+    if "instructions" in t:
+        _check_placeholders(str(t["instructions"]), f"{key}.instructions", fail)
+    if "command" in t:
+        _check_placeholders(str(t["command"]), f"{key}.command", fail, allowed=COMMAND_PLACEHOLDERS)
     return Trigger(kind=kind, url=t.get("url"), command=t.get("command"), instructions=t.get("instructions"),
                    timeout=float(t.get("timeout", TRIGGER_DEFAULT_TIMEOUT[kind])))
+
+
+COMMAND_PLACEHOLDERS = ("interface", "event", "mpan", "correlation_id")
+INSTRUCTION_PLACEHOLDERS = ("what", *COMMAND_PLACEHOLDERS)
+
+
+def _check_placeholders(text: str, key: str, fail: Any, allowed: tuple[str, ...] = INSTRUCTION_PLACEHOLDERS) -> None:
+    """A trigger's `{...}` placeholders are filled in at run time: a wrong one is a profile error now."""
+    import string
+
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+    except ValueError as exc:
+        raise fail(key, f"unbalanced braces ({exc}); write {{{{ and }}}} for literal braces") from None
+    unknown = sorted({n for n in names if n not in allowed})
+    if unknown:
+        raise fail(key, f"unknown placeholder {{{unknown[0]}}} (expected one of: "
+                        f"{', '.join('{' + a + '}' for a in allowed)})")
 
 
 def _who_sends(catalogue: Catalogue, interface_id: str) -> str:

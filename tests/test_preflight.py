@@ -225,7 +225,7 @@ def test_partner(tmp_path: Path, ca) -> None:
     optional_only = make_profile(tmp_path, ca, partner="", interfaces='IF-006 = "Y"')
     assert check_partner(optional_only) == []
     bad_endpoint = replace(missing, partner=Partner("SDS", "PART", "1111111111", "ftp://x"))
-    assert rules(check_partner(bad_endpoint)) == ["preflight.partner.endpoint"]
+    assert rules(errors(check_partner(bad_endpoint))) == ["preflight.partner.endpoint"]
 
 
 # --- webhooks ---------------------------------------------------------------------------------
@@ -363,3 +363,13 @@ def test_preflight_command_exit_codes(tmp_path: Path, ca, httpserver: HTTPServer
 
     assert main(["preflight", "--profile", str(tmp_path / "absent.toml")]) == 2
     assert "profile file not found" in capsys.readouterr().err
+
+
+def test_a_real_partner_without_trigger_key_or_certificate_is_warned(tmp_path: Path, ca) -> None:
+    base = make_profile(tmp_path, ca)
+    real = replace(base, partner=Partner("SDS", "PART", "1111111111", "https://partner.example/dip"))
+    findings = check_partner(real)
+    assert rules(findings) == ["preflight.partner.real"] * 3
+    assert {f.path for f in findings} == {"profile:partner.trigger", "profile:partner.api_key",
+                                          "profile:partner.signing_certificate"}
+    assert not errors(findings)  # warnings: the exchanges will tell, but the party is told first

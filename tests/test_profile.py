@@ -394,3 +394,25 @@ def test_init_asks_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert profile.enabled_interfaces == ("IF-061", "IF-062")
     assert profile.partner is not None and (profile.partner.mpid, profile.partner.dip_id) == ("MDRX", "6666666666")
     assert len(asked) == 8 and "4 capital letters" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("trigger, message", [
+    ('{ kind = "manual", instructions = "send {foo} now" }', "triggers.IF-064.instructions: unknown placeholder {foo}"),
+    ('{ kind = "manual", instructions = "send {what now" }', "triggers.IF-064.instructions: unbalanced braces"),
+    ('{ kind = "command", command = "acme send {meter}" }', "triggers.IF-064.command: unknown placeholder {meter}"),
+])
+def test_trigger_placeholders_are_checked_when_the_profile_loads(tmp_path: Path, trigger: str, message: str) -> None:
+    path = tmp_path / "profile.toml"
+    path.write_text(GOOD.replace('IF-064 = { kind = "command", command = "acme send {mpan}", timeout = 60 }',
+                                 f"IF-064 = {trigger}"), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_profile(path)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_manual_trigger_with_known_placeholders_loads(tmp_path: Path) -> None:
+    path = tmp_path / "profile.toml"
+    path.write_text(GOOD.replace('IF-064 = { kind = "command", command = "acme send {mpan}", timeout = 60 }',
+                                 'IF-064 = { kind = "manual", instructions = "Send {what} ({correlation_id}); '
+                                 'literal {{braces}}" }'), encoding="utf-8")
+    assert load_profile(path).trigger_for("IF-064").kind == "manual"

@@ -509,3 +509,33 @@ def test_recipient_rejection_may_come_later_by_status_message(pki, tmp_path, lie
     assert len(bad_mpan) == 1 and bad_mpan[0]["passed"] is (not lie)
     if lie:
         assert bad_mpan[0]["findings"][0]["rule"] == "consume.recipient-rejection"
+
+
+@pytest.mark.parametrize("operator_acts", [True, False], ids=["operator-acts", "nobody-acts"])
+def test_manual_trigger_waits_with_a_countdown_for_the_operator(pki, tmp_path, operator_acts):
+    import httpx
+
+    with demo_party("MDR", pki, tmp_path, timeout=2.0) as (profile, options):
+        participant = options.party_reference
+        manual = Trigger("manual", instructions="Send {what} now", timeout=3.0)
+        profile = dataclasses.replace(profile, triggers={"default": manual})
+        asked: list[str] = []
+        left: list[float] = []
+
+        def operator(line: str) -> None:  # the person at the console, doing what the line says
+            asked.append(line)
+            if operator_acts:
+                spec = {"interface": "IF-064"}
+                httpx.post(participant.trigger_url, json=spec, timeout=5).raise_for_status()
+
+        options.announce, options.countdown = operator, left.append
+        options.requirement_filter = lambda r: r.id == "MDR-5.2b/IF-064/produce"
+        result = run_certification(profile, options)
+    verdict = {r["id"]: r for r in result.summary["requirements"]}["MDR-5.2b/IF-064/produce"]
+    assert asked == ["ACTION NEEDED (3 s): Send IF-064 [MDRConsumption] now"]
+    assert left and left[0] <= 3.0
+    if operator_acts:
+        assert verdict["verdict"] == "pass"
+    else:
+        assert verdict["verdict"] == "fail" and verdict["findings"][0]["rule"] == "produce.trigger"
+        assert "nothing arrived within 3 s" in verdict["findings"][0]["message"] and len(left) >= 3

@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     with progress_for(console, [r for r in plan if not only or any(fnmatch.fnmatchcase(r.id, g) for g in only)],
                       f"{profile.role} {profile.party.dip_id}") as view:
         options = RunOptions(out=args.out, pack=pack, dip_identity=dip, attested_by=args.attested_by,
-                             timeout=args.timeout, announce=view.announce,
+                             timeout=args.timeout, announce=view.announce, countdown=view.countdown,
                              requirement_filter=(lambda r: any(fnmatch.fnmatchcase(r.id, g) for g in only))
                              if only else None)
         result = run_certification(profile, options, on_requirement=view.on_requirement, on_start=view.on_start)

@@ -21,7 +21,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from harness.errors import InputError
+from harness.errors import DipcertError, InputError
 from harness.evidence import verdicts as V
 from harness.evidence.bundle import (EC_ALGORITHM, FORMAT, MANIFEST, REPORT, RSA_ALGORITHM, SIGNATURE,
                                      SUMMARY, bundle_files, certificate_fingerprint, file_sha256,
@@ -403,8 +403,16 @@ class _Verifier:
             self.add(_f("evidence.plan", EVIDENCE_FILE, "a plan event", "none",
                         "the evidence has no plan: what should have run cannot be derived"))
         hook = self.o.get("plan_from_profile")
+        derived_plan = None
         if hook is not None and plan is not None:
-            derived = {str(r.get("id")): bool(r.get("enabled", True)) for r in hook(plan.get("data") or {})}
+            try:
+                derived_plan = hook(plan.get("data") or {})
+            except DipcertError as exc:
+                self.add(_f("plan.profile", f"{EVIDENCE_FILE}#seq={plan.get('seq')}", "a readable participant profile",
+                            str(exc), "the profile recorded with the plan cannot be read again, so the plan "
+                            "it implies cannot be derived and compared"))
+        if derived_plan is not None and plan is not None:
+            derived = {str(r.get("id")): bool(r.get("enabled", True)) for r in derived_plan}
             recorded = {str(r.get("id")): bool(r.get("enabled", True)) for r in planned}
             for rid in sorted(set(derived) | set(recorded)):
                 if derived.get(rid) != recorded.get(rid):

@@ -40,7 +40,7 @@ class RunContext:
     def __init__(self, profile: Profile, *, hub: Any, recorder: Any, pack: Any = None,
                  partner_reference: Any = None, party_reference: Any = None,
                  catalogue: Catalogue | None = None, timeout: float | None = None,
-                 announce: Callable[[str], None] | None = None) -> None:
+                 announce: Callable[[str], None] | None = None, run_id: str = "") -> None:
         self.profile = profile
         self.role = profile.role
         self.hub = hub
@@ -57,7 +57,11 @@ class RunContext:
         self.enabled_interfaces: set[str] = set(profile.enabled_interfaces)
         self.quiet_window = min(1.0, self.step_timeout)  # how long "nothing more was sent" is watched for
         self.announce = announce
-        self._rng = random.Random(profile.harness.seed)
+        self.countdown: Callable[[float], None] | None = None  # shows a manual trigger's remaining seconds
+        # Reproducible for (seed, run id), yet new per run: a participant that remembers transaction
+        # ids, references or correlation ids between runs must not see a second run as replays.
+        self.run_id = run_id
+        self._rng = random.Random(f"{profile.harness.seed}:{run_id}")
         self._lock = threading.Lock()
         self._factory_count = 0
 
@@ -88,6 +92,10 @@ class RunContext:
         return self.party(ev.sender)
 
     # --- samples ------------------------------------------------------------------------------
+
+    def rng_for(self, name: str) -> random.Random:
+        """A generator of its own for one requirement (same seed and run id, same values)."""
+        return random.Random(f"{self.profile.harness.seed}:{self.run_id}:{name}")
 
     def factory(self) -> SampleFactory:
         """A fresh, seeded factory: each use gets new unique references but the run stays reproducible."""
@@ -125,6 +133,9 @@ class RunContext:
             return self.profile.trigger_for(interface_id)
         if self.partner_reference is not None and self.partner is not None and role == self.partner.role:
             return Trigger("http", url=self.partner_reference.trigger_url, timeout=self.step_timeout)
+        # issue #6: a real partner is asked through the trigger its [partner] table declares.
+        if self.profile.partner is not None and role == self.profile.partner.role:
+            return self.profile.partner.trigger
         return None
 
     def send(self, role: str, interface_id: str, event: str | None, *, mpan: str | None = None,
@@ -133,6 +144,10 @@ class RunContext:
         """Ask the party playing `role` to send one message; never raises for what it does."""
         trigger = self.trigger_for(role, interface_id)
         if trigger is None:
+            p = self.profile.partner
+            if p is not None and role == p.role and not p.is_reference:  # issue #6: say what to set
+                return SendResult(False, f"no trigger for the real partner {role} {p.dip_id} ({interface_id}): "
+                                         f"set partner.trigger in the profile")
             return SendResult(False, f"no trigger for {role} {interface_id}: the profile names none and the "
                                      f"{role} is not the built-in reference")
         spec = trigger_spec(interface_id, event, mpan=mpan, correlation_id=correlation_id, fields=fields)
@@ -149,7 +164,19 @@ class RunContext:
                        and (event is None or s.event == event) for s in self.hub.received()) or any(
                 id(r) not in before and r.interface_id == interface_id for r in self.hub.rejections())
 
-        return lambda seconds: bool(self.hub.wait_until(arrived, seconds))
+        def wait(seconds: float) -> bool:
+            """Bounded and event-based; in one-second slices only so that the countdown can be shown."""
+            import time
+
+            deadline = time.monotonic() + seconds
+            while (left := deadline - time.monotonic()) > 0:
+                if self.countdown is not None:
+                    self.countdown(left)
+                if self.hub.wait_until(arrived, min(1.0, left)):
+                    return True
+            return False
+
+        return wait
 
     # --- evidence -----------------------------------------------------------------------------
 

@@ -33,6 +33,9 @@ class RunProgress:
         self.progress.console.print(f"  [{COLOURS.get(verdict, 'white')}]{verdict:8}[/] {escape(req.id)}")
         self.progress.advance(self.task)
 
+    def countdown(self, seconds: float) -> None:
+        self.progress.update(self.task, current=f"waiting for the operator: {seconds:.0f} s left")
+
     def announce(self, line: str) -> None:
         from rich.markup import escape
 

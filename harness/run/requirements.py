@@ -59,7 +59,7 @@ def run_requirement(ctx: RunContext, req: Requirement) -> str:
 
             name = req.id.rsplit("/", 1)[-1]
             exchange = next(e for e in load_exchanges() if e.name == name)
-            run_exchange(ctx, exchange, req.id)
+            run_exchange(ctx, exchange, req.id, rng=ctx.rng_for(req.id))
         else:
             raise AssertionError(f"{req.id}: nothing runs a {req.kind} requirement live")
     except Exception as exc:  # noqa: BLE001 - recorded as the requirement's failure, the run goes on

@@ -22,7 +22,7 @@ from harness import __version__
 from harness.catalogue import load_catalogue
 from harness.errors import ConfigError
 from harness.plan import Requirement, plan_to_dicts
-from harness.profile import Profile
+from harness.profile import PARTNER_API_KEY, Profile
 from harness.run.context import RunContext
 from harness.run.planning import certification_plan
 from harness.transport.signing import SigningIdentity
@@ -44,6 +44,7 @@ class RunOptions:
     partner_faults: Sequence[str] = ()
     party_reference: Any = None           # the demo: the party is itself a reference participant
     announce: Callable[[str], None] | None = None
+    countdown: Callable[[float], None] | None = None  # a manual trigger's remaining seconds, for the live view
     run_id: str | None = None
     requirement_filter: Callable[[Requirement], bool] | None = None
     extra_secrets: Sequence[str] = ()
@@ -97,7 +98,8 @@ def party_identity(profile: Profile) -> SigningIdentity | None:
 def profile_secrets(profile: Profile) -> list[str]:
     """Every secret value the profile can resolve, so the recorder redacts them wherever they appear."""
     found = []
-    for name in ("api_key_primary", "api_key_secondary", "signing_key_password"):
+    # issue #6: a real partner's API key (partner.api_key) is a secret of this run too.
+    for name in ("api_key_primary", "api_key_secondary", "signing_key_password", PARTNER_API_KEY):
         if profile.secret_ref(name) is not None:
             try:
                 found.append(profile.resolve_secret(name))
@@ -116,6 +118,11 @@ class CertificationRun:
         self.run_id = self.o.run_id or new_run_id(profile, self.started)
         self.folder = Path(self.o.out) / self.run_id
         self.identity = party_identity(profile)
+        # issue #6: a real partner's certificate and API key are read now, so a broken reference is a
+        # one-line ConfigError (exit 2) before the evidence folder exists, not a crash half-way.
+        from harness.hubsetup import partner_registration
+
+        partner_registration(profile)
         self.ctx: RunContext | None = None
         self._hub: Any = None
         self._partner: Any = None
@@ -174,11 +181,19 @@ class CertificationRun:
         hub = build_hub(self.profile, recorder=self._recorder, pack=pack, identity=self.o.dip_identity,
                         timeout=self.o.timeout)
         self._hub = hub.start()
-        partner_ref = self._start_partner() if self.profile.partner is not None and self.profile.partner.is_reference \
-            else None
+        partner = self.profile.partner
+        partner_ref = self._start_partner() if partner is not None and partner.is_reference else None
+        if partner is not None and not partner.is_reference:
+            from harness.hubsetup import partner_webhooks
+
+            self._recorder.event("partner", partner_kind="real", role=partner.role, dip_id=partner.dip_id,
+                                 webhooks={i: w.callback_url for i, w in sorted(partner_webhooks(self.profile).items())},
+                                 trigger=partner.trigger.to_dict() if partner.trigger is not None else None)
         self.ctx = RunContext(self.profile, hub=self._hub, recorder=self._recorder, pack=pack,
                               partner_reference=partner_ref, party_reference=self.o.party_reference,
-                              catalogue=self.catalogue, timeout=self.o.timeout, announce=self.o.announce)
+                              catalogue=self.catalogue, timeout=self.o.timeout, announce=self.o.announce,
+                              run_id=self.run_id)
+        self.ctx.countdown = self.o.countdown
         return self.ctx
 
     def _start_partner(self) -> Any:
