@@ -837,3 +837,10 @@ def test_state_wait_is_bounded(make_ref):
     with pytest.raises(TimeoutError):
         ref.wait_for(lambda s: s.received, 0.2)
     assert time.monotonic() - started < 2
+
+
+def test_readme_counts_the_fault_switches_there_are():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
+    assert f"{len(load_faults())} fault switches" in readme

@@ -50,6 +50,18 @@ def _day(stamp: Any) -> date | None:
         return None
 
 
+def _day_before(day: dict) -> dict:
+    """Fault `consumption-before-start`: a copy of a B941 settlement day moved one day earlier."""
+    earlier = copy.deepcopy(day)
+    settlement = earlier.get("settlementDay") or {}
+    if isinstance(settlement.get("settlementDayDate"), str):
+        moved = datetime.fromisoformat(settlement["settlementDayDate"]) - timedelta(days=1)
+        settlement["settlementDayDate"] = moved.isoformat()
+    for period in earlier.get("MDRConsumptionPeriods", []):
+        period["sp"] = (datetime.fromisoformat(period["sp"]) - timedelta(days=1)).isoformat()
+    return earlier
+
+
 def deep_merge(target: dict, changes: dict) -> dict:
     """Merge `changes` into `target` in place: dicts recursively, anything else replaced."""
     for key, value in changes.items():
@@ -178,6 +190,9 @@ class Behaviour:
             common["M0"]["MPANCore"] = break_check_digit(common["M0"]["MPANCore"])
         if answer and "no-correlation" in self.faults and "S1" in common:
             s1["senderCorrelationID"] = None
+        if answer and interface_id == "IF-062" and "no-echo" in self.faults and isinstance(custom.get("B078"), dict):
+            direction = custom["B078"].get("energyDirection")
+            custom["B078"]["energyDirection"] = {"I": "E", "E": "I"}.get(direction, direction)
         if interface_id == "IF-064":
             self._bend_consumption(custom)
         return item
@@ -192,6 +207,13 @@ class Behaviour:
                 for period in day.get("MDRConsumptionPeriods", []):
                     sp = datetime.fromisoformat(period["sp"])
                     period["sp"] = sp.astimezone(NOT_UTC).isoformat()
+        if "periods-shifted" in self.faults:
+            for day in days:
+                for period in day.get("MDRConsumptionPeriods", []):
+                    sp = datetime.fromisoformat(period["sp"]) + timedelta(minutes=30)
+                    period["sp"] = sp.isoformat()
+        if "consumption-before-start" in self.faults and days:
+            days.insert(0, _day_before(days[0]))
         if "wrong-measurement-quantity" in self.faults and isinstance(custom.get("B045"), dict):
             current = custom["B045"].get("measurementQuantityID")
             custom["B045"]["measurementQuantityID"] = {"AI": "AE", "AE": "AI"}.get(current, current)
