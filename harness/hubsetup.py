@@ -6,7 +6,6 @@ certification runner, so that both register a party exactly the same way.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from cryptography import x509

@@ -30,23 +30,15 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from harness.errors import InputError
-    from harness.evidence.recorder import EVIDENCE_FILE
     from harness.evidence.safezip import open_bundle
-    from harness.report import render_reports, terminal_summary
+    from harness.report import render_reports, run_records, terminal_summary
     from harness.report.summary import run_info
 
     bundle: Path = args.bundle
     scratch = Path(tempfile.mkdtemp(prefix="dipcert-report-")) if bundle.is_file() else None
     try:
         folder = open_bundle(bundle, into=scratch)
-        log = folder / EVIDENCE_FILE
-        if not log.is_file():
-            raise InputError(f"{bundle}: not a dipcert bundle (no {EVIDENCE_FILE})")
-        from harness.evidence.recorder import read_records
-
-        records = read_records(log)
-        if not records:
-            raise InputError(f"{log if scratch is None else bundle}: no readable evidence records")
+        records = run_records(folder, label=bundle)
         out = args.out or default_out(bundle, str(run_info(records).get("run_id") or "") or None)
         if scratch is None and out.resolve() == folder.resolve():
             raise InputError(f"{out}: --out must not be the bundle itself (its files are hashed in the manifest)")

@@ -212,6 +212,14 @@ class Behaviour:
                 for period in day.get("MDRConsumptionPeriods", []):
                     sp = datetime.fromisoformat(period["sp"]) + timedelta(minutes=30)
                     period["sp"] = sp.isoformat()
+        if "period-duration-60" in self.faults:
+            for day in days:
+                if isinstance(day.get("settlementDay"), dict):
+                    day["settlementDay"]["periodDuration"] = 60
+        if "quantity-not-9.3" in self.faults:
+            for day in days:
+                for period in day.get("MDRConsumptionPeriods", []):
+                    period["v"] = f"{float(period['v']):.1f}"
         if "consumption-before-start" in self.faults and days:
             days.insert(0, _day_before(days[0]))
         if "wrong-measurement-quantity" in self.faults and isinstance(custom.get("B045"), dict):

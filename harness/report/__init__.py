@@ -11,11 +11,25 @@ from pathlib import Path
 from harness.report.summary import build_summary
 from harness.report.terminal import terminal_summary
 
-__all__ = ["build_summary", "render_reports", "terminal_summary", "REPORT_FILES"]
+__all__ = ["build_summary", "render_reports", "run_records", "terminal_summary", "REPORT_FILES"]
 
 #: key -> file (or folder) name inside the output folder.
 REPORT_FILES = {"summary": "summary.json", "html": "report.html", "junit": "junit.xml",
                 "allure": "allure-results"}
+
+
+def run_records(folder: Path | str, *, label: Path | str | None = None) -> list[dict]:
+    """The evidence records of a run folder; InputError (naming `label`, default the folder) when there are none."""
+    from harness.errors import InputError
+    from harness.evidence.recorder import EVIDENCE_FILE, read_records
+
+    log = Path(folder) / EVIDENCE_FILE
+    if not log.is_file():
+        raise InputError(f"{label or folder}: no {EVIDENCE_FILE} (expected a dipcert run folder or bundle)")
+    records = read_records(log)
+    if not records:
+        raise InputError(f"{label or log}: no readable evidence records")
+    return records
 
 
 def render_reports(folder: Path | str, *, out: Path | str | None = None) -> dict[str, Path]:
@@ -27,7 +41,7 @@ def render_reports(folder: Path | str, *, out: Path | str | None = None) -> dict
     """
     from harness.errors import InputError
     from harness.evidence.bundle import summary_errors, write_summary
-    from harness.evidence.recorder import EVIDENCE_FILE, read_records
+    from harness.evidence.recorder import EVIDENCE_FILE
     from harness.report.allure import write_allure
     from harness.report.html import render_html
     from harness.report.junit import write_junit
@@ -35,11 +49,7 @@ def render_reports(folder: Path | str, *, out: Path | str | None = None) -> dict
     source = Path(folder)
     target = Path(out) if out is not None else source
     log = source / EVIDENCE_FILE
-    if not log.is_file():
-        raise InputError(f"{source}: no {EVIDENCE_FILE} (expected a dipcert run folder or bundle)")
-    records = read_records(log)
-    if not records:
-        raise InputError(f"{log}: no readable evidence records")
+    records = run_records(source)
     summary = build_summary(records)
     problems = summary_errors(summary)
     if problems:
