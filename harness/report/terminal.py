@@ -1,32 +1,49 @@
-"""The end-of-run summary in the terminal: what passed, what did not, and whether the bundle is ready."""
+"""The end-of-run summary in the terminal: what did not pass, the counts, and whether the bundle is ready.
+
+The live view has already shown every requirement as it finished, so the summary lists only what
+needs attention (failed or not run) with its first finding, then one line of counts.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 COLOURS = {"pass": "green", "fail": "red", "not-run": "yellow", "reused": "blue", "not-enabled": "dim"}
+ORDER = ("pass", "reused", "fail", "not-run", "not-enabled")
+ATTENTION = ("fail", "not-run")
 
 
 def terminal_summary(summary: Mapping[str, Any], console: Any, *, bundle: Path | str | None = None) -> None:
-    """Prints a table (requirement, verdict, first finding) and the ready / not-ready line."""
+    """A table of the requirements that failed or did not run, the counts, and the ready / not-ready line."""
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"dipcert run {summary['run_id']}", show_lines=False, expand=False)
-    table.add_column("Requirement", overflow="fold")
-    table.add_column("Verdict", no_wrap=True)
-    table.add_column("First finding", overflow="fold")
-    for entry in summary["requirements"]:
-        verdict = entry["verdict"]
-        text = f"[{COLOURS.get(verdict, 'white')}]{verdict}[/]"
-        if entry.get("provisional"):
-            text += " [yellow](provisional)[/]"
-        first = next((f for f in entry["findings"] if f.get("severity", "error") == "error"), None)
-        finding = escape(f"{first.get('rule')}: {first.get('message')}") if first else ""
-        table.add_row(escape(entry["id"]), text, finding)
-    console.print(table)
+    entries = list(summary["requirements"])
+    attention = [e for e in entries if e["verdict"] in ATTENTION]
+    if attention:
+        table = Table(title=f"dipcert run {summary['run_id']}: what did not pass", show_lines=False, expand=False)
+        table.add_column("Requirement", overflow="fold")
+        table.add_column("Verdict", no_wrap=True)
+        table.add_column("First finding", overflow="fold")
+        for entry in attention:
+            verdict = entry["verdict"]
+            text = f"[{COLOURS.get(verdict, 'white')}]{verdict}[/]"
+            if entry.get("provisional"):
+                text += " [yellow](provisional)[/]"
+            first = next((f for f in entry["findings"] if f.get("severity", "error") == "error"), None)
+            finding = escape(f"{first.get('rule')}: {first.get('message')}") if first else ""
+            table.add_row(escape(entry["id"]), text, finding)
+        console.print(table)
+    counts = Counter(e["verdict"] for e in entries)
+    provisional = sum(1 for e in entries if e.get("provisional") and e["verdict"] != "not-enabled")
+    parts = [f"[{COLOURS[v]}]{v} {counts[v]}[/]" for v in ORDER if counts.get(v)]
+    line = f"{summary['run_id']}: " + " · ".join(parts)
+    if provisional:
+        line += f" ({provisional} provisional: resting on an assumption, see the report)"
+    console.print(line)
     where = f" ({escape(str(bundle))})" if bundle is not None else ""
     if summary["ready"]:
         console.print(f"[bold green]READY[/]: every enabled requirement passed or was reused{where}")
