@@ -431,6 +431,7 @@ def test_run_command_certifies_a_running_participant_from_its_profile(pki, tmp_p
     out = capsys.readouterr().out
     assert code == 0, out[-2000:]
     assert "READY" in out and "report.html" in out
+    assert f"The simulated DIP is at http://127.0.0.1:{profile.harness.hub_port}" in out
     [zip_path] = (tmp_path / "out").glob("*.dipcert.zip")
     manifest = json.loads(zipfile.ZipFile(zip_path).read(f"{zip_path.name.removesuffix('.dipcert.zip')}/manifest.json"))
     assert manifest["attestation"]["name"] == "Jo Bloggs" and manifest["attestation"]["role"] == "Test Lead"

@@ -57,9 +57,16 @@ def run(args: argparse.Namespace) -> int:
                       f"{profile.role} {profile.party.dip_id}") as view:
         options = RunOptions(out=args.out, pack=pack, dip_identity=dip, attested_by=args.attested_by,
                              timeout=args.timeout, announce=view.announce, countdown=view.countdown,
+                             on_open=lambda ctx: view.inform(_hub_line(ctx)),
                              requirement_filter=(lambda r: any(fnmatch.fnmatchcase(r.id, g) for g in only))
                              if only else None)
         result = run_certification(profile, options, on_requirement=view.on_requirement, on_start=view.on_start)
     terminal_summary(result.summary, console, bundle=result.zip_path)
     console.print(f"report: {result.folder / 'report.html'}")
     return result.exit_code
+
+
+def _hub_line(ctx) -> str:
+    """Where the participant's system must send: the hub's URL (and how to make it stable)."""
+    fixed = "" if ctx.profile.harness.hub_port else " (a free port for this run; set [harness] hub_port to fix it)"
+    return f"The simulated DIP is at {ctx.hub.base_url}{fixed}: point your system's DIP client there."

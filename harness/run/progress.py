@@ -36,6 +36,11 @@ class RunProgress:
     def countdown(self, seconds: float) -> None:
         self.progress.update(self.task, current=f"waiting for the operator: {seconds:.0f} s left")
 
+    def inform(self, line: str) -> None:
+        from rich.markup import escape
+
+        self.progress.console.print(escape(line))
+
     def announce(self, line: str) -> None:
         from rich.markup import escape
 

@@ -45,6 +45,7 @@ class RunOptions:
     party_reference: Any = None           # the demo: the party is itself a reference participant
     announce: Callable[[str], None] | None = None
     countdown: Callable[[float], None] | None = None  # a manual trigger's remaining seconds, for the live view
+    on_open: Callable[[Any], None] | None = None  # called with the RunContext once the hub and partner are up
     run_id: str | None = None
     requirement_filter: Callable[[Requirement], bool] | None = None
     extra_secrets: Sequence[str] = ()
@@ -194,6 +195,8 @@ class CertificationRun:
                               catalogue=self.catalogue, timeout=self.o.timeout, announce=self.o.announce,
                               run_id=self.run_id)
         self.ctx.countdown = self.o.countdown
+        if self.o.on_open is not None:
+            self.o.on_open(self.ctx)
         return self.ctx
 
     def _start_partner(self) -> Any:
