@@ -102,6 +102,17 @@ def partner_registration(profile: Profile) -> PartyRegistration | None:
                              certificate=certificate, webhooks=partner_webhooks(profile) or None)
 
 
+def delivery_tls(profile: Profile) -> Any:
+    """How the DIP trusts the party's https webhooks: `credentials.tls_ca` when given, else the system store."""
+    ca = profile.credential_path("tls_ca")
+    if ca is None:
+        return None
+    from harness.transport.tls import client_context
+
+    read_config_bytes(ca, "CA certificate", where=f"{profile.path}: credentials.tls_ca")
+    return client_context(ca=ca)
+
+
 def build_hub(profile: Profile, *, host: str | None = None, port: int | None = None,
               recorder: Any = None, pack: Any = None, identity: Any = None, timeout: float | None = None) -> Hub:
     """A hub (not started) with the profile's party and partner registered.
@@ -114,7 +125,7 @@ def build_hub(profile: Profile, *, host: str | None = None, port: int | None = N
 
     t = float(timeout if timeout is not None else profile.harness.timeout)
     delivery = DeliverySettings(timeouts=Timeouts(connect=min(5.0, t), read=t, write=t, pool=min(5.0, t), total=t),
-                                retries=1)
+                                retries=1, client_tls=delivery_tls(profile))
     config = HubConfig(host=host or profile.harness.hub_host,
                        port=profile.harness.hub_port if port is None else port,
                        environment=profile.environment, identity=identity, delivery=delivery)

@@ -540,3 +540,44 @@ def test_manual_trigger_waits_with_a_countdown_for_the_operator(pki, tmp_path, o
     else:
         assert verdict["verdict"] == "fail" and verdict["findings"][0]["rule"] == "produce.trigger"
         assert "nothing arrived within 3 s" in verdict["findings"][0]["message"] and len(left) >= 3
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["tls_ca-given", "tls_ca-missing"])
+def test_https_webhooks_are_delivered_to_with_the_profiles_ca(pki, tmp_path, trusted):
+    """A webhook whose certificate comes from a private CA: deliveries trust `credentials.tls_ca`."""
+    from harness.messages.samples import DEFAULT_PARTIES
+    from harness.profile import load_profile
+    from harness.reference.participant import ReferenceParticipant
+    from harness.run.demo import free_port, profile_text
+    from harness.run.session import RunOptions
+    from harness.transport.certs import cached_key
+    from harness.transport.certs import make_ca as make_cert_authority
+    from harness.transport.tls import server_context
+
+    ca = make_cert_authority("participant web CA", key=cached_key("web-ca"))
+    ca.write(pki.folder, "web-ca")  # the profile names it as tls_ca = "web-ca.crt"
+    server_cert, server_key = ca.issue("mdr.localhost", key=cached_key("web-server")).write(tmp_path, "server")
+    hub_port, port = free_port(), free_port()
+    text = profile_text("MDR", pki, hub_port=hub_port, port=port, timeout=2.0)
+    text = text.replace(f"http://127.0.0.1:{port}/webhook", f"https://127.0.0.1:{port}/webhook")
+    if trusted:
+        text = text.replace("[credentials]\n", '[credentials]\ntls_ca = "web-ca.crt"\n')
+    path = pki.folder / f"https-{trusted}.toml"
+    path.write_text(text, encoding="utf-8")
+    profile = load_profile(path)
+    mdr, sds = DEFAULT_PARTIES["MDR"], DEFAULT_PARTIES["SDS"]
+    participant = ReferenceParticipant("MDR", party=mdr, partner=sds, hub_url=f"http://127.0.0.1:{hub_port}",
+                                       api_keys=pki.api_keys["MDR"], identity=pki.identities["MDR"],
+                                       dip_certificate=pki.dip.certificate, port=port, register_webhooks=False,
+                                       ssl_context=server_context(server_cert, server_key))
+    options = RunOptions(out=tmp_path / "out", dip_identity=pki.dip, partner_identity=pki.identities["SDS"],
+                         timeout=2.0, requirement_filter=lambda r: r.id == "MDR-5.2a/IF-008/consume")
+    with participant:
+        result = run_certification(profile, options)
+    verdict = {r["id"]: r for r in result.summary["requirements"]}["MDR-5.2a/IF-008/consume"]
+    if trusted:
+        assert verdict["verdict"] == "pass"
+    else:
+        assert verdict["verdict"] == "fail"
+        first = verdict["findings"][0]
+        assert first["rule"] == "consume.connection" and "CERTIFICATE_VERIFY_FAILED" in first["message"], first

@@ -2,7 +2,8 @@
 
 For one requirement (interface and event) the harness, playing the DIP, delivers:
 1. one valid sample: `201` and a correct StandardResponse with RCP0000 (`consume.status`,
-   `consume.timeout` when no answer comes within the bound);
+   `consume.timeout` when no answer comes within the bound, `consume.connection` when the webhook
+   cannot be reached at all, e.g. its TLS certificate is not trusted);
 2. a batch of valid samples in one POST (up to the webhook's maxMessageCount): the same;
 3. the first sample again as a replay (same transactionID, `replayIndicator: true`): accepted
    again without error (`consume.replay`);
@@ -45,13 +46,16 @@ def _answered(result: DeliveryResult) -> bool:
 
 
 def _accept_findings(result: DeliveryResult, what: str, timeout: float) -> list[Finding]:
-    """Why a delivery of valid messages was not consumed: `consume.timeout` or `consume.status`."""
+    """Why a delivery of valid messages was not consumed: `consume.timeout`, `consume.connection` or `consume.status`."""
     if result.outcome == "accepted" and all(c in SUCCESS_CODES for c in result.codes):
         return []
     if result.status is None:
         detail = "; ".join(f.message for f in result.findings) or "no reply"
-        return [Finding("consume.timeout", "", f"an answer within {timeout:g} s", detail,
-                        f"{what}: the webhook did not answer within {timeout:g} s ({detail})")]
+        if any(f.rule == "delivery.timeout" for f in result.findings):
+            return [Finding("consume.timeout", "", f"an answer within {timeout:g} s", detail,
+                            f"{what}: the webhook did not answer within {timeout:g} s ({detail})")]
+        return [Finding("consume.connection", "", "a connection to the webhook (TCP, TLS)", detail,
+                        f"{what}: the webhook could not be reached ({detail})")]
     detail = "; ".join(f"{f.rule}: {f.message}" for f in result.findings if f.severity == "error")
     return [Finding("consume.status", "", "HTTP 201 with a StandardResponse, RCP0000 for every message",
                     f"HTTP {result.status}" + (f", codes {', '.join(str(c) for c in result.codes)}" if result.codes else ""),
