@@ -44,7 +44,8 @@ def _print_faults() -> None:
 
     for fault in load_faults():
         print(f"{fault.usage:32} {fault.role:5} breaks {fault.breaks}")
-        print(f"{'':32} {fault.description}")
+        text = fault.description.format(**{name: name.upper() for name in fault.params})
+        print(f"{'':32} {text}")
 
 
 def _env(name: str, what: str) -> str:
