@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -110,6 +111,20 @@ def load_exchanges(folder: Path | None = None, *, catalogue: Catalogue | None = 
     if not exchanges:
         raise ConfigError(f"{folder}: no exchange definitions (*.toml)")
     return exchanges
+
+
+@lru_cache(maxsize=1)
+def bundled_exchanges() -> tuple[Exchange, ...]:
+    """The bundled definitions, read once: the plan, the runner and `verify` all ask for them."""
+    return tuple(load_exchanges())
+
+
+def exchange_named(name: str) -> Exchange:
+    """A bundled exchange by its name (the last part of an exchange requirement's id)."""
+    found = next((e for e in bundled_exchanges() if e.name == name), None)
+    if found is None:
+        raise ConfigError(f"no exchange definition named {name!r} in {scenarios_dir() / 'exchanges'}")
+    return found
 
 
 def load_exchange(path: Path, *, catalogue: Catalogue | None = None) -> Exchange:

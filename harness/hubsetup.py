@@ -6,6 +6,7 @@ certification runner, so that both register a party exactly the same way.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -22,16 +23,18 @@ DEFAULT_MAX_MESSAGE_COUNT = 100
 DEFAULT_MAX_PAYLOAD_KB = 1024
 
 
+def _pem_certificate(path: Path, where: str) -> x509.Certificate:
+    """A PEM certificate file named by the profile setting `where`; one ConfigError line otherwise."""
+    data = read_config_bytes(path, "PEM certificate", where=where)
+    try:
+        return x509.load_pem_x509_certificate(data)
+    except ValueError:
+        raise ConfigError(f"{where}: {path} is not a PEM certificate (expected '-----BEGIN CERTIFICATE-----')") from None
+
+
 def load_certificate(profile: Profile, name: str = "signing_certificate") -> x509.Certificate | None:
     path = profile.credential_path(name)
-    if path is None:
-        return None
-    try:
-        return x509.load_pem_x509_certificate(path.read_bytes())
-    except FileNotFoundError:
-        raise ConfigError(f"{profile.path}: credentials.{name}: file {path} not found") from None
-    except ValueError:
-        raise ConfigError(f"{profile.path}: credentials.{name}: {path} is not a PEM certificate") from None
+    return None if path is None else _pem_certificate(path, f"{profile.path}: credentials.{name}")
 
 
 def party_webhooks(profile: Profile) -> dict[str, WebhookConfig]:
@@ -58,14 +61,7 @@ def party_registration(profile: Profile) -> PartyRegistration:
 def load_partner_certificate(profile: Profile) -> x509.Certificate | None:
     """The real partner's DIP signing certificate (partner.signing_certificate), or None when not given."""
     path = profile.partner_certificate_path()
-    if path is None:
-        return None
-    where = f"{profile.path}: partner.signing_certificate"
-    data = read_config_bytes(path, "PEM certificate", where=where)
-    try:
-        return x509.load_pem_x509_certificate(data)
-    except ValueError:
-        raise ConfigError(f"{where}: {path} is not a PEM certificate (expected '-----BEGIN CERTIFICATE-----')") from None
+    return None if path is None else _pem_certificate(path, f"{profile.path}: partner.signing_certificate")
 
 
 def partner_webhooks(profile: Profile) -> dict[str, WebhookConfig]:

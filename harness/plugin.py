@@ -21,6 +21,7 @@ import pytest
 
 _RUN_KEY = pytest.StashKey[Any]()
 _PROFILE_KEY = pytest.StashKey[Any]()
+_PLAN_KEY = pytest.StashKey[Any]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -68,9 +69,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("requirement", [pytest.param(None, marks=pytest.mark.skip(
             reason="no --dipcert-profile given: nothing to certify"))], ids=[f"{kind}-no-profile"])
         return
-    from harness.run.planning import certification_plan
+    if _PLAN_KEY not in metafunc.config.stash:
+        from harness.run.planning import certification_plan
 
-    plan = [r for r in certification_plan(profile) if r.kind == kind]
+        metafunc.config.stash[_PLAN_KEY] = certification_plan(profile)
+    plan = [r for r in metafunc.config.stash[_PLAN_KEY] if r.kind == kind]
     metafunc.parametrize("requirement", plan, ids=[r.id for r in plan])
 
 
@@ -114,7 +117,7 @@ class _PluginRun:
 
     def close(self, complete: bool) -> None:
         if self.run is not None and self.result is None:
-            self.run._status = "complete" if complete else "interrupted"
+            self.run.mark(complete)
             self.result = self.run.close()
 
 

@@ -49,17 +49,12 @@ def run(args: argparse.Namespace) -> int:
         parse_faults(faults[role], role)  # a wrong switch is a usage error before anything starts
         if faults[role] and role not in roles:
             raise UsageError(f"--fault for the {role} given, but --role {args.role} does not certify the {role}")
-    import shutil
-    import tempfile
-
-    from harness.run.demo import demo_party, make_pki
+    from harness.run.demo import demo_party, scratch_pki
     from harness.run.session import run_certification
 
     console = Console(highlight=False)
-    work = Path(tempfile.mkdtemp(prefix="dipcert-demo-"))
     results = []
-    try:
-        pki = make_pki(work)
+    with scratch_pki() as pki:
         for role in roles:
             label = f"reference {role}" + (f" with {', '.join(faults[role])}" if faults[role] else "")
             console.rule(f"Certifying the {label}")
@@ -70,8 +65,6 @@ def run(args: argparse.Namespace) -> int:
                                                on_start=view.on_start)
             terminal_summary(result.summary, console, bundle=result.zip_path)
             results.append(result)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     console.rule("Demo finished")
     for result in results:
         state = "[green]ready[/]" if result.ready else "[bold red]not ready[/]"

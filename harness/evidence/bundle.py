@@ -117,6 +117,25 @@ def sign_bytes(data: bytes, identity: Any) -> dict[str, str]:
             "signature_b64": base64.b64encode(signature).decode("ascii")}
 
 
+def signature_verifies(data: bytes, certificate: Any, signature: bytes, algorithm: Any) -> bool:
+    """The inverse of `sign_bytes`: does `signature` (made with `algorithm`) sign `data` under `certificate`?"""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+    key = certificate.public_key()
+    try:
+        if algorithm == RSA_ALGORITHM and isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
+        elif algorithm == EC_ALGORITHM and isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
+        else:
+            return False
+    except InvalidSignature:
+        return False
+    return True
+
+
 def certificate_fingerprint(certificate: Any) -> str:
     from cryptography.hazmat.primitives import serialization
 

@@ -404,25 +404,15 @@ def plan_reuse(profile: Any, sources: Sequence[Path | str], *, attestation: Mapp
 def verify_detached(data: bytes, doc: Mapping[str, Any]) -> str | None:
     """The signing certificate's fingerprint when `doc` (sign_bytes' shape) signs `data`, else None."""
     from cryptography import x509
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-    from harness.evidence.bundle import EC_ALGORITHM, RSA_ALGORITHM, certificate_fingerprint
+    from harness.evidence.bundle import certificate_fingerprint, signature_verifies
 
     try:
         cert = x509.load_pem_x509_certificate(str(doc["certificate_pem"]).encode("ascii"))
         signature = base64.b64decode(str(doc["signature_b64"]), validate=True)
-        key = cert.public_key()
-        if doc.get("algorithm") == RSA_ALGORITHM and isinstance(key, rsa.RSAPublicKey):
-            key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
-        elif doc.get("algorithm") == EC_ALGORITHM and isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
-        else:
-            return None
-    except (KeyError, ValueError, TypeError, InvalidSignature):
+    except (KeyError, ValueError, TypeError):
         return None
-    return certificate_fingerprint(cert)
+    return certificate_fingerprint(cert) if signature_verifies(data, cert, signature, doc.get("algorithm")) else None
 
 
 def check_chain(folder: Path, records: Sequence[Mapping[str, Any]], manifest: Mapping[str, Any] | None,

@@ -23,9 +23,8 @@ from typing import Any
 
 from harness.errors import DipcertError, InputError
 from harness.evidence import verdicts as V
-from harness.evidence.bundle import (EC_ALGORITHM, FORMAT, MANIFEST, REPORT, RSA_ALGORITHM, SIGNATURE,
-                                     SUMMARY, bundle_files, certificate_fingerprint, file_sha256,
-                                     summary_errors)
+from harness.evidence.bundle import (FORMAT, MANIFEST, REPORT, SIGNATURE, SUMMARY, bundle_files,
+                                     certificate_fingerprint, file_sha256, signature_verifies, summary_errors)
 from harness.evidence.recorder import EVIDENCE_FILE, GENESIS, MESSAGES_DIR, line_hash
 from harness.evidence.safezip import Limits, DEFAULT_LIMITS, open_bundle
 from harness.findings import Finding, errors, short
@@ -173,9 +172,6 @@ class _Verifier:
 
     def signature(self, manifest: Mapping[str, Any]) -> None:
         from cryptography import x509
-        from cryptography.exceptions import InvalidSignature
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
         doc = self.read_json(SIGNATURE, "signature.missing",
                              missing=f"no {SIGNATURE}: the bundle is not signed, so nothing ties it to a party")
@@ -189,15 +185,7 @@ class _Verifier:
                         f"{SIGNATURE} cannot be read: {exc}"))
             return
         data = (self.folder / MANIFEST).read_bytes()
-        key = cert.public_key()
-        try:
-            if doc.get("algorithm") == RSA_ALGORITHM and isinstance(key, rsa.RSAPublicKey):
-                key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
-            elif doc.get("algorithm") == EC_ALGORITHM and isinstance(key, ec.EllipticCurvePublicKey):
-                key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
-            else:
-                raise InvalidSignature
-        except InvalidSignature:
+        if not signature_verifies(data, cert, signature, doc.get("algorithm")):
             self.add(_f("signature.invalid", SIGNATURE, "a signature over manifest.json by the certificate's key",
                         "does not verify", f"the signature in {SIGNATURE} does not match {MANIFEST} and the "
                         f"certificate given (re-signed with another key, or the manifest was edited)"))

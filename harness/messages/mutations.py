@@ -11,7 +11,7 @@ ones follow `harness.messages.checks`. Everything is deterministic: same item, s
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -338,39 +338,36 @@ def _sur(item: dict) -> Iterator[Mutation]:
                    _set_field(_S1, "senderUniqueReference", rebuild(dip_id=other)))
 
 
+def _only(generate: Callable[[Any], Iterable[Mutation]], kind: str) -> Callable[[Any], Iterator[Mutation]]:
+    """The mutations of one kind from a generator that makes several related kinds."""
+    return lambda item: (m for m in generate(item) if m.kind == kind)
+
+
 MUTATIONS: dict[str, MutationKind] = {k.name: k for k in (
     MutationKind("missing-required", "schema.required", "a required block or key is missing", _missing_required),
     MutationKind("extra-property", "schema.additionalProperties", "an object carries a key it may not",
                  _extra_property),
     MutationKind("wrong-enum", "schema.enum", "a value outside its enumeration", _wrong_enum),
     MutationKind("bad-pattern", "schema.pattern", "a value breaking its pattern", _bad_pattern),
-    MutationKind("too-short", "schema.minLength", "a value shorter than allowed", lambda i: (
-        m for m in _wrong_length(i) if m.kind == "too-short")),
-    MutationKind("too-long", "schema.maxLength", "a value longer than allowed", lambda i: (
-        m for m in _wrong_length(i) if m.kind == "too-long")),
+    MutationKind("too-short", "schema.minLength", "a value shorter than allowed", _only(_wrong_length, "too-short")),
+    MutationKind("too-long", "schema.maxLength", "a value longer than allowed", _only(_wrong_length, "too-long")),
     MutationKind("null-not-nullable", "schema.type", "null where the field is not nullable", _null_not_nullable),
     MutationKind("wrong-event", "s0.event", "an eventCode of another interface", _wrong_event),
-    MutationKind("49-periods", "schema.maxItems", "49 periods in a settlement day", lambda i: (
-        m for m in _period_count(i) if m.kind == "49-periods")),
-    MutationKind("47-periods", "periods.count", "47 periods in a settlement day", lambda i: (
-        m for m in _period_count(i) if m.kind == "47-periods")),
+    MutationKind("49-periods", "schema.maxItems", "49 periods in a settlement day",
+                 _only(_period_count, "49-periods")),
+    MutationKind("47-periods", "periods.count", "47 periods in a settlement day", _only(_period_count, "47-periods")),
     MutationKind("201-days", "schema.maxItems", "201 settlement days", _too_many_days),
-    MutationKind("periods-as-starts", "periods.sequence", "period ends not on consecutive half hours", lambda i: (
-        m for m in _period_sequence(i) if m.kind == "periods-as-starts")),
-    MutationKind("periods-not-utc", "periods.utc", "period ends not in UTC", lambda i: (
-        m for m in _period_sequence(i) if m.kind == "periods-not-utc")),
-    MutationKind("mpan-check-digit", "mpan.check-digit", "MPAN core check digit wrong", lambda i: (
-        m for m in _mpan(i) if m.kind == "mpan-check-digit")),
-    MutationKind("gsp-mismatch", "mpan.gsp-mismatch", "GSP group not the MPAN's", lambda i: (
-        m for m in _mpan(i) if m.kind == "gsp-mismatch")),
-    MutationKind("sur-role", "sur.role", "SUR role differs from senderRoleID", lambda i: (
-        m for m in _sur(i) if m.kind == "sur-role")),
-    MutationKind("sur-date", "sur.date", "SUR date differs from senderTimestamp's", lambda i: (
-        m for m in _sur(i) if m.kind == "sur-date")),
-    MutationKind("sur-interface", "sur.interface", "SUR interface differs from S0", lambda i: (
-        m for m in _sur(i) if m.kind == "sur-interface")),
-    MutationKind("sur-dip-id", "sur.dip-id", "SUR DIP ID differs from senderDIPID", lambda i: (
-        m for m in _sur(i) if m.kind == "sur-dip-id")),
+    MutationKind("periods-as-starts", "periods.sequence", "period ends not on consecutive half hours",
+                 _only(_period_sequence, "periods-as-starts")),
+    MutationKind("periods-not-utc", "periods.utc", "period ends not in UTC",
+                 _only(_period_sequence, "periods-not-utc")),
+    MutationKind("mpan-check-digit", "mpan.check-digit", "MPAN core check digit wrong",
+                 _only(_mpan, "mpan-check-digit")),
+    MutationKind("gsp-mismatch", "mpan.gsp-mismatch", "GSP group not the MPAN's", _only(_mpan, "gsp-mismatch")),
+    MutationKind("sur-role", "sur.role", "SUR role differs from senderRoleID", _only(_sur, "sur-role")),
+    MutationKind("sur-date", "sur.date", "SUR date differs from senderTimestamp's", _only(_sur, "sur-date")),
+    MutationKind("sur-interface", "sur.interface", "SUR interface differs from S0", _only(_sur, "sur-interface")),
+    MutationKind("sur-dip-id", "sur.dip-id", "SUR DIP ID differs from senderDIPID", _only(_sur, "sur-dip-id")),
 )}
 
 

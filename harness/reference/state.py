@@ -82,6 +82,11 @@ class ParticipantState:
     def _notify(self) -> None:
         self._cond.notify_all()
 
+    def _append(self, target: list, item: Any) -> None:
+        with self._cond:
+            target.append(item)
+            self._notify()
+
     def seen_before(self, transaction_id: str | None) -> bool:
         """Record a delivered transaction id; True if it was delivered before (a replay)."""
         if not transaction_id:
@@ -93,19 +98,13 @@ class ParticipantState:
             return False
 
     def add_received(self, record: Received) -> None:
-        with self._cond:
-            self.received.append(record)
-            self._notify()
+        self._append(self.received, record)
 
     def add_sent(self, record: Sent) -> None:
-        with self._cond:
-            self.sent.append(record)
-            self._notify()
+        self._append(self.sent, record)
 
     def add_reply(self, reply: WebhookReply) -> None:
-        with self._cond:
-            self.replies.append(reply)
-            self._notify()
+        self._append(self.replies, reply)
 
     def mark_handled(self, transaction_id: str | None) -> None:
         with self._cond:
@@ -114,14 +113,10 @@ class ParticipantState:
             self._notify()
 
     def add_error(self, text: str) -> None:
-        with self._cond:
-            self.errors.append(text)
-            self._notify()
+        self._append(self.errors, text)
 
     def add_declined(self, **what: Any) -> None:
-        with self._cond:
-            self.declined.append(what)
-            self._notify()
+        self._append(self.declined, what)
 
     def update_mpan(self, mpan: str, **changes: Any) -> MpanState:
         with self._cond:

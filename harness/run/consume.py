@@ -41,10 +41,6 @@ def _seqs(result: DeliveryResult) -> list[int]:
     return [a.seq for a in result.responses if a.seq is not None]
 
 
-def _answered(result: DeliveryResult) -> bool:
-    return result.outcome not in ("timeout", "failed") or result.status is not None
-
-
 def _accept_findings(result: DeliveryResult, what: str, timeout: float) -> list[Finding]:
     """Why a delivery of valid messages was not consumed: `consume.timeout`, `consume.connection` or `consume.status`."""
     if result.outcome == "accepted" and all(c in SUCCESS_CODES for c in result.codes):

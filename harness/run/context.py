@@ -38,8 +38,7 @@ class RunContext:
     """The run as the check code sees it (also the exchange engine's `ExchangeHost`)."""
 
     def __init__(self, profile: Profile, *, hub: Any, recorder: Any, pack: Any = None,
-                 partner_reference: Any = None, party_reference: Any = None,
-                 catalogue: Catalogue | None = None, timeout: float | None = None,
+                 partner_reference: Any = None, catalogue: Catalogue | None = None, timeout: float | None = None,
                  announce: Callable[[str], None] | None = None, run_id: str = "") -> None:
         self.profile = profile
         self.role = profile.role
@@ -50,7 +49,6 @@ class RunContext:
         self.recorder = _Tracking(recorder, self.outcomes) if recorder is not None else None
         self.pack = pack
         self.partner_reference = partner_reference  # ReferenceParticipant playing the partner, if built in
-        self.party_reference = party_reference      # set only when the party itself is a reference (demo)
         self.catalogue = catalogue or load_catalogue()
         self.step_timeout = float(timeout if timeout is not None else profile.harness.timeout)
         # Exchange steps run only when the party enabled their interface (the reference partner enables all).
@@ -63,7 +61,6 @@ class RunContext:
         self.run_id = run_id
         self._rng = random.Random(f"{profile.harness.seed}:{run_id}")
         self._lock = threading.Lock()
-        self._factory_count = 0
 
     # --- parties ------------------------------------------------------------------------------
 
@@ -100,7 +97,6 @@ class RunContext:
     def factory(self) -> SampleFactory:
         """A fresh, seeded factory: each use gets new unique references but the run stays reproducible."""
         with self._lock:
-            self._factory_count += 1
             seed = self._rng.getrandbits(32)
         return SampleFactory(seed, environment=self.profile.environment)
 

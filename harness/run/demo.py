@@ -151,16 +151,19 @@ def run_party(role: str, pki: DemoPKI, out: Path, *, faults: Sequence[str] = (),
         return run_certification(profile, options, **callbacks)
 
 
+@contextmanager
+def scratch_pki() -> Iterator[DemoPKI]:
+    """Run-time certificates and API key files in a private temporary folder, removed afterwards."""
+    work = Path(tempfile.mkdtemp(prefix="dipcert-demo-"))
+    try:
+        yield make_pki(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def run_demo(out: Path, *, faults: Sequence[str] = (), roles: Sequence[str] = ROLES, timeout: float = 5.0,
              sds_faults: Sequence[str] = (), **callbacks: Any) -> list[RunResult]:
     """The MDR run (with `faults`) and the SDS run (with `sds_faults`), each against a clean partner."""
-    work = Path(tempfile.mkdtemp(prefix="dipcert-demo-"))
-    try:
-        pki = make_pki(work)
-        results = []
-        for role in roles:
-            results.append(run_party(role, pki, Path(out), faults=faults if role == "MDR" else sds_faults,
-                                     timeout=timeout, **callbacks))
-        return results
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    with scratch_pki() as pki:
+        return [run_party(role, pki, Path(out), faults=faults if role == "MDR" else sds_faults, timeout=timeout,
+                          **callbacks) for role in roles]

@@ -16,11 +16,11 @@ from harness.profile import Profile
 
 
 def exchange_plan(profile: Profile, catalogue: Catalogue | None = None) -> list[Requirement]:
-    from harness.exchange import exchange_enabled, load_exchanges
+    from harness.exchange import bundled_exchanges, exchange_enabled
 
     enabled = set(profile.enabled_interfaces)
     out = []
-    for exchange in load_exchanges():
+    for exchange in bundled_exchanges():
         on = profile.partner is not None and exchange_enabled(exchange, enabled)
         assumptions = tuple(getattr(exchange, "assumptions", ()) or ())
         out.append(exchange_requirement(profile.role, exchange.name, on, title=getattr(exchange, "title", None),

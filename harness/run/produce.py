@@ -27,7 +27,7 @@ def run_produce(ctx: RunContext, req: Requirement) -> bool:
     assert req.interface and req.event
     rid, interface_id, event = req.id, req.interface, req.event
     me = ctx.me
-    corr = correlation_id(datetime.now(UTC), ctx._rng)
+    corr = correlation_id(datetime.now(UTC), ctx.rng_for(rid))
     t0 = datetime.now(UTC)
     claimed_before = {s.transaction_id for s in ctx.hub.received()}
     rejections_before = len(ctx.hub.rejections())

@@ -55,11 +55,9 @@ def run_requirement(ctx: RunContext, req: Requirement) -> str:
 
             run_smoke(ctx, req)
         elif req.kind == "exchange":
-            from harness.exchange import load_exchanges, run_exchange
+            from harness.exchange import exchange_named, run_exchange
 
-            name = req.id.rsplit("/", 1)[-1]
-            exchange = next(e for e in load_exchanges() if e.name == name)
-            run_exchange(ctx, exchange, req.id, rng=ctx.rng_for(req.id))
+            run_exchange(ctx, exchange_named(req.id.rsplit("/", 1)[-1]), req.id, rng=ctx.rng_for(req.id))
         else:
             raise AssertionError(f"{req.id}: nothing runs a {req.kind} requirement live")
     except Exception as exc:  # noqa: BLE001 - recorded as the requirement's failure, the run goes on
