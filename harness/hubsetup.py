@@ -109,12 +109,20 @@ def delivery_tls(profile: Profile) -> Any:
     return client_context(ca=ca)
 
 
+def registrations(profile: Profile) -> list[PartyRegistration]:
+    """The party and (when nominated) its partner as the DIP knows them; reads their keys and certificates."""
+    partner = partner_registration(profile)
+    return [party_registration(profile)] + ([partner] if partner is not None else [])
+
+
 def build_hub(profile: Profile, *, host: str | None = None, port: int | None = None,
-              recorder: Any = None, pack: Any = None, identity: Any = None, timeout: float | None = None) -> Hub:
+              recorder: Any = None, pack: Any = None, identity: Any = None, timeout: float | None = None,
+              parties: list[PartyRegistration] | None = None) -> Hub:
     """A hub (not started) with the profile's party and partner registered.
 
     `timeout` bounds each routed delivery (default: the profile's harness.timeout), so that a slow
-    webhook costs the run one bound per message, not the DIP's long production timeouts.
+    webhook costs the run one bound per message, not the DIP's long production timeouts. `parties`:
+    `registrations(profile)` made earlier (a run reads them before it creates its evidence folder).
     """
     from harness.transport.delivery import Timeouts
     from harness.transport.hub import DeliverySettings
@@ -126,8 +134,6 @@ def build_hub(profile: Profile, *, host: str | None = None, port: int | None = N
                        port=profile.harness.hub_port if port is None else port,
                        environment=profile.environment, identity=identity, delivery=delivery)
     hub = Hub(config, recorder=recorder, pack=pack)
-    hub.register_party(party_registration(profile))
-    partner = partner_registration(profile)
-    if partner is not None:
-        hub.register_party(partner)
+    for party in parties if parties is not None else registrations(profile):
+        hub.register_party(party)
     return hub

@@ -613,3 +613,18 @@ def test_produce_identity_checks_fail_what_the_profile_does_not_declare(field, v
     [finding] = identity_findings(ctx, item)
     assert finding.rule == rule and finding.path == f"/0/payload/CommonBlock/{block}/{key}"
     assert finding.severity == "error" and finding.actual == value
+
+
+def test_an_unset_api_key_stops_the_run_before_any_evidence_is_written(pki, tmp_path, capsys, monkeypatch):
+    from harness.run.demo import profile_text
+
+    monkeypatch.delenv("DIPCERT_TEST_UNSET_KEY", raising=False)
+    text = profile_text("MDR", pki, hub_port=0, port=1, timeout=1.0).replace(
+        'api_key_primary = { file = "mdr-api-key-primary" }', 'api_key_primary = { env = "DIPCERT_TEST_UNSET_KEY" }')
+    path = pki.folder / "unset-key.toml"
+    path.write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["run", "--profile", str(path), "--out", str(out), "--dip-key", str(pki.folder / "dip")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "credentials.api_key_primary: environment variable DIPCERT_TEST_UNSET_KEY is not set" in err
+    assert "\n" not in err and not list(out.glob("*-MDR-*"))

@@ -118,11 +118,11 @@ class CertificationRun:
         self.run_id = self.o.run_id or new_run_id(profile, self.started)
         self.folder = Path(self.o.out) / self.run_id
         self.identity = party_identity(profile)
-        # issue #6: a real partner's certificate and API key are read now, so a broken reference is a
-        # one-line ConfigError (exit 2) before the evidence folder exists, not a crash half-way.
-        from harness.hubsetup import partner_registration
+        # The party's and a real partner's keys and certificates are read now, so a broken reference is
+        # a one-line ConfigError (exit 2) before the evidence folder exists, not a half-written bundle.
+        from harness.hubsetup import registrations
 
-        partner_registration(profile)
+        self._parties = registrations(profile)
         self.ctx: RunContext | None = None
         self._hub: Any = None
         self._partner: Any = None
@@ -180,7 +180,7 @@ class CertificationRun:
         if self.o.reuse is not None:
             self.o.reuse.record(self._recorder, self.folder, self.identity)
         hub = build_hub(self.profile, recorder=self._recorder, pack=pack, identity=self.o.dip_identity,
-                        timeout=self.o.timeout)
+                        timeout=self.o.timeout, parties=self._parties)
         self._hub = hub.start()
         partner = self.profile.partner
         partner_ref = self._start_partner() if partner is not None and partner.is_reference else None
