@@ -4,11 +4,14 @@ Everything a real run needs is made here at run time in a private temporary fold
 DIP's, the MDR's and the SDS's certificates, API keys in files) and a real profile is written for
 each party, so the demo goes through exactly the code path of `dipcert run`: profile loading,
 preflight, the simulated DIP on loopback, triggers over HTTP, evidence, reports, signed bundle.
-The temporary folder is removed afterwards; the bundles land in `--out`.
+The temporary folder is removed afterwards; the bundles land in `--out`, each with the demo CA's
+certificate beside it (`<run-id>.ca.pem`, never a key), so that the printed `dipcert verify` command
+can check who signed it after the scratch folder is gone.
 """
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import socket
 import tempfile
@@ -18,7 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.serialization import Encoding
+
 from harness.catalogue import load_catalogue
+from harness.evidence.bundle import certificate_fingerprint
+from harness.evidence.origin import Anchors
 from harness.messages.samples import DEFAULT_PARTIES, Party
 from harness.profile import Profile
 from harness.run.session import RunOptions, RunResult, run_certification
@@ -43,6 +50,26 @@ class DemoPKI:
     identities: dict[str, Any]
     files: dict[str, tuple[Path, Path]]
     api_keys: dict[str, tuple[str, str]]
+    ca: Any = None  # the demo CA's certificate: the trust anchor `verify --trust` needs
+
+    def signer(self, role: str) -> str:
+        """The fingerprint of `role`'s signing certificate: what the DIP Manager would pin with --signer."""
+        return certificate_fingerprint(self.identities[role].certificate)
+
+    def anchors(self, *roles: str) -> Anchors:
+        """The anchors that verify the demo's bundles completely: its CA, and the parties' certificates pinned."""
+        return Anchors(trust=(self.ca,), signers=tuple(self.signer(r) for r in roles or ROLES))
+
+    def keep_anchor(self, result: RunResult) -> Path:
+        """The CA certificate written beside `result`'s bundle as `<run-id>.ca.pem` (public: no key leaves the scratch folder)."""
+        path = result.zip_path.parent / f"{result.run_id}.ca.pem"
+        path.write_bytes(self.ca.public_bytes(Encoding.PEM))
+        return path
+
+    def verify_command(self, result: RunResult, role: str) -> str:
+        """The complete `dipcert verify` command for `result`'s bundle: its trust anchor kept beside it, its signer pinned."""
+        return shlex.join(["dipcert", "verify", str(result.zip_path), "--trust", str(self.keep_anchor(result)),
+                           "--signer", self.signer(role)])
 
 
 def make_pki(folder: Path) -> DemoPKI:
@@ -65,7 +92,7 @@ def make_pki(folder: Path) -> DemoPKI:
             path = folder / f"{role.lower()}-api-key-{slot}"
             path.touch(mode=0o600)
             path.write_text(value + "\n", encoding="utf-8")
-    return DemoPKI(folder, dip, identities, files, keys)
+    return DemoPKI(folder, dip, identities, files, keys, ca=ca.cert)
 
 
 def profile_text(role: str, pki: DemoPKI, *, hub_port: int, port: int, timeout: float) -> str:
