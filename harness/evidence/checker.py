@@ -170,7 +170,7 @@ class _Checker:
             self.add(_f("bundle.manifest", MANIFEST, "present", "absent", f"no {MANIFEST}: the run was not "
                         f"finalised, so file hashes and the signature cannot be checked"))
             return None
-        data = safejson.read(path, self.where(MANIFEST), max_bytes=safejson.MAX_MANIFEST_BYTES)
+        data = safejson.read(path, self.where(MANIFEST), max_bytes=self.o["limits"].max_manifest_bytes)
         files = data.get("files") if isinstance(data, dict) else None
         limit = self.o["limits"].max_members
         if isinstance(files, dict) and len(files) > limit:  # before the schema walks a million entries

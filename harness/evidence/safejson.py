@@ -25,8 +25,6 @@ from harness.paths import schemas_dir
 
 #: dipcert's own files nest about 8 levels deep; nothing legitimate comes near this.
 MAX_DEPTH = 48
-#: manifest.json lists at most `Limits.max_members` files (~150 bytes each), so 8 MiB is ample.
-MAX_MANIFEST_BYTES = 8 * 1024 * 1024
 #: summary.json, reuse.json and the signature documents.
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 
@@ -102,3 +100,29 @@ def check_shape(value: Any, schema: str, where: str) -> None:
     """InputError naming `where` and the first misshapen field when `value` does not match `schema`."""
     for problem in shape_errors(value, schema):
         raise InputError(f"{where}: {problem} (see schemas/{schema})")
+
+
+def read_records(path: Path, where: str) -> list[dict[str, Any]]:
+    """An evidence log's records for rendering: lines that are not JSON objects are skipped (verify names
+    them), but a record nested too deeply or misshapen is refused, as verify refuses it."""
+    out: list[dict[str, Any]] = []
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{where}: cannot be read ({exc.strerror})") from None
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except RecursionError:
+            raise InputError(f"{where} line {number}: JSON nested more than {MAX_DEPTH} levels deep; refused") from None
+        except ValueError:
+            continue
+        if not isinstance(value, dict):
+            continue
+        if too_deep(value):
+            raise InputError(f"{where} line {number}: JSON nested more than {MAX_DEPTH} levels deep; refused")
+        check_shape(value, RECORD_SCHEMA, f"{where} line {number}")
+        out.append(value)
+    return out
