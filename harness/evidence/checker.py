@@ -153,6 +153,7 @@ class _Checker:
         # Cheap refusals first: the manifest's size and shape, the signature's shape, every record's shape.
         manifest = self.manifest()
         doc = self.signature_document() if manifest is not None else None
+        summary = self.summary()
         self.chain()
         if manifest is not None:
             self.files(manifest)
@@ -161,7 +162,7 @@ class _Checker:
             self.pack(manifest)
         self.bodies()
         self.revalidate()
-        self.recompute_and_compare(manifest)
+        self.recompute_and_compare(manifest, summary)
 
     # -- manifest, files, signature ----------------------------------------------------------
     def manifest(self) -> dict[str, Any] | None:
@@ -186,6 +187,19 @@ class _Checker:
                         f"no {SIGNATURE}: the bundle is not signed, so nothing ties it to a party"))
             return None
         return safejson.read(path, self.where(SIGNATURE), schema=safejson.SIGNATURE_SCHEMA)
+
+    def summary(self) -> dict[str, Any] | None:
+        """summary.json, refused unless it is what evidence-summary.schema.json describes (its claims are
+        compared with the evidence later; a summary of another shape cannot even be read as claims)."""
+        path = self.folder / SUMMARY
+        if not path.is_file():
+            self.add(_f("summary.missing", SUMMARY, "present", "absent", f"no {SUMMARY} in the bundle"))
+            return None
+        data = safejson.read(path, self.where(SUMMARY))
+        for problem in summary_errors(data)[:1]:
+            raise InputError(f"{self.where(SUMMARY)}: {short(problem, 200)} (see schemas/evidence-summary.schema.json)")
+        self.result.summary = data
+        return data
 
     def files(self, manifest: Mapping[str, Any]) -> None:
         listed: dict[str, Any] = manifest["files"]
@@ -526,7 +540,7 @@ class _Checker:
                         seq=seqs[0]))
 
     # -- verdicts ----------------------------------------------------------------------------
-    def recompute_and_compare(self, manifest: Mapping[str, Any] | None) -> None:
+    def recompute_and_compare(self, manifest: Mapping[str, Any] | None, summary: Mapping[str, Any] | None) -> None:
         planned = self.plan(manifest)
         self.checks_outside_plan(planned)
         verdicts = V.recompute(self.result.records, planned)
@@ -536,18 +550,8 @@ class _Checker:
         if manifest is not None and manifest.get("ready") is not ready:
             self.add(_f("manifest.ready", MANIFEST, ready, manifest.get("ready"),
                         f"the manifest says ready={manifest.get('ready')}, the evidence says ready={ready}"))
-        path = self.folder / SUMMARY
-        if not path.is_file():
-            self.add(_f("summary.missing", SUMMARY, "present", "absent", f"no {SUMMARY} in the bundle"))
+        if summary is None:
             return
-        summary = safejson.read(path, self.where(SUMMARY))
-        problems = summary_errors(summary)
-        for problem in problems[:20]:
-            self.add(_f("summary.schema", SUMMARY, "valid per evidence-summary.schema.json", problem,
-                        f"{SUMMARY} {problem}"))
-        if problems:
-            return  # its verdicts cannot be read reliably; the schema findings already make it unsound
-        self.result.summary = summary
         self.compare_summary(summary, verdicts, ready, blockers, manifest)
         self.compare_report(summary)
 

@@ -95,14 +95,16 @@ def make_pki(folder: Path) -> DemoPKI:
     return DemoPKI(folder, dip, identities, files, keys, ca=ca.cert)
 
 
-def profile_text(role: str, pki: DemoPKI, *, hub_port: int, port: int, timeout: float) -> str:
-    """A complete profile for the reference `role` listening on `port`, all nine interfaces enabled."""
+def profile_text(role: str, pki: DemoPKI, *, hub_port: int, port: int, timeout: float,
+                 interfaces: Sequence[str] | None = None) -> str:
+    """A complete profile for the reference `role` listening on `port`, all nine interfaces enabled
+    (or only `interfaces`: a smaller, quicker run)."""
     catalogue = load_catalogue()
     party, partner = DEFAULT_PARTIES[role], DEFAULT_PARTIES["SDS" if role == "MDR" else "MDR"]
     cert, key = pki.files[role]
     incoming = sorted({e.interface_id for e in catalogue.events() if e.direction_for(role) == "incoming"})
     hooks = "\n".join(f'{i} = "http://127.0.0.1:{port}/webhook/{i.lower()}"' for i in incoming)
-    interfaces = "\n".join(f'{i} = "Y"' for i in catalogue.interfaces)
+    enabled = "\n".join(f'{i} = "{"Y" if interfaces is None or i in interfaces else "N"}"' for i in catalogue.interfaces)
     return f'''# Written by `dipcert demo`: the reference {role} as the party under test.
 environment = "UIT"
 
@@ -126,7 +128,7 @@ dip_id = "{partner.dip_id}"
 endpoint = "reference"
 
 [interfaces]
-{interfaces}
+{enabled}
 
 [webhooks]
 {hooks}
@@ -149,14 +151,16 @@ timeout = {timeout}
 
 @contextmanager
 def demo_party(role: str, pki: DemoPKI, out: Path, *, faults: Sequence[str] = (), timeout: float = 5.0,
-               announce: Callable[[str], None] | None = None) -> Iterator[tuple[Profile, RunOptions]]:
+               announce: Callable[[str], None] | None = None,
+               interfaces: Sequence[str] | None = None) -> Iterator[tuple[Profile, RunOptions]]:
     """The reference `role` (with `faults`) running, its profile written and loaded, run options ready."""
     from harness.profile import load_profile
     from harness.reference.participant import ReferenceParticipant
 
     hub_port, port = free_port(), free_port()
     path = pki.folder / f"demo-{role.lower()}.toml"
-    path.write_text(profile_text(role, pki, hub_port=hub_port, port=port, timeout=timeout), encoding="utf-8")
+    path.write_text(profile_text(role, pki, hub_port=hub_port, port=port, timeout=timeout, interfaces=interfaces),
+                    encoding="utf-8")
     profile = load_profile(path)
     party = DEFAULT_PARTIES[role]
     partner = DEFAULT_PARTIES["SDS" if role == "MDR" else "MDR"]
@@ -172,9 +176,11 @@ def demo_party(role: str, pki: DemoPKI, out: Path, *, faults: Sequence[str] = ()
 
 
 def run_party(role: str, pki: DemoPKI, out: Path, *, faults: Sequence[str] = (), timeout: float = 5.0,
-              announce: Callable[[str], None] | None = None, **callbacks: Any) -> RunResult:
+              announce: Callable[[str], None] | None = None, interfaces: Sequence[str] | None = None,
+              **callbacks: Any) -> RunResult:
     """Certify the reference `role` (with `faults`) against a clean reference partner."""
-    with demo_party(role, pki, out, faults=faults, timeout=timeout, announce=announce) as (profile, options):
+    with demo_party(role, pki, out, faults=faults, timeout=timeout, announce=announce,
+                    interfaces=interfaces) as (profile, options):
         return run_certification(profile, options, **callbacks)
 
 
