@@ -70,6 +70,24 @@ def curl_command(record: Mapping[str, Any], body: bytes | None) -> str:
 
 
 def variables(command: str) -> list[str]:
-    """The shell variables a command needs set, sorted (shown next to it in the report)."""
-    known = set(PLACEHOLDERS.values()) | {SECRET_VARIABLE}  # not text from evidence that merely looks like one
-    return sorted({name for name in re.findall(r"\$\{([A-Z_]+)\}", command) if name in known})
+    """The shell variables a command needs set, sorted (shown next to it in the report).
+
+    Only `${NAME}` the shell expands counts: text from the evidence that merely looks like one sits
+    inside single quotes, where it stays literal.
+    """
+    found, quote, i = set(), "", 0
+    while i < len(command):
+        char = command[i]
+        if quote == "'":
+            quote = "" if char == "'" else quote
+        elif char in "'\"" and quote in ("", char):
+            quote = "" if quote == char else char
+        elif command.startswith("${", i) and (match := _VARIABLE.match(command, i)):
+            found.add(match.group(1))
+            i = match.end()
+            continue
+        i += 1
+    return sorted(found)
+
+
+_VARIABLE = re.compile(r"\$\{([A-Z_]+)\}")
