@@ -31,7 +31,7 @@ from harness.evidence import safejson
 from harness.evidence import verdicts as V
 from harness.evidence.bundle import (MANIFEST, REPORT, SIGNATURE, SUMMARY, bundle_files, certificate_fingerprint,
                                      file_sha256, signature_verifies, summary_errors)
-from harness.evidence.origin import (FAILED, NO_ANCHORS, NOT_CHECKED, UNPINNED, UNSIGNED, UNVERIFIED, VERIFIED,
+from harness.evidence.origin import (FAILED, NO_ANCHORS, NOT_CHECKED, UNPINNED, UNVERIFIED, VERIFIED,
                                      Anchors, Origin, describe, issued_by_any)
 from harness.evidence.recorder import EVIDENCE_FILE, GENESIS, MESSAGES_DIR, line_hash
 from harness.evidence.safezip import DEFAULT_LIMITS, Limits
