@@ -18,6 +18,7 @@ import json
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -279,8 +280,13 @@ class Profile:
 
     def digest(self) -> str:
         """`sha256:<hex>` of the canonical public dict: changes with the configuration, never with secret values."""
-        canonical = json.dumps(self.to_public_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        return public_digest(self.to_public_dict())
+
+
+def public_digest(public: Mapping[str, Any]) -> str:
+    """`Profile.digest` of a public dict: `verify` recomputes it from the profile a bundle recorded."""
+    canonical = json.dumps(public, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def _drop_none(values: dict[str, Any]) -> dict[str, Any]:

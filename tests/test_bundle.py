@@ -14,9 +14,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from harness.errors import ConfigError, InputError
-from harness.evidence.bundle import finalise_bundle, manifest_sha256
+from harness.evidence.bundle import certificate_fingerprint, finalise_bundle, manifest_sha256
 from harness.evidence.safezip import Limits, open_bundle
-from harness.evidence.verify import verify_bundle
+from test_verify import verify_bundle
 from test_verify import ATTESTATION, NOW, PACK, Identity, make_bundle, make_identity, rules
 
 
@@ -66,7 +66,7 @@ def test_an_ec_identity_signs_and_verifies(tmp_path: Path, party: Identity) -> N
     identity = Identity(key, cert, cert.public_bytes(serialization.Encoding.PEM))
     folder, archive = make_bundle(tmp_path, identity=identity)
     assert json.loads((folder / "manifest.sig").read_text())["algorithm"] == "ECDSA-SHA256"
-    result = verify_bundle(archive, trust=[ca_cert], now=NOW)
+    result = verify_bundle(archive, trust=[ca_cert], signers=[certificate_fingerprint(cert)], now=NOW)
     assert result.findings == [] and result.exit_code == 0
 
 

@@ -7,6 +7,7 @@ the command's plan check (the plan derived again from the recorded profile) runs
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 from pathlib import Path
 
@@ -23,22 +24,23 @@ def bundles(tmp_path_factory):
     pki = make_pki(tmp_path_factory.mktemp("pki"))
     out = tmp_path_factory.mktemp("bundles")
     return {"ready": run_party("MDR", pki, out, timeout=2.0), "failed": run_party("MDR", pki, out, faults=["47-periods"],
-                                                                                    timeout=1.0)}
+                                                                                    timeout=1.0), "pki": pki}
 
 
 def _copy(result, tmp_path: Path) -> Path:
     return Path(shutil.copytree(result.folder, tmp_path / result.folder.name))
 
 
-def test_sound_ready_bundle_exits_0(bundles, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["verify", str(bundles["ready"].zip_path)]) == 0
-    assert "sound and ready" in capsys.readouterr().out
+def test_sound_ready_bundle_exits_0_with_its_anchors(bundles, capsys: pytest.CaptureFixture[str]) -> None:
+    command = bundles["pki"].verify_command(bundles["ready"], "MDR")
+    assert main(shlex.split(command)[1:]) == 0
+    assert "sound and ready, origin verified" in capsys.readouterr().out
 
 
 def test_failed_requirement_exits_1(bundles, capsys) -> None:
-    assert main(["verify", str(bundles["failed"].zip_path), "--json"]) == 1
+    assert main(["verify", str(bundles["failed"].zip_path), "--json", "--integrity-only"]) == 1
     report = json.loads(capsys.readouterr().out)
-    assert report["sound"] and not report["ready"]
+    assert report["sound"] and not report["ready_by_evidence"] and not report["ready"]
 
 
 def test_tampered_summary_is_reported_as_json(bundles, tmp_path: Path, capsys) -> None:

@@ -18,7 +18,7 @@ from harness.evidence import verdicts as V
 from harness.evidence.bundle import certificate_fingerprint, finalise_bundle, summary_errors
 from harness.evidence.recorder import Recorder, read_records
 from harness.evidence.verify import verify_bundle
-from harness.commands.verify import make_revalidator
+from harness.evidence.revalidate import make_revalidator
 from harness.findings import Finding
 from harness.messages.schemapack import load_pack
 from harness.messages.samples import Party, SampleFactory
@@ -49,6 +49,12 @@ IF065 = "MDR-5.2a/IF-065/consume/MDRTOU"
 @pytest.fixture(scope="module")
 def party() -> Identity:
     return make_identity("mdr.example")
+
+
+# These runs record a hand-made plan (a few requirements of the profile's), so verify's plan derivation
+# is stubbed with the recorded plan; the derivation is tested on real bundles (test_verify_trust.py).
+def RECORDED_PLAN(data: dict[str, Any]) -> list[dict[str, Any]]:
+    return data["requirements"]
 
 
 def run_dict(profile: Any, identity: Identity | None = None) -> dict[str, Any]:
@@ -393,7 +399,8 @@ def test_a_ready_run_shows_ready_and_its_certification_basis_and_verifies(tmp_pa
                               profile_digest=summary["profile_digest"], started=summary["started"],
                               finished=summary["finished"], attestation=ATTESTATION, identity=party,
                               ready=summary["ready"])
-    result = verify_bundle(archive, pack=PACK_OBJ, revalidate=make_revalidator(PACK_OBJ))
+    result = verify_bundle(archive, pack=PACK_OBJ, revalidate=make_revalidator(PACK_OBJ), integrity_only=True,
+                           plan_from_profile=RECORDED_PLAN)
     assert result.findings == [] and result.exit_code == 0, [str(f) for f in result.findings]
 
 
@@ -403,12 +410,12 @@ def test_verify_accepts_the_rendered_reports_and_catches_an_edited_verdict(tmp_p
     finalise_bundle(folder, run_id=RUN_ID, harness_version="0.1.0", schema_pack=PACK,
                     profile_digest=summary["profile_digest"], started=summary["started"],
                     finished=summary["finished"], attestation=ATTESTATION, identity=party, ready=summary["ready"])
-    result = verify_bundle(folder, revalidate=make_revalidator(PACK_OBJ))
+    result = verify_bundle(folder, revalidate=make_revalidator(PACK_OBJ), plan_from_profile=RECORDED_PLAN)
     assert result.findings == [] and result.sound and result.exit_code == 1, [str(f) for f in result.findings]
     report = folder / "report.html"
     report.write_text(report.read_text("utf-8").replace(
         f'data-requirement="{IF062}" data-verdict="fail"', f'data-requirement="{IF062}" data-verdict="pass"'), "utf-8")
-    edited = verify_bundle(folder)
+    edited = verify_bundle(folder, plan_from_profile=RECORDED_PLAN)
     assert any(f.rule == "report.verdict" and f.extra.get("requirement") == IF062 for f in edited.findings)
 
 

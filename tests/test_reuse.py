@@ -59,6 +59,8 @@ class PartyB:
     port: int
     keys: tuple[str, str]
     identity: object
+    ca: Path  # the CA that issued B's signing certificate (what a reviewer trusts for B's bundle)
+    earlier_ca: Path  # the demo CA, which issued party A's (the earlier bundles' signer)
 
 
 def write_b(pki: DemoPKI, folder: Path, *, interfaces=None, version="1.0.0", role="MDR") -> PartyB:
@@ -68,6 +70,7 @@ def write_b(pki: DemoPKI, folder: Path, *, interfaces=None, version="1.0.0", rol
 
     folder.mkdir(parents=True, exist_ok=True)
     ca = make_ca("party B CA", key=cached_key("reuse-b-ca"))
+    ca_path = ca.write(folder, "b-ca")
     issued = ca.issue("party-b.dipcert", key=cached_key("reuse-b"))
     cert, key = issued.write(folder, "b-signing")
     keys = (generate_api_key(), generate_api_key())
@@ -87,10 +90,33 @@ def write_b(pki: DemoPKI, folder: Path, *, interfaces=None, version="1.0.0", rol
             shutil.copy(pki.folder / name, folder / name)
     path = folder / "party-b.toml"
     path.write_text(text, encoding="utf-8")
-    return PartyB(path, port, keys, issued.identity())
+    return PartyB(path, port, keys, issued.identity(), ca_path, a_ca(pki))
 
 
-def reuse_b(b: PartyB, sources, out: Path, *, unchanged: str | None = ATTESTED) -> int:
+def a_ca(pki: DemoPKI) -> Path:
+    """The demo CA's certificate: it issued party A's signing certificate (the earlier bundles')."""
+    return pki.folder / "ca.crt"
+
+
+def anchors_for(pki: DemoPKI, b: PartyB) -> dict:
+    """verify's anchors for B's bundle and A's: both CAs trusted, both signing certificates pinned."""
+    from cryptography import x509
+
+    from harness.evidence.bundle import certificate_fingerprint
+
+    return {"trust": [pki.ca, x509.load_pem_x509_certificate(b.ca.read_bytes())],
+            "signers": [pki.signer("MDR"), certificate_fingerprint(b.identity.certificate)]}
+
+
+def anchor_args(pki: DemoPKI, b: PartyB) -> list[str]:
+    """The same anchors as `dipcert verify` options."""
+    from harness.evidence.bundle import certificate_fingerprint
+
+    return ["--trust", str(a_ca(pki)), "--trust", str(b.ca), "--signer", pki.signer("MDR"),
+            "--signer", certificate_fingerprint(b.identity.certificate)]
+
+
+def reuse_b(b: PartyB, sources, out: Path, *, unchanged: str | None = ATTESTED, trust=None) -> int:
     """`dipcert reuse` for B, with the reference MDR playing B's system on B's own port and keys."""
     from harness.commands import reuse
     from harness.reference.participant import ReferenceParticipant
@@ -103,7 +129,8 @@ def reuse_b(b: PartyB, sources, out: Path, *, unchanged: str | None = ATTESTED) 
         api_keys=b.keys, identity=b.identity, dip_certificate=dip.certificate, port=b.port,
         register_webhooks=False, client_timeout=TIMEOUT, slow_seconds=TIMEOUT * 3)
     args = argparse.Namespace(profile=b.profile, sources=[Path(s) for s in sources], out=out, unchanged=unchanged,
-                              attested_by="Bee Party, test lead", spec=None, trust=[], timeout=TIMEOUT, dip_key=None)
+                              attested_by="Bee Party, test lead", spec=None, trust=trust or [b.earlier_ca],
+                              signer=[], integrity_only=False, timeout=TIMEOUT, dip_key=None)
     with participant:
         return reuse.run(args)
 
@@ -141,8 +168,11 @@ def a(world):
 
 
 @pytest.fixture(scope="module")
-def a_loaded(a):
-    return load_earlier(a.zip_path)
+def a_loaded(world, a):
+    from harness.evidence.origin import Anchors
+
+    _work, pki = world
+    return load_earlier(a.zip_path, anchors=Anchors(trust=(pki.ca,), signers=(pki.signer("MDR"),)))
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +227,7 @@ def test_same_system_reuses_a_and_runs_the_partys_own_checks_live(world, a, tmp_
     assert verify_detached((folder / ARTEFACT).read_bytes(), json.loads((folder / ARTEFACT_SIGNATURE).read_text()))
 
     # verify follows the chain: passes with A, flags it without A
-    with_a = verify_bundle(folder.parent / f"{folder.name}.dipcert.zip", earlier=[a.zip_path])
+    with_a = verify_bundle(folder.parent / f"{folder.name}.dipcert.zip", earlier=[a.zip_path], **anchors_for(pki, b))
     assert with_a.findings == [] and with_a.ready
     without = verify_bundle(folder, earlier=[])
     assert rules_of(without.findings) == {"reuse.chain-missing"} and without.exit_code == 1
@@ -205,8 +235,8 @@ def test_same_system_reuses_a_and_runs_the_partys_own_checks_live(world, a, tmp_
     out = subprocess.run([sys.executable, "-m", "harness.cli", "verify", str(folder)], capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 1 and "reuse.chain-missing" in out.stdout
-    out = subprocess.run([sys.executable, "-m", "harness.cli", "verify", str(folder), "--with", str(a.folder)],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run([sys.executable, "-m", "harness.cli", "verify", str(folder), "--with", str(a.folder),
+                          *anchor_args(pki, b)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stdout
 
     # the chain check fails on a tampered earlier bundle, a bundle that is not the one, and an edited decision
@@ -371,7 +401,8 @@ def test_bad_from_paths_are_one_line_exit_2(world, tmp_path: Path, make: str) ->
     elif make == "not-a-zip":
         source.write_text("hello")
     out = subprocess.run([sys.executable, "-m", "harness.cli", "reuse", "--profile", str(b.profile), "--from",
-                          str(source), "--out", str(tmp_path / "out"), "--unchanged-since-attested-by", ATTESTED],
+                          str(source), "--out", str(tmp_path / "out"), "--unchanged-since-attested-by", ATTESTED,
+                          "--trust", str(b.earlier_ca)],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2, out.stderr
     lines = out.stderr.strip().splitlines()

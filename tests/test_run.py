@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
 import subprocess
 import sys
 import zipfile
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.commands.verify import make_revalidator
+from harness.evidence.revalidate import make_revalidator
 from harness.evidence.verify import verify_bundle
 from harness.messages.schemapack import load_pack
 from harness.profile import Trigger
@@ -47,7 +48,9 @@ def clean(pki, tmp_path_factory):
 
 def _verify(path: Path):
     pack = load_pack(None)
-    return verify_bundle(path, pack=pack, revalidate=make_revalidator(pack), plan_from_profile=plan_from_recorded_profile)
+    # Integrity and verdicts only: who signed is test_verify_trust.py's subject (the demo's anchors there).
+    return verify_bundle(path, pack=pack, revalidate=make_revalidator(pack), plan_from_profile=plan_from_recorded_profile,
+                         integrity_only=True)
 
 
 def _failing(result) -> dict[str, list[dict]]:
@@ -80,7 +83,7 @@ def certification_plan_for(result):
 def test_bundle_verifies_and_its_plan_matches_the_recorded_profile(clean, role):
     result = clean[role]
     verdict = _verify(result.zip_path)
-    assert verdict.sound and verdict.ready, [str(f) for f in verdict.findings]
+    assert verdict.sound and verdict.ready_by_evidence, [str(f) for f in verdict.findings]
     assert verdict.exit_code == 0
     for name in ("summary.json", "report.html", "junit.xml", "manifest.json", "manifest.sig", "evidence.jsonl"):
         assert (result.folder / name).is_file(), name
@@ -155,7 +158,7 @@ def test_each_fault_switch_fails_exactly_its_documented_requirement(definition, 
     assert all(f["message"] for f in named)
     # the bundle of a failing run is still sound: it is evidence of the failure
     verdict = _verify(Path(run["zip"]))
-    assert verdict.sound and not verdict.ready, [str(f) for f in verdict.findings if f.severity == "error"]
+    assert verdict.sound and not verdict.ready_by_evidence, [str(f) for f in verdict.findings if f.severity == "error"]
 
 
 # --- the commands -----------------------------------------------------------------------------
@@ -166,7 +169,11 @@ def test_demo_command_certifies_both_and_writes_two_bundles(tmp_path, capsys):
     zips = sorted(tmp_path.glob("*.dipcert.zip"))
     assert len(zips) == 2 and {z.name.split("-")[1] for z in zips} == {"MDR", "SDS"}
     assert out.count("report.html") >= 2 and "ready" in out
-    assert main(["verify", str(zips[0])]) == 0
+    # the printed verify commands are complete: the demo CA kept beside each bundle, the signer pinned
+    commands = [line.split("verify: ", 1)[1] for line in out.splitlines() if line.strip().startswith("verify: ")]
+    assert len(commands) == 2 and all("--trust" in c and "--signer sha256:" in c for c in commands)
+    assert main(shlex.split(commands[0])[1:]) == 0
+    assert main(["verify", str(zips[0])]) == 1  # without an anchor: never "ready"
 
 
 def test_demo_command_with_a_fault_exits_1_and_names_the_finding(tmp_path, capsys):
@@ -244,7 +251,7 @@ def test_ctrl_c_still_writes_an_incomplete_bundle_that_verify_marks_so(pki, tmp_
     assert result.summary["blockers"][0]["requirement"] is None  # "the run did not complete" comes first
     verdict = _verify(result.zip_path)
     assert [f.rule for f in verdict.findings if f.severity == "error"] == ["evidence.incomplete"]
-    assert not verdict.ready and verdict.exit_code == 1
+    assert not verdict.ready_by_evidence and verdict.exit_code == 1
 
 
 def test_a_crashing_check_is_a_failed_requirement_not_a_crashed_run(pki, tmp_path, monkeypatch):
@@ -420,7 +427,7 @@ def test_tampering_with_a_demo_bundle_is_caught(clean, pki, tmp_path, tamper, ru
     tamper(folder, pki)
     result = _verify(folder)
     errors = [f for f in result.findings if f.severity == "error"]
-    assert result.exit_code == 1 and not result.ready
+    assert result.exit_code == 1 and not result.ready_by_evidence
     assert any(f.rule.startswith(rule) or rule in f.rule for f in errors), [f"{f.rule}: {f.message}" for f in errors]
 
 

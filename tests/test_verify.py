@@ -20,12 +20,23 @@ from harness.errors import InputError
 from harness.evidence import verdicts as V
 from harness.evidence.bundle import certificate_fingerprint, finalise_bundle, write_summary
 from harness.evidence.recorder import Recorder
-from harness.evidence.verify import verify_bundle
+from harness.evidence.verify import verify_bundle as _verify_bundle
 from harness.findings import Finding
+from harness.profile import public_digest
 
 API_KEY = "k3y-PRIMARY-0123456789abcdef0123456789"
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
 PACK = {"name": "dipcert", "version": "dipcert-1", "fingerprint": "sha256:" + "ab" * 32}
+# A stand-in for the recorded profile: these synthetic runs are not derived from a real profile, so
+# `verify_bundle` below stubs the plan derivation (it is tested on real bundles in test_cli_verify.py
+# and test_verify_trust.py). The digests still have to agree, as in every real bundle.
+PROFILE = {"role": "MDR"}
+DIGEST = public_digest(PROFILE)
+
+
+def verify_bundle(path: Any, **options: Any) -> Any:
+    options.setdefault("plan_from_profile", lambda data: data["requirements"])
+    return _verify_bundle(path, **options)
 
 
 # -- identities (built with cryptography directly, independent of harness.transport) ----------------
@@ -84,8 +95,9 @@ def record_run(folder: Path, identity: Identity | None, *, fail: bool = False, c
                plan: list[dict[str, Any]] = PLAN, expected_valid: bool = True) -> Recorder:
     """A small but whole run: plan, two exchanges, checks; returns the (closed) recorder."""
     signer = certificate_fingerprint(identity.certificate) if identity else None
-    rec = Recorder(folder, secrets=[API_KEY], run={"run_id": "run-1", "signer_certificate_sha256": signer})
-    rec.event("plan", requirements=plan, profile_digest="sha256:" + "cd" * 32, profile={"role": "MDR"})
+    rec = Recorder(folder, secrets=[API_KEY], run={"run_id": "run-1", "signer_certificate_sha256": signer,
+                                                    "profile": PROFILE, "profile_digest": DIGEST})
+    rec.event("plan", requirements=plan, profile_digest=DIGEST, profile=PROFILE)
     body = json.dumps([{"payload": {"CommonBlock": {"S0": {"interfaceID": "IF-061"}}}}]).encode()
     s1 = rec.http(channel="webhook", method="POST", url="https://127.0.0.1:9/webhook/IF-061",
                   request_headers={"Content-Type": "application/json", "X-API-Key": API_KEY},
@@ -138,7 +150,7 @@ def make_bundle(root: Path, *, identity: Identity | None = None, fail: bool = Fa
     write_summary(folder, summary)
     write_report(folder, summary["requirements"])
     archive = finalise_bundle(folder, run_id=run_id, harness_version="0.1.0", schema_pack=PACK,
-                              profile_digest="sha256:" + "cd" * 32, started="2026-05-01T12:00:00Z",
+                              profile_digest=DIGEST, started="2026-05-01T12:00:00Z",
                               finished="2026-05-01T12:05:00Z", attestation=ATTESTATION, identity=identity,
                               ready=summary["ready"])
     return folder, archive
@@ -174,10 +186,11 @@ def bundle(tmp_path: Path, party: Identity) -> tuple[Path, Path]:
     return make_bundle(tmp_path, identity=party)
 
 
-def test_a_sound_ready_bundle_verifies_as_folder_and_as_zip(bundle: tuple[Path, Path], ca: Any) -> None:
+def test_a_sound_ready_bundle_verifies_as_folder_and_as_zip(bundle: tuple[Path, Path], ca: Any,
+                                                             party: Identity) -> None:
     folder, archive = bundle
     for path in (folder, archive):
-        result = verify_bundle(path, trust=[ca[0]], now=NOW)
+        result = verify_bundle(path, trust=[ca[0]], signers=[certificate_fingerprint(party.certificate)], now=NOW)
         assert result.findings == [], [str(f) for f in result.findings]
         assert result.sound and result.ready and result.exit_code == 0
         assert result.verdicts["MDR-5.2a/IF-061/consume"]["verdict"] == "pass"
@@ -210,7 +223,9 @@ def test_changing_one_byte_of_any_file_is_named(bundle: tuple[Path, Path], name:
     folder, _ = bundle
     path = folder / name
     data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0x01
+    # summary.json must stay a summary (verify refuses one that is not, exit 2): flip a digit of a free text
+    at = data.index(b'"harness_version": "') + 20 if name == "summary.json" else len(data) // 2
+    data[at] ^= 0x01
     path.write_bytes(bytes(data))
     result = verify_bundle(folder, now=NOW)
     assert any(f.rule == "bundle.hash" and f.path == name for f in result.findings)
@@ -332,7 +347,7 @@ def test_an_unsigned_bundle_is_not_sound(tmp_path: Path) -> None:
     record_run(folder, None)
     summary = make_summary(folder)
     write_summary(folder, summary)
-    finalise_bundle(folder, run_id="run-1", harness_version="0.1.0", schema_pack=PACK, profile_digest=None,
+    finalise_bundle(folder, run_id="run-1", harness_version="0.1.0", schema_pack=PACK, profile_digest=DIGEST,
                     started=NOW, finished=NOW, attestation=ATTESTATION, ready=summary["ready"])
     result = verify_bundle(folder, now=NOW)
     assert "signature.missing" in rules(result) and result.exit_code == 1
@@ -381,7 +396,7 @@ def test_a_planned_requirement_missing_from_summary_or_silently_not_run(tmp_path
     summary["requirements"] = [r for r in summary["requirements"] if r["id"] != "MDR-5.3/exchange"]
     summary["ready"], summary["blockers"] = True, []
     write_summary(folder, summary)
-    refinalise_args = dict(run_id="run-1", harness_version="0.1.0", schema_pack=PACK, profile_digest=None,
+    refinalise_args = dict(run_id="run-1", harness_version="0.1.0", schema_pack=PACK, profile_digest=DIGEST,
                            started=NOW, finished=NOW, attestation=ATTESTATION, identity=party)
     finalise_bundle(folder, ready=True, **refinalise_args)
     found = {f.rule: f for f in verify_bundle(folder, now=NOW).findings}
@@ -471,13 +486,14 @@ def test_summary_schema_rejects_a_bad_verdict(tmp_path: Path) -> None:
         write_summary(tmp_path / "run-1", summary)
 
 
-def test_an_invalid_summary_in_a_bundle_is_named(bundle: tuple[Path, Path], party: Identity) -> None:
+def test_an_invalid_summary_in_a_bundle_is_refused(bundle: tuple[Path, Path], party: Identity) -> None:
     folder, _ = bundle
     summary = json.loads((folder / "summary.json").read_text())
     del summary["party"]
     (folder / "summary.json").write_text(json.dumps(summary))
     refinalise(folder, party)
-    assert "summary.schema" in rules(verify_bundle(folder, now=NOW))
+    with pytest.raises(InputError, match="summary.json: /: 'party' is a required property"):
+        verify_bundle(folder, now=NOW)
 
 
 def test_zip_and_folder_agree(bundle: tuple[Path, Path], tmp_path: Path) -> None:
@@ -489,7 +505,7 @@ def test_zip_and_folder_agree(bundle: tuple[Path, Path], tmp_path: Path) -> None
 
 # -- the remaining checks, each shown failing ------------------------------------------------------
 def _finalise(folder: Path, identity: Identity | None, **changes: Any) -> None:
-    args: dict[str, Any] = dict(run_id="run-1", harness_version="0.1.0", schema_pack=PACK, profile_digest=None,
+    args: dict[str, Any] = dict(run_id="run-1", harness_version="0.1.0", schema_pack=PACK, profile_digest=DIGEST,
                                 started="2026-05-01T12:00:00Z", finished="2026-05-01T12:05:00Z",
                                 attestation=ATTESTATION, identity=identity, ready=True)
     args.update(changes)
@@ -526,8 +542,9 @@ def test_a_requirement_in_summary_that_nothing_planned_is_named(bundle: tuple[Pa
 
 def test_reused_requirements_must_name_the_bundle_they_rest_on(tmp_path: Path, party: Identity) -> None:
     folder = tmp_path / "run-1"
-    rec = Recorder(folder)
-    rec.event("plan", requirements=[{"id": "MDR-5.4/reuse", "enabled": True}])
+    rec = Recorder(folder, run={"profile": PROFILE, "profile_digest": DIGEST,
+                                "signer_certificate_sha256": certificate_fingerprint(party.certificate)})
+    rec.event("plan", requirements=[{"id": "MDR-5.4/reuse", "enabled": True}], profile_digest=DIGEST)
     rec.event("reuse", requirement="MDR-5.4/reuse", run_id="dcp-run", manifest_sha256="sha256:" + "0" * 64,
               party="DCP-0001")
     rec.close()
@@ -578,11 +595,11 @@ def test_a_run_without_a_plan_or_attestation_is_named(tmp_path: Path) -> None:
     assert {"evidence.plan", "attestation.missing", "signature.missing", "bundle.extra-file"} <= found
 
 
-def test_a_manifest_that_is_not_json_is_named(bundle: tuple[Path, Path]) -> None:
+def test_a_manifest_that_is_not_json_is_refused(bundle: tuple[Path, Path]) -> None:
     folder, _ = bundle
     (folder / "manifest.json").write_text("{")
-    result = verify_bundle(folder, now=NOW)
-    assert "bundle.manifest" in rules(result) and result.exit_code == 1
+    with pytest.raises(InputError, match="manifest.json: not valid JSON"):
+        verify_bundle(folder, now=NOW)
 
 
 def test_a_different_schema_pack_is_a_warning(bundle: tuple[Path, Path]) -> None:
@@ -591,5 +608,5 @@ def test_a_different_schema_pack_is_a_warning(bundle: tuple[Path, Path]) -> None
     class Pack:
         fingerprint = "sha256:" + "ef" * 32
 
-    result = verify_bundle(folder, pack=Pack(), now=NOW)
+    result = verify_bundle(folder, pack=Pack(), integrity_only=True, now=NOW)
     assert rules(result) == {"bundle.schema-pack"} and result.exit_code == 0

@@ -28,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape
 
     from harness.errors import UsageError
     from harness.reference.faults import parse_faults
@@ -65,9 +66,11 @@ def run(args: argparse.Namespace) -> int:
                                                on_start=view.on_start)
             terminal_summary(result.summary, console, bundle=result.zip_path)
             results.append(result)
-    console.rule("Demo finished")
-    for result in results:
-        state = "[green]ready[/]" if result.ready else "[bold red]not ready[/]"
-        console.print(f"{result.run_id}: {state}\n  report: {result.folder / 'report.html'}\n  bundle: {result.zip_path}")
-    console.print("check a bundle independently: dipcert verify <bundle>.dipcert.zip")
+        console.rule("Demo finished")
+        for role, result in zip(roles, results):
+            state = "[green]ready[/]" if result.ready else "[bold red]not ready[/]"
+            console.print(f"{escape(result.run_id)}: {state}\n  report: {escape(str(result.folder / 'report.html'))}\n"
+                          f"  bundle: {escape(str(result.zip_path))}", soft_wrap=True)
+            # The complete check: the demo CA's certificate (kept beside the bundle) and the signer pinned.
+            console.print(f"  verify: {escape(pki.verify_command(result, role))}", soft_wrap=True)
     return 0 if all(r.ready for r in results) else 1

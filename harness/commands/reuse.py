@@ -1,10 +1,11 @@
 """`dipcert reuse --profile FILE --from BUNDLE...`: certify a party on evidence its DCP or software
 supplier already produced for the same system with another party (guidance 5.4 / 6.4).
 
-Each earlier bundle is verified as `dipcert verify` does; then, requirement by requirement, the
-decision says which rests on which earlier bundle and why, and what runs live (always: the party's
-own preflight and a consume smoke test per enabled incoming interface; plus every refused
-requirement). The decision is signed into the new bundle as reuse.json. The DCP's "unchanged since"
+Each earlier bundle is verified as `dipcert verify` does, with the same anchors (`--trust`,
+`--signer`, or the explicit `--integrity-only`), and must come from another party; then,
+requirement by requirement, the decision says which rests on which earlier bundle and why, and
+what runs live (always: the party's own preflight and a consume smoke test per enabled incoming
+interface; plus every refused requirement). The decision is signed into the new bundle as reuse.json. The DCP's "unchanged since"
 attestation is `--unchanged-since-attested-by 'Name, Organisation'`; without it nothing is reused.
 Exit 0 ready, 1 not ready, 2 usage error.
 """
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+from harness.commands.verify import add_anchor_arguments  # the same anchors as verify
 
 HELP = ("Certify a party on a DCP's or supplier's earlier certification of the same system: verifies the "
         "earlier bundles, decides per requirement what rests on them, runs the rest live. "
@@ -32,8 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--attested-by", metavar="'NAME, ROLE'", help="who attests this run (default: your user name)")
     parser.add_argument("--spec", type=Path, default=None, metavar="DIR",
                         help="validate against Elexon's DIP specification in this folder instead of the bundled pack")
-    parser.add_argument("--trust", type=Path, action="append", default=[], metavar="PEM",
-                        help="CA certificate the earlier bundles' signing certificates must chain to")
+    add_anchor_arguments(parser, what="each earlier bundle")
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="bound for every wait (default: the profile's harness.timeout)")
     parser.add_argument("--dip-key", type=Path, default=None, metavar="DIR",
@@ -61,7 +63,8 @@ def decision_table(plan: object, console: object) -> None:
     for b in plan.bundles:  # type: ignore[attr-defined]
         state = "[green]verifies[/]" if b.sound else "[red]does NOT verify[/]"
         console.print(f"earlier bundle {escape(str(b.source))}: run {escape(str(b.run_id))} {state}, "  # type: ignore[attr-defined]
-                      f"manifest {b.manifest_sha256}")
+                      f"manifest {b.manifest_sha256}; signer {escape(str(b.origin.subject))} {b.origin.fingerprint}: "
+                      f"{escape(b.origin.explanation)}", soft_wrap=True)
     for f in plan.findings:  # type: ignore[attr-defined]
         colour = "red" if f.severity == "error" else "yellow"
         console.print(f"[{colour}]{f.severity}[/] {f.rule}: {escape(f.message)}", soft_wrap=True)  # type: ignore[attr-defined]
@@ -71,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from harness.errors import UsageError
+    from harness.evidence.origin import load_anchors
     from harness.evidence.reuse import parse_attestation, plan_reuse
     from harness.messages.schemapack import load_pack
     from harness.profile import load_profile
@@ -84,11 +88,11 @@ def run(args: argparse.Namespace) -> int:
         if not source.exists():
             raise UsageError(f"--from {source}: no such bundle (expected a run folder or a .dipcert.zip)")
     attestation = parse_attestation(args.unchanged)
+    anchors = load_anchors(args.trust, args.signer, integrity_only=args.integrity_only, required=True,
+                           command="dipcert reuse")
     profile = load_profile(args.profile)
     pack = load_pack(args.spec)
-    from harness.commands.verify import _load_trust
-
-    plan = plan_reuse(profile, args.sources, attestation=attestation, pack=pack, trust=_load_trust(args.trust),
+    plan = plan_reuse(profile, args.sources, attestation=attestation, pack=pack, anchors=anchors,
                       probe_timeout=args.timeout or profile.harness.timeout)
     console = Console(highlight=False)
     decision_table(plan, console)

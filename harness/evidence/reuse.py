@@ -18,12 +18,8 @@ the enabled interfaces: each requirement rests on the first bundle that qualifie
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 import re
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -31,85 +27,22 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
-from harness.findings import Finding, errors, short
+from harness.evidence.bundle import _json_bytes, sign_bytes
+from harness.evidence.earlier import (ARTEFACT, ARTEFACT_SIGNATURE, EarlierBundle, load_earlier, same_party,
+                                      verify_detached)
+from harness.evidence.origin import NO_ANCHORS, NOT_CHECKED, UNPINNED, Anchors
+from harness.findings import Finding, short
+from harness.fingerprint import covers_interface, differences, probe_endpoint_certificates, system_fingerprint
+from harness.messages.schemapack import load_pack
+from harness.run.planning import certification_plan
+
+__all__ = ["ARTEFACT", "ARTEFACT_SIGNATURE", "EarlierBundle", "ReusePlan", "decide", "load_earlier",
+           "parse_attestation", "plan_reuse", "verify_detached"]
 
 FORMAT = "dipcert-reuse/1"
-ARTEFACT = "reuse.json"
-ARTEFACT_SIGNATURE = "reuse.sig"
 REUSABLE_KINDS = ("consume", "produce", "exchange")
 CERTIFICATION_ENVIRONMENT = "UIT"
 REUSE_RULE = "reuse.decision"
-
-
-# -- the earlier bundles ----------------------------------------------------------------------------
-@dataclass
-class EarlierBundle:
-    """One earlier bundle as `verify` sees it: nothing is taken from its summary.json or report."""
-
-    source: Path
-    run_id: str | None
-    manifest_sha256: str | None
-    run: dict[str, Any]
-    verdicts: dict[str, dict[str, Any]]
-    planned: dict[str, dict[str, Any]]
-    problems: list[Finding]  # verify's error findings
-    signer: str | None = None
-
-    @property
-    def sound(self) -> bool:
-        return not self.problems
-
-    @property
-    def party(self) -> dict[str, Any]:
-        return dict(self.run.get("party") or {})
-
-    @property
-    def fingerprint(self) -> dict[str, Any]:
-        return dict(self.run.get("system_fingerprint") or {})
-
-    @property
-    def label(self) -> str:
-        return self.run_id or self.source.name
-
-    def summary(self) -> dict[str, Any]:
-        return {"source": self.source.name, "run_id": self.run_id, "manifest_sha256": self.manifest_sha256,
-                "party": self.party, "environment": self.run.get("environment"),
-                "system": self.run.get("system"), "system_fingerprint": self.fingerprint,
-                "schema_pack": self.run.get("schema_pack"), "signer": self.signer, "sound": self.sound,
-                "problems": [f.to_dict() for f in self.problems[:20]]}
-
-
-def load_earlier(path: Path | str, *, pack: Any = None, trust: Sequence[Any] = (),
-                 now: datetime | None = None) -> EarlierBundle:
-    """Verifies `path` (folder or .dipcert.zip) as `dipcert verify` does and reads what reuse needs.
-
-    Raises InputError (one line) when the path is not a bundle at all; a bundle that does not verify
-    is returned with its problems, so that the refusal is a finding the reviewer sees.
-    """
-    from harness.commands.verify import make_revalidator
-    from harness.evidence.bundle import MANIFEST, manifest_sha256
-    from harness.evidence.safezip import open_bundle
-    from harness.evidence.verify import verify_bundle
-    from harness.messages.schemapack import load_pack
-
-    source = Path(path)
-    scratch = Path(tempfile.mkdtemp(prefix="dipcert-reuse-")) if source.is_file() else None
-    try:
-        folder = open_bundle(source, into=scratch)
-        pack = pack or load_pack(None)
-        result = verify_bundle(folder, trust=trust, pack=pack, revalidate=make_revalidator(pack), now=now)
-        digest = manifest_sha256(folder) if (folder / MANIFEST).is_file() else None
-    finally:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
-    first = result.records[0] if result.records else {}
-    run = dict(first.get("run") or {}) if first.get("kind") == "run-start" else {}
-    from harness.evidence import verdicts as V
-
-    planned = {str(r.get("id")): r for r in V.planned_requirements(result.records)}
-    return EarlierBundle(source=source, run_id=(result.manifest or {}).get("run_id") or run.get("run_id"),
-                         manifest_sha256=digest, run=run, verdicts=result.verdicts, planned=planned,
-                         problems=errors(result.findings), signer=(result.manifest or {}).get("signer"))
 
 
 # -- the "unchanged since" attestation --------------------------------------------------------------
@@ -174,8 +107,6 @@ def _pack_compatibility(earlier: Mapping[str, Any], now: Mapping[str, Any]) -> s
 def bundle_findings(profile: Any, earlier: EarlierBundle, *, now_fingerprint: Mapping[str, Any],
                     schema_pack: Mapping[str, Any]) -> list[Finding]:
     """Why nothing at all can rest on `earlier` (empty: it qualifies, requirement by requirement)."""
-    from harness.fingerprint import differences
-
     where = {"bundle": earlier.source.name, "run_id": earlier.run_id}
     out: list[Finding] = []
     if not earlier.sound:
@@ -186,6 +117,12 @@ def bundle_findings(profile: Any, earlier: EarlierBundle, *, now_fingerprint: Ma
                       severity="error", **where))
         return out
     party = earlier.party
+    me = {"dip_id": profile.party.dip_id, "mpid": profile.party.mpid}
+    shared = same_party(party, me)
+    if shared:
+        out.append(_f("reuse.same-party", "party", "an earlier run of another party", shared,
+                      f"{earlier.label} is a run of this same party ({shared}); reuse rests only on evidence "
+                      f"produced with another party (guidance 5.4 / 6.4)", **where))
     if party.get("role") != profile.role:
         out.append(_f("reuse.role", "party.role", profile.role, party.get("role"),
                       f"{earlier.label} certified the {party.get('role')} role, this party is {profile.role}",
@@ -218,14 +155,25 @@ def bundle_findings(profile: Any, earlier: EarlierBundle, *, now_fingerprint: Ma
     return out
 
 
+def bundle_notes(earlier: EarlierBundle) -> list[Finding]:
+    """What the reviewer should know about an earlier bundle that does not refuse it: how far its origin was checked."""
+    where = {"bundle": earlier.source.name, "run_id": earlier.run_id}
+    if earlier.origin.status == UNPINNED:
+        return [_f("reuse.signer-unpinned", earlier.source.name, "a signer pinned with --signer",
+                   earlier.origin.fingerprint, f"{earlier.label} is signed by {earlier.origin.subject}, issued by a "
+                   f"trusted CA but not pinned to its party (--signer)", **where)]
+    if earlier.origin.status == NOT_CHECKED:
+        return [_f("reuse.origin-unchecked", earlier.source.name, "an origin checked with --trust",
+                   "--integrity-only", f"{earlier.label}: who signed it was not checked (--integrity-only)", **where)]
+    return []
+
+
 def _now_parts(fingerprint: Mapping[str, Any]) -> Mapping[str, Any]:
     return fingerprint.get("parts") or {}
 
 
 def requirement_findings(req: Any, earlier: EarlierBundle) -> list[Finding]:
     """Why `req` cannot rest on an otherwise qualifying `earlier` bundle (empty: it can)."""
-    from harness.fingerprint import covers_interface
-
     where = {"bundle": earlier.source.name, "run_id": earlier.run_id, "requirement": req.id}
     then = earlier.planned.get(req.id)
     if then is None or not then.get("enabled", True) or not covers_interface(earlier.fingerprint, req.interface) \
@@ -300,8 +248,6 @@ class ReusePlan:
 
     def record(self, recorder: Any, folder: Path | str, identity: Any) -> None:
         """Writes reuse.json (+ reuse.sig when the party has a signing identity) and the evidence."""
-        from harness.evidence.bundle import _json_bytes, sign_bytes
-
         folder = Path(folder)
         data = _json_bytes(self.to_dict(run_id=folder.name))
         (folder / ARTEFACT).write_bytes(data)
@@ -326,8 +272,6 @@ class ReusePlan:
 
 
 def _plan(profile: Any) -> list[Any]:
-    from harness.run.planning import certification_plan
-
     return certification_plan(profile, reuse=True)
 
 
@@ -335,11 +279,7 @@ def decide(profile: Any, bundles: Sequence[EarlierBundle], *, attestation: Mappi
            schema_pack: Mapping[str, Any] | None = None,
            endpoint_certificates: Mapping[str, str] | None = None) -> ReusePlan:
     """Requirement by requirement: which rests on which earlier bundle, and what runs live and why."""
-    from harness.fingerprint import system_fingerprint
-
     if schema_pack is None:
-        from harness.messages.schemapack import load_pack
-
         pack = load_pack(None)
         schema_pack = {"name": pack.name, "version": pack.version, "fingerprint": pack.fingerprint}
     now = system_fingerprint(profile, endpoint_certificates)
@@ -353,6 +293,8 @@ def decide(profile: Any, bundles: Sequence[EarlierBundle], *, attestation: Mappi
     for index, earlier in enumerate(bundles):
         problems = bundle_findings(profile, earlier, now_fingerprint=now, schema_pack=schema_pack)
         findings.extend(problems)
+        if not problems:
+            findings.extend(bundle_notes(earlier))
         if problems:
             refused_bundle[index] = problems
         else:
@@ -388,111 +330,11 @@ def decide(profile: Any, bundles: Sequence[EarlierBundle], *, attestation: Mappi
 
 
 def plan_reuse(profile: Any, sources: Sequence[Path | str], *, attestation: Mapping[str, str] | None,
-               pack: Any = None, trust: Sequence[Any] = (), probe_timeout: float = 5.0) -> ReusePlan:
-    """Loads and verifies each earlier bundle, probes the endpoints' certificates, and decides."""
-    from harness.fingerprint import probe_endpoint_certificates
-    from harness.messages.schemapack import load_pack
-
+               pack: Any = None, anchors: Anchors = NO_ANCHORS, probe_timeout: float = 5.0) -> ReusePlan:
+    """Loads and verifies each earlier bundle with the reviewer's `anchors`, probes the endpoints'
+    certificates, and decides."""
     pack = pack or load_pack(None)
-    bundles = [load_earlier(s, pack=pack, trust=trust) for s in sources]
+    bundles = [load_earlier(s, pack=pack, anchors=anchors) for s in sources]
     return decide(profile, bundles, attestation=attestation,
                   schema_pack={"name": pack.name, "version": pack.version, "fingerprint": pack.fingerprint},
                   endpoint_certificates=probe_endpoint_certificates(profile, timeout=probe_timeout))
-
-
-# -- the chain, for `verify` ------------------------------------------------------------------------
-def verify_detached(data: bytes, doc: Mapping[str, Any]) -> str | None:
-    """The signing certificate's fingerprint when `doc` (sign_bytes' shape) signs `data`, else None."""
-    from cryptography import x509
-
-    from harness.evidence.bundle import certificate_fingerprint, signature_verifies
-
-    try:
-        cert = x509.load_pem_x509_certificate(str(doc["certificate_pem"]).encode("ascii"))
-        signature = base64.b64decode(str(doc["signature_b64"]), validate=True)
-    except (KeyError, ValueError, TypeError):
-        return None
-    return certificate_fingerprint(cert) if signature_verifies(data, cert, signature, doc.get("algorithm")) else None
-
-
-def check_chain(folder: Path, records: Sequence[Mapping[str, Any]], manifest: Mapping[str, Any] | None,
-                earlier: Sequence[Path | str], *, pack: Any = None, trust: Sequence[Any] = (),
-                now: datetime | None = None) -> list[Finding]:
-    """Every `reuse` record must rest on an earlier bundle that is given, verifies, and passed that
-    requirement; and the signed decision artefact must say so. Missing bundles: `reuse.chain-missing`."""
-    grants = [(r.get("seq"), r.get("data") or {}) for r in records
-              if r.get("kind") == "event" and r.get("event") == "reuse"]
-    if not grants:
-        return []
-    out: list[Finding] = []
-    artefact = _read_artefact(folder, manifest, out)
-    granted_in_artefact = {(item.get("id"), (item.get("reused_from") or {}).get("manifest_sha256"))
-                           for item in (artefact or {}).get("requirements") or []
-                           if isinstance(item, dict) and item.get("decision") == "reused"}
-    loaded: dict[str, EarlierBundle] = {}
-    for path in earlier:
-        b = load_earlier(path, pack=pack, trust=trust, now=now)
-        if b.manifest_sha256:
-            loaded.setdefault(b.manifest_sha256, b)
-    missing: dict[str, list[str]] = {}
-    for seq, data in grants:
-        rid, digest = str(data.get("requirement")), str(data.get("manifest_sha256"))
-        where = f"evidence.jsonl#seq={seq}"
-        if artefact is not None and (rid, digest) not in granted_in_artefact:
-            out.append(_f("reuse.chain-artefact", where, f"{rid} reused in {ARTEFACT}", "not listed",
-                          f"{rid} is recorded as reused but the signed {ARTEFACT} does not grant it",
-                          severity="error", requirement=rid))
-        b = loaded.get(digest)
-        if b is None:
-            missing.setdefault(digest, []).append(rid)
-            continue
-        if not b.sound:
-            out.append(_f("reuse.chain-unsound", where, "an earlier bundle that verifies",
-                          f"{len(b.problems)} error(s)", f"{rid} rests on {b.label}, which does not verify "
-                          f"({b.problems[0].rule}: {b.problems[0].message})", severity="error", requirement=rid))
-            continue
-        if b.run_id != data.get("run_id"):
-            out.append(_f("reuse.chain-run-id", where, b.run_id, data.get("run_id"),
-                          f"{rid}: the reuse record names run {data.get('run_id')}, the bundle is {b.run_id}",
-                          severity="error", requirement=rid))
-        verdict = (b.verdicts.get(rid) or {}).get("verdict")
-        if verdict != "pass":
-            out.append(_f("reuse.chain-verdict", where, "pass", verdict,
-                          f"{rid} rests on {b.label}, where it was {verdict}", severity="error", requirement=rid))
-    for digest, rids in sorted(missing.items()):
-        run_ids = sorted({str(d.get("run_id")) for _s, d in grants if d.get("manifest_sha256") == digest})
-        out.append(_f("reuse.chain-missing", "", f"the earlier bundle {digest} (give it with --with)", "not given",
-                      f"{len(rids)} requirement(s) rest on run {', '.join(run_ids)} (manifest {digest[:19]}...), "
-                      f"which was not given, so the chain cannot be checked", severity="error",
-                      manifest_sha256=digest, requirements=sorted(rids)))
-    return out
-
-
-def _read_artefact(folder: Path, manifest: Mapping[str, Any] | None, out: list[Finding]) -> dict[str, Any] | None:
-    path = folder / ARTEFACT
-    if not path.is_file():
-        out.append(_f("reuse.chain-artefact", ARTEFACT, "present", "absent",
-                      f"requirements are recorded as reused but the bundle has no {ARTEFACT}", severity="error"))
-        return None
-    data = path.read_bytes()
-    sig_path = folder / ARTEFACT_SIGNATURE
-    signer = None
-    if sig_path.is_file():
-        try:
-            signer = verify_detached(data, json.loads(sig_path.read_bytes()))
-        except ValueError:
-            signer = None
-    if signer is None:
-        out.append(_f("reuse.chain-signature", ARTEFACT_SIGNATURE, f"a signature over {ARTEFACT}",
-                      "missing or invalid", f"{ARTEFACT} is not signed, or its signature does not verify",
-                      severity="error"))
-    elif manifest is not None and manifest.get("signer") and manifest.get("signer") != signer:
-        out.append(_f("reuse.chain-signature", ARTEFACT_SIGNATURE, manifest.get("signer"), signer,
-                      f"{ARTEFACT} is signed by another certificate than the bundle", severity="error"))
-    try:
-        value = json.loads(data)
-    except ValueError:
-        out.append(_f("reuse.chain-artefact", ARTEFACT, "JSON", "unreadable", f"{ARTEFACT} is not JSON",
-                      severity="error"))
-        return None
-    return value if isinstance(value, dict) else None

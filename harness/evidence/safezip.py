@@ -29,6 +29,9 @@ class Limits:
     max_total_bytes: int = 1024 * 1024 * 1024
     max_ratio: float = 200.0  # uncompressed / compressed, checked on members above ratio_floor
     ratio_floor: int = 1024 * 1024
+    # manifest.json lists at most max_members files (~150 bytes each): a larger one is refused before it
+    # is extracted or parsed, the cheap check before the heavy work
+    max_manifest_bytes: int = 8 * 1024 * 1024
 
 
 DEFAULT_LIMITS = Limits()
@@ -112,6 +115,10 @@ def extract_zip(zip_path: Path, target: Path, *, limits: Limits = DEFAULT_LIMITS
                 raise InputError(f"{zip_path}: member {info.filename!r} is not a regular file; refused")
             if info.flag_bits & 0x1:
                 raise InputError(f"{zip_path}: member {info.filename!r} is encrypted; refused")
+            if PurePosixPath(info.filename).name == "manifest.json" and len(pure.parts) <= 2 and \
+                    info.file_size > limits.max_manifest_bytes:
+                raise InputError(f"{zip_path}: member {info.filename!r} is {info.file_size} bytes, over the "
+                                 f"manifest limit of {limits.max_manifest_bytes}; refused")
             if info.file_size > limits.max_member_bytes:
                 raise InputError(f"{zip_path}: member {info.filename!r} is {info.file_size} bytes, over the "
                                  f"limit of {limits.max_member_bytes}")

@@ -21,12 +21,13 @@ REPORT_FILES = {"summary": "summary.json", "html": "report.html", "junit": "juni
 def run_records(folder: Path | str, *, label: Path | str | None = None) -> list[dict]:
     """The evidence records of a run folder; InputError (naming `label`, default the folder) when there are none."""
     from harness.errors import InputError
-    from harness.evidence.recorder import EVIDENCE_FILE, read_records
+    from harness.evidence.recorder import EVIDENCE_FILE
+    from harness.evidence.safejson import read_records
 
     log = Path(folder) / EVIDENCE_FILE
     if not log.is_file():
         raise InputError(f"{label or folder}: no {EVIDENCE_FILE} (expected a dipcert run folder or bundle)")
-    records = read_records(log)
+    records = read_records(log, f"{label}: {EVIDENCE_FILE}" if label else str(log))  # hostile bundles: exit 2
     if not records:
         raise InputError(f"{label or log}: no readable evidence records")
     return records

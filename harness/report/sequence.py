@@ -103,7 +103,7 @@ def sequence_svg(items: Sequence[Arrow], *, party: str, partner: str | None, ide
 def _items(body: bytes) -> list[Any]:
     try:
         value = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # a participant's body: anything, however deeply nested
         return []
     return value if isinstance(value, list) else [value]
 
@@ -112,7 +112,8 @@ def _common(body: bytes | None) -> Mapping[str, Any]:
     if not body:
         return {}
     for item in _items(body)[:1]:
-        block = ((item or {}).get("payload") or {}).get("CommonBlock") if isinstance(item, Mapping) else None
+        payload = item.get("payload") if isinstance(item, Mapping) else None
+        block = payload.get("CommonBlock") if isinstance(payload, Mapping) else None
         if isinstance(block, Mapping):
             return block
     return {}

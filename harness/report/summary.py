@@ -8,6 +8,7 @@ or the machine rendering it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ from harness.errors import InputError
 from harness.evidence import verdicts as V
 from harness.evidence.recorder import EVIDENCE_FILE
 
+_FINGERPRINT = re.compile(r"^sha256:[0-9a-f]{64}$")
 PARTY_FIELDS = ("role", "dip_id", "mpid", "dcp_id", "company")
 PARTNER_FIELDS = ("role", "dip_id", "mpid", "kind")
 SYSTEM_FIELDS = ("name", "version", "build_id", "fingerprint")
@@ -88,6 +90,11 @@ def build_summary(records: Sequence[Mapping[str, Any]], *, finished: str | None 
         summary["profile_digest"] = run["profile_digest"]
     if isinstance(run.get("attestation"), Mapping):
         summary["attestation"] = dict(run["attestation"])
+    signer = run.get("signer_certificate_sha256")
+    if isinstance(signer, str) and _FINGERPRINT.match(signer):
+        # who signs the bundle: the party's registered certificate, as recorded when the run started
+        subject = run.get("signer_certificate_subject")
+        summary["signer"] = {"fingerprint": signer, "subject": subject if isinstance(subject, str) else None}
     return summary
 
 

@@ -4,11 +4,14 @@ Everything a real run needs is made here at run time in a private temporary fold
 DIP's, the MDR's and the SDS's certificates, API keys in files) and a real profile is written for
 each party, so the demo goes through exactly the code path of `dipcert run`: profile loading,
 preflight, the simulated DIP on loopback, triggers over HTTP, evidence, reports, signed bundle.
-The temporary folder is removed afterwards; the bundles land in `--out`.
+The temporary folder is removed afterwards; the bundles land in `--out`, each with the demo CA's
+certificate beside it (`<run-id>.ca.pem`, never a key), so that the printed `dipcert verify` command
+can check who signed it after the scratch folder is gone.
 """
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import socket
 import tempfile
@@ -18,7 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.serialization import Encoding
+
 from harness.catalogue import load_catalogue
+from harness.evidence.bundle import certificate_fingerprint
+from harness.evidence.origin import Anchors
 from harness.messages.samples import DEFAULT_PARTIES, Party
 from harness.profile import Profile
 from harness.run.session import RunOptions, RunResult, run_certification
@@ -43,6 +50,26 @@ class DemoPKI:
     identities: dict[str, Any]
     files: dict[str, tuple[Path, Path]]
     api_keys: dict[str, tuple[str, str]]
+    ca: Any = None  # the demo CA's certificate: the trust anchor `verify --trust` needs
+
+    def signer(self, role: str) -> str:
+        """The fingerprint of `role`'s signing certificate: what the DIP Manager would pin with --signer."""
+        return certificate_fingerprint(self.identities[role].certificate)
+
+    def anchors(self, *roles: str) -> Anchors:
+        """The anchors that verify the demo's bundles completely: its CA, and the parties' certificates pinned."""
+        return Anchors(trust=(self.ca,), signers=tuple(self.signer(r) for r in roles or ROLES))
+
+    def keep_anchor(self, result: RunResult) -> Path:
+        """The CA certificate written beside `result`'s bundle as `<run-id>.ca.pem` (public: no key leaves the scratch folder)."""
+        path = result.zip_path.parent / f"{result.run_id}.ca.pem"
+        path.write_bytes(self.ca.public_bytes(Encoding.PEM))
+        return path
+
+    def verify_command(self, result: RunResult, role: str) -> str:
+        """The complete `dipcert verify` command for `result`'s bundle: its trust anchor kept beside it, its signer pinned."""
+        return shlex.join(["dipcert", "verify", str(result.zip_path), "--trust", str(self.keep_anchor(result)),
+                           "--signer", self.signer(role)])
 
 
 def make_pki(folder: Path) -> DemoPKI:
@@ -65,17 +92,19 @@ def make_pki(folder: Path) -> DemoPKI:
             path = folder / f"{role.lower()}-api-key-{slot}"
             path.touch(mode=0o600)
             path.write_text(value + "\n", encoding="utf-8")
-    return DemoPKI(folder, dip, identities, files, keys)
+    return DemoPKI(folder, dip, identities, files, keys, ca=ca.cert)
 
 
-def profile_text(role: str, pki: DemoPKI, *, hub_port: int, port: int, timeout: float) -> str:
-    """A complete profile for the reference `role` listening on `port`, all nine interfaces enabled."""
+def profile_text(role: str, pki: DemoPKI, *, hub_port: int, port: int, timeout: float,
+                 interfaces: Sequence[str] | None = None) -> str:
+    """A complete profile for the reference `role` listening on `port`, all nine interfaces enabled
+    (or only `interfaces`: a smaller, quicker run)."""
     catalogue = load_catalogue()
     party, partner = DEFAULT_PARTIES[role], DEFAULT_PARTIES["SDS" if role == "MDR" else "MDR"]
     cert, key = pki.files[role]
     incoming = sorted({e.interface_id for e in catalogue.events() if e.direction_for(role) == "incoming"})
     hooks = "\n".join(f'{i} = "http://127.0.0.1:{port}/webhook/{i.lower()}"' for i in incoming)
-    interfaces = "\n".join(f'{i} = "Y"' for i in catalogue.interfaces)
+    enabled = "\n".join(f'{i} = "{"Y" if interfaces is None or i in interfaces else "N"}"' for i in catalogue.interfaces)
     return f'''# Written by `dipcert demo`: the reference {role} as the party under test.
 environment = "UIT"
 
@@ -99,7 +128,7 @@ dip_id = "{partner.dip_id}"
 endpoint = "reference"
 
 [interfaces]
-{interfaces}
+{enabled}
 
 [webhooks]
 {hooks}
@@ -122,14 +151,16 @@ timeout = {timeout}
 
 @contextmanager
 def demo_party(role: str, pki: DemoPKI, out: Path, *, faults: Sequence[str] = (), timeout: float = 5.0,
-               announce: Callable[[str], None] | None = None) -> Iterator[tuple[Profile, RunOptions]]:
+               announce: Callable[[str], None] | None = None,
+               interfaces: Sequence[str] | None = None) -> Iterator[tuple[Profile, RunOptions]]:
     """The reference `role` (with `faults`) running, its profile written and loaded, run options ready."""
     from harness.profile import load_profile
     from harness.reference.participant import ReferenceParticipant
 
     hub_port, port = free_port(), free_port()
     path = pki.folder / f"demo-{role.lower()}.toml"
-    path.write_text(profile_text(role, pki, hub_port=hub_port, port=port, timeout=timeout), encoding="utf-8")
+    path.write_text(profile_text(role, pki, hub_port=hub_port, port=port, timeout=timeout, interfaces=interfaces),
+                    encoding="utf-8")
     profile = load_profile(path)
     party = DEFAULT_PARTIES[role]
     partner = DEFAULT_PARTIES["SDS" if role == "MDR" else "MDR"]
@@ -145,9 +176,11 @@ def demo_party(role: str, pki: DemoPKI, out: Path, *, faults: Sequence[str] = ()
 
 
 def run_party(role: str, pki: DemoPKI, out: Path, *, faults: Sequence[str] = (), timeout: float = 5.0,
-              announce: Callable[[str], None] | None = None, **callbacks: Any) -> RunResult:
+              announce: Callable[[str], None] | None = None, interfaces: Sequence[str] | None = None,
+              **callbacks: Any) -> RunResult:
     """Certify the reference `role` (with `faults`) against a clean reference partner."""
-    with demo_party(role, pki, out, faults=faults, timeout=timeout, announce=announce) as (profile, options):
+    with demo_party(role, pki, out, faults=faults, timeout=timeout, announce=announce,
+                    interfaces=interfaces) as (profile, options):
         return run_certification(profile, options, **callbacks)
 
 

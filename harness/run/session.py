@@ -157,6 +157,7 @@ class CertificationRun:
             "profile": p.to_public_dict(), "profile_digest": p.digest(),
             "schema_pack": {"name": pack.name, "version": pack.version, "fingerprint": pack.fingerprint},
             "signer_certificate_sha256": certificate_fingerprint(self.identity.certificate) if self.identity else None,
+            "signer_certificate_subject": self.identity.certificate.subject.rfc4514_string() if self.identity else None,
             "attestation": attestation(p, self.o.attested_by, self.started),
             "harness_version": __version__,
         }

@@ -1,0 +1,669 @@
+"""The check of one bundle: `dipcert verify`'s core, trusting nothing its producer wrote about it.
+
+Order of trust: the reviewer's anchors (`origin.Anchors`) tie the signing certificate to a CA and to
+the certificate the party registered; the signature ties manifest.json to that certificate; the
+manifest's hashes tie every file to the manifest; the hash chain ties every record to the one
+before; the plan is derived again from the profile recorded at run start; and the verdicts are
+recomputed from the records alone, then compared with summary.json and report.html. Every
+disagreement is a Finding that names the file, record or requirement. A file whose shape is not a
+dipcert bundle's is refused (InputError, exit 2) before anything is concluded from it.
+
+Earlier bundles that reused requirements rest on are checked by `harness.evidence.earlier`, and
+both are put together by `harness.evidence.verify.verify_bundle`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+
+from harness.errors import DipcertError, InputError
+from harness.evidence import safejson
+from harness.evidence import verdicts as V
+from harness.evidence.bundle import (MANIFEST, REPORT, SIGNATURE, SUMMARY, bundle_files, certificate_fingerprint,
+                                     file_sha256, signature_verifies, summary_errors)
+from harness.evidence.origin import (FAILED, NO_ANCHORS, NOT_CHECKED, UNPINNED, UNVERIFIED, VERIFIED,
+                                     Anchors, Origin, describe, issued_by_any)
+from harness.evidence.recorder import EVIDENCE_FILE, GENESIS, MESSAGES_DIR, line_hash
+from harness.evidence.safezip import DEFAULT_LIMITS, Limits
+from harness.findings import Finding, errors, short
+from harness.profile import public_digest
+from harness.run.planning import plan_from_recorded_profile
+
+Revalidate = Callable[[Mapping[str, Any], bytes], list[Finding]]
+PlanFromProfile = Callable[[Mapping[str, Any]], Sequence[Mapping[str, Any]]]
+_BODY_FILE = re.compile(rf"^{MESSAGES_DIR}/[1-9][0-9]*-(request|response)\.bin$")
+
+
+@dataclass
+class VerifyResult:
+    path: Path
+    findings: list[Finding] = field(default_factory=list)
+    manifest: dict[str, Any] | None = None
+    summary: dict[str, Any] | None = None
+    records: list[dict[str, Any]] = field(default_factory=list)
+    verdicts: dict[str, dict[str, Any]] = field(default_factory=dict)  # recomputed from the evidence
+    complete: bool = False
+    recomputed_ready: bool = False
+    revalidation: dict[int, list[Finding]] = field(default_factory=dict)
+    origin: Origin = field(default_factory=Origin)
+    anchors: Anchors = NO_ANCHORS
+
+    @property
+    def run(self) -> dict[str, Any]:
+        """The run-start record's `run` (party, profile, signer recorded when the run started)."""
+        first = self.records[0] if self.records else {}
+        run = first.get("run") if first.get("kind") == "run-start" else None
+        return run if isinstance(run, dict) else {}
+
+    @property
+    def run_id(self) -> str | None:
+        return (self.manifest or {}).get("run_id")
+
+    @property
+    def sound(self) -> bool:
+        """No error finding: every hash, the chain, the signature, the plan and every verdict hold."""
+        return not errors(self.findings)
+
+    @property
+    def ready_by_evidence(self) -> bool:
+        """Sound, and the evidence (recomputed) and the manifest both say ready: all integrity can show."""
+        return self.sound and self.recomputed_ready and (self.manifest or {}).get("ready") is True
+
+    @property
+    def ready(self) -> bool:
+        """Sound and ready *and* signed by a pinned certificate a trusted CA issued: never without anchors."""
+        return self.ready_by_evidence and self.origin.verified
+
+    @property
+    def exit_code(self) -> int:
+        """0 ready (or, asked for with integrity_only, ready by the evidence), 1 otherwise; 2 is raised."""
+        if self.anchors.integrity_only:
+            return 0 if self.ready_by_evidence else 1
+        return 0 if self.ready else 1
+
+    @property
+    def state(self) -> str:
+        """One phrase: what a reviewer may conclude."""
+        if not self.sound:
+            return "NOT sound"
+        if not self.ready_by_evidence:
+            return "sound but NOT ready"
+        if self.ready:
+            return "sound and ready, origin verified"
+        if self.anchors.integrity_only:
+            return "integrity only: sound and ready by its own evidence, origin NOT checked"
+        return "NOT verified: integrity holds, but origin NOT verified"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"bundle": str(self.path), "run_id": self.run_id, "state": self.state, "sound": self.sound,
+                "ready_by_evidence": self.ready_by_evidence, "ready": self.ready,
+                "checked": "integrity-only" if self.anchors.integrity_only else "integrity and origin",
+                "party": {k: self.run.get("party", {}).get(k) for k in ("role", "dip_id", "mpid")}
+                if isinstance(self.run.get("party"), dict) else None,
+                "signer": self.origin.to_dict(),
+                "findings": [f.to_dict() for f in self.findings]}
+
+
+def check_bundle(folder: Path, source: Path, *, anchors: Anchors = NO_ANCHORS, pack: Any = None,
+                 revalidate: Revalidate | None = None, plan_from_profile: PlanFromProfile | None = None,
+                 expected_certificate: Any = None, now: datetime | None = None,
+                 limits: Limits = DEFAULT_LIMITS) -> VerifyResult:
+    """Checks the bundle in `folder` (already opened safely; `source` is what the user named).
+
+    The plan is always derived again from the recorded profile: `plan_from_profile` replaces the
+    derivation (tests), it cannot switch it off.
+    """
+    if not (folder / MANIFEST).is_file() and not (folder / EVIDENCE_FILE).is_file():
+        raise InputError(f"{source}: not a dipcert bundle (neither {MANIFEST} nor {EVIDENCE_FILE} found)")
+    result = VerifyResult(path=source, anchors=anchors)
+    _Checker(folder, source, result, anchors=anchors, pack=pack, revalidate=revalidate,
+             plan_from_profile=plan_from_profile or plan_from_recorded_profile,
+             expected_certificate=expected_certificate, now=now or datetime.now(timezone.utc), limits=limits).run()
+    return result
+
+
+def _f(rule: str, path: str, expected: Any, actual: Any, message: str, severity: str = "error",
+       **extra: Any) -> Finding:
+    return Finding(rule, path, short(expected), short(actual), message, severity, extra)
+
+
+class _Checker:
+    def __init__(self, folder: Path, source: Path, result: VerifyResult, **options: Any) -> None:
+        self.folder = folder
+        self.source = source
+        self.result = result
+        self.o = options
+        self.anchors: Anchors = options["anchors"]
+        self.add = result.findings.append
+
+    def where(self, name: str) -> str:
+        return f"{self.source}: {name}"
+
+    def run(self) -> None:
+        # Cheap refusals first: the manifest's size and shape, the signature's shape, every record's shape.
+        manifest = self.manifest()
+        doc = self.signature_document() if manifest is not None else None
+        summary = self.summary()
+        self.chain()
+        if manifest is not None:
+            self.files(manifest)
+            self.signature(manifest, doc)
+            self.attestation(manifest)
+            self.pack(manifest)
+        self.bodies()
+        self.revalidate()
+        self.recompute_and_compare(manifest, summary)
+
+    # -- manifest, files, signature ----------------------------------------------------------
+    def manifest(self) -> dict[str, Any] | None:
+        path = self.folder / MANIFEST
+        if not path.is_file():
+            self.add(_f("bundle.manifest", MANIFEST, "present", "absent", f"no {MANIFEST}: the run was not "
+                        f"finalised, so file hashes and the signature cannot be checked"))
+            return None
+        data = safejson.read(path, self.where(MANIFEST), max_bytes=self.o["limits"].max_manifest_bytes)
+        files = data.get("files") if isinstance(data, dict) else None
+        limit = self.o["limits"].max_members
+        if isinstance(files, dict) and len(files) > limit:  # before the schema walks a million entries
+            raise InputError(f"{self.where(MANIFEST)}: lists {len(files)} files, more than the limit of {limit}; refused")
+        safejson.check_shape(data, safejson.MANIFEST_SCHEMA, self.where(MANIFEST))
+        self.result.manifest = data
+        return data
+
+    def signature_document(self) -> dict[str, Any] | None:
+        path = self.folder / SIGNATURE
+        if not path.is_file():
+            self.add(_f("signature.missing", SIGNATURE, "present", "absent",
+                        f"no {SIGNATURE}: the bundle is not signed, so nothing ties it to a party"))
+            return None
+        return safejson.read(path, self.where(SIGNATURE), schema=safejson.SIGNATURE_SCHEMA)
+
+    def summary(self) -> dict[str, Any] | None:
+        """summary.json, refused unless it is what evidence-summary.schema.json describes (its claims are
+        compared with the evidence later; a summary of another shape cannot even be read as claims)."""
+        path = self.folder / SUMMARY
+        if not path.is_file():
+            self.add(_f("summary.missing", SUMMARY, "present", "absent", f"no {SUMMARY} in the bundle"))
+            return None
+        data = safejson.read(path, self.where(SUMMARY))
+        for problem in summary_errors(data)[:1]:
+            raise InputError(f"{self.where(SUMMARY)}: {short(problem, 200)} (see schemas/evidence-summary.schema.json)")
+        self.result.summary = data
+        return data
+
+    def files(self, manifest: Mapping[str, Any]) -> None:
+        listed: dict[str, Any] = manifest["files"]
+        present = set(bundle_files(self.folder))
+        for rel in sorted(listed):
+            if rel not in present:
+                self.add(_f("bundle.missing-file", rel, "present", "absent",
+                            f"{rel} is listed in the manifest but missing from the bundle"))
+            elif file_sha256(self.folder / rel) != listed[rel]:
+                self.add(_f("bundle.hash", rel, listed[rel], file_sha256(self.folder / rel),
+                            f"{rel} changed after the manifest was written (SHA-256 differs)"))
+        for rel in sorted(present - set(listed)):
+            self.add(_f("bundle.extra-file", rel, "not present", "present",
+                        f"{rel} is in the bundle but not in the manifest (added afterwards)"))
+
+    def signature(self, manifest: Mapping[str, Any], doc: Mapping[str, Any] | None) -> None:
+        if doc is None:
+            return
+        try:
+            cert = x509.load_pem_x509_certificate(doc["certificate_pem"].encode("ascii"))
+            signature = base64.b64decode(doc["signature_b64"], validate=True)
+            origin = describe(cert)
+        except (ValueError, TypeError) as exc:  # UnicodeEncodeError is a ValueError
+            self.add(_f("signature.certificate", SIGNATURE, "a PEM certificate and base64 signature",
+                        short(str(exc)), f"{SIGNATURE} cannot be read: {short(str(exc))}"))
+            return
+        self.result.origin = origin
+        if not signature_verifies((self.folder / MANIFEST).read_bytes(), cert, signature, doc.get("algorithm")):
+            self.add(_f("signature.invalid", SIGNATURE, "a signature over manifest.json by the certificate's key",
+                        "does not verify", f"the signature in {SIGNATURE} does not match {MANIFEST} and the "
+                        f"certificate given (re-signed with another key, or the manifest was edited)"))
+            return
+        before = len(errors(self.result.findings))
+        self.bind_signer(manifest, origin.fingerprint or "")
+        anchor = None
+        if self.anchors.trust:
+            anchor = issued_by_any(cert, self.anchors.trust)
+            if anchor is None:
+                self.add(_f("signature.untrusted", SIGNATURE, "a certificate issued by a trusted CA (--trust)",
+                            cert.issuer.rfc4514_string(), "the signing certificate was not issued by any "
+                            "trusted certificate given"))
+            else:
+                origin.trusted_by = anchor.subject.rfc4514_string()
+        if self.anchors.signers:
+            origin.pinned = origin.fingerprint in self.anchors.signers
+            if not origin.pinned:
+                self.add(_f("signature.signer-pin", SIGNATURE, "one of the certificates pinned with --signer",
+                            origin.fingerprint, f"the bundle is signed by {origin.subject} ({origin.fingerprint}), "
+                            f"which is not a signing certificate you pinned for the party"))
+        failed = len(errors(self.result.findings)) > before
+        if self.anchors.integrity_only:
+            origin.status = NOT_CHECKED
+        elif failed:
+            origin.status = FAILED
+        elif not self.anchors.trust:
+            origin.status = UNVERIFIED
+        else:
+            origin.status = VERIFIED if origin.pinned else UNPINNED
+        self.validity(manifest, cert)
+
+    def bind_signer(self, manifest: Mapping[str, Any], fingerprint: str) -> None:
+        """The signer must be the certificate the bundle says the party registered, wherever it says so."""
+        named = manifest.get("signer")
+        if named != fingerprint:
+            self.add(_f("signature.unexpected-certificate", MANIFEST, named or "a signer", fingerprint,
+                        "the signing certificate is not the one the manifest names" if named else
+                        "the manifest names no signer, but the bundle is signed"))
+        run = self.result.run
+        recorded = run.get("signer_certificate_sha256")
+        if recorded != fingerprint:
+            self.add(_f("signature.unexpected-certificate", f"{EVIDENCE_FILE}#seq=1", recorded or "recorded",
+                        fingerprint, "the bundle is signed with a certificate other than the party's certificate "
+                        "recorded when the run started" if recorded else "the run-start record names no "
+                        "signing certificate for the party, so the signer cannot be tied to it"))
+        party = run.get("party") if isinstance(run.get("party"), dict) else {}
+        for record in self.result.records:  # the certificate the party registered with the DIP (hub)
+            data = record.get("data") or {}
+            if record.get("event") == "hub.party" and data.get("dip_id") == party.get("dip_id") and \
+                    isinstance(data.get("certificate"), str) and data["certificate"] != fingerprint:
+                self.add(_f("signature.unexpected-certificate", f"{EVIDENCE_FILE}#seq={record.get('seq')}",
+                            data["certificate"], fingerprint, "the bundle is signed with a certificate other "
+                            "than the one the party registered with the DIP", seq=record.get("seq")))
+        expected = self.o.get("expected_certificate")
+        if expected is not None and certificate_fingerprint(expected) != fingerprint:
+            self.add(_f("signature.unexpected-certificate", SIGNATURE, certificate_fingerprint(expected),
+                        fingerprint, "the bundle is not signed with the party's registered certificate"))
+
+    def validity(self, manifest: Mapping[str, Any], cert: Any) -> None:
+        finished = _parse_time(manifest.get("finished")) or _parse_time(manifest.get("started"))
+        if finished is None:
+            return
+        if finished > cert.not_valid_after_utc:
+            self.add(_f("signature.expired", SIGNATURE, f"valid at {finished.isoformat()}",
+                        f"expired {cert.not_valid_after_utc.isoformat()}",
+                        "the signing certificate had expired when the run finished"))
+        elif finished < cert.not_valid_before_utc:
+            self.add(_f("signature.not-yet-valid", SIGNATURE, f"valid at {finished.isoformat()}",
+                        f"valid from {cert.not_valid_before_utc.isoformat()}",
+                        "the signing certificate was not yet valid when the run finished"))
+
+    def attestation(self, manifest: Mapping[str, Any]) -> None:
+        att = manifest.get("attestation")
+        if not isinstance(att, dict) or not all(att.get(k) for k in ("name", "role", "organisation", "expires")):
+            self.add(_f("attestation.missing", MANIFEST, "name, role, organisation, expires", short(att),
+                        "the manifest's attestation is incomplete: who ran this is not stated"))
+            return
+        try:
+            expires = date.fromisoformat(str(att["expires"])[:10])
+        except ValueError:
+            self.add(_f("attestation.expires", MANIFEST, "YYYY-MM-DD", att["expires"], "attestation expiry is not a date"))
+            return
+        today = self.o["now"].astimezone(timezone.utc).date()
+        if expires < today:
+            self.add(_f("attestation.expired", MANIFEST, f"not before {today}", expires.isoformat(),
+                        f"the attestation expired on {expires.isoformat()}"))
+
+    def pack(self, manifest: Mapping[str, Any]) -> None:
+        pack = self.o.get("pack")
+        if pack is None:
+            return
+        recorded = (manifest.get("schema_pack") or {}).get("fingerprint")
+        if getattr(pack, "fingerprint", None) != recorded:
+            self.add(_f("bundle.schema-pack", MANIFEST, recorded, getattr(pack, "fingerprint", None),
+                        "messages are re-validated with a schema pack other than the one the run used",
+                        severity="warning"))
+
+    # -- evidence log ------------------------------------------------------------------------
+    def record(self, line: bytes, number: int) -> dict[str, Any] | Finding:
+        """One log line as a record; a Finding for a line that is not a JSON object; InputError if misshapen."""
+        where = self.where(f"{EVIDENCE_FILE} line {number}")
+        try:
+            record = json.loads(line)
+        except RecursionError:
+            raise InputError(f"{where}: JSON nested more than {safejson.MAX_DEPTH} levels deep; refused") from None
+        except ValueError as exc:
+            return _f("evidence.record", f"{EVIDENCE_FILE}:{number}", "one JSON object per line", short(line, 40),
+                      f"line {number} of {EVIDENCE_FILE} is not a record ({short(str(exc), 80)})")
+        if not isinstance(record, dict):
+            return _f("evidence.record", f"{EVIDENCE_FILE}:{number}", "one JSON object per line", short(line, 40),
+                      f"line {number} of {EVIDENCE_FILE} is not a record (not an object)")
+        if safejson.too_deep(record):
+            raise InputError(f"{where}: JSON nested more than {safejson.MAX_DEPTH} levels deep; refused")
+        safejson.check_shape(record, safejson.RECORD_SCHEMA, where)
+        return record
+
+    def chain(self) -> None:
+        path = self.folder / EVIDENCE_FILE
+        if not path.is_file():
+            self.add(_f("evidence.missing", EVIDENCE_FILE, "present", "absent", f"no {EVIDENCE_FILE} in the bundle"))
+            return
+        lines = path.read_bytes().split(b"\n")
+        truncated = lines.pop() if lines else b""  # after a final "\n" this is b""
+        prev, expected_seq, records = GENESIS, 1, []
+        ended_at: int | None = None  # line number of the first run-end
+        after_end = False
+        for number, line in enumerate(lines, start=1):
+            after_end = after_end or ended_at is not None
+            record = self.record(line, number)
+            if isinstance(record, Finding):
+                self.add(record)
+                prev = line_hash(line)
+                expected_seq += 1
+                continue
+            seq = record["seq"]
+            where = f"{EVIDENCE_FILE}#seq={seq}"
+            if record.get("prev") != prev:
+                self.add(_f("evidence.chain", where, prev, record.get("prev"),
+                            f"record seq {seq} (line {number}) does not follow the record before it: a record "
+                            f"was removed, inserted, reordered or edited just before it", seq=seq))
+            if seq != expected_seq:
+                if seq > expected_seq:
+                    gap = (f"seq {expected_seq}" if seq == expected_seq + 1
+                           else f"seq {expected_seq}..{seq - 1}")
+                    message = f"{gap} missing before record seq {seq} (line {number}): records were removed"
+                else:
+                    message = f"record seq {seq} at line {number} is out of order (expected seq {expected_seq})"
+                self.add(_f("evidence.sequence", where, expected_seq, seq, message, seq=seq))
+            if (record["kind"] == "run-start") != (number == 1):
+                self.add(_f("evidence.sequence", where, "run-start first and only first", record["kind"],
+                            f"record seq {seq}: the run-start record must be the first record"))
+            expected_seq = seq + 1
+            prev = line_hash(line)
+            records.append(record)
+            if record["kind"] == "run-end" and ended_at is None:
+                ended_at = number
+        self.result.records = records
+        end = [r for r in records if r["kind"] == "run-end"]
+        if truncated:
+            self.add(_f("evidence.incomplete", EVIDENCE_FILE, "whole lines", "a truncated last line",
+                        "the evidence log ends mid-record: the run was interrupted while writing"))
+        if not end:
+            self.add(_f("evidence.incomplete", EVIDENCE_FILE, "a run-end record", "none",
+                        "the run did not finish (crash or interruption): its evidence is partial"))
+        elif after_end or len(end) > 1:
+            self.add(_f("evidence.chain", f"{EVIDENCE_FILE}#seq={end[0].get('seq')}", "run-end last",
+                        "lines after run-end", "lines were appended after the run ended"))
+        elif end[-1].get("status") != "complete":
+            self.add(_f("evidence.incomplete", f"{EVIDENCE_FILE}#seq={end[-1].get('seq')}", "complete",
+                        end[-1].get("status"), f"the run ended with status {end[-1].get('status')!r}"))
+        self.result.complete = bool(end) and not truncated and not after_end and len(end) == 1 and \
+            end[-1].get("status") == "complete"
+
+    def bodies(self) -> None:
+        referenced: set[str] = set()
+        for record in self.result.records:
+            if record["kind"] != "http":
+                continue
+            seq = record["seq"]
+            for side in ("request", "response"):
+                body = (record.get(side) or {}).get("body")
+                if body is None:
+                    continue
+                name = body.get("file")
+                where = f"{EVIDENCE_FILE}#seq={seq}/{side}"
+                if not isinstance(name, str) or not _BODY_FILE.match(name) or \
+                        not name.startswith(f"{MESSAGES_DIR}/{seq}-{side}"):
+                    self.add(_f("evidence.body-file", where, f"{MESSAGES_DIR}/{seq}-{side}.bin", name,
+                                f"record seq {seq} names an unexpected {side} body file", seq=seq))
+                    continue
+                referenced.add(name)
+                path = self.folder / name
+                if not path.is_file():
+                    self.add(_f("evidence.body-missing", name, "present", "absent",
+                                f"the {side} body of record seq {seq} is missing", seq=seq))
+                elif file_sha256(path) != body.get("sha256"):
+                    self.add(_f("evidence.body-hash", name, body.get("sha256"), file_sha256(path),
+                                f"the {side} body of record seq {seq} is not the one recorded", seq=seq))
+        for name in bundle_files(self.folder):
+            if name.startswith(f"{MESSAGES_DIR}/") and name not in referenced:
+                self.add(_f("evidence.unreferenced-body", name, "referenced by a record", "orphan",
+                            f"{name} is not referenced by any record", severity="warning"))
+
+    def revalidate(self) -> None:
+        hook: Revalidate | None = self.o.get("revalidate")
+        if hook is None:
+            return
+        by_seq = {r["seq"]: r for r in self.result.records}
+        for record in self.result.records:
+            body = ((record.get("request") or {}).get("body")) if record["kind"] == "http" else None
+            if not isinstance(body, dict) or not isinstance(body.get("file"), str) or \
+                    not _BODY_FILE.match(body["file"]) or not (self.folder / body["file"]).is_file():
+                continue
+            found = list(hook(record, (self.folder / body["file"]).read_bytes()) or [])
+            if found:
+                self.result.revalidation[record["seq"]] = found
+        # Only a requirement the evidence passes can be contradicted: a failing one already says the
+        # messages it cites are wrong (e.g. its correlation check passed on a 47-period IF-064).
+        failing = {r.get("requirement") for r in self.result.records
+                   if r["kind"] == "check" and r.get("passed") is not True}
+        for record in self.result.records:
+            if record["kind"] != "check" or record.get("passed") is not True:
+                continue
+            if (record.get("data") or {}).get("expected_valid") is False or record.get("requirement") in failing:
+                continue
+            for seq in record.get("messages") or ():
+                bad = errors(self.result.revalidation.get(seq, []))
+                if bad and seq in by_seq:
+                    self.add(_f("revalidate.disagrees", f"{EVIDENCE_FILE}#seq={seq}", "valid",
+                                f"{bad[0]}", f"check for {record.get('requirement')} (record seq "
+                                f"{record.get('seq')}) passed, but message seq {seq} fails re-validation: "
+                                f"{bad[0]}", seq=seq, requirement=record.get("requirement")))
+
+    # -- the plan ----------------------------------------------------------------------------
+    def plan(self, manifest: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+        """The recorded plan, after checking it is the one the run-start profile implies.
+
+        The profile recorded at run start is the source: its digest must recompute and match the
+        manifest's and the plan event's; the plan derived from it must match the recorded plan.
+        Anything missing is a finding, so the check cannot be switched off by deleting data.
+        """
+        records = self.result.records
+        if not records:
+            return []
+        plan = V.plan_record(records)
+        planned = V.planned_requirements(records)
+        at = f"{EVIDENCE_FILE}#seq={plan.get('seq')}" if plan is not None else EVIDENCE_FILE
+        if plan is None:
+            self.add(_f("evidence.plan", EVIDENCE_FILE, "a plan event", "none",
+                        "the evidence has no plan: what should have run cannot be derived"))
+        run = self.result.run
+        profile, digest = run.get("profile"), run.get("profile_digest")
+        start = f"{EVIDENCE_FILE}#seq=1"
+        if not isinstance(profile, dict):
+            self.add(_f("plan.profile-missing", start, "run.profile", "absent",
+                        "the run-start record holds no profile, so the plan cannot be derived and compared"))
+        if not isinstance(digest, str):
+            self.add(_f("plan.profile-digest", start, "run.profile_digest", "absent",
+                        "the run-start record holds no profile digest"))
+        elif isinstance(profile, dict) and public_digest(profile) != digest:
+            self.add(_f("plan.profile-digest", start, digest, public_digest(profile),
+                        "the profile recorded at run start is not the one its digest names (edited afterwards)"))
+        if manifest is not None and manifest.get("profile_digest") != digest:
+            self.add(_f("plan.profile-digest", MANIFEST, digest, manifest.get("profile_digest"),
+                        "the manifest's profile digest is not the run-start record's"))
+        data = (plan or {}).get("data") or {}
+        if plan is not None and data.get("profile_digest") != digest:
+            self.add(_f("plan.profile-digest", at, digest, data.get("profile_digest"),
+                        "the plan event's profile digest is not the run-start record's"))
+        if plan is not None and "profile" in data and data.get("profile") != profile:
+            self.add(_f("plan.profile-digest", at, "the run-start profile", "another profile",
+                        "the plan event records another profile than the run-start record"))
+        if plan is None or not isinstance(profile, dict):
+            return planned
+        requirements = list(data.get("requirements") or [])
+        if any(r.get("event") == "reuse-decision" for r in records) and \
+                not any(r.get("kind") == "reuse" for r in requirements):
+            requirements.append({"id": "(reuse)", "kind": "reuse"})  # a reuse run's plan includes 5.4
+        try:
+            derived_plan = list(self.o["plan_from_profile"]({"profile": profile, "requirements": requirements}))
+        except (DipcertError, ValueError, TypeError, AttributeError, KeyError) as exc:
+            self.add(_f("plan.profile", start, "a readable participant profile", short(str(exc)),
+                        "the profile recorded at run start cannot be read again, so the plan it implies cannot "
+                        f"be derived and compared ({short(str(exc), 120)})"))
+            return planned
+        derived = {str(r.get("id")): bool(r.get("enabled", True)) for r in derived_plan}
+        recorded = {str(r.get("id")): bool(r.get("enabled", True)) for r in planned}
+        for rid in sorted(set(derived) | set(recorded)):
+            if derived.get(rid) != recorded.get(rid):
+                self.add(_f("plan.mismatch", at, _plan_state(derived.get(rid)), _plan_state(recorded.get(rid)),
+                            f"{rid}: the recorded plan differs from the plan derived from the recorded profile",
+                            requirement=rid))
+        return planned
+
+    def checks_outside_plan(self, planned: Sequence[Mapping[str, Any]]) -> None:
+        """Check records for a requirement the plan did not enable: disabling a failure afterwards shows."""
+        enabled = {str(r.get("id")): bool(r.get("enabled", True)) for r in planned}
+        counted: dict[str, list[int]] = {}
+        for record in self.result.records:
+            if record["kind"] == "check" and enabled.get(record["requirement"]) is not True:
+                counted.setdefault(record["requirement"], []).append(record["seq"])
+        for rid, seqs in sorted(counted.items()):
+            state = "not in the plan" if rid not in enabled else "not enabled"
+            failed = sum(1 for r in self.result.records if r["kind"] == "check" and r["requirement"] == rid
+                         and r.get("passed") is not True)
+            self.add(_f("plan.checks-not-enabled", f"{EVIDENCE_FILE}#seq={seqs[0]}", "no checks", f"{len(seqs)} check(s)",
+                        f"{rid} is {state}, yet the evidence holds {len(seqs)} check record(s) for it "
+                        f"({failed} failed): a requirement cannot be disabled after it ran", requirement=rid,
+                        seq=seqs[0]))
+
+    # -- verdicts ----------------------------------------------------------------------------
+    def recompute_and_compare(self, manifest: Mapping[str, Any] | None, summary: Mapping[str, Any] | None) -> None:
+        planned = self.plan(manifest)
+        self.checks_outside_plan(planned)
+        verdicts = V.recompute(self.result.records, planned)
+        self.result.verdicts = verdicts
+        ready, blockers = V.readiness(verdicts, complete=self.result.complete)
+        self.result.recomputed_ready = ready
+        if manifest is not None and manifest.get("ready") is not ready:
+            self.add(_f("manifest.ready", MANIFEST, ready, manifest.get("ready"),
+                        f"the manifest says ready={manifest.get('ready')}, the evidence says ready={ready}"))
+        if summary is None:
+            return
+        self.compare_summary(summary, verdicts, ready, blockers, manifest)
+        self.compare_report(summary)
+
+    def compare_summary(self, summary: Mapping[str, Any], verdicts: Mapping[str, Mapping[str, Any]], ready: bool,
+                        blockers: list[dict[str, Any]], manifest: Mapping[str, Any] | None) -> None:
+        if manifest is not None and summary.get("run_id") != manifest.get("run_id"):
+            self.add(_f("summary.run-id", SUMMARY, manifest.get("run_id"), summary.get("run_id"),
+                        "summary.json belongs to another run"))
+        if summary.get("ready") is not ready:
+            self.add(_f("summary.ready", f"{SUMMARY}/ready", ready, summary.get("ready"),
+                        f"summary.json says ready={summary.get('ready')}, the evidence says ready={ready}"))
+        status = "complete" if self.result.complete else "incomplete"
+        if summary.get("status") != status:
+            self.add(_f("summary.status", f"{SUMMARY}/status", status, summary.get("status"),
+                        f"summary.json says the run is {summary.get('status')}, the evidence says {status}"))
+        shown_signer = (summary.get("signer") or {}).get("fingerprint")
+        if shown_signer is not None and self.result.origin.fingerprint is not None and \
+                shown_signer != self.result.origin.fingerprint:
+            self.add(_f("summary.signer", f"{SUMMARY}/signer", self.result.origin.fingerprint, shown_signer,
+                        "summary.json names another signer than the certificate that signed the bundle"))
+        listed: dict[str, tuple[int, Mapping[str, Any]]] = {}
+        for index, item in enumerate(summary.get("requirements") or []):
+            listed.setdefault(item["id"], (index, item))
+        known_seqs = {r["seq"] for r in self.result.records}
+        for rid, computed in sorted(verdicts.items()):
+            if rid not in listed:
+                if computed["planned"] or computed["verdict"] != "not-run":
+                    self.add(_f("summary.missing-requirement", f"{SUMMARY}/requirements", rid, "absent",
+                                f"{rid} ({computed['verdict']} by the evidence) is missing from summary.json",
+                                requirement=rid))
+                continue
+            index, item = listed[rid]
+            where = f"{SUMMARY}/requirements/{index}"
+            if item.get("verdict") != computed["verdict"]:
+                self.add(_f("summary.verdict", f"{where}/verdict", computed["verdict"], item.get("verdict"),
+                            f"{rid}: summary.json says {item.get('verdict')}, the evidence says "
+                            f"{computed['verdict']}", requirement=rid))
+            if not computed["planned"]:
+                self.add(_f("summary.unplanned-requirement", where, "in the recorded plan", "not planned",
+                            f"{rid} has checks but was not in the recorded plan", requirement=rid))
+            shown = {(f.get("rule"), f.get("path")) for f in item.get("findings") or []}
+            for finding in computed["findings"]:
+                if finding.get("severity", "error") == "error" and (finding.get("rule"), finding.get("path")) not in shown:
+                    self.add(_f("summary.findings", f"{where}/findings", f"{finding.get('rule')} at {finding.get('path')}",
+                                "absent", f"{rid}: a finding in the evidence ({finding.get('rule')}) is missing "
+                                f"from summary.json", requirement=rid))
+            for seq in item.get("evidence") or []:
+                if seq not in known_seqs:
+                    self.add(_f("summary.evidence", f"{where}/evidence", "a recorded seq", seq,
+                                f"{rid} cites evidence seq {seq}, which is not in the log", requirement=rid))
+            if computed["verdict"] == "reused":
+                mine, theirs = computed["reused_from"] or {}, item.get("reused_from") or {}
+                for key in ("run_id", "manifest_sha256"):
+                    if mine.get(key) != theirs.get(key):
+                        self.add(_f("summary.reused-from", f"{where}/reused_from/{key}", mine.get(key),
+                                    theirs.get(key), f"{rid}: reused_from.{key} differs from the reuse record",
+                                    requirement=rid))
+        for rid, (index, _item) in sorted(listed.items()):
+            if rid not in verdicts:
+                self.add(_f("summary.unplanned-requirement", f"{SUMMARY}/requirements/{index}", "planned or checked",
+                            "neither", f"{rid} is in summary.json but neither planned nor checked in the evidence",
+                            requirement=rid))
+        named = {b.get("requirement") for b in summary.get("blockers") or []}
+        for blocker in blockers:
+            rid = blocker["requirement"]
+            if rid is not None and rid not in named:
+                self.add(_f("summary.blockers", f"{SUMMARY}/blockers", rid, "absent",
+                            f"{rid} {blocker['verdict']} by the evidence but summary.json does not list it as a "
+                            f"blocker", requirement=rid))
+
+    def compare_report(self, summary: Mapping[str, Any]) -> None:
+        path = self.folder / REPORT
+        if not path.is_file():
+            return
+        parser = _Markers()
+        parser.feed(path.read_text("utf-8", "replace"))
+        parser.close()
+        for item in summary.get("requirements") or []:
+            rid = item["id"]
+            shown = parser.markers.get(rid)
+            if shown is None:
+                self.add(_f("report.verdict", REPORT, item.get("verdict"), "absent",
+                            f"{rid} is not shown in report.html (no data-requirement marker)", requirement=rid))
+            elif shown != {item.get("verdict")}:
+                self.add(_f("report.verdict", REPORT, item.get("verdict"), ",".join(sorted(map(str, shown))),
+                            f"{rid}: report.html shows {', '.join(sorted(map(str, shown)))}, summary.json says "
+                            f"{item.get('verdict')}", requirement=rid))
+
+
+class _Markers(HTMLParser):
+    """Collects `data-requirement` / `data-verdict` pairs from report.html."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.markers: dict[str, set[str]] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        rid, verdict = values.get("data-requirement"), values.get("data-verdict")
+        if rid is not None and verdict is not None:
+            self.markers.setdefault(rid, set()).add(verdict)
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _plan_state(enabled: bool | None) -> str:
+    return "absent" if enabled is None else ("enabled" if enabled else "not enabled")
