@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 import socket
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,14 +68,17 @@ def make_pki(folder: Path) -> DemoPKI:
     return DemoPKI(folder, dip, identities, files, keys)
 
 
-def profile_text(role: str, pki: DemoPKI, *, hub_port: int, port: int, timeout: float) -> str:
-    """A complete profile for the reference `role` listening on `port`, all nine interfaces enabled."""
+def profile_text(role: str, pki: DemoPKI, *, hub_port: int, port: int, timeout: float,
+                 disabled: Iterable[str] = ()) -> str:
+    """A complete profile for the reference `role` listening on `port`, all nine interfaces enabled
+    except `disabled` (what a fault switch's `disables` takes out)."""
     catalogue = load_catalogue()
+    disabled = set(disabled)
     party, partner = DEFAULT_PARTIES[role], DEFAULT_PARTIES["SDS" if role == "MDR" else "MDR"]
     cert, key = pki.files[role]
     incoming = sorted({e.interface_id for e in catalogue.events() if e.direction_for(role) == "incoming"})
     hooks = "\n".join(f'{i} = "http://127.0.0.1:{port}/webhook/{i.lower()}"' for i in incoming)
-    interfaces = "\n".join(f'{i} = "Y"' for i in catalogue.interfaces)
+    interfaces = "\n".join(f'{i} = "{"N" if i in disabled else "Y"}"' for i in catalogue.interfaces)
     return f'''# Written by `dipcert demo`: the reference {role} as the party under test.
 environment = "UIT"
 
@@ -127,9 +130,13 @@ def demo_party(role: str, pki: DemoPKI, out: Path, *, faults: Sequence[str] = ()
     from harness.profile import load_profile
     from harness.reference.participant import ReferenceParticipant
 
+    from harness.reference.faults import parse_faults
+
     hub_port, port = free_port(), free_port()
     path = pki.folder / f"demo-{role.lower()}.toml"
-    path.write_text(profile_text(role, pki, hub_port=hub_port, port=port, timeout=timeout), encoding="utf-8")
+    disabled = parse_faults(list(faults), role).disabled_interfaces
+    path.write_text(profile_text(role, pki, hub_port=hub_port, port=port, timeout=timeout, disabled=disabled),
+                    encoding="utf-8")
     profile = load_profile(path)
     party = DEFAULT_PARTIES[role]
     partner = DEFAULT_PARTIES["SDS" if role == "MDR" else "MDR"]
