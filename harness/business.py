@@ -13,15 +13,20 @@ not repeated. How a response is tied to its request (assumption A-CORRELATION) i
 Rule ids (a contract with `harness/reference/faults.toml` and the scenarios):
 `exchange.correlation`, `exchange.echo`, `exchange.accept`, `exchange.reject`,
 `exchange.measurement-quantity`, `exchange.before-start`, `exchange.after-stop`,
-`periods.count`, `periods.sequence`, `periods.utc`, `periods.duration`, `periods.quantity`;
-the runner adds `exchange.timeout` and `exchange.delivery`.
+`periods.count`, `periods.sequence`, `periods.utc`, `periods.duration`, `periods.quantity`,
+`consumption.complete-days`, `environment.tag`, `exchange.reply`; the runner adds
+`exchange.timeout`, `exchange.request`, `exchange.delivery` and `exchange.vacuous`.
+
+A rule the specification does not state rests on a catalogue assumption (its `rules` list, e.g.
+`periods.count` on A-PERIODS-48): `provisional` marks such findings with the assumption's id, so a
+report shows the verdict as provisional and a reviewer sees what to challenge.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -82,6 +87,70 @@ def day_of(stamp: Any) -> date | None:
         return parse_dip_timestamp(stamp).date()
     except (ValueError, TypeError):
         return None
+
+
+def provisional(findings: list[Finding], catalogue: Catalogue | None = None) -> list[Finding]:
+    """Findings whose rule rests on a catalogue assumption, marked with it (`extra.assumption`)."""
+    catalogue = catalogue or load_catalogue()
+    out = []
+    for f in findings:
+        assumption = catalogue.assumption_for_rule(f.rule)
+        if assumption is None or f.extra.get("assumption") == assumption:
+            out.append(f)
+            continue
+        out.append(dataclasses.replace(f, message=f"{f.message} (provisional: rests on assumption {assumption})",
+                                       extra={**f.extra, "assumption": assumption}))
+    return out
+
+
+def check_environment(item: Any, environment: str, *, index: int = 0) -> list[Finding]:
+    """`environment.tag`: S1.environmentTag is the run's environment (a PRD tag in a UIT run is wrong)."""
+    tag = dig(item, "payload", "CommonBlock", "S1", "environmentTag")
+    if not isinstance(tag, str) or tag == environment:
+        return []  # a missing or mistyped tag is the schema's finding
+    return [_finding("environment.tag", item, ptr(index, "CommonBlock", "S1", "environmentTag"), environment, tag,
+                     f"S1.environmentTag is {tag} in a {environment} run; every message must carry the "
+                     f"environment it is sent in ({environment})")]
+
+
+# --- replies (StandardResponse entries naming what they answer) -------------------------------------
+
+def check_reply(entries: Sequence[Any], expected: Sequence[Mapping[str, Any]], *, where: str = "reply",
+                rule: str = "exchange.reply") -> list[Finding]:
+    """Each StandardResponse entry names the message it answers, in order.
+
+    `expected[i]` holds the delivered message's `transactionID` (D0, required in the answer) and its
+    `senderUniqueReference` and `correlationID` (compared only when the entry gives one: both are
+    nullable in StandardResponseBodyType). An answer naming another message is an answer to the
+    wrong message, whatever its code says.
+    """
+    findings = []
+    for i, want in enumerate(expected):
+        entry = entries[i] if i < len(entries) and isinstance(entries[i], Mapping) else None
+        if entry is None:
+            continue  # a missing entry is the StandardResponse's own finding (response.count)
+        base = f"/messageArray/{i}"
+        tx = want.get("transactionID")
+        if tx is not None and entry.get("transactionID") != tx:
+            findings.append(Finding(rule, f"{base}/transactionID", str(tx), short(entry.get("transactionID")),
+                                    f"{where}: entry {i} names transactionID {short(entry.get('transactionID'))}, "
+                                    f"not the delivered message's {tx}"))
+        for key in ("senderUniqueReference", "correlationID"):
+            got, wanted = entry.get(key), want.get(key)
+            if got is not None and wanted is not None and got != wanted:
+                findings.append(Finding(rule, f"{base}/{key}", str(wanted), short(got),
+                                        f"{where}: entry {i} names {key} {short(got)}, not the delivered "
+                                        f"message's {wanted}"))
+    return findings
+
+
+def reply_keys(item: Any) -> dict[str, Any]:
+    """What a StandardResponse entry answering this delivered (egress) message must name."""
+    common = dig(item, "payload", "CommonBlock")
+    correlation = dig(common, "S1", "senderCorrelationID") or dig(common, "D0", "initialCorrelationID")
+    return {"transactionID": dig(common, "D0", "transactionID"),
+            "senderUniqueReference": dig(common, "S1", "senderUniqueReference"),
+            "correlationID": correlation if isinstance(correlation, str) else None}
 
 
 # --- correlation (A-CORRELATION) --------------------------------------------------------------------
@@ -182,9 +251,13 @@ def _default_rule() -> CorrelationRule:
     return correlation_rule(load_catalogue())
 
 
-def check_correlation(request: Any, response: Any, *, index: int = 0,
-                      rule: CorrelationRule | None = None) -> list[Finding]:
-    """`exchange.correlation`: same MPAN, same assigned MDR (B019), the request's correlation id carried."""
+def check_correlation(request: Any, response: Any, *, index: int = 0, rule: CorrelationRule | None = None,
+                      others: Mapping[str, str] | None = None) -> list[Finding]:
+    """`exchange.correlation`: same MPAN, same assigned MDR (B019), the request's correlation id carried.
+
+    `others` maps the correlation ids of the exchange's other requests to how to name them, so that an
+    answer to the wrong request says which request it answers instead.
+    """
     rule = rule or correlation_rule()
     findings = []
     want_mpan, got_mpan = mpan_of(request), mpan_of(response)
@@ -201,9 +274,12 @@ def check_correlation(request: Any, response: Any, *, index: int = 0,
     got = rule.response_id(response)
     if rule.required and wanted is not None and got != wanted:
         field = ".".join(rule.response_field[1:])
+        other = (others or {}).get(got) if isinstance(got, str) else None
+        text = (f"answers another message: {field} is {got}, the correlation id of {other}, not of "
+                f"{message_label(request)} ({wanted})" if other else
+                f"{field} is {short(got)}, expected the request's correlation id {wanted}")
         findings.append(_finding("exchange.correlation", response, ptr(index, *rule.response_field), wanted, got,
-                                 f"{field} is {short(got)}, expected the request's correlation id {wanted} "
-                                 f"({rule.assumption})"))
+                                 f"{text} ({rule.assumption})"))
     return findings
 
 
@@ -314,14 +390,39 @@ def check_period_quantities(item: Any, *, index: int = 0) -> list[Finding]:
     return findings
 
 
+def check_periods_count(item: Any, *, index: int = 0) -> list[Finding]:
+    """`periods.count`: 48 periods per settlement day, an error in produce and exchange judgement.
+
+    Message validation (`dipcert validate`) follows the schema, which allows 1..48; certification
+    holds an MDR to complete days (assumption A-PERIODS-48), so the finding is an error here.
+    """
+    return [dataclasses.replace(f, severity="error") for f in labelled(checks.check_periods_count(item, index), item)]
+
+
+def check_complete_days(item: Any, *, today: date, index: int = 0) -> list[Finding]:
+    """`consumption.complete-days`: no settlement day on or after `today` (the UTC date): it has not ended."""
+    findings = []
+    for i, day in _days(item):
+        when = day_of(dig(day, "settlementDay", "settlementDayDate"))
+        if when is None or when < today:
+            continue
+        what = "today's" if when == today else "a future"
+        findings.append(_finding("consumption.complete-days", item,
+                                 ptr(index, "CustomBlock", "B941List", i, "settlementDay", "settlementDayDate"),
+                                 f"a day before {today}", when.isoformat(),
+                                 f"reports {what} settlement day {when}, which has not ended (today is {today} "
+                                 f"UTC): only complete past days may be sent"))
+    return findings
+
+
 _PERIOD_CHECKS: tuple[Callable[[Any, int], list[Finding]], ...] = (
-    checks.check_periods_count, checks.check_periods_sequence, checks.check_periods_utc,
+    checks.check_periods_sequence, checks.check_periods_utc,
 )
 
 
 def check_periods(item: Any, *, index: int = 0) -> list[Finding]:
     """Every settlement-period rule on one IF-064: 48 UTC half-hour ends per day, duration 30, 9.3 values."""
-    findings: list[Finding] = []
+    findings: list[Finding] = check_periods_count(item, index=index)
     for rule in _PERIOD_CHECKS:
         findings.extend(labelled(rule(item, index), item))
     findings.extend(check_period_duration(item, index=index))
@@ -350,10 +451,13 @@ def check_consumption_window(item: Any, *, start: date | None = None, stop: date
 
 
 def check_consumption(item: Any, *, direction: str | None = None, start: date | None = None,
-                      stop: date | None = None, index: int = 0) -> list[Finding]:
+                      stop: date | None = None, today: date | None = None, index: int = 0) -> list[Finding]:
     """All IF-064 content rules at once (what the runner applies to each consumption it judges)."""
-    return [*check_measurement_quantity(item, direction, index=index), *check_periods(item, index=index),
-            *check_consumption_window(item, start=start, stop=stop, index=index)]
+    found = [*check_measurement_quantity(item, direction, index=index), *check_periods(item, index=index),
+             *check_consumption_window(item, start=start, stop=stop, index=index)]
+    if today is not None:
+        found += check_complete_days(item, today=today, index=index)
+    return found
 
 
 def rules_of(findings: list[Finding]) -> list[str]:

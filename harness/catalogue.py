@@ -25,6 +25,7 @@ class Assumption:
     id: str
     text: str
     source: str
+    rules: tuple[str, ...] = ()  # finding rules whose verdicts rest on it (provisional)
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,10 @@ class Catalogue:
     def events(self) -> list[Event]:
         return [e for i in self.interfaces.values() for e in i.events]
 
+    def assumption_for_rule(self, rule: str) -> str | None:
+        """The id of the assumption a finding rule rests on (its `rules` list), if any."""
+        return next((a.id for a in self.assumptions.values() if rule in a.rules), None)
+
     def find_event_by_code(self, interface_id: str, code: str) -> Event | None:
         interface = self.interfaces.get(interface_id)
         if interface is None:
@@ -129,8 +134,11 @@ def _parse(data: dict, source: Path) -> Catalogue:
     assumptions = {}
     for i, item in enumerate(data.get("assumption", [])):
         where = f"{source}: assumption[{i}]"
+        rules = item.get("rules", [])
+        if not isinstance(rules, list) or not all(isinstance(r, str) and r for r in rules):
+            raise ConfigError(f"{where}: key 'rules' should be a list of finding rule ids")
         a = Assumption(str(_require(item, "id", where, str)), str(_require(item, "text", where, str)),
-                       str(item.get("source", "")))
+                       str(item.get("source", "")), tuple(rules))
         assumptions[a.id] = a
     interfaces: dict[str, Interface] = {}
     for i, item in enumerate(data.get("interface", [])):

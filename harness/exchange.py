@@ -5,7 +5,19 @@ the party playing its sender role to send one message (`host.send`); every other
 what the partner does about it, watching the hub (`hub.wait_for`, bounded and event-based), and
 judges it with the business rules of `harness.business`. The runner never trusts what a trigger
 says it did: it finds messages among the hub's accepted submissions by sender, interface, event,
-MPAN and correlation (`business.CorrelationRule.matches`).
+MPAN and correlation (`business.CorrelationRule.matches`). Each request carries a correlation id
+of its own, so an answer carrying another request's id is an answer to the wrong message.
+
+What the party under test does is judged besides the business rules: every message it sends
+carries the run's environment tag (`environment.tag`); every message the DIP delivers to it is
+answered on its webhook, with StandardResponse entries naming the delivered message
+(`exchange.delivery`, `exchange.reply`). An exchange in which the party under test performed none
+of its own steps never passes (`exchange.vacuous`).
+
+A `scheduled` answer (consumption after an accepted start) is not a direct reply: the MDR sends it
+on its own schedule. The run's `[exchange] consumption` profile setting says how the harness gets
+it: `triggered` (default: the MDR's IF-064 trigger is asked for the MPAN) or `spontaneous` (the
+harness waits `spontaneous_within` seconds for it).
 
 Bounds: a step waits at most `host.step_timeout` seconds. A definition's `timeout` may shorten
 that bound for its step but never lengthen it: the host's value (from the participant's profile)
@@ -15,8 +27,10 @@ the step's `window`, else `QUIET_WINDOW` (1 s), also capped by the step's bound.
 the exchange stops: later steps are `skipped` (they would only time out too).
 
 Only steps whose interface both parties enabled run; the others are `not-enabled`, and so is any
-step answering a request that did not run. Every judgement is recorded as a check record on the
-exchange's requirement (`host.recorder.check`), naming the hub-inbound records it judged.
+step answering a request that did not run. The plan enables an exchange for a party only when the
+opening request and every step the party itself sends are enabled (`exchange_enabled`). Every
+judgement is recorded as a check record on the exchange's requirement (`host.recorder.check`),
+naming the hub-inbound records it judged.
 """
 
 from __future__ import annotations
@@ -39,6 +53,7 @@ from harness.findings import Finding, short
 from harness.messages.access import dig
 from harness.messages.ids import LONDON, correlation_id, dip_timestamp, make_mpan
 from harness.paths import scenarios_dir
+from harness.transport.responses import parse_standard_response
 
 UTC = timezone.utc
 QUIET_WINDOW = 1.0  # seconds a `nothing` step watches for what must not arrive (default)
@@ -49,12 +64,21 @@ EXPECTATIONS: dict[str, str] = {
     "accepted": "an IF-062 answering the request with R0.responseCode A, echoing its blocks",
     "rejected": "an IF-062 answering the request with R0.responseCode R and a reason",
     "answer": "an answer to the request, correlated with it",
-    "consumption": "an IF-064 for the request's MPAN: quantity, 48 UTC periods per day, start/stop window",
+    "consumption": "an IF-064 for the request's MPAN: quantity, 48 UTC periods per day, complete past days "
+                   "inside the start/stop window",
     "nothing": "no such message for the MPAN within the quiet window (after `after`)",
 }
+ANSWERS = ("accepted", "rejected", "answer", "consumption")  # steps that answer their request
 # The rule a `nothing` step reports when the message does arrive.
-NOTHING_RULES = ("exchange.after-stop", "exchange.reject")
-STEP_KEYS = {"name", "sender", "interface", "event", "expect", "timeout", "fields", "rule", "window", "after"}
+NOTHING_RULES = ("exchange.after-stop", "exchange.reject", "exchange.unstarted")
+# Which MPAN a step concerns: the exchange's own, or a second one that no request of the exchange starts.
+MPANS = ("exchange", "unstarted")
+# How the party under test's webhook must answer a request delivered to it (`reply` of a request step).
+REPLIES = {"accept": "201 with RCP0000 for the delivered message",
+           "any": "a StandardResponse naming the delivered message, accepting or rejecting it (no 5xx, no silence)"}
+CONSUMPTION_MODES = ("triggered", "spontaneous")
+STEP_KEYS = {"name", "sender", "interface", "event", "expect", "timeout", "fields", "rule", "window", "after",
+             "scheduled", "reply", "mpan"}
 EXCHANGE_KEYS = {"title", "description", "step"}
 _PLACEHOLDER = re.compile(r"^\{day(?P<offset>[+-]\d{1,3})?\}$")
 
@@ -74,6 +98,9 @@ class Step:
     window: float | None = None  # `nothing` steps: quiet window in seconds
     after: str | None = None  # `nothing` steps: only messages after this step's request count
     request: str | None = None  # non-request steps: the request step they answer (the latest before them)
+    scheduled: bool = False  # answer steps: sent on the sender's own schedule, not as a direct reply
+    reply: str = "accept"  # request steps: how the recipient's webhook must answer the delivery (REPLIES)
+    mpan: str = "exchange"  # request and nothing steps: which of the exchange's MPANs (MPANS)
 
     @property
     def code(self) -> str:
@@ -99,6 +126,47 @@ class Exchange:
 
     def step(self, name: str) -> Step:
         return next(s for s in self.steps if s.name == name)
+
+    def own_steps(self, role: str) -> tuple[Step, ...]:
+        """The steps a party of `role` performs itself: what it sends (not what it must refrain from)."""
+        return tuple(s for s in self.steps if s.sender == role and s.expect != "nothing")
+
+    def answer_pairs(self) -> list[tuple[Step, Step]]:
+        """(request, answer) for every step answering a request: IF-061 -> IF-062, IF-065 -> IF-064, ..."""
+        return [(self.step(s.request), s) for s in self.steps if s.expect in ANSWERS and s.request]
+
+    def rules(self) -> set[str]:
+        """Every finding rule the runner may judge this exchange by (for the assumptions it rests on)."""
+        rules = {"exchange.timeout", "environment.tag", "exchange.delivery", "exchange.reply"}
+        for step in self.steps:
+            if step.expect in ("accepted", "rejected"):
+                rules |= {"exchange.correlation", "exchange.echo",
+                          "exchange.accept" if step.expect == "accepted" else "exchange.reject"}
+            elif step.expect == "answer":
+                rules.add("exchange.correlation")
+            elif step.expect == "consumption":
+                rules |= {"exchange.correlation", "exchange.measurement-quantity", "periods.count",
+                          "periods.sequence", "periods.utc", "periods.duration", "periods.quantity",
+                          "consumption.complete-days", "exchange.before-start", "exchange.after-stop"}
+            elif step.expect == "nothing" and step.rule:
+                rules.add(step.rule)
+        return rules
+
+    def assumptions(self, catalogue: Catalogue | None = None) -> tuple[str, ...]:
+        """The catalogue assumptions a verdict on this exchange rests on, sorted: those of its events
+        (IF-065 directions), of its rules (A-ECHO, A-PERIODS-48, ...), and A-CONSUMPTION-RESPONSE
+        when an IF-065 consumption request is answered by an IF-064."""
+        catalogue = catalogue or load_catalogue()
+        found = {a for rule in self.rules() if (a := catalogue.assumption_for_rule(rule))}
+        for step in self.steps:
+            event = catalogue.event(step.interface, step.event)
+            if event.assumption:
+                found.add(event.assumption)
+        for request, answer in self.answer_pairs():
+            if request.interface == "IF-065" and answer.interface == "IF-064" \
+                    and "A-CONSUMPTION-RESPONSE" in catalogue.assumptions:
+                found.add("A-CONSUMPTION-RESPONSE")
+        return tuple(sorted(found))
 
 
 def load_exchanges(folder: Path | None = None, *, catalogue: Catalogue | None = None) -> list[Exchange]:
@@ -208,10 +276,26 @@ def _parse_step(raw: Any, where: str, catalogue: Catalogue, before: list[Step]) 
     elif rule is not None or after is not None or window is not None:
         key = "rule" if rule is not None else "after" if after is not None else "window"
         raise ConfigError(f"{where}: key {key!r} applies to expect = \"nothing\" steps only")
+    scheduled = raw.get("scheduled", False)
+    if not isinstance(scheduled, bool):
+        raise ConfigError(f"{where}: key 'scheduled' should be true or false, got {scheduled!r}")
+    if scheduled and expect not in ("answer", "consumption"):
+        raise ConfigError(f"{where}: key 'scheduled' applies to expect = \"answer\" or \"consumption\" steps only")
+    reply = raw.get("reply", "accept")
+    if reply not in REPLIES:
+        raise ConfigError(f"{where}: key 'reply' should be one of {', '.join(REPLIES)}, got {reply!r}")
+    if "reply" in raw and expect != "request":
+        raise ConfigError(f"{where}: key 'reply' applies to expect = \"request\" steps only")
+    mpan = raw.get("mpan", "exchange")
+    if mpan not in MPANS:
+        raise ConfigError(f"{where}: key 'mpan' should be one of {', '.join(MPANS)}, got {mpan!r}")
+    if mpan != "exchange" and expect not in ("request", "nothing"):
+        raise ConfigError(f"{where}: key 'mpan' applies to request and nothing steps (an answer has its request's)")
+
     # The request a step depends on: the latest before it, or a `nothing` step's `after`.
     request = (after or requests[-1].name) if expect != "request" else None
     return Step(name, sender, event.interface_id, event.name, expect, seconds("timeout"), dict(fields), rule,
-                window, request if expect == "nothing" else None, request)
+                window, request if expect == "nothing" else None, request, scheduled, reply, mpan)
 
 
 def _check_placeholders(value: Any, where: str) -> None:
@@ -241,15 +325,42 @@ def step_enabled(step: Step, enabled: set[str] | None) -> bool:
     return enabled is None or step.interface in enabled
 
 
-def exchange_enabled(exchange: Exchange, enabled: set[str]) -> bool:
-    """An exchange runs when its opening request's interface is enabled by both parties."""
-    return step_enabled(exchange.steps[0], set(enabled))
+def exchange_enabled(exchange: Exchange, enabled: set[str], role: str | None = None) -> bool:
+    """An exchange runs when its opening request's interface is enabled by both parties and, given the
+    role of the party under test, when that party enabled every step it performs itself (`own_steps`).
+
+    An exchange in which the party would send nothing, or only part of what it must send, is not an
+    exchange of that party: it is `not-enabled` rather than a pass that proves nothing.
+    """
+    enabled = set(enabled)
+    if not step_enabled(exchange.steps[0], enabled):
+        return False
+    return role is None or all(step_enabled(s, enabled) for s in exchange.own_steps(role))
+
+
+def unanswered_requests(enabled: Iterable[str], exchanges: Iterable[Exchange] | None = None
+                        ) -> list[tuple[str, str, list[str]]]:
+    """(request interface, answer interface, exchanges) where a profile enables a request but not its
+    answer, derived from the definitions (IF-061 without IF-062, IF-065 without IF-064, ...)."""
+    enabled = set(enabled)
+    gaps: dict[tuple[str, str], list[str]] = {}
+    for exchange in exchanges if exchanges is not None else bundled_exchanges():
+        for request, answer in exchange.answer_pairs():
+            if request.interface in enabled and answer.interface not in enabled:
+                names = gaps.setdefault((request.interface, answer.interface), [])
+                if exchange.name not in names:
+                    names.append(exchange.name)
+    return [(req, ans, names) for (req, ans), names in sorted(gaps.items())]
 
 
 # --- the host the runner talks to ---------------------------------------------------------------
 
 class ExchangeHost(Protocol):
-    """What the runner needs from a run (`harness.run.context.RunContext` implements it)."""
+    """What the runner needs from a run (`harness.run.context.RunContext` implements it).
+
+    Optional attributes read when present: `enabled_interfaces`, `quiet_window`, and `profile`
+    (its `environment` and `exchange` settings: consumption mode and window).
+    """
 
     role: str  # role of the party under test; the other role is its partner
     hub: Any  # harness.transport.hub.Hub, started, both parties registered
@@ -261,6 +372,20 @@ class ExchangeHost(Protocol):
     def send(self, role: str, interface_id: str, event: str | None, *, mpan: str | None = None,
              correlation_id: str | None = None, fields: dict | None = None,
              context: dict | None = None) -> Any: ...  # SendResult(ok, detail, seq)
+
+
+@dataclass(frozen=True)
+class ConsumptionMode:
+    """How a `scheduled` answer is obtained (profile `[exchange]`): asked for, or waited for."""
+
+    mode: str = "triggered"
+    within: float | None = None  # spontaneous: seconds to wait (default: the step's bound)
+
+
+def consumption_mode(host: Any) -> ConsumptionMode:
+    settings = getattr(getattr(host, "profile", None), "exchange", None)
+    mode = getattr(settings, "consumption", None) or "triggered"
+    return ConsumptionMode(mode, getattr(settings, "spontaneous_within", None))
 
 
 # --- the runner -----------------------------------------------------------------------------------
@@ -316,8 +441,11 @@ class _Run:
         self.host, self.exchange, self.requirement = host, exchange, requirement
         self.enabled, self.quiet, self.rule = enabled, quiet, rule
         self.hub = host.hub
-        self.mpan = make_mpan(rng)
-        self.correlation = correlation_id(datetime.now(UTC), rng)
+        self.mpans = {kind: make_mpan(rng) for kind in MPANS}
+        self.mpan = self.mpans["exchange"]
+        now = datetime.now(UTC)
+        # One correlation id per request step: an answer carrying another request's id answers the wrong message.
+        self.correlations = {s.name: correlation_id(now, rng) for s in exchange.steps if s.expect == "request"}
         self.result = ExchangeResult(exchange.name, requirement, True)
         self.found: dict[str, Any] = {}  # request step name -> its Submission
         self.marks: dict[str, set[int]] = {}  # request step name -> ids of submissions older than it
@@ -326,11 +454,13 @@ class _Run:
         self.stop: date | None = None
         self.direction: str | None = None
         self.aborted = False
+        profile = getattr(host, "profile", None)
+        self.environment: str | None = getattr(host, "environment", None) or getattr(profile, "environment", None)
 
     # -- driving ---------------------------------------------------------------------------------
 
     def go(self) -> ExchangeResult:
-        self._event("exchange.start", mpan=self.mpan, correlation_id=self.correlation,
+        self._event("exchange.start", mpan=self.mpan, mpans=self.mpans, correlation_ids=self.correlations,
                     steps=[s.name for s in self.exchange.steps])
         for step in self.exchange.steps:
             outcome = self._step(step)
@@ -338,9 +468,23 @@ class _Run:
             if outcome.status in ("not-enabled", "skipped"):
                 self._event("exchange.step", step=step.name, interface=step.interface, event=step.event,
                             status=outcome.status)
+        self._vacuous()
         self._event("exchange.end", passed=self.result.passed,
                     steps={o.name: o.status for o in self.result.steps})
         return self.result
+
+    def _vacuous(self) -> None:
+        """An exchange never passes while the party under test performed none of its own steps."""
+        role = getattr(self.host, "role", None)
+        own = [(s, o) for s, o in zip(self.exchange.steps, self.result.steps) if s.sender == role and s.expect != "nothing"]
+        if not self.result.passed or not own or any(o.status in ("pass", "fail") for _, o in own):
+            return
+        names = ", ".join(f"{s.name} ({s.label})" for s, _ in own)
+        finding = Finding("exchange.vacuous", "", f"the {role} under test performs its steps: {names}",
+                          "none ran (" + ", ".join(f"{s.name}: {o.status}" for s, o in own) + ")",
+                          f"exchange {self.exchange.name}: the {role} under test performed none of its own steps "
+                          f"({names}); an exchange it took no part in proves nothing (enable those interfaces)")
+        self._check(self.exchange.steps[-1], "exchange.vacuous", [finding], [])
 
     def _step(self, step: Step) -> StepOutcome:
         if not step_enabled(step, self.enabled):
@@ -377,26 +521,43 @@ class _Run:
     def _request(self, step: Step) -> list[int]:
         bound = self.bound(step)
         before = self._ids()
+        rejected_before = {id(r) for r in self.hub.rejections()}
         fields = resolve_fields(step.fields, datetime.now(UTC).date()) if step.fields else None
-        sent = self.host.send(step.sender, step.interface, step.event, mpan=self.mpan,
-                              correlation_id=self.correlation, fields=fields,
+        mpan = self.mpans[step.mpan]
+        sent = self.host.send(step.sender, step.interface, step.event, mpan=mpan,
+                              correlation_id=self.correlations[step.name], fields=fields,
                               context=self._context(step))
-        ours = self._of_step(step, self._sender_id(step.sender))
+        sender = self._sender_id(step.sender)
+        ours = self._of_step(step, sender)
         # Nobody could be asked (no trigger at all): nothing can arrive, so the bound is not waited out.
         asked = getattr(sent, "ok", True) or getattr(sent, "seq", None) is not None
-        submission = self._wait(lambda s: id(s) not in before and ours(s) and business.mpan_of(s.item) == self.mpan,
-                                bound if asked else 0.0)
         trigger = [sent.seq] if getattr(sent, "seq", None) is not None else []
-        if submission is None:
-            rejected = [f"{r.status} {','.join(r.codes)}" for r in self.hub.rejections()[-3:]]
-            self._timeout(step, bound, trigger, f"trigger: {getattr(sent, 'detail', '?')}"
-                          + (f"; hub rejected: {'; '.join(rejected)}" if rejected else ""))
+
+        def outcome() -> Any:
+            for s in self.hub.received():
+                if id(s) not in before and ours(s) and business.mpan_of(s.item) == mpan:
+                    return ("accepted", s)
+            for r in self.hub.rejections():
+                if id(r) not in rejected_before and r.endpoint == "submit" and r.sender in (sender, None) \
+                        and (r.interface_id or "").upper() == step.interface:
+                    return ("rejected", r)
+            return None
+
+        found = self.hub.wait_until(outcome, bound if asked else 0.0)
+        if found is not None and found[0] == "rejected":
+            self._refused(step, found[1], trigger)
+            return [found[1].seq, *trigger] if found[1].seq is not None else trigger
+        if found is None:
+            self._timeout(step, bound, trigger, f"trigger: {getattr(sent, 'detail', '?')}")
             return trigger
+        submission = found[1]
         self.used.add(submission.transaction_id)
         self.found[step.name] = submission
         self.marks[step.name] = before
         item = submission.item
-        if step.interface == "IF-061":
+        if step.mpan != "exchange":
+            pass  # a request about another MPAN does not start or stop the exchange's own
+        elif step.interface == "IF-061":
             custom = dig(item, "payload", "CustomBlock")
             self.start = business.day_of(dig(custom, "B019", "assignedMDREffectiveFromDate"))
             self.direction = dig(custom, "B078", "energyDirection")
@@ -404,6 +565,9 @@ class _Run:
             self.stop = business.day_of(dig(item, "payload", "CustomBlock", "B083", "assignedMDREffectiveToDate"))
         messages = self._seqs(submission) + trigger
         self._check(step, "exchange.timeout", [], messages, received_at=self._received(submission))
+        self._own_message(step, submission, messages)
+        if step.sender != self.host.role:
+            self._delivery(step, submission, reply=step.reply)
         return messages
 
     def _answer(self, step: Step) -> list[int]:
@@ -411,17 +575,25 @@ class _Run:
         before = self.marks[step.request]
         bound = self.bound(step)
         ours = self._of_step(step, self._sender_id(step.sender))
-        answer = self._wait(lambda s: id(s) not in before and ours(s) and self.rule.matches(request.item, s.item),
-                            bound)
+        match = lambda s: id(s) not in before and ours(s) and self.rule.matches(request.item, s.item)  # noqa: E731
+        asked: list[int] = []
+        expected = f"an answer to {business.message_label(request.item)}"
+        if step.scheduled:
+            answer, bound, asked, expected = self._scheduled(step, match, bound)
+        else:
+            answer = self._wait(match, bound)
         if answer is None:
-            self._timeout(step, bound, self._seqs(request), f"no answer to {business.message_label(request.item)}")
-            return self._seqs(request)
+            self._timeout(step, bound, self._seqs(request) + asked, expected)
+            return self._seqs(request) + asked
         self.used.add(answer.transaction_id)
-        messages = self._seqs(answer) + self._seqs(request)
+        messages = self._seqs(answer) + self._seqs(request) + asked
         index, item = answer.index, answer.item
         self._check(step, "exchange.timeout", [], messages, received_at=self._received(answer))
+        others = {cid: f"request step {name!r} ({self.exchange.step(name).label})"
+                  for name, cid in self.correlations.items() if name != step.request}
         judged: list[tuple[str, list[Finding]]] = [
-            ("exchange.correlation", business.check_correlation(request.item, item, index=index, rule=self.rule))]
+            ("exchange.correlation", business.check_correlation(request.item, item, index=index, rule=self.rule,
+                                                                others=others))]
         if step.expect == "accepted":
             judged += [("exchange.accept", business.check_accepted(item, index=index)),
                        ("exchange.echo", business.check_echo(request.item, item, index=index))]
@@ -432,15 +604,42 @@ class _Run:
             judged += self._consumption_rules(item, index, after_stop=self._after_stop(answer))
         for rule, findings in judged:
             self._check(step, rule, findings, messages)
+        self._own_message(step, answer, messages)
         if self.host.role != step.sender:
             self._delivery(step, answer)
         return messages
 
+    def _scheduled(self, step: Step, match: Callable[[Any], bool], bound: float
+                   ) -> tuple[Any, float, list[int], str]:
+        """A scheduled answer: already sent, else asked for through the sender's trigger, or waited for."""
+        request = self.found[step.request]
+        label = f"{step.label} for MPAN {self.mpan}"
+        answer = self._wait(match, 0.0)
+        if answer is not None:
+            return answer, bound, [], label
+        mode = consumption_mode(self.host)
+        if mode.mode == "spontaneous":
+            within = float(mode.within) if mode.within else bound
+            return (self._wait(match, within), within, [],
+                    f"{label} sent unprompted after {business.message_label(request.item)} "
+                    f"(profile [exchange] consumption = \"spontaneous\", within {within:g} s)")
+        sent = self.host.send(step.sender, step.interface, step.event, mpan=self.mpan,
+                              correlation_id=self.correlations[step.request], context=self._context(step))
+        asked = [sent.seq] if getattr(sent, "seq", None) is not None else []
+        detail = getattr(sent, "detail", "?")
+        expected = (f"{label} after asking the {step.sender} through its {step.interface} trigger with the MPAN and "
+                    f"the correlation id of {business.message_label(request.item)} (profile [exchange] consumption = "
+                    f"\"triggered\"; trigger: {detail})")
+        if not (getattr(sent, "ok", True) or asked):
+            return None, 0.0, asked, expected
+        return self._wait(match, bound), bound, asked, expected
+
     def _consumption_rules(self, item: dict, index: int, *, after_stop: bool) -> list[tuple[str, list[Finding]]]:
         found = business.check_consumption(item, direction=self.direction, start=self.start,
-                                           stop=self.stop if after_stop else None, index=index)
+                                           stop=self.stop if after_stop else None, index=index,
+                                           today=datetime.now(UTC).date())
         rules = ["exchange.measurement-quantity", "periods.count", "periods.sequence", "periods.utc",
-                 "periods.duration", "periods.quantity"]
+                 "periods.duration", "periods.quantity", "consumption.complete-days"]
         if self.start is not None:
             rules.append("exchange.before-start")
         if after_stop:
@@ -449,7 +648,8 @@ class _Run:
 
     def _after_stop(self, submission: Any) -> bool:
         """Was `submission` accepted after this exchange's stop request (so the stop date binds it)?"""
-        stop_step = next((name for name, s in self.found.items() if s.interface_id == "IF-063"), None)
+        stop_step = next((name for name, s in self.found.items() if s.interface_id == "IF-063"
+                          and self.exchange.step(name).mpan == "exchange"), None)
         return self.stop is not None and stop_step is not None and id(submission) not in self.marks[stop_step] \
             and submission is not self.found[stop_step]
 
@@ -466,10 +666,13 @@ class _Run:
             def unwanted(item: dict) -> list[Finding]:
                 return business.check_consumption_window(item, stop=stop)
         else:
+            why = ("which the MDR was never started for (an IF-063 came before any IF-061)"
+                   if step.rule == "exchange.unstarted" else "for which the MDR accepted no start")
+
             def unwanted(item: dict) -> list[Finding]:
-                return business.check_not_sent(item, rule=step.rule or "exchange.reject",
-                                               why="which the MDR was asked to start and should have rejected")
-        match = lambda s: (id(s) not in before and ours(s) and business.mpan_of(s.item) == self.mpan  # noqa: E731
+                return business.check_not_sent(item, rule=step.rule or "exchange.reject", why=why)
+        mpan = self.mpans[step.mpan]
+        match = lambda s: (id(s) not in before and ours(s) and business.mpan_of(s.item) == mpan  # noqa: E731
                            and bool(unwanted(s.item)))
         first = self._wait(match, window)
         request_seqs = self._seqs(self.found[after]) if after in self.found else []
@@ -486,27 +689,49 @@ class _Run:
         self._check(step, step.rule or "exchange.reject", findings, messages, window_s=window)
         return messages
 
-    def _delivery(self, step: Step, answer: Any) -> None:
-        """The party under test is the recipient: its webhook must have accepted the answer."""
+    def _own_message(self, step: Step, submission: Any, messages: list[int]) -> None:
+        """What the party under test sent carries the run's environment tag."""
+        if step.sender != self.host.role or not self.environment:
+            return
+        findings = business.check_environment(submission.item, self.environment, index=submission.index)
+        self._check(step, "environment.tag", findings, messages)
+
+    def _delivery(self, step: Step, message: Any, *, reply: str = "accept") -> None:
+        """The party under test is the recipient: its webhook must answer the delivery of `message`
+        (`reply`: "accept" 201 and RCP0000, or "any" clean answer), naming the message it answers."""
         recipient = self._sender_id(self.host.role)
-        tx = answer.transaction_id
+        tx = message.transaction_id
         bound = self.bound(step)
         delivery = self._wait_delivery(lambda d: d.recipient == recipient and tx in d.transaction_ids and not d.replay,
                                        bound)
-        label = business.message_label(answer.item)
-        messages = self._seqs(answer)
+        label = business.message_label(message.item)
+        messages = self._seqs(message)
+        reply_findings: list[Finding] = []
         if delivery is None:
-            findings = [Finding("exchange.delivery", "", "delivered and accepted (201)", f"no delivery within {bound:g} s",
+            findings = [Finding("exchange.delivery", "", f"delivered and answered ({REPLIES[reply]})",
+                                f"no delivery within {bound:g} s",
                                 f"{label}: the hub did not finish delivering it to {self.host.role} {recipient} "
                                 f"within {bound:g} s")]
         else:
             messages += [a.seq for a in delivery.result.responses if a.seq is not None]
-            findings = [] if delivery.outcome == "accepted" else [Finding(
-                "exchange.delivery", "", "accepted (201 StandardResponse)",
+            ok = delivery.outcome == "accepted" if reply == "accept" else \
+                delivery.outcome in ("accepted", "rejected", "partial") and bool(delivery.result.rcp_codes)
+            findings = [] if ok else [Finding(
+                "exchange.delivery", "", REPLIES[reply],
                 f"{delivery.outcome} (HTTP {delivery.result.status}, codes {short(delivery.result.codes)})",
                 f"{label}: the {self.host.role}'s webhook {delivery.url} answered the delivery "
-                f"{delivery.outcome} (HTTP {delivery.result.status})")]
+                f"{delivery.outcome} (HTTP {delivery.result.status}); expected {REPLIES[reply]}")]
+            if delivery.result.responses and delivery.result.status is not None:
+                entries = parse_standard_response(delivery.result.responses[-1].body).entries
+                stored = {m.transaction_id: m.item for m in self.hub.inbox(recipient) if m.transaction_id in
+                          delivery.transaction_ids}
+                expected = [business.reply_keys(stored[t]) if t in stored else {"transactionID": t}
+                            for t in delivery.transaction_ids]
+                reply_findings = business.check_reply(entries, expected, where=f"{label}: the {self.host.role}'s "
+                                                      f"StandardResponse")
         self._check(step, "exchange.delivery", findings, messages)
+        if delivery is not None:
+            self._check(step, "exchange.reply", reply_findings, messages)
 
     # -- waiting and recording -------------------------------------------------------------------
 
@@ -530,12 +755,31 @@ class _Run:
         who = f"{step.sender} {self._sender_id(step.sender)}"
         finding = Finding("exchange.timeout", "", f"{step.label} from {who} within {bound:g} s",
                           f"nothing within {bound:g} s",
-                          f"{step.label} (step {step.name!r}) for MPAN {self.mpan}: nothing from {who} "
+                          f"{step.label} (step {step.name!r}) for MPAN {self.mpans[step.mpan]}: nothing from {who} "
+                          f"accepted by the hub within {bound:g} s (expected {detail})"
+                          if step.expect != "request" else
+                          f"{step.label} (step {step.name!r}) for MPAN {self.mpans[step.mpan]}: nothing from {who} "
                           f"accepted by the hub within {bound:g} s ({detail})")
         self._check(step, "exchange.timeout", [finding], messages, bound_s=bound)
         self.aborted = True
 
+    def _refused(self, step: Step, rejection: Any, trigger: list[int]) -> None:
+        """The sender did send, and the DIP refused it: the finding carries the DIP's MSG code and reasons."""
+        who = f"{step.sender} {self._sender_id(step.sender)}"
+        codes = ", ".join(rejection.codes) or f"HTTP {rejection.status}"
+        reasons = [f for f in rejection.findings if f.severity == "error"]
+        findings = [Finding(f.rule, f.path, f.expected, f.actual,
+                            f"{step.label} (step {step.name!r}) from {who}: the DIP refused it ({codes}): {f.message}",
+                            extra={**f.extra, "codes": list(rejection.codes)}) for f in reasons] or [Finding(
+            "exchange.request", "", "MSG0000", codes,
+            f"{step.label} (step {step.name!r}) from {who}: the DIP refused it ({codes})",
+            extra={"codes": list(rejection.codes)})]
+        seqs = ([rejection.seq] if rejection.seq is not None else []) + trigger
+        self._check(step, "exchange.request", findings, seqs, status=rejection.status, codes=rejection.codes)
+        self.aborted = True
+
     def _check(self, step: Step, rule: str, findings: list[Finding], messages: list[int], **data: Any) -> None:
+        findings = business.provisional(findings)
         passed = not [f for f in findings if f.severity == "error"]
         self.result.checks.append((rule, passed))
         if not passed:
@@ -544,7 +788,7 @@ class _Run:
         if self.host.recorder is not None:
             self.host.recorder.check(self.requirement, rule, passed, findings, messages=messages,
                                      exchange=self.exchange.name, step=step.name, interface=step.interface,
-                                     event=step.event, mpan=self.mpan, **data)
+                                     event=step.event, mpan=self.mpans[step.mpan], **data)
 
     def _event(self, kind: str, **data: Any) -> None:
         if self.host.recorder is not None:

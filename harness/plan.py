@@ -97,6 +97,17 @@ def exchange_requirement(role: str, name: str, enabled: bool, *, title: str | No
                        title=title or f"Exchange {name} with the nominated partner (guidance {sec})")
 
 
+def declared_flows_requirement(role: str, enabled: bool = True) -> Requirement:
+    """`MDR-5.2b/declared-flows`: the party sends only the outgoing flows its profile enables.
+
+    Planned last (after the exchanges), because it judges everything the party sent during the run.
+    """
+    sec = section(role, "produce")
+    return Requirement(id=f"{role}-{sec}/declared-flows", role=role, section=sec, kind="produce", interface=None,
+                       event=None, direction="outgoing", enabled=enabled, provisional=False, assumptions=(),
+                       title=f"Sends only the outgoing flows the profile enables (guidance {sec})")
+
+
 def reuse_requirement(role: str, enabled: bool) -> Requirement:
     """`MDR-5.4/reuse`: evidence resting on a DCP's or supplier's earlier certification."""
     sec = section(role, "reuse")

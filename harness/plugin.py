@@ -81,12 +81,17 @@ KIND_ORDER = ("preflight", "consume", "produce", "exchange", "smoke")
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Plan order (preflight first, exchanges last), whatever the module names sort to."""
-    def key(item: pytest.Item) -> int:
+    """Plan order (preflight first, exchanges after produce, declared-flows last), whatever the module
+    names sort to."""
+    plan = config.stash.get(_PLAN_KEY, None) or []
+    position = {r.id: i for i, r in enumerate(plan)}
+
+    def key(item: pytest.Item) -> tuple[int, int]:
         callspec = getattr(item, "callspec", None)
         req = callspec.params.get("requirement") if callspec is not None else None
         kind = getattr(req, "kind", None)
-        return KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
+        return (position.get(getattr(req, "id", None), len(position)),
+                KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER))
 
     items.sort(key=key)
 

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from harness.catalogue import Catalogue, load_catalogue
 from harness.errors import ConfigError
+from harness.exchange import unanswered_requests
 from harness.findings import Finding, short
 from harness.plan import EXTENDED, PREFLIGHT_CHECKS
 from harness.profile import COUNTERPART, REFERENCE, Profile
@@ -258,6 +259,7 @@ def check_partner(profile: Profile) -> list[Finding]:
     if endpoint and endpoint != REFERENCE and not re.match(r"^https?://\S+$", endpoint):
         findings.append(_f("preflight.partner.endpoint", "partner.endpoint", '"reference" or an http(s) URL',
                            endpoint, "partner.endpoint is neither \"reference\" nor an http(s) URL"))
+    findings += _unanswered(profile)
     if endpoint and endpoint != REFERENCE:
         # A real partner must be able to act on the simulated DIP, or no exchange can complete.
         for name, why in (("trigger", "the harness cannot ask it to send its requests or answers"),
@@ -267,6 +269,19 @@ def check_partner(profile: Profile) -> list[Finding]:
                 findings.append(_f("preflight.partner.real", f"partner.{name}", "set for a real partner", "absent",
                                    f"partner.{name} is not set: {why}", severity="warning"))
     return findings
+
+
+def _unanswered(profile: Profile) -> list[Finding]:
+    """An enabled request without its answer (from the exchange definitions): IF-061 without IF-062, ..."""
+    out = []
+    catalogue = load_catalogue()
+    for request, answer, exchanges in unanswered_requests(profile.enabled_interfaces):
+        other = "send" if "outgoing" in catalogue.get(answer).directions_for(profile.role) else "receive"
+        out.append(_f("preflight.partner.unanswered-request", f"interfaces.{answer}", f"{answer} enabled with {request}",
+                      "not enabled", f"{request} is enabled but {answer} is not: an {profile.role} taking part in "
+                      f"{request} must {other} {answer}, its answer in the exchange(s) {', '.join(exchanges)} "
+                      f"(those are not planned); set interfaces.{answer} = \"Y\" or disable {request}"))
+    return out
 
 
 # --- webhooks ---------------------------------------------------------------------------------

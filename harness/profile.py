@@ -19,13 +19,14 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 from harness.catalogue import Catalogue, load_catalogue
 from harness.errors import ConfigError
+from harness.exchange import unanswered_requests
 from harness.files import read_config_bytes
 from harness.findings import short
 from harness.paths import schemas_dir
@@ -175,6 +176,20 @@ class HarnessSettings:
 
 
 @dataclass(frozen=True)
+class ExchangeSettings:
+    """The `[exchange]` table: how the exchange obtains the MDR's scheduled consumption (see harness.exchange)."""
+
+    consumption: str = "triggered"  # or "spontaneous"
+    spontaneous_within: float | None = None  # seconds; None: harness.timeout
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"consumption": self.consumption}
+        if self.spontaneous_within is not None:
+            out["spontaneous_within"] = self.spontaneous_within
+        return out
+
+
+@dataclass(frozen=True)
 class Profile:
     path: Path
     environment: str
@@ -187,6 +202,10 @@ class Profile:
     credentials: Credentials = field(default_factory=Credentials)
     triggers: dict[str, Trigger] = field(default_factory=dict)
     harness: HarnessSettings = field(default_factory=HarnessSettings)
+    exchange: ExchangeSettings = field(default_factory=ExchangeSettings)
+    # What loading noticed but does not refuse (an enabled request without its answer): shown by
+    # `dipcert run` and `dipcert preflight`; preflight's partner check fails it.
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def role(self) -> str:
@@ -276,6 +295,8 @@ class Profile:
         }
         if self.partner is not None:
             data["partner"] = self.partner.to_public_dict()
+        if self.exchange != ExchangeSettings():  # left out at its default: older profiles keep their digest
+            data["exchange"] = self.exchange.to_dict()
         return data
 
     def digest(self) -> str:
@@ -538,9 +559,28 @@ def _build(data: dict[str, Any], path: Path, catalogue: Catalogue) -> Profile:
     harness = HarnessSettings(hub_host=h.get("hub_host", "127.0.0.1"), hub_port=int(h.get("hub_port", 0)),
                               timeout=float(h.get("timeout", 10.0)), skew_seconds=int(h.get("skew_seconds", 300)),
                               seed=int(h.get("seed", 0)))
-    return Profile(path=path, environment=data.get("environment", "UIT"), party=party, system=system,
-                   partner=partner, interfaces=interfaces, declared_directions=declared, webhooks=webhooks,
-                   credentials=credentials, triggers=triggers, harness=harness)
+    x = data.get("exchange", {})
+    exchange = ExchangeSettings(consumption=x.get("consumption", "triggered"),
+                                spontaneous_within=float(x["spontaneous_within"]) if "spontaneous_within" in x else None)
+    if exchange.spontaneous_within is not None and exchange.consumption != "spontaneous":
+        raise fail("exchange.spontaneous_within", 'only used with consumption = "spontaneous"')
+    profile = Profile(path=path, environment=data.get("environment", "UIT"), party=party, system=system,
+                      partner=partner, interfaces=interfaces, declared_directions=declared, webhooks=webhooks,
+                      credentials=credentials, triggers=triggers, harness=harness, exchange=exchange)
+    return replace(profile, warnings=tuple(f"{path}: {w}" for w in unanswered_request_warnings(profile, catalogue)))
+
+
+def unanswered_request_warnings(profile: Profile, catalogue: Catalogue) -> list[str]:
+    """An enabled request whose answer is not enabled (IF-061 without IF-062, ...), from the exchange
+    definitions: such a profile cannot take part in the exchanges that need the answer."""
+    out = []
+    for request, answer, exchanges in unanswered_requests(profile.enabled_interfaces):
+        verb = "receives" if "incoming" in catalogue.get(request).directions_for(profile.role) else "sends"
+        other = "send" if "outgoing" in catalogue.get(answer).directions_for(profile.role) else "receive"
+        out.append(f"interfaces: {request} is enabled but {answer} is not: an {profile.role} that {verb} {request} "
+                   f"must {other} {answer}, which answers it in the exchange(s) {', '.join(exchanges)}; those "
+                   f"exchanges are not planned, and preflight (partner) fails until interfaces.{answer} = \"Y\"")
+    return out
 
 
 def _partner(q: dict[str, Any], role: str, catalogue: Catalogue, fail: Any) -> Partner:

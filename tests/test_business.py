@@ -224,3 +224,60 @@ def test_rules_read_odd_messages_without_raising():
     odd = {"payload": {"CommonBlock": [], "CustomBlock": {"B941List": [None, {"settlementDay": 3}]}}}
     assert business.check_consumption(odd, direction="I", start=date(2025, 1, 1), stop=date(2025, 1, 2)) == []
     assert business.check_correlation(odd, odd) == [] and business.check_echo(odd, odd) == []
+
+
+# --- issue 14: environment, complete days, replies, answers to the right request, assumptions ----------
+
+def test_environment_tag_must_be_the_runs(start):
+    assert business.check_environment(start, "UIT") == []
+    start["payload"]["CommonBlock"]["S1"]["environmentTag"] = "PRD"
+    [finding] = business.check_environment(start, "UIT", index=2)
+    assert finding.rule == "environment.tag" and finding.path == "/2/payload/CommonBlock/S1/environmentTag"
+    assert (finding.expected, finding.actual) == ("UIT", "PRD") and "UIT run" in finding.message
+
+
+@pytest.mark.parametrize("first, days, failing", [
+    (date(2025, 3, 10), 2, []),  # the 10th and 11th: complete before the 12th
+    (date(2025, 3, 11), 2, ["2025-03-12"]),  # today has not ended
+    (date(2025, 3, 13), 1, ["2025-03-13"]),  # nor has the future
+])
+def test_only_complete_past_days_may_be_reported(factory, start, first, days, failing):
+    item = consumption(factory, start, first=first, days=days)
+    found = business.check_complete_days(item, today=date(2025, 3, 12))
+    assert [f.actual for f in found] == failing and {f.rule for f in found} <= {"consumption.complete-days"}
+    assert all(f.path.endswith("/settlementDay/settlementDayDate") for f in found)
+
+
+def test_the_48_period_rule_is_an_error_resting_on_its_assumption(factory, start):
+    item = consumption(factory, start)
+    item["payload"]["CustomBlock"]["B941List"][0]["MDRConsumptionPeriods"].pop()
+    [finding] = business.check_periods_count(item)
+    assert finding.rule == "periods.count" and finding.severity == "error"
+    [marked] = business.provisional([finding])
+    assert marked.extra["assumption"] == "A-PERIODS-48" and "provisional" in marked.message
+    assert business.provisional(business.provisional([finding])) == [marked]  # marked once
+    catalogue = load_catalogue()
+    assert {catalogue.assumption_for_rule(r) for r in ("exchange.echo", "consumption.complete-days",
+                                                       "exchange.correlation", "periods.sequence")} == {
+        "A-ECHO", "A-COMPLETE-DAYS", "A-CORRELATION", None}
+
+
+def test_an_answer_carrying_another_requests_id_says_which(start, start_response):
+    start_response["payload"]["CommonBlock"]["S1"]["senderCorrelationID"] = "CI-20250312-other"
+    [finding] = business.check_correlation(start, start_response, others={"CI-20250312-other": "request step 'tou'"})
+    assert "answers another message" in finding.message and "request step 'tou'" in finding.message
+
+
+def test_a_reply_names_the_message_it_answers():
+    from harness.transport.responses import response_entry
+
+    keys = {"transactionID": "T-1", "senderUniqueReference": "S-1", "correlationID": "CI-1"}
+    good = response_entry("RCP0000", transaction_id="T-1", sender_unique_reference="S-1", sender_id="1234567890")
+    assert business.check_reply([good], [keys]) == []
+    assert business.check_reply([{**good, "senderUniqueReference": None}], [keys]) == []  # nullable: not given
+    wrong = [{**good, "transactionID": "T-2", "correlationID": "CI-2"}]
+    found = business.check_reply(wrong, [keys], where="IF-061 delivery")
+    assert [(f.rule, f.path) for f in found] == [("exchange.reply", "/messageArray/0/transactionID"),
+                                                 ("exchange.reply", "/messageArray/0/correlationID")]
+    assert found[0].message.startswith("IF-061 delivery: entry 0 names transactionID T-2")
+    assert business.check_reply([], [keys]) == []  # a missing entry is the StandardResponse's own finding

@@ -116,6 +116,9 @@ def test_the_four_exchanges_load_with_their_interfaces(exchanges):
     assert exchanges["on-demand-reads"].interfaces == {"IF-065", "IF-064"}
     stop = exchanges["stop"]
     assert stop.step("no-consumption-after-stop").after == "stop"
+    assert stop.step("stop-unstarted").mpan == "unstarted" and stop.step("stop-unstarted").reply == "any"
+    assert stop.step("consumption").scheduled and exchanges["start-and-consume"].step("consumption").scheduled
+    assert not exchanges["on-demand-reads"].step("consumption").scheduled  # a direct answer to IF-065
     # Directions from the catalogue: the definitions do not name senders, the catalogue does.
     reads = exchanges["on-demand-reads"]
     assert [(s.sender, s.event) for s in reads.steps][:2] == [("SDS", "MDRInstantaneous"), ("MDR", "ReadingRemote")]
@@ -153,6 +156,13 @@ expect = "request"
     ("title = 't'\n[[step]]\nname = 'x'\ninterface = 'IF-062'\nexpect = 'accepted'\n",
      "step[0]: key 'expect' is 'accepted' but no request step comes before it"),
     ("title = 't'\ncolour = 'red'\n", "unknown key 'colour'"),
+    (GOOD + "scheduled = true\n", "step[0]: key 'scheduled' applies to"),
+    (GOOD + "reply = 'maybe'\n", "step[0]: key 'reply' should be one of accept, any"),
+    (GOOD + "[[step]]\nname = 'x'\ninterface = 'IF-062'\nexpect = 'accepted'\nreply = 'any'\n",
+     "step[1]: key 'reply' applies to"),
+    (GOOD + "mpan = 'other'\n", "step[0]: key 'mpan' should be one of exchange, unstarted"),
+    (GOOD + "[[step]]\nname = 'x'\ninterface = 'IF-062'\nexpect = 'accepted'\nmpan = 'unstarted'\n",
+     "step[1]: key 'mpan' applies to request and nothing steps"),
     ("title = 't'\n", "no [[step]] entries"),
     ("title = \n", "not valid TOML"),
 ])
@@ -191,14 +201,19 @@ def test_reference_pair_passes_every_exchange_and_records_evidence(make_host, ex
                        "exchange.reject", "exchange.measurement-quantity", "periods.count", "periods.sequence",
                        "periods.utc", "periods.duration", "periods.quantity", "exchange.before-start",
                        "exchange.after-stop"}
-    assert ("exchange.delivery" in by_rule) is (role == "SDS")
+    # Whatever the DIP delivers to the party under test is answered on its webhook, naming the message.
+    assert {"exchange.delivery", "exchange.reply", "consumption.complete-days", "exchange.unstarted"} <= by_rule
     # Every judged message is a hub-inbound record in the same evidence log.
     records = {r["seq"]: r for r in read_records(host.recorder.path)}
     judged = {seq for c in checks for seq in c["messages"]}
     assert judged and all(records[s]["kind"] == "http" for s in judged)
     assert {records[s]["channel"] for s in judged} >= {"hub-inbound"}
-    # One correlation id per exchange, carried on each SDS request.
+    # One correlation id per request, carried on each request; scheduled consumption asked for with the start's.
+    requests = [spec for spec in host.sent if spec["interface"] in ("IF-061", "IF-063", "IF-065")]
     assert all(spec.get("correlation_id", "").startswith("CI-") for spec in host.sent)
+    assert len({spec["correlation_id"] for spec in requests}) == len(requests)
+    asked = [spec for spec in host.sent if spec["interface"] == "IF-064"]
+    assert len(asked) == 2 and all(spec["mpan"] and spec["correlation_id"] for spec in asked)
     assert not host.refs["MDR"].state.errors and not host.refs["SDS"].state.errors
 
 
@@ -282,14 +297,15 @@ def test_sds_under_test_whose_webhook_refuses_answers_fails_delivery(make_host, 
 
 def test_steps_of_interfaces_not_enabled_are_not_run(make_host, exchanges):
     stop = exchanges["stop"]
-    assert exchange_enabled(stop, {"IF-061", "IF-062"})
-    assert not exchange_enabled(stop, {"IF-063", "IF-064", "IF-065"})
+    assert exchange_enabled(stop, {"IF-063", "IF-061"})
+    assert not exchange_enabled(stop, {"IF-061", "IF-062", "IF-064", "IF-065"})  # it opens with an IF-063
     host = make_host("MDR")
     result = run_exchange(host, stop, "MDR-5.3/exchange/stop", enabled={"IF-061", "IF-062", "IF-063", "IF-064"})
     assert result, [str(f) for f in result.findings]
     assert {o.name: o.status for o in result.steps} == {
-        "start": "pass", "start-response": "pass", "consumption": "pass", "stop": "pass",
-        "consumption-request-after-stop": "not-enabled", "no-consumption-after-stop": "pass"}
+        "stop-unstarted": "pass", "start": "pass", "start-response": "pass", "consumption": "pass", "stop": "pass",
+        "consumption-request-after-stop": "not-enabled", "no-consumption-after-stop": "pass",
+        "no-consumption-unstarted": "pass"}
     host.enabled_interfaces = {"IF-061", "IF-062"}  # the host may carry the enabled set itself
     result = run_exchange(host, exchanges["start-and-consume"], "MDR-5.3/exchange/start-and-consume")
     assert [o.status for o in result.steps] == ["pass", "pass", "not-enabled"]
@@ -306,3 +322,102 @@ def test_without_a_recorder_the_runner_returns_findings(make_host, exchanges):
     assert finding.rule == "exchange.measurement-quantity"
     assert finding.path == "/0/payload/CustomBlock/B045/measurementQuantityID"
     assert json.loads(json.dumps(finding.to_dict()))["expected"] == "AI"
+
+
+# --- issue 14: stricter exchange judgement ------------------------------------------------------------
+
+@pytest.mark.parametrize("role, fault, exchange, rule, where", [
+    ("MDR", "consumption-today", "start-and-consume", "consumption.complete-days", "/settlementDay/settlementDayDate"),
+    ("MDR", "answer-wrong-request", "on-demand-reads", "exchange.correlation", "/S1/senderCorrelationID"),
+    ("MDR", "reply-wrong-transaction", "start-and-consume", "exchange.reply", "/messageArray/0/transactionID"),
+    ("SDS", "reply-wrong-transaction", "start-and-consume", "exchange.reply", "/messageArray/0/transactionID"),
+    ("MDR", "stop-unknown-consumption", "stop", "exchange.unstarted", "/M0/MPANCore"),
+    ("MDR", "wrong-environment", "reject", "environment.tag", "/S1/environmentTag"),
+    ("SDS", "wrong-environment", "on-demand-reads", "environment.tag", "/S1/environmentTag"),
+])
+def test_issue_14_faults_break_their_exchange_rule(make_host, exchanges, role, fault, exchange, rule, where):
+    assert next(f.breaks for f in load_faults() if f.name == fault) == rule
+    faults = {"mdr_faults" if role == "MDR" else "sds_faults": [fault]}
+    host = make_host(role, recorder=False, **faults)
+    host.environment = "UIT"
+    result = run_exchange(host, exchanges[exchange], f"{role}-x/exchange/{exchange}")
+    assert not result and result.failed_rules == {rule}, [str(f) for f in result.findings]
+    assert all(f.rule == rule and f.path.endswith(where) and f.message for f in result.findings)
+
+
+def test_an_answer_to_another_request_names_the_request_it_answers(make_host, exchanges):
+    host = make_host("MDR", mdr_faults=["answer-wrong-request"], recorder=False)
+    result = run_exchange(host, exchanges["on-demand-reads"], "MDR-5.3/exchange/on-demand-reads")
+    first = result.findings[0]
+    assert "answers another message" in first.message and "request step 'instantaneous'" in first.message
+    assert first.extra["assumption"] == "A-CORRELATION" and "provisional" in first.message
+
+
+def test_consumption_rests_on_named_assumptions_and_is_marked_so(make_host, exchanges):
+    host = make_host("MDR", mdr_faults=["47-periods"], recorder=False)
+    result = run_exchange(host, exchanges["start-and-consume"], "MDR-5.3/exchange/start-and-consume")
+    assert result.findings and result.failed_rules == {"periods.count"}
+    for finding in result.findings:
+        assert finding.severity == "error" and finding.extra["assumption"] == "A-PERIODS-48"
+    assert set(exchanges["start-and-consume"].assumptions()) == {"A-CORRELATION", "A-ECHO", "A-PERIODS-48",
+                                                                 "A-COMPLETE-DAYS"}
+
+
+def test_scheduled_consumption_is_asked_for_through_the_trigger_and_the_finding_says_so(make_host, exchanges):
+    host = make_host("MDR", mdr_faults=["no-consumption-trigger"], step_timeout=1.0, recorder=False)
+    result = run_exchange(host, exchanges["start-and-consume"], "MDR-5.3/exchange/start-and-consume")
+    [finding] = result.findings
+    assert finding.rule == "exchange.timeout"
+    assert "through its IF-064 trigger" in finding.message and 'consumption = "triggered"' in finding.message
+    assert [o.status for o in result.steps] == ["pass", "pass", "fail"]
+
+
+@pytest.mark.parametrize("spontaneous", [True, False], ids=["mdr-sends-unprompted", "mdr-waits-for-its-schedule"])
+def test_spontaneous_consumption_is_waited_for_within_its_window(make_host, exchanges, spontaneous):
+    from types import SimpleNamespace
+
+    from harness.profile import ExchangeSettings
+
+    host = make_host("MDR", recorder=False)
+    host.refs["MDR"].behaviour.spontaneous_consumption = spontaneous
+    host.profile = SimpleNamespace(exchange=ExchangeSettings("spontaneous", 0.5), environment="UIT")
+    result = run_exchange(host, exchanges["start-and-consume"], "MDR-5.3/exchange/start-and-consume")
+    assert not any(spec["interface"] == "IF-064" for spec in host.sent)  # never asked
+    if spontaneous:
+        assert result, [str(f) for f in result.findings]
+    else:
+        [finding] = result.findings
+        assert finding.rule == "exchange.timeout" and "unprompted" in finding.message and "within 0.5 s" in finding.message
+
+
+def test_an_exchange_the_party_took_no_part_in_never_passes(make_host, exchanges):
+    start = exchanges["start-and-consume"]
+    assert exchange_enabled(start, {"IF-061", "IF-062", "IF-064"}, "MDR")
+    assert not exchange_enabled(start, {"IF-061", "IF-063"}, "MDR")  # the MDR would send nothing
+    assert not exchange_enabled(start, {"IF-061", "IF-062"}, "MDR")  # nor its consumption
+    assert exchange_enabled(start, {"IF-061"}, "SDS")  # the SDS sends its request; what it receives may be off
+    host = make_host("MDR", recorder=False)
+    result = run_exchange(host, start, "MDR-5.3/exchange/start-and-consume", enabled={"IF-061", "IF-063"})
+    assert [o.status for o in result.steps] == ["pass", "not-enabled", "not-enabled"]
+    assert not result and result.failed_rules == {"exchange.vacuous"}
+    assert "performed none of its own steps" in result.findings[0].message
+
+
+def test_requests_without_their_answers_are_derived_from_the_definitions(exchanges):
+    from harness.exchange import unanswered_requests
+
+    gaps = {(req, ans): names for req, ans, names in unanswered_requests({"IF-061", "IF-063"}, exchanges.values())}
+    assert gaps == {("IF-061", "IF-062"): ["reject", "start-and-consume", "stop"],
+                    ("IF-061", "IF-064"): ["start-and-consume", "stop"]}
+    assert ("IF-065", "IF-064") in {(r, a) for r, a, _ in unanswered_requests({"IF-065"}, exchanges.values())}
+    assert unanswered_requests({"IF-061", "IF-062", "IF-064", "IF-065"}, exchanges.values()) == []
+
+
+def test_a_request_the_dip_refuses_fails_at_once_with_the_dips_code(make_host, exchanges):
+    host = make_host("SDS", sds_faults=["wrong-role"], step_timeout=5.0, recorder=False)
+    started = time.monotonic()
+    result = run_exchange(host, exchanges["start-and-consume"], "SDS-6.3/exchange/start-and-consume")
+    assert time.monotonic() - started < 2.5  # not the 5 s bound: the refusal is known at once
+    assert result.failed_rules == {"exchange.request"}
+    [finding] = [f for f in result.findings if f.rule == "hub.sender-role"]
+    assert "the DIP refused it (MSG1010)" in finding.message and finding.extra["codes"] == ["MSG1010"]

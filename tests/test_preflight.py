@@ -69,7 +69,8 @@ def identity(ca):
 
 def make_profile(tmp_path: Path, ca, *, not_after: datetime | None = None, not_before: datetime | None = None,
                  mismatched_key: bool = False, password: str | None = None, certs: str | None = None,
-                 partner: str = PARTNER, interfaces: str = 'IF-006 = "Y"\nIF-061 = "Y"\nIF-062 = "Y"',
+                 partner: str = PARTNER,
+                 interfaces: str = 'IF-006 = "Y"\nIF-061 = "Y"\nIF-062 = "Y"\nIF-064 = "Y"',
                  webhooks: str = 'default = "https://127.0.0.1:1/dip"', party_extra: str = "",
                  system_extra: str = "", secondary: str = "secondary-key-value") -> "object":
     leaf = ca.issue("signer", key=cached_key("preflight-signer"), not_after=not_after, not_before=not_before)
@@ -226,6 +227,23 @@ def test_partner(tmp_path: Path, ca) -> None:
     assert check_partner(optional_only) == []
     bad_endpoint = replace(missing, partner=Partner("SDS", "PART", "1111111111", "ftp://x"))
     assert rules(errors(check_partner(bad_endpoint))) == ["preflight.partner.endpoint"]
+
+
+@pytest.mark.parametrize("interfaces, gaps", [
+    ('IF-061 = "Y"\nIF-063 = "Y"', [("IF-062", "reject, start-and-consume, stop"), ("IF-064", "start-and-consume, stop")]),
+    ('IF-061 = "Y"\nIF-062 = "Y"', [("IF-064", "start-and-consume, stop")]),
+    ('IF-065 = "Y"', [("IF-064", "on-demand-reads")]),
+    ('IF-061 = "Y"\nIF-062 = "Y"\nIF-064 = "Y"\nIF-065 = "Y"', []),
+])
+def test_a_request_enabled_without_its_answer_fails_preflight_and_warns_at_load(tmp_path: Path, ca, interfaces,
+                                                                                   gaps) -> None:
+    profile = make_profile(tmp_path, ca, interfaces=interfaces)
+    findings = [f for f in check_partner(profile) if f.rule == "preflight.partner.unanswered-request"]
+    assert [(f.path.removeprefix("profile:interfaces."), f.message.split("exchange(s) ")[1].split(" (")[0])
+            for f in findings] == gaps
+    assert all(f.severity == "error" for f in findings)
+    assert len(profile.warnings) == len(gaps)
+    assert all(str(profile.path) in w and "is enabled but" in w for w in profile.warnings)
 
 
 # --- webhooks ---------------------------------------------------------------------------------

@@ -93,6 +93,35 @@ def test_good_profile_loads(tmp_path: Path) -> None:
     assert profile.harness.hub_host == "127.0.0.1" and profile.harness.timeout == 10.0
 
 
+def test_exchange_table_sets_how_scheduled_consumption_is_obtained(tmp_path: Path) -> None:
+    default = load_profile(write(tmp_path, GOOD))
+    assert default.exchange.consumption == "triggered" and default.exchange.spontaneous_within is None
+    assert "exchange" not in default.to_public_dict()  # left out at its default: the digest does not move
+    assert default.warnings == ()  # IF-061 with IF-062 and IF-064: every request has its answer
+    spontaneous = load_profile(write(tmp_path, GOOD + '[exchange]\nconsumption = "spontaneous"\n'
+                                               'spontaneous_within = 90\n', "s.toml"))
+    assert (spontaneous.exchange.consumption, spontaneous.exchange.spontaneous_within) == ("spontaneous", 90.0)
+    assert spontaneous.to_public_dict()["exchange"] == {"consumption": "spontaneous", "spontaneous_within": 90.0}
+    assert spontaneous.digest() != default.digest()
+
+
+@pytest.mark.parametrize("table, message", [
+    ('[exchange]\nconsumption = "weekly"\n', "exchange.consumption: expected triggered or spontaneous"),
+    ('[exchange]\nspontaneous_within = 30\n', 'exchange.spontaneous_within: only used with consumption = "spontaneous"'),
+    ('[exchange]\nconsumption = "spontaneous"\nspontaneous_within = 0\n', "exchange.spontaneous_within"),
+    ('[exchange]\nconsumptoin = "spontaneous"\n', "did you mean 'consumption'"),
+])
+def test_exchange_table_mistakes(tmp_path: Path, table: str, message: str) -> None:
+    assert message in error_of(tmp_path, GOOD + table)
+
+
+def test_a_request_without_its_answer_is_a_load_warning(tmp_path: Path) -> None:
+    profile = load_profile(write(tmp_path, GOOD.replace('IF-064 = true', 'IF-064 = false')))
+    [warning] = profile.warnings
+    assert warning.startswith(f"{profile.path}: interfaces: IF-061 is enabled but IF-064 is not")
+    assert "start-and-consume, stop" in warning and 'interfaces.IF-064 = "Y"' in warning
+
+
 @pytest.mark.parametrize("fixture", sorted(FIXTURES.glob("*.toml")), ids=lambda p: p.name)
 def test_fixture_profiles_load(fixture: Path) -> None:
     profile = load_profile(fixture)

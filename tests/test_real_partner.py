@@ -152,8 +152,11 @@ def test_bundle_verifies_and_report_names_the_partner_real(with_trigger):
     verdict = _verify(result.zip_path)
     assert verdict.sound and verdict.ready_by_evidence, [str(f) for f in verdict.findings]
     html = (result.folder / "report.html").read_text("utf-8")
-    assert re.search(rf"SDS {REAL_SDS.dip_id} \(real, Partner Data Services Ltd\)", html)
-    assert "dipcert reference" not in html.split("<dt>Partner</dt>", 1)[1][:300]
+    assert f"Partner Data Services Ltd: SDS, DIP ID {REAL_SDS.dip_id}; the exchange ran with the partner's own system" \
+        in html
+    assert "reference" not in html.split("<dt>Nominated partner</dt>", 1)[1][:300]
+    # A real partner is no rehearsal; the DIP simulated on the party's side still makes it a self-test.
+    assert result.summary["grade"]["level"] == "self-test" and 'data-grade="self-test"' in html
 
 
 def test_partner_api_key_never_reaches_the_bundle(with_trigger, pki):

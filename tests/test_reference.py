@@ -136,6 +136,9 @@ def make_ref(pki, dip):
 
     def make(role: str = "MDR", faults=(), **kw) -> ReferenceParticipant:
         party, partner = (MDR, SDS) if role == "MDR" else (SDS, MDR)
+        # These tests follow an MDR that sends consumption right after accepting a start (its
+        # spontaneous mode); test_mdr_sends_consumption_only_when_asked covers the default.
+        kw.setdefault("spontaneous_consumption", True)
         ref = ReferenceParticipant(role, party=party, partner=partner, hub_url=kw.pop("hub_url", dip.url),
                                    api_keys=API_KEYS[role], identity=pki[role], dip_certificate=pki["dip"].certificate,
                                    faults=faults, register_webhooks=kw.pop("register_webhooks", False), **kw)
@@ -462,6 +465,31 @@ def test_mdr_answers_a_start_with_if062_accepted_and_consumption(pki, dip, make_
     assert ref.state.mpan(request["payload"]["CommonBlock"]["M0"]["MPANCore"]).started == date.today() - timedelta(days=2)
 
 
+def test_mdr_sends_consumption_only_when_asked(pki, dip, make_ref):
+    """By default the MDR keeps consumption for its daily run: nothing after the IF-062 until its
+    IF-064 trigger asks, for the started MPAN and with the start's correlation id."""
+    ref = make_ref("MDR", spontaneous_consumption=False)
+    request = start_mdr(pki, ref, dip)
+    assert len(sent(dip, "IF-062")) == 1 and sent(dip, "IF-064") == []
+    mpan = request["payload"]["CommonBlock"]["M0"]["MPANCore"]
+    response = httpx.post(ref.trigger_url, json={"interface": "IF-064", "mpan": mpan,
+                                                 "correlation_id": "CI-20250101-reference000000001"}, timeout=5)
+    assert response.status_code == 200, response.text
+    [consumption] = sent(dip, "IF-064")
+    assert consumption["payload"]["CommonBlock"]["M0"]["MPANCore"] == mpan
+    assert consumption["payload"]["CommonBlock"]["S1"]["senderCorrelationID"] == "CI-20250101-reference000000001"
+    assert len(consumption["payload"]["CustomBlock"]["B941List"]) == 2  # start two days ago .. yesterday
+
+
+def test_mdr_sends_nothing_for_a_stop_of_an_mpan_it_never_started(pki, dip, make_ref):
+    ref = make_ref("MDR")
+    stop = request_item("IF-063", custom={"B083": {"assignedMDRDIPID": MDR.dip_id, "assignedMDRMPID": MDR.mpid,
+                                                   "assignedMDREffectiveToDate": dip_timestamp()}})
+    assert deliver(pki, ref, "IF-063", [stop]).status_code == 201
+    handled(ref, stop)
+    assert sent(dip, "IF-064") == [] and sent(dip, "IF-062") == []
+
+
 def test_mdr_rejects_a_start_for_another_mdr_and_sends_no_consumption(pki, dip, make_ref):
     ref = make_ref("MDR")
     start_mdr(pki, ref, dip, custom={"B019": {"assignedMDRDIPID": "1659999999", "assignedMDRMPID": "OTHR",
@@ -701,9 +729,12 @@ def pair(make_ref, hub):
 
 
 def trigger(ref: ReferenceParticipant, **spec) -> dict:
+    """The trigger's answer: 200 when the DIP accepted what it sent, 502 (with the DIP's codes) when it refused."""
     response = httpx.post(ref.trigger_url, json=spec, timeout=10)
-    assert response.status_code == 200, response.text
-    return response.json()
+    data = response.json()
+    assert response.status_code == (502 if data.get("refused") else 200), response.text
+    assert data["refused"] is (data["status"] not in (200, 201))
+    return data
 
 
 def received(ref: ReferenceParticipant, interface_id: str, event: str | None = None, count: int = 1) -> list:

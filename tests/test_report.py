@@ -208,7 +208,11 @@ def test_summary_is_valid_and_its_verdicts_are_recomputed_from_evidence(full: tu
     assert verdict[IF061]["title"].startswith("Consume IF-061")
     assert summary["status"] == "complete" and summary["ready"] is False
     assert summary["party"]["company"] == "Example Energy Ltd" and summary["partner"]["kind"] == "reference"
-    assert "company" not in summary["partner"]  # not in the schema's partner shape
+    # The nominated partner is named (company, DIP ID); a reference partner makes the run a rehearsal.
+    assert summary["partner"]["company"] == "Partner Data Services Ltd"
+    assert summary["grade"]["level"] == "rehearsal"
+    assert summary["grade"]["nominated_partner"]["dip_id"] == summary["partner"]["dip_id"]
+    assert "Partner Data Services Ltd, DIP ID 1111111111" in summary["grade"]["reasons"][0]
     # blockers: every failure first, then what did not run
     kinds = [b["verdict"] for b in summary["blockers"]]
     assert kinds[:2] == ["fail", "fail"] and set(kinds[2:]) == {"not-run"}
@@ -258,7 +262,8 @@ def test_report_opens_with_the_verdict_blockers_and_interface_table(full: tuple[
     assert verdict < blockers < table < first_req
     assert ">NOT READY<" in html and "not a certification package" in html
     for label in ("Example Energy Ltd", "MDR, DIP ID 1234567890", "AcmeMDR 4.2.1", "UIT", RUN_ID,
-                  "SDS 1111111111 (dipcert reference"):
+                  "Partner Data Services Ltd: SDS, DIP ID 1111111111; the exchange ran with dipcert's reference SDS",
+                  'data-grade="rehearsal">Evidence grade: <b>REHEARSAL</b>: not certification evidence'):
         assert label in html
     rows = re.findall(r"<tr><td><b>(IF-\d{3})</b></td><td>([^<]+)</td><td class=\"c\">(.)</td>"
                       r"<td class=\"c\">(.*?)</td><td class=\"c\">(.*?)</td><td class=\"c\">(.*?)</td></tr>", html)

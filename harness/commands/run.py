@@ -2,7 +2,9 @@
 
 The same core as the pytest scenarios (`pytest scenarios --dipcert-profile FILE`): one run, one
 evidence bundle. Exit 0 when every enabled requirement passed, 1 when one did not (the bundle is
-still written, marked not ready), 2 when the profile or the options cannot be used.
+still written, marked not ready), 2 when the profile or the options cannot be used. With `--only`,
+exit 0 when every selected enabled requirement passed: the bundle says it is partial and is never
+ready, because the rest did not run.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     import fnmatch
 
     from rich.console import Console
+    from rich.markup import escape
 
     from harness.errors import UsageError
     from harness.messages.schemapack import load_pack
@@ -49,21 +52,41 @@ def run(args: argparse.Namespace) -> int:
     profile = load_profile(args.profile)
     pack = load_pack(args.spec)
     console = Console(highlight=False)
+    for warning in profile.warnings:
+        console.print(f"[yellow]warning[/]: {escape(warning)}")
     dip, cert_path = load_or_create(args.dip_key or args.out / ".dip")
     console.print(f"The simulated DIP signs deliveries with {cert_path}")
     only = list(args.only)
     plan = certification_plan(profile)
-    with progress_for(console, [r for r in plan if not only or any(fnmatch.fnmatchcase(r.id, g) for g in only)],
-                      f"{profile.role} {profile.party.dip_id}") as view:
+    selected = [r for r in plan if not only or any(fnmatch.fnmatchcase(r.id, g) for g in only)]
+    if only and not any(r.enabled for r in selected):
+        raise UsageError(f"--only {' '.join(only)}: no enabled requirement of the plan matches")
+
+    def opened(ctx) -> None:
+        view.inform(_hub_line(ctx))
+        if only:  # the evidence says the run is partial (summary.json `selection`, the report header)
+            ctx.event("selection", only=only, requirements=[r.id for r in selected if r.enabled])
+
+    with progress_for(console, selected, f"{profile.role} {profile.party.dip_id}") as view:
         options = RunOptions(out=args.out, pack=pack, dip_identity=dip, attested_by=args.attested_by,
                              timeout=args.timeout, announce=view.announce, countdown=view.countdown,
-                             on_open=lambda ctx: view.inform(_hub_line(ctx)),
+                             on_open=opened,
                              requirement_filter=(lambda r: any(fnmatch.fnmatchcase(r.id, g) for g in only))
                              if only else None)
         result = run_certification(profile, options, on_requirement=view.on_requirement, on_start=view.on_start)
     terminal_summary(result.summary, console, bundle=result.zip_path)
     console.print(f"report: {result.folder / 'report.html'}")
+    if only:
+        return selection_exit_code(result.summary, selected)
     return result.exit_code
+
+
+def selection_exit_code(summary: dict, selected: list) -> int:
+    """`--only`: 0 when the run completed and every selected enabled requirement passed (or was reused)."""
+    verdicts = {r["id"]: r["verdict"] for r in summary["requirements"]}
+    wanted = [r.id for r in selected if r.enabled]
+    done = summary.get("status") == "complete"
+    return 0 if done and wanted and all(verdicts.get(rid) in ("pass", "reused") for rid in wanted) else 1
 
 
 def _hub_line(ctx) -> str:

@@ -29,6 +29,7 @@ from cryptography import x509
 from harness.errors import DipcertError, InputError
 from harness.evidence import safejson
 from harness.evidence import verdicts as V
+from harness.evidence.grade import evidence_grade, overstates
 from harness.evidence.bundle import (MANIFEST, REPORT, SIGNATURE, SUMMARY, bundle_files, certificate_fingerprint,
                                      file_sha256, signature_verifies, summary_errors)
 from harness.evidence.origin import (FAILED, NO_ANCHORS, NOT_CHECKED, UNPINNED, UNVERIFIED, VERIFIED,
@@ -553,7 +554,19 @@ class _Checker:
         if summary is None:
             return
         self.compare_summary(summary, verdicts, ready, blockers, manifest)
+        self.compare_grade(summary, self.result.records, planned)
         self.compare_report(summary)
+
+    def compare_grade(self, summary: Mapping[str, Any], records: Sequence[Mapping[str, Any]],
+                      planned: Sequence[Mapping[str, Any]]) -> None:
+        """The evidence grade recomputed from the run-start record (issue 14): a summary may not claim more."""
+        run = (records[0].get("run") if records and records[0].get("kind") == "run-start" else None) or {}
+        computed = evidence_grade(run if isinstance(run, Mapping) else {}, planned)["level"]
+        claimed = (summary.get("grade") or {}).get("level") if isinstance(summary.get("grade"), Mapping) else None
+        if claimed is not None and overstates(claimed, computed):
+            self.add(_f("summary.grade", f"{SUMMARY}/grade/level", computed, claimed,
+                        f"summary.json claims evidence grade {claimed!r}; the run-start record supports only "
+                        f"{computed!r}"))
 
     def compare_summary(self, summary: Mapping[str, Any], verdicts: Mapping[str, Mapping[str, Any]], ready: bool,
                         blockers: list[dict[str, Any]], manifest: Mapping[str, Any] | None) -> None:

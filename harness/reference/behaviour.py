@@ -1,8 +1,10 @@
 """The business side of the reference MDR and SDS: what each sends in answer to what it receives.
 
 The MDR answers IF-061 with IF-062 (accept when it is the MDR named in B019, reject with RCP1064
-otherwise) and then IF-064 consumption; it stops on IF-063 and answers IF-065 requests. The SDS
-records what it is sent. Every outgoing message is built here and passes through `apply_faults`,
+otherwise); it sends IF-064 consumption for a started MPAN when triggered (its daily run, brought
+forward), or right after accepting when `spontaneous_consumption` is set; it stops on IF-063 (and
+sends nothing for an MPAN it never started) and answers IF-065 requests. The SDS records what it
+is sent. Every outgoing message is built here and passes through `apply_faults`,
 the one place where a fault switch bends an otherwise correct message.
 """
 
@@ -33,6 +35,7 @@ START_DAYS_AGO = 2  # the reference SDS asks its MDR to start from this many day
 MAX_CONSUMPTION_DAYS = 3  # the MDR's first IF-064 covers at most this many days (keeps runs fast)
 WRONG_RECIPIENT = "1999999999"  # a DIP ID that is nobody's partner (fault `wrong-recipient`)
 WRONG_ROLE = "SUP"  # fault `wrong-role`
+WRONG_ENVIRONMENT = "PRD"  # fault `wrong-environment` (the demo and the tests run as UIT)
 NOT_UTC = timezone(timedelta(hours=1))  # fault `periods-not-utc`
 # Which interface a role consumes and answers; everything else incoming is recorded only.
 ANSWERS = {"MDR": {"IF-061", "IF-063", "IF-065"}, "SDS": set()}
@@ -50,16 +53,25 @@ def _day(stamp: Any) -> date | None:
         return None
 
 
+def _day_moved(day: dict, days: int) -> dict:
+    """A copy of a B941 settlement day moved by `days` (faults `consumption-before-start`, `consumption-today`)."""
+    moved_day = copy.deepcopy(day)
+    settlement = moved_day.get("settlementDay") or {}
+    if isinstance(settlement.get("settlementDayDate"), str):
+        moved = datetime.fromisoformat(settlement["settlementDayDate"]) + timedelta(days=days)
+        settlement["settlementDayDate"] = moved.isoformat()
+    for period in moved_day.get("MDRConsumptionPeriods", []):
+        period["sp"] = (datetime.fromisoformat(period["sp"]) + timedelta(days=days)).isoformat()
+    return moved_day
+
+
 def _day_before(day: dict) -> dict:
     """Fault `consumption-before-start`: a copy of a B941 settlement day moved one day earlier."""
-    earlier = copy.deepcopy(day)
-    settlement = earlier.get("settlementDay") or {}
-    if isinstance(settlement.get("settlementDayDate"), str):
-        moved = datetime.fromisoformat(settlement["settlementDayDate"]) - timedelta(days=1)
-        settlement["settlementDayDate"] = moved.isoformat()
-    for period in earlier.get("MDRConsumptionPeriods", []):
-        period["sp"] = (datetime.fromisoformat(period["sp"]) - timedelta(days=1)).isoformat()
-    return earlier
+    return _day_moved(day, -1)
+
+
+def _day_of_b941(day: dict) -> date | None:
+    return _day(dig(day, "settlementDay", "settlementDayDate"))
 
 
 def deep_merge(target: dict, changes: dict) -> dict:
@@ -77,7 +89,8 @@ class Behaviour:
 
     def __init__(self, role: str, *, party: Any, partner: Any, faults: FaultSet, state: ParticipantState,
                  submit: Submit, served_mpans: set[str] | None = None, seed: int = 0,
-                 environment: str = "UIT", clock: Callable[[], datetime] | None = None) -> None:
+                 environment: str = "UIT", clock: Callable[[], datetime] | None = None,
+                 spontaneous_consumption: bool = False) -> None:
         self.role = role
         self.party = party
         self.partner = partner
@@ -90,6 +103,9 @@ class Behaviour:
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._first_reference: str | None = None
+        self.spontaneous_consumption = spontaneous_consumption
+        self._last_request: dict[str, str | None] = {}  # MPAN -> correlation id of the last request received
+        self._previous: dict[str | None, str | None] = {}  # transaction id -> the request before it (same MPAN)
         self.catalogue = load_catalogue()
 
     # --- building ---------------------------------------------------------------------------
@@ -178,6 +194,8 @@ class Behaviour:
         s1 = common.get("S1", {})
         if "wrong-role" in self.faults:
             s1["senderRoleID"] = WRONG_ROLE
+        if "wrong-environment" in self.faults and "environmentTag" in s1:
+            s1["environmentTag"] = WRONG_ENVIRONMENT if self.environment != WRONG_ENVIRONMENT else "UIT"
         if "duplicate-reference" in self.faults:
             with self._lock:
                 if self._first_reference is None:
@@ -222,6 +240,10 @@ class Behaviour:
                     period["v"] = f"{float(period['v']):.1f}"
         if "consumption-before-start" in self.faults and days:
             days.insert(0, _day_before(days[0]))
+        if "consumption-today" in self.faults and days:
+            last = _day_of_b941(days[-1])
+            if last is not None and last < self.today():
+                days.append(_day_moved(days[-1], (self.today() - last).days))
         if "wrong-measurement-quantity" in self.faults and isinstance(custom.get("B045"), dict):
             current = custom["B045"].get("measurementQuantityID")
             custom["B045"]["measurementQuantityID"] = {"AI": "AE", "AE": "AI"}.get(current, current)
@@ -262,7 +284,9 @@ class Behaviour:
             common, custom = item["payload"]["CommonBlock"], item["payload"]["CustomBlock"]
             self.state.update_mpan(common["M0"]["MPANCore"], correlation_id=common["S1"].get("senderCorrelationID"),
                                    direction=dig(custom, "B078", "energyDirection") or "I")
-        return item, self.send(interface_id, item)
+        # Consumption asked for a started MPAN answers its start (the answer faults apply to it).
+        answer = interface_id == "IF-064" and record is not None and record.accepted
+        return item, self.send(interface_id, item, answer=answer)
 
     # --- reacting ---------------------------------------------------------------------------
 
@@ -272,9 +296,13 @@ class Behaviour:
         if self.role == "SDS":
             self._sds_record(interface_id, item)
             return
-        if "never-answers" in self.faults and interface_id in ANSWERS["MDR"]:
-            self.state.add_declined(transaction_id=verdict.transaction_id, reason="fault never-answers")
+        silent = [f for f in ("never-answers", "request-without-answer") if f in self.faults]
+        if silent and interface_id in ANSWERS["MDR"]:
+            self.state.add_declined(transaction_id=verdict.transaction_id, reason=f"fault {silent[0]}")
             return
+        if isinstance(verdict.mpan, str):  # fault `answer-wrong-request` answers with the previous request's id
+            self._previous[verdict.transaction_id] = self._last_request.get(verdict.mpan, verdict.correlation_id)
+            self._last_request[verdict.mpan] = verdict.correlation_id
         if interface_id == "IF-061":
             self._mdr_start(verdict)
         elif interface_id == "IF-063":
@@ -300,10 +328,13 @@ class Behaviour:
     def _answer(self, interface_id: str, event: str, request: ItemVerdict) -> dict:
         """An answer to `request`: same MPAN and M0, the request's correlation id."""
         mpan = request.mpan if isinstance(request.mpan, str) and is_valid_mpan(request.mpan) else None
-        item = self.build(interface_id, event, mpan=mpan, correlation_id=request.correlation_id)
+        correlation = request.correlation_id
+        if "answer-wrong-request" in self.faults and request.interface_id == "IF-065":
+            correlation = self._previous.get(request.transaction_id, correlation)
+        item = self.build(interface_id, event, mpan=mpan, correlation_id=correlation)
         common = item["payload"]["CommonBlock"]
         common["M0"] = copy.deepcopy(request.item["payload"]["CommonBlock"]["M0"])
-        common["S1"]["senderCorrelationID"] = request.correlation_id
+        common["S1"]["senderCorrelationID"] = correlation
         return item
 
     def _mdr_start(self, request: ItemVerdict) -> None:
@@ -324,7 +355,7 @@ class Behaviour:
                                    direction=dig(custom, "B078", "energyDirection") or "I",
                                    meters=[m for m in meters if m])
         self.send("IF-062", answer, answer=True)
-        if served:
+        if served and self.spontaneous_consumption:
             days = self.consumption_days(mpan)
             if days:
                 self._send_consumption(request, days)
@@ -336,7 +367,13 @@ class Behaviour:
 
     def _mdr_stop(self, request: ItemVerdict) -> None:
         stop = _day(dig(request.item, "payload", "CustomBlock", "B083", "assignedMDREffectiveToDate"))
+        known = self.state.mpan(request.mpan)
         self.state.update_mpan(request.mpan, stopped=stop)
+        if (known is None or not known.accepted) and stop is not None:
+            # Never started here: nothing to stop, nothing to send (fault `stop-unknown-consumption` sends anyway).
+            if "stop-unknown-consumption" in self.faults:
+                self._send_consumption(request, [stop])
+            return
         if "consumption-after-stop" in self.faults and stop is not None:
             self._send_consumption(request, [stop + timedelta(days=1)])
 

@@ -31,6 +31,7 @@ class FaultDef:
     breaks: str
     requirement: str
     also: tuple[str, ...] = ()  # globs of requirements that fail too, as a documented consequence
+    disables: tuple[str, ...] = ()  # interfaces the demo profile sets to "N" with this switch (a profile choice)
 
     def applies_to(self, role: str) -> bool:
         return self.role in ("both", role)
@@ -119,6 +120,11 @@ class FaultSet:
     def specs(self) -> list[str]:
         return [f.spec for f in self.faults]
 
+    @property
+    def disabled_interfaces(self) -> set[str]:
+        """Interfaces the switches that are on take out of the participant's profile (`disables`)."""
+        return {i for f in self.faults for i in f.definition.disables}
+
 
 def _require_str(item: dict, key: str, where: str) -> str:
     value = item.get(key)
@@ -140,9 +146,12 @@ def _parse(data: dict, source: Path) -> list[FaultDef]:
         also = item.get("also", [])
         if not isinstance(also, list) or not all(isinstance(g, str) and g for g in also):
             raise ConfigError(f"{where}: key 'also' should be a list of requirement globs")
+        disables = item.get("disables", [])
+        if not isinstance(disables, list) or not all(isinstance(i, str) and i.startswith("IF-") for i in disables):
+            raise ConfigError(f"{where}: key 'disables' should be a list of interface ids like \"IF-062\"")
         defs.append(FaultDef(_require_str(item, "name", where), tuple(params), role,
                              _require_str(item, "description", where), _require_str(item, "breaks", where),
-                             _require_str(item, "requirement", where), tuple(also)))
+                             _require_str(item, "requirement", where), tuple(also), tuple(disables)))
     names = [d.name for d in defs]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

@@ -67,7 +67,8 @@ class ReferenceParticipant:
                  served_mpans: set[str] | None = None, seed: int = 0, environment: str = "UIT",
                  register_webhooks: bool = True, client_timeout: float = 10.0,
                  slow_seconds: float = SLOW_SECONDS, verify: Any = True,
-                 ssl_context: ssl.SSLContext | None = None, client_cert: tuple[str, str] | None = None) -> None:
+                 ssl_context: ssl.SSLContext | None = None, client_cert: tuple[str, str] | None = None,
+                 spontaneous_consumption: bool = False) -> None:
         if role not in CERTIFIED_ROLES:
             raise UsageError(f"reference role should be one of {', '.join(CERTIFIED_ROLES)}, got {role!r}")
         if party.role != role:
@@ -95,7 +96,7 @@ class ReferenceParticipant:
                                 verify=verify, cert=client_cert)
         self.behaviour = Behaviour(role, party=party, partner=partner, faults=self.faults, state=self.state,
                                    submit=self.client.submit, served_mpans=served_mpans, seed=seed,
-                                   environment=environment)
+                                   environment=environment, spontaneous_consumption=spontaneous_consumption)
         self.catalogue = load_catalogue()
         self._incoming = sorted({e.interface_id for e in self.catalogue.events() if e.direction_for(role) == "incoming"})
         self._outgoing = sorted({e.interface_id for e in self.catalogue.events() if e.direction_for(role) == "outgoing"})
@@ -203,7 +204,10 @@ class ReferenceParticipant:
 
     def _entry(self, code: str, verdict: ItemVerdict | None = None) -> dict:
         v = verdict or ItemVerdict(0, None, code)
-        return response_entry(code, transaction_id=v.transaction_id, sender_unique_reference=v.sender_unique_reference,
+        transaction_id = v.transaction_id
+        if "reply-wrong-transaction" in self.faults and isinstance(transaction_id, str):
+            transaction_id = transaction_id[::-1]  # names a message the DIP never delivered
+        return response_entry(code, transaction_id=transaction_id, sender_unique_reference=v.sender_unique_reference,
                               correlation_id=v.correlation_id, sender_id=self.party.dip_id,
                               recipient_id=v.sender_dip_id if isinstance(v.sender_dip_id, str) else None,
                               dcp_id=self.party.dcp_id)
@@ -281,6 +285,9 @@ class ReferenceParticipant:
         fields = spec.get("fields")
         if fields is not None and not isinstance(fields, dict):
             return self._json({"error": "fields should be a JSON object"}, 400)
+        if "no-consumption-trigger" in self.faults and self._interface_of(spec["interface"]) == "IF-064":
+            self.state.add_declined(reason="fault no-consumption-trigger: consumption is sent by the daily run only")
+            return self._json({"status": "queued for the daily consumption run"}, 202)
         try:
             item, result = self.behaviour.trigger(spec["interface"], spec.get("event"), mpan=spec.get("mpan"),
                                                   correlation_id=spec.get("correlation_id"), fields=fields)
@@ -289,10 +296,18 @@ class ReferenceParticipant:
         except httpx.HTTPError as exc:
             return self._json({"error": f"the DIP at {self.hub_url} did not answer ({type(exc).__name__})"}, 502)
         common = item["payload"]["CommonBlock"]
-        return self._json({"status": result.status,
+        # Sent, and refused by the DIP: a failed trigger that says why (the DIP's status and MSG codes).
+        refused = result.status not in (200, 201)
+        return self._json({"status": result.status, "refused": refused,
                            "senderUniqueReference": common.get("S1", {}).get("senderUniqueReference"),
                            "transactionIDs": result.transaction_ids, "messages": result.messages,
-                           "MPANCore": common.get("M0", {}).get("MPANCore")}, 200)
+                           "MPANCore": common.get("M0", {}).get("MPANCore")}, 502 if refused else 200)
+
+    def _interface_of(self, value: str) -> str | None:
+        try:
+            return self.catalogue.get(value).id
+        except DipcertError:
+            return None
 
     def _on_state(self, request: Request) -> Response:
         data = self.state.snapshot()

@@ -202,8 +202,9 @@ def report_context(summary: Mapping[str, Any], records: Sequence[Mapping[str, An
         "sections": sections, "assumption_users": rests, "reused": reused, "live": live,
         "counts": [(v, counts[v]) for v in VERDICT_TEXT if v in counts], "verdict_text": VERDICT_TEXT,
         "company": (run.get("party") or {}).get("company") or party.get("company"),
-        "partner_company": (run.get("partner") or {}).get("company") if isinstance(run.get("partner"), Mapping)
-        else None,
+        "partner_company": (partner or {}).get("company") or ((run.get("partner") or {}).get("company")
+                                                              if isinstance(run.get("partner"), Mapping) else None),
+        "grade": summary.get("grade"), "selection": summary.get("selection"),
     }
 
 

@@ -14,11 +14,12 @@ from typing import Any
 
 from harness.errors import InputError
 from harness.evidence import verdicts as V
+from harness.evidence.grade import evidence_grade
 from harness.evidence.recorder import EVIDENCE_FILE
 
 _FINGERPRINT = re.compile(r"^sha256:[0-9a-f]{64}$")
 PARTY_FIELDS = ("role", "dip_id", "mpid", "dcp_id", "company")
-PARTNER_FIELDS = ("role", "dip_id", "mpid", "kind")
+PARTNER_FIELDS = ("role", "dip_id", "mpid", "kind", "company")
 SYSTEM_FIELDS = ("name", "version", "build_id", "fingerprint")
 PACK_FIELDS = ("name", "version", "fingerprint")
 
@@ -86,6 +87,13 @@ def build_summary(records: Sequence[Mapping[str, Any]], *, finished: str | None 
         "assumptions": _assumptions(planned),
         "blockers": blockers,
     }
+    summary["grade"] = evidence_grade(run, planned)
+    selection = next((r.get("data") or {} for r in records if r.get("kind") == "event" and r.get("event") == "selection"),
+                     None)
+    if isinstance(selection, Mapping):
+        summary["selection"] = {"only": [str(g) for g in selection.get("only") or ()],
+                                "requirements": [str(r) for r in selection.get("requirements") or ()],
+                                "partial": True}
     if isinstance(run.get("profile_digest"), str):
         summary["profile_digest"] = run["profile_digest"]
     if isinstance(run.get("attestation"), Mapping):

@@ -44,6 +44,14 @@ def terminal_summary(summary: Mapping[str, Any], console: Any, *, bundle: Path |
     if provisional:
         line += f" ({provisional} provisional: resting on an assumption, see the report)"
     console.print(line)
+    grade = summary.get("grade")
+    if isinstance(grade, Mapping) and grade.get("level") != "certification":
+        why = ["reference partner"] if grade.get("level") == "rehearsal" else []
+        why.append("simulated DIP")
+        console.print(f"[yellow]evidence grade: {escape(str(grade.get('level')).upper())}[/]: not certification "
+                      f"evidence ({', '.join(why)}; see the report)")
+    if summary.get("selection"):
+        console.print(f"partial run (--only {escape(' '.join(summary['selection']['only']))}): the bundle is not ready")
     where = f" ({escape(str(bundle))})" if bundle is not None else ""
     if summary["ready"]:
         console.print(f"[bold green]READY[/]: every enabled requirement passed or was reused{where}")

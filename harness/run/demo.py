@@ -15,7 +15,7 @@ import shlex
 import shutil
 import socket
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,15 +96,18 @@ def make_pki(folder: Path) -> DemoPKI:
 
 
 def profile_text(role: str, pki: DemoPKI, *, hub_port: int, port: int, timeout: float,
-                 interfaces: Sequence[str] | None = None) -> str:
+                 interfaces: Sequence[str] | None = None, disabled: Iterable[str] = ()) -> str:
     """A complete profile for the reference `role` listening on `port`, all nine interfaces enabled
-    (or only `interfaces`: a smaller, quicker run)."""
+    (or only `interfaces`: a smaller, quicker run) except `disabled` (what a fault switch's
+    `disables` takes out)."""
     catalogue = load_catalogue()
+    disabled = set(disabled)
     party, partner = DEFAULT_PARTIES[role], DEFAULT_PARTIES["SDS" if role == "MDR" else "MDR"]
     cert, key = pki.files[role]
     incoming = sorted({e.interface_id for e in catalogue.events() if e.direction_for(role) == "incoming"})
     hooks = "\n".join(f'{i} = "http://127.0.0.1:{port}/webhook/{i.lower()}"' for i in incoming)
-    enabled = "\n".join(f'{i} = "{"Y" if interfaces is None or i in interfaces else "N"}"' for i in catalogue.interfaces)
+    enabled = "\n".join(f'{i} = "{"Y" if (interfaces is None or i in interfaces) and i not in disabled else "N"}"'
+                        for i in catalogue.interfaces)
     return f'''# Written by `dipcert demo`: the reference {role} as the party under test.
 environment = "UIT"
 
@@ -157,9 +160,13 @@ def demo_party(role: str, pki: DemoPKI, out: Path, *, faults: Sequence[str] = ()
     from harness.profile import load_profile
     from harness.reference.participant import ReferenceParticipant
 
+    from harness.reference.faults import parse_faults
+
     hub_port, port = free_port(), free_port()
     path = pki.folder / f"demo-{role.lower()}.toml"
-    path.write_text(profile_text(role, pki, hub_port=hub_port, port=port, timeout=timeout, interfaces=interfaces),
+    disabled = parse_faults(list(faults), role).disabled_interfaces
+    path.write_text(profile_text(role, pki, hub_port=hub_port, port=port, timeout=timeout, interfaces=interfaces,
+                                 disabled=disabled),
                     encoding="utf-8")
     profile = load_profile(path)
     party = DEFAULT_PARTIES[role]

@@ -7,30 +7,47 @@ this same function, so a quietly skipped requirement shows up as a difference.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from harness.catalogue import Catalogue, load_catalogue
-from harness.plan import Requirement, build_plan, exchange_requirement, plan_to_dicts, reuse_requirement, \
-    smoke_requirement
+from harness.exchange import bundled_exchanges, exchange_enabled
+from harness.plan import Requirement, build_plan, declared_flows_requirement, exchange_requirement, plan_to_dicts, \
+    reuse_requirement, smoke_requirement
 from harness.profile import Profile
+from harness.run.produce import produce_rules
 
 
 def exchange_plan(profile: Profile, catalogue: Catalogue | None = None) -> list[Requirement]:
-    from harness.exchange import bundled_exchanges, exchange_enabled
-
+    """One requirement per bundled exchange; enabled only with a partner, the opening request enabled,
+    and every step the party sends itself enabled (an exchange it takes no part in proves nothing)."""
+    catalogue = catalogue or load_catalogue()
     enabled = set(profile.enabled_interfaces)
     out = []
     for exchange in bundled_exchanges():
-        on = profile.partner is not None and exchange_enabled(exchange, enabled)
-        assumptions = tuple(getattr(exchange, "assumptions", ()) or ())
-        out.append(exchange_requirement(profile.role, exchange.name, on, title=getattr(exchange, "title", None),
-                                        assumptions=assumptions))
+        on = profile.partner is not None and exchange_enabled(exchange, enabled, profile.role)
+        out.append(exchange_requirement(profile.role, exchange.name, on, title=exchange.title,
+                                        assumptions=exchange.assumptions(catalogue)))
+    return out
+
+
+def produce_assumptions(plan: list[Requirement], catalogue: Catalogue) -> list[Requirement]:
+    """Produce requirements judged by rules resting on assumptions (IF-064: A-PERIODS-48,
+    A-COMPLETE-DAYS) carry them, so their verdicts are provisional."""
+    out = []
+    for req in plan:
+        if req.kind == "produce" and req.interface:
+            extra = [a for rule in produce_rules(req.interface) if (a := catalogue.assumption_for_rule(rule))]
+            if extra:
+                merged = tuple(dict.fromkeys([*req.assumptions, *extra]))
+                req = replace(req, assumptions=merged, provisional=True)
+        out.append(req)
     return out
 
 
 def certification_plan(profile: Profile, catalogue: Catalogue | None = None, *, reuse: bool = False) -> list[Requirement]:
     catalogue = catalogue or load_catalogue()
-    plan = build_plan(profile, catalogue) + exchange_plan(profile, catalogue)
+    plan = produce_assumptions(build_plan(profile, catalogue), catalogue) + exchange_plan(profile, catalogue)
     if reuse:
         # 5.4: what rests on earlier evidence, plus a live smoke test of the party's own webhooks.
         plan.append(reuse_requirement(profile.role, True))
@@ -38,6 +55,7 @@ def certification_plan(profile: Profile, catalogue: Catalogue | None = None, *, 
             events = interface.events_for(profile.role, "incoming")  # type: ignore[arg-type]
             if events and profile.is_enabled(interface.id):
                 plan.append(smoke_requirement(profile.role, interface.id, events[0].name))
+    plan.append(declared_flows_requirement(profile.role))  # last: it judges everything the party sent
     return plan
 
 
