@@ -400,8 +400,11 @@ class _Verifier:
                             str(exc), "the profile recorded with the plan cannot be read again, so the plan "
                             "it implies cannot be derived and compared"))
         if derived_plan is not None and plan is not None:
-            derived = {str(r.get("id")): bool(r.get("enabled", True)) for r in derived_plan}
-            recorded = {str(r.get("id")): bool(r.get("enabled", True)) for r in planned}
+            # issue 14: whether a requirement is advisory is part of the plan too (it decides readiness).
+            derived = {str(r.get("id")): (bool(r.get("enabled", True)), bool(r.get("advisory", False)))
+                       for r in derived_plan}
+            recorded = {str(r.get("id")): (bool(r.get("enabled", True)), bool(r.get("advisory", False)))
+                        for r in planned}
             for rid in sorted(set(derived) | set(recorded)):
                 if derived.get(rid) != recorded.get(rid):
                     self.add(_f("plan.mismatch", f"{EVIDENCE_FILE}#seq={plan.get('seq')}",
@@ -546,5 +549,8 @@ def _parse_time(value: Any) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _plan_state(enabled: bool | None) -> str:
-    return "absent" if enabled is None else ("enabled" if enabled else "not enabled")
+def _plan_state(state: tuple[bool, bool] | None) -> str:
+    if state is None:
+        return "absent"
+    enabled, advisory = state
+    return ("enabled" if enabled else "not enabled") + (", advisory" if advisory else "")

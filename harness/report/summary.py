@@ -83,6 +83,7 @@ def build_summary(records: Sequence[Mapping[str, Any]], *, finished: str | None 
         "requirements": requirements,
         "assumptions": _assumptions(planned),
         "blockers": blockers,
+        "advisories": V.advisories(verdicts),
     }
     if isinstance(run.get("profile_digest"), str):
         summary["profile_digest"] = run["profile_digest"]
