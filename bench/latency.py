@@ -56,7 +56,7 @@ def main() -> None:
     timed(args.role, 0.0, args.timeout, args.parallel)  # warm-up: imports, keys, schema caches
     instant, ready_a, ran_a = timed(args.role, 0.0, args.timeout, args.parallel)
     slow, ready_b, ran_b = timed(args.role, args.delay, args.timeout, args.parallel)
-    table = Table(title=f"dipcert run of the reference {args.role} ([harness] parallel = {args.parallel}): "
+    table = Table(title=f"dipcert run of the reference {args.role} (parallel = {args.parallel}): "
                         f"instant vs {args.delay:g} s webhooks")
     for column in ("webhook", "requirements run", "ready", "seconds"):
         table.add_column(column, justify="right")

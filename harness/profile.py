@@ -171,7 +171,7 @@ class HarnessSettings:
     timeout: float = 10.0
     skew_seconds: int = 300
     seed: int = 0
-    parallel: int = 16  # requirements at once; deliveries in flight to the webhooks: 4x this (issue 14)
+    parallel: int = 24  # requirements at once; deliveries in flight to the webhooks: 3x this (issue 14)
 
 
 MUST_REJECT_POLICIES = ("advisory", "blocking")

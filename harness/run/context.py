@@ -24,7 +24,7 @@ from harness.transport.delivery import DeliveryResult, Signer, Timeouts, Webhook
 DEFAULT_BATCH = 3  # messages in the batched consume delivery (capped by the webhook's maxMessageCount)
 # Requirements and their steps run concurrently (issue 14): at most `[harness] parallel` times this
 # many deliveries to the participant's webhooks are in flight at once (documented in docs/profile.md).
-DELIVERIES_PER_REQUIREMENT = 4
+DELIVERIES_PER_REQUIREMENT = 3
 REDELIVERY_BACKOFF = (0.05, 0.5)  # seconds before the one redelivery after a 5xx/408/429 answer
 
 

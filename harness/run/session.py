@@ -249,9 +249,10 @@ class CertificationRun:
         First, one after another and alone, what asks the participant to send (produce; with a manual
         trigger, the exchanges too, so that an operator never gets two prompts at once): a produce
         check takes the participant's first new message of a flow when it carries no correlation id,
-        so nothing else may make it send meanwhile. Then, concurrently, up to `[harness] parallel` at
-        once: preflight, consume, reject, smoke (each with its own samples and MPANs) and the exchanges
-        (each with its own MPAN and correlation id). With `parallel = 1`, all in plan order.
+        so nothing else may make it send meanwhile. Then, concurrently: preflight and the exchanges
+        (each with its own MPAN and correlation id) on threads of their own, and consume, reject, smoke
+        (each with its own samples and MPANs) up to `[harness] parallel` at once, longest first. With
+        `parallel = 1`, all in plan order.
         Callbacks are serialised.
         """
         from harness.run.requirements import run_requirement
@@ -281,8 +282,14 @@ class CertificationRun:
 
         for req in lane:
             one(req, "sequential")
-        pool = ThreadPoolExecutor(max_workers=self.profile.harness.parallel, thread_name_prefix="dipcert-req")
-        futures = [pool.submit(one, req, "parallel") for req in parallel]
+        # Preflight and the exchanges mostly wait (a probe, the DIP's deliveries, the partner): they get
+        # threads of their own, so that the `parallel` slots go to the requirements that deliver.
+        waiting = [r for r in parallel if r.kind in ("preflight", "exchange")]
+        delivering = [r for r in parallel if r not in waiting]
+        pools = [ThreadPoolExecutor(max_workers=max(1, len(waiting)), thread_name_prefix="dipcert-wait"),
+                 ThreadPoolExecutor(max_workers=self.profile.harness.parallel, thread_name_prefix="dipcert-req")]
+        futures = [pools[0].submit(one, req, "parallel") for req in waiting] + \
+                  [pools[1].submit(one, req, "parallel") for req in delivering]
         try:
             for future in as_completed(futures):
                 future.result()  # a KeyboardInterrupt raised in a callback comes out here
@@ -290,9 +297,11 @@ class CertificationRun:
             # Ctrl-C (or a callback's error): start nothing new, let what runs finish (each is bounded),
             # so that nothing writes to the evidence after the run is closed.
             stop.set()
-            pool.shutdown(wait=True, cancel_futures=True)
+            for pool in pools:
+                pool.shutdown(wait=True, cancel_futures=True)
             raise
-        pool.shutdown(wait=True)
+        for pool in pools:
+            pool.shutdown(wait=True)
         self._status = "complete"
 
     def _start_order(self, req: Requirement) -> tuple[int, int]:
