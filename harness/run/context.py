@@ -209,10 +209,6 @@ class RunContext:
         # Not `outcomes[-1]`: requirements run concurrently, another may have recorded since.
         return CheckOutcome(requirement, rule, bool(passed), found)
 
-    def outcomes_of(self, requirement: str) -> list[CheckOutcome]:
-        """The checks recorded so far for one requirement, in the order they were recorded."""
-        return [o for o in list(self.outcomes) if o.requirement == requirement]
-
 
 class _Tracking:
     """The recorder, with every check also kept as a `CheckOutcome` for the live view."""

@@ -18,7 +18,6 @@ from functools import lru_cache
 from typing import Any
 
 from harness.business import correlation_rule
-from harness.messages.access import dig
 
 ANSWER_EXPECTS = ("accepted", "rejected", "answer", "consumption")
 
@@ -83,8 +82,3 @@ def second_answer(hub: Any, request: dict, answers: tuple[Answer, ...], sender: 
 
     return hub.wait_until(twice, window)
 
-
-def label(item: dict) -> str:
-    interface = dig(item, "payload", "CommonBlock", "S0", "interfaceID")
-    event = dig(item, "payload", "CommonBlock", "S0", "eventCode")
-    return f"{interface} {event}"
