@@ -5,6 +5,9 @@ paragraph it answers: an MDR's consume/produce/exchange/reuse are 5.2a/5.2b/5.3/
 6.2a/6.2b/6.3/6.4, and onboarding readiness is 4.1 for both. Every interface of the catalogue is
 planned for the party's role; the ones the profile does not enable stay in the plan with
 `enabled=False`, so a report shows what was *not* certified as plainly as what was.
+
+A requirement marked `advisory` (the must-reject checks, unless the profile's policy makes them
+blocking) is judged and shown like any other, but its failure does not stop the party being ready.
 """
 
 from __future__ import annotations
@@ -17,11 +20,11 @@ from harness.catalogue import Catalogue, load_catalogue
 if TYPE_CHECKING:
     from harness.profile import Profile
 
-Kind = Literal["preflight", "consume", "produce", "exchange", "reuse", "smoke"]
+Kind = Literal["preflight", "consume", "reject", "produce", "exchange", "reuse", "smoke"]
 
 SECTIONS: dict[str, dict[str, str]] = {
-    "MDR": {"preflight": "4.1", "consume": "5.2a", "produce": "5.2b", "exchange": "5.3", "reuse": "5.4"},
-    "SDS": {"preflight": "4.1", "consume": "6.2a", "produce": "6.2b", "exchange": "6.3", "reuse": "6.4"},
+    "MDR": {"preflight": "4.1", "consume": "5.2a", "reject": "5.2a", "produce": "5.2b", "exchange": "5.3", "reuse": "5.4"},
+    "SDS": {"preflight": "4.1", "consume": "6.2a", "reject": "6.2a", "produce": "6.2b", "exchange": "6.3", "reuse": "6.4"},
 }
 
 # The onboarding checks of guidance 4.1, in the order they are planned and reported.
@@ -34,6 +37,8 @@ PREFLIGHT_CHECKS: dict[str, str] = {
     "partner": "partner nominated (DIP ID, MPID, endpoint) when extended interfaces are enabled",
 }
 EXTENDED = ("IF-061", "IF-062", "IF-063", "IF-064", "IF-065")
+# issue 14: what a recipient must refuse, checked per interface by the `reject` requirement.
+MUST_REJECT_ASSUMPTION = "A-RECIPIENT-REJECTS"
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,8 @@ class Requirement:
     provisional: bool  # rests on a catalogue assumption
     assumptions: tuple[str, ...]
     title: str
+    # issue 14: a check beyond the guidance's words, shown but not blocking readiness (profile [policy]).
+    advisory: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -125,9 +132,27 @@ def smoke_requirement(role: str, interface_id: str, event: str | None, enabled: 
                        title=f"Live consume smoke test of {interface_id} on the party's own webhook (guidance {sec})")
 
 
+def reject_requirement(profile: "Profile", interface_id: str, name: str, event: str, enabled: bool) -> Requirement:
+    """`MDR-5.2a/IF-061/reject`: the interface's must-reject samples refused with the right RCP code.
+
+    One per interface (the MPAN check digit and senderTimestamp are CommonBlock fields, the same for
+    every event). Advisory unless the profile's `[policy] must_reject = "blocking"`.
+    """
+    role = profile.role
+    sec = section(role, "reject")
+    advisory = getattr(getattr(profile, "policy", None), "must_reject", "advisory") != "blocking"
+    return Requirement(
+        id=f"{role}-{sec}/{interface_id}/reject", role=role, section=sec, kind="reject", interface=interface_id,
+        event=event, direction="incoming", enabled=enabled, provisional=True,
+        assumptions=(MUST_REJECT_ASSUMPTION,), advisory=advisory,
+        title=f"Refuse {interface_id} {name} messages a recipient must reject: wrong MPAN check digit (RCP1061), "
+              f"senderTimestamp in the future (RCP1008) (guidance {sec}, {'advisory' if advisory else 'blocking'})")
+
+
 def build_plan(profile: "Profile", catalogue: Catalogue | None = None, *,
                include_reuse: bool = False) -> list[Requirement]:
-    """Preflight checks, then consume/produce per interface in catalogue order (exchanges come from elsewhere)."""
+    """Preflight checks, then consume (with the interface's reject requirement after its consume ones) and
+    produce per interface in catalogue order (exchanges come from elsewhere)."""
     catalogue = catalogue or load_catalogue()
     role = profile.role
     applicable = preflight_applicable(profile, catalogue)
@@ -148,6 +173,9 @@ def build_plan(profile: "Profile", catalogue: Catalogue | None = None, *,
                     interface=interface.id, event=event.name, direction=direction,
                     enabled=interface.id in enabled, provisional=bool(assumptions), assumptions=assumptions,
                     title=f"{verb} {interface.id} {interface.name} {event.code} (guidance {sec})"))
+            if direction == "incoming":
+                plan.append(reject_requirement(profile, interface.id, interface.name, events[0].name,
+                                               interface.id in enabled))
     if include_reuse:
         plan.append(reuse_requirement(role, True))
     ids = [r.id for r in plan]

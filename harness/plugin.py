@@ -38,7 +38,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "dipcert(kind): parametrise `requirement` with the plan's requirements "
-                                       "of this kind (preflight, consume, produce, exchange)")
+                                       "of this kind (preflight, consume, reject, produce, exchange)")
 
 
 def _profile(config: pytest.Config) -> Any:
@@ -77,7 +77,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("requirement", plan, ids=[r.id for r in plan])
 
 
-KIND_ORDER = ("preflight", "consume", "produce", "exchange", "smoke")
+KIND_ORDER = ("preflight", "consume", "reject", "produce", "exchange", "smoke")
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -179,7 +179,8 @@ def samples(dipcert_run: Any) -> Any:
 
 @pytest.fixture
 def certify(dipcert_run: Any) -> Iterator[Any]:
-    """`certify(requirement)`: run it; skip when not enabled; fail the test with its findings."""
+    """`certify(requirement)`: run it; skip when not enabled; fail the test with its findings (an
+    advisory requirement that fails is an expected failure, `xfail`: shown, not failing the session)."""
     from harness.run.requirements import run_requirement
 
     def go(requirement: Any) -> str:
@@ -190,9 +191,13 @@ def certify(dipcert_run: Any) -> Iterator[Any]:
         if verdict != "pass":
             lines = [f"{requirement.id}: {verdict}"]
             for outcome in dipcert_run.outcomes[before:]:
+                if outcome.requirement != requirement.id:
+                    continue
                 for f in outcome.findings:
                     if f.severity == "error":
                         lines.append(f"  {f.rule} at {f.path or '/'}: {f.message}")
+            if getattr(requirement, "advisory", False):
+                pytest.xfail("advisory (does not block readiness): " + "\n".join(lines))
             pytest.fail("\n".join(lines), pytrace=False)
         return verdict
 

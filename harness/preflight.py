@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import ssl
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -302,13 +303,18 @@ def check_webhooks(profile: Profile, *, probe: Probe | None = None,
                                f"(set webhooks.{iid} or webhooks.default)"))
             continue
         urls.setdefault(url, []).append(iid)
+    # The probes are independent and each bounded: run them at once, report them in profile order.
+    probed: dict[str, list[Finding]] = {}
+    if probe is not None and urls:
+        with ThreadPoolExecutor(max_workers=min(8, len(urls)), thread_name_prefix="dipcert-probe") as pool:
+            probed = dict(zip(urls, pool.map(lambda u: list(probe(u)), urls)))
     for url, interfaces in urls.items():
         if url.lower().startswith("http://"):
             findings.append(_f("preflight.webhooks.not-https", f"webhook:{url}", "an https URL", url,
                                f"the DIP delivers over https with mTLS; {url} ({', '.join(interfaces)}) is plain http",
                                severity="warning"))
         if probe is not None:
-            for finding in probe(url):
+            for finding in probed[url]:
                 findings.append(Finding(finding.rule, finding.path, finding.expected, finding.actual,
                                         finding.message, finding.severity,
                                         {**finding.extra, "interfaces": interfaces}))

@@ -173,6 +173,29 @@ class HarnessSettings:
     timeout: float = 10.0
     skew_seconds: int = 300
     seed: int = 0
+    parallel: int = 24  # requirements at once; deliveries in flight to the webhooks: 3x this (issue 14)
+
+
+MUST_REJECT_POLICIES = ("advisory", "blocking")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How the harness weighs checks beyond the guidance's words (issue 14).
+
+    `must_reject`: whether the per-interface must-reject requirements (`<role>-5.2a|6.2a/<IF>/reject`:
+    a wrong MPAN check digit answered RCP1061, a future senderTimestamp answered RCP1008) block
+    readiness (`blocking`) or are shown without blocking it (`advisory`, the default).
+    """
+
+    must_reject: str = "advisory"
+
+    @property
+    def is_default(self) -> bool:
+        return self == Policy()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"must_reject": self.must_reject}
 
 
 @dataclass(frozen=True)
@@ -206,6 +229,7 @@ class Profile:
     # What loading noticed but does not refuse (an enabled request without its answer): shown by
     # `dipcert run` and `dipcert preflight`; preflight's partner check fails it.
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    policy: Policy = field(default_factory=Policy)
 
     @property
     def role(self) -> str:
@@ -291,12 +315,16 @@ class Profile:
             "webhooks": dict(sorted(self.webhooks.items())),
             "credentials": self.credentials.to_dict(),
             "triggers": {k: t.to_dict() for k, t in sorted(self.triggers.items())},
-            "harness": dict(vars(self.harness)),
+            # `parallel` is left out at its default, so profiles written before it keep their digest
+            "harness": {k: v for k, v in vars(self.harness).items()
+                        if k != "parallel" or v != HarnessSettings.parallel},
         }
         if self.partner is not None:
             data["partner"] = self.partner.to_public_dict()
         if self.exchange != ExchangeSettings():  # left out at its default: older profiles keep their digest
             data["exchange"] = self.exchange.to_dict()
+        if not self.policy.is_default:  # left out at its default, so older profiles keep their digest
+            data["policy"] = self.policy.to_dict()
         return data
 
     def digest(self) -> str:
@@ -558,7 +586,8 @@ def _build(data: dict[str, Any], path: Path, catalogue: Catalogue) -> Profile:
     h = data.get("harness", {})
     harness = HarnessSettings(hub_host=h.get("hub_host", "127.0.0.1"), hub_port=int(h.get("hub_port", 0)),
                               timeout=float(h.get("timeout", 10.0)), skew_seconds=int(h.get("skew_seconds", 300)),
-                              seed=int(h.get("seed", 0)))
+                              seed=int(h.get("seed", 0)), parallel=int(h.get("parallel", HarnessSettings.parallel)))
+    policy = Policy(must_reject=data.get("policy", {}).get("must_reject", "advisory"))
     x = data.get("exchange", {})
     exchange = ExchangeSettings(consumption=x.get("consumption", "triggered"),
                                 spontaneous_within=float(x["spontaneous_within"]) if "spontaneous_within" in x else None)
@@ -566,7 +595,8 @@ def _build(data: dict[str, Any], path: Path, catalogue: Catalogue) -> Profile:
         raise fail("exchange.spontaneous_within", 'only used with consumption = "spontaneous"')
     profile = Profile(path=path, environment=data.get("environment", "UIT"), party=party, system=system,
                       partner=partner, interfaces=interfaces, declared_directions=declared, webhooks=webhooks,
-                      credentials=credentials, triggers=triggers, harness=harness, exchange=exchange)
+                      credentials=credentials, triggers=triggers, harness=harness, exchange=exchange,
+                      policy=policy)
     return replace(profile, warnings=tuple(f"{path}: {w}" for w in unanswered_request_warnings(profile, catalogue)))
 
 

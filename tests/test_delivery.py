@@ -303,3 +303,42 @@ def test_mtls_webhook_needs_the_dip_client_certificate(identity, tmp_path):
     assert (good.outcome, good.attempts) == ("accepted", 1)
     assert good.responses[0].peer_certificate and good.responses[0].peer_certificate.startswith("sha256:")
     assert bare.outcome == "failed" and len(hook.calls) == 1
+
+
+# --- issue 14: what the consume checks need from delivery -----------------------------------------
+
+def test_without_retry_errors_a_timeout_is_waited_for_once(identity):
+    hook = Webhook(lambda req, msgs, n: (hook.release.wait(10), answer(msgs))[1])
+    with hook:
+        result, sleeps = run(hook.url, identity, retries=1, retry_errors=False)
+    assert (result.outcome, result.attempts) == ("timeout", 1) and sleeps == [] and len(hook.calls) == 1
+
+
+def test_without_retry_errors_a_5xx_is_still_redelivered_once(identity):
+    with Webhook(lambda req, msgs, n: answer(msgs) if n > 1 else Response("oops", status=500)) as hook:
+        result, sleeps = run(hook.url, identity, retries=1, retry_errors=False)
+    assert (result.outcome, result.attempts, [a.status for a in result.responses]) == ("accepted", 2, [500, 201])
+    assert hook.calls[0][1] == hook.calls[1][1]  # the same batch, byte for byte
+
+
+def test_a_redirect_is_refused_not_followed(identity):
+    with Webhook(lambda req, msgs, n: Response("", status=302, headers={"Location": "http://127.0.0.1:9/x"})) as hook:
+        result, _ = run(hook.url, identity, retries=1)
+    assert (result.outcome, result.status, result.attempts) == ("refused", 302, 1) and len(hook.calls) == 1
+
+
+def test_a_signer_hook_makes_the_headers(identity):
+    from harness.transport.signing import sign_request
+
+    calls = []
+
+    def signer(method, url, body, who):
+        calls.append(body)
+        return sign_request(method, url, b"other bytes", who)
+
+    with Webhook(lambda req, msgs, n: answer(msgs)) as hook:
+        run(hook.url, identity, sign=signer)
+    headers, body, url = hook.calls[0]
+    assert calls == [body]
+    assert [f.rule for f in verify_request("POST", url, body, headers, expected_certificate=identity.certificate)] \
+        == ["signature.hash"]

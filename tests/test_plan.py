@@ -30,15 +30,19 @@ def test_mdr_all_enabled(mdr_all) -> None:
     consume = [
         *(f"MDR-5.2a/IF-006/consume/{e}" for e in
           ("MeterInstall", "MeterRemoval", "MeterExchange", "MeterUpdate", "MeterHistoryUpdate")),
-        "MDR-5.2a/IF-008/consume",
+        "MDR-5.2a/IF-006/reject",
+        "MDR-5.2a/IF-008/consume", "MDR-5.2a/IF-008/reject",
         *(f"MDR-5.2a/IF-024/consume/SN-{e}" for e in
           ("Vacant", "NoComms", "RemoteEnabled", "RemoteDisabled", "SupplierAC", "OffPeakDec")),
+        "MDR-5.2a/IF-024/reject",
         *(f"MDR-5.2a/IF-026/consume/{e}" for e in ("ConsentGranularity", "IHDInfo", "SMSO", "SSCandProfileClass")),
-        "MDR-5.2a/IF-061/consume",
+        "MDR-5.2a/IF-026/reject",
+        "MDR-5.2a/IF-061/consume", "MDR-5.2a/IF-061/reject",
         "MDR-5.2b/IF-062/produce",
-        "MDR-5.2a/IF-063/consume",
+        "MDR-5.2a/IF-063/consume", "MDR-5.2a/IF-063/reject",
         "MDR-5.2b/IF-064/produce",
         *(f"MDR-5.2a/IF-065/consume/{e}" for e in ("MDRInstantaneous", "MDRTOU", "MDRConsumption")),
+        "MDR-5.2a/IF-065/reject",
         "MDR-5.2b/IF-065/produce",
     ]
     assert got[6:] == consume
@@ -47,7 +51,7 @@ def test_mdr_all_enabled(mdr_all) -> None:
     assert (if062.kind, if062.interface, if062.event, if062.direction, if062.section) == \
         ("produce", "IF-062", "MDRStartResponse", "outgoing", "5.2b")
     assert not if062.provisional
-    if065 = [r for r in plan if r.interface == "IF-065"]
+    if065 = [r for r in plan if r.interface == "IF-065" and r.kind != "reject"]
     assert all(r.provisional and r.assumptions == ("A-IF065-DIRECTION",) for r in if065)
     assert next(r for r in if065 if r.kind == "produce").event == "ReadingRemote"
 
@@ -99,7 +103,7 @@ def test_plan_is_deterministic_and_serialisable(mdr_all) -> None:
     assert first == second
     json.dumps(first)
     assert set(first[0]) == {"id", "role", "section", "kind", "interface", "event", "direction", "enabled",
-                             "provisional", "assumptions", "title"}
+                             "provisional", "assumptions", "title", "advisory"}
     assert len({d["id"] for d in first}) == len(first)
 
 
@@ -119,3 +123,18 @@ def test_plan_for_partnerless_profile_still_lists_partner_check(mdr_all) -> None
     plan = {r.id: r for r in build_plan(profile)}
     assert plan["MDR-4.1/preflight/partner"].enabled  # extended enabled: the check applies (and will fail)
     assert isinstance(mdr_all.partner, Partner)
+
+
+def test_must_reject_is_its_own_requirement_per_interface_advisory_unless_the_policy_blocks(mdr_all) -> None:
+    from harness.profile import Policy
+
+    plan = {r.id: r for r in build_plan(mdr_all)}
+    rejects = [r for r in plan.values() if r.kind == "reject"]
+    assert [r.interface for r in rejects] == ["IF-006", "IF-008", "IF-024", "IF-026", "IF-061", "IF-063", "IF-065"]
+    first = plan["MDR-5.2a/IF-006/reject"]
+    assert (first.event, first.direction, first.section, first.advisory) == ("MeterInstall", "incoming", "5.2a", True)
+    assert first.provisional and first.assumptions == ("A-RECIPIENT-REJECTS",)
+    assert "advisory" in first.title and "RCP1061" in first.title and "RCP1008" in first.title
+    assert not any(r.advisory for r in plan.values() if r.kind != "reject")
+    blocking = build_plan(replace(mdr_all, policy=Policy(must_reject="blocking")))
+    assert not any(r.advisory for r in blocking) and "blocking" in next(r for r in blocking if r.kind == "reject").title

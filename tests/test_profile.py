@@ -445,3 +445,25 @@ def test_manual_trigger_with_known_placeholders_loads(tmp_path: Path) -> None:
                                  'IF-064 = { kind = "manual", instructions = "Send {what} ({correlation_id}); '
                                  'literal {{braces}}" }'), encoding="utf-8")
     assert load_profile(path).trigger_for("IF-064").kind == "manual"
+
+
+# --- [policy] (issue 14) ----------------------------------------------------------------------
+
+def test_must_reject_policy_is_advisory_by_default_and_can_block(tmp_path: Path) -> None:
+    default = load_profile(write(tmp_path, GOOD))
+    assert default.policy.must_reject == "advisory"
+    assert "policy" not in default.to_public_dict()  # left out at its default: older digests stay
+    blocking = load_profile(write(tmp_path, GOOD + '\n[policy]\nmust_reject = "blocking"\n', "blocking.toml"))
+    assert blocking.policy.must_reject == "blocking"
+    assert blocking.to_public_dict()["policy"] == {"must_reject": "blocking"}
+    assert blocking.digest() != default.digest()
+    # the recorded public dict reads back as the same policy (verify derives the plan from it)
+    from harness.run.planning import _as_profile_toml
+
+    again = parse_profile(_as_profile_toml(blocking.to_public_dict()), tmp_path / "again.toml")
+    assert again.policy == blocking.policy
+
+
+def test_a_wrong_must_reject_policy_is_one_line(tmp_path: Path) -> None:
+    message = error_of(tmp_path, GOOD + '\n[policy]\nmust_reject = "sometimes"\n')
+    assert "policy.must_reject" in message and "advisory" in message and "blocking" in message, message

@@ -78,8 +78,10 @@ def certify(pki, out: Path, *, timeout: float, trigger: bool = True):
     """Run the reference MDR's certification with the separately started SDS as its real partner."""
     hub_port, mdr_port = free_port(), free_port()
     hub_url = f"http://127.0.0.1:{hub_port}"
+    # The partner's profile names one API key (partner.api_key): the reference SDS is given only that
+    # one (it rotates through the keys it is given, issue 14).
     sds = ReferenceParticipant("SDS", party=REAL_SDS, partner=MDR, hub_url=hub_url,
-                               api_keys=(pki.partner_key, generate_api_key()), identity=pki.partner_identity,
+                               api_keys=(pki.partner_key, pki.partner_key), identity=pki.partner_identity,
                                dip_certificate=pki.dip.certificate, register_webhooks=False,
                                client_timeout=timeout, seed=7)
     mdr = ReferenceParticipant("MDR", party=MDR, partner=REAL_SDS, hub_url=hub_url, api_keys=pki.api_keys["MDR"],

@@ -217,7 +217,7 @@ def test_summary_is_valid_and_its_verdicts_are_recomputed_from_evidence(full: tu
     kinds = [b["verdict"] for b in summary["blockers"]]
     assert kinds[:2] == ["fail", "fail"] and set(kinds[2:]) == {"not-run"}
     assert {b["requirement"] for b in summary["blockers"][:2]} == {IF062, CONSUMPTION}
-    assert [a["id"] for a in summary["assumptions"]] == ["A-CORRELATION", "A-IF065-DIRECTION"]
+    assert [a["id"] for a in summary["assumptions"]] == ["A-CORRELATION", "A-IF065-DIRECTION", "A-RECIPIENT-REJECTS"]
     assert all(a["text"] and a["source"] for a in summary["assumptions"])
 
 

@@ -22,7 +22,7 @@ from harness.cli import main
 from harness.evidence.revalidate import make_revalidator
 from harness.evidence.verify import verify_bundle
 from harness.messages.schemapack import load_pack
-from harness.profile import Trigger
+from harness.profile import HarnessSettings, Trigger
 from harness.reference.faults import load_faults, parse_faults
 from harness.run.demo import demo_party, make_pki, run_party
 from harness.run.planning import certification_plan, plan_from_recorded_profile
@@ -43,7 +43,10 @@ def pki(tmp_path_factory):
 def clean(pki, tmp_path_factory):
     """One clean run of each reference participant."""
     out = tmp_path_factory.mktemp("clean")
-    return {role: run_party(role, pki, out, timeout=2.0) for role in ("MDR", "SDS")}
+    # Concurrent requirements (a real profile's default, not the demo's) share one process and its GIL
+    # with the reference participants: a generous bound keeps a loaded machine from turning latency
+    # into findings.
+    return {role: run_party(role, pki, out, timeout=5.0, parallel=HarnessSettings.parallel) for role in ("MDR", "SDS")}
 
 
 def _verify(path: Path):
@@ -65,7 +68,7 @@ def test_reference_participant_passes_every_enabled_requirement(clean, role):
     assert result.ready and result.exit_code == 0
     verdicts = {r["id"]: r["verdict"] for r in result.summary["requirements"]}
     kinds = {r.kind for r in certification_plan_for(result)}
-    assert kinds == {"preflight", "consume", "produce", "exchange"}
+    assert kinds == {"preflight", "consume", "reject", "produce", "exchange"}
     for req in certification_plan_for(result):
         assert verdicts[req.id] == ("pass" if req.enabled else "not-enabled"), req.id
     assert any(rid.startswith(f"{role}-") and "/exchange/" in rid for rid in verdicts)
@@ -128,7 +131,9 @@ def _fault_run(spec: str, folder: str) -> dict:
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     pki = make_pki(Path(tempfile.mkdtemp(dir=folder)))
-    result = run_party("MDR", pki, Path(folder), faults=[spec], timeout=1.0)
+    # One requirement at a time ([harness] parallel = 1): the faults are judged against a 1 s bound, and
+    # in-process reference participants under a loaded machine must not turn latency into findings.
+    result = run_party("MDR", pki, Path(folder), faults=[spec], timeout=1.0, parallel=1)
     return {"summary": result.summary, "zip": str(result.zip_path), "ready": result.ready,
             "exit_code": result.exit_code}
 
@@ -154,7 +159,10 @@ def test_each_fault_switch_fails_exactly_its_documented_requirement(definition, 
     [fault] = parse_faults([spec], "MDR").faults
     run = fault_runs[spec]
     failing = {r["id"]: r["findings"] for r in run["summary"]["requirements"] if r["verdict"] == "fail"}
-    assert not run["ready"] and run["exit_code"] == 1
+    advisory = {r["id"] for r in run["summary"]["requirements"] if r.get("advisory")}
+    # issue 14: a switch that breaks only advisory requirements (must-reject) leaves the run ready
+    only_advisory = bool(failing) and set(failing) <= advisory
+    assert run["ready"] is only_advisory and run["exit_code"] == (0 if only_advisory else 1)
     assert failing, f"{spec}: nothing failed"
     unexpected = sorted(rid for rid in failing if not fault.may_fail(rid))
     assert not unexpected, f"{spec}: also failed {unexpected}"
@@ -164,7 +172,8 @@ def test_each_fault_switch_fails_exactly_its_documented_requirement(definition, 
     assert all(f["message"] for f in named)
     # the bundle of a failing run is still sound: it is evidence of the failure
     verdict = _verify(Path(run["zip"]))
-    assert verdict.sound and not verdict.ready_by_evidence, [str(f) for f in verdict.findings if f.severity == "error"]
+    assert verdict.sound and verdict.ready_by_evidence is only_advisory, [str(f) for f in verdict.findings
+                                                                          if f.severity == "error"]
 
 
 @pytest.mark.timeout(900)  # alone, it waits for the fault runs too
@@ -377,7 +386,7 @@ def test_scenarios_run_under_pytest_with_one_test_per_requirement(pki, tmp_path)
 def test_scenarios_without_a_profile_skip_with_a_reason():
     done = subprocess.run([sys.executable, "-m", "pytest", "scenarios", "-o", "testpaths=scenarios", "-rs"],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0 and "no --dipcert-profile given" in done.stdout and "4 skipped" in done.stdout
+    assert done.returncode == 0 and "no --dipcert-profile given" in done.stdout and "5 skipped" in done.stdout
 
 
 # --- tampering with a real bundle (issue #7 done-means) -------------------------------------------
@@ -567,13 +576,31 @@ def test_recipient_rejection_may_come_later_by_status_message(pki, tmp_path, lie
         hub_url = f"http://127.0.0.1:{profile.harness.hub_port}"
         with _StatusLater(hub_url, pki.api_keys["MDR"][0], pki.identities["MDR"], profile.party.dip_id, lie) as url:
             profile = dataclasses.replace(profile, webhooks={"default": url})
-            options.requirement_filter = lambda r: r.id == "MDR-5.2a/IF-008/consume"
+            options.requirement_filter = lambda r: r.id == "MDR-5.2a/IF-008/reject"
             result = run_certification(profile, options)
     checks = [json.loads(line) for line in (result.folder / "evidence.jsonl").read_text().splitlines()]
     bad_mpan = [c for c in checks if c["kind"] == "check" and (c.get("data") or {}).get("step") == "bad-mpan"]
     assert len(bad_mpan) == 1 and bad_mpan[0]["passed"] is (not lie)
     if lie:
         assert bad_mpan[0]["findings"][0]["rule"] == "consume.recipient-rejection"
+        assert "None" not in bad_mpan[0]["findings"][0]["message"]
+    # issue 14: both negatives are delivered first, then ONE bound is waited for their status messages
+    deliveries = [c for c in checks if c["kind"] == "http" and c["channel"] == "webhook-delivery"]
+    judged = [c for c in checks if c["kind"] == "check" and c["requirement"] == "MDR-5.2a/IF-008/reject"]
+    assert len(deliveries) == 2 and len(judged) == 2 and max(d["seq"] for d in deliveries) < min(c["seq"] for c in judged)
+    waited = (_time(judged[0]) - _time(max(deliveries, key=lambda d: d["seq"]))).total_seconds()
+    assert waited < 2 * 2.0  # one 2 s bound for both, not one each
+    # the webhook never reports the future senderTimestamp, so the requirement fails either way; it is
+    # advisory by default: listed as an advisory, never as a blocker
+    assert [a["requirement"] for a in result.summary["advisories"] if a["verdict"] == "fail"] == \
+        ["MDR-5.2a/IF-008/reject"]
+    assert "MDR-5.2a/IF-008/reject" not in {b["requirement"] for b in result.summary["blockers"]}
+
+
+def _time(record: dict):
+    from datetime import datetime
+
+    return datetime.fromisoformat(record["time"].replace("Z", "+00:00"))
 
 
 @pytest.mark.parametrize("operator_acts", [True, False], ids=["operator-acts", "nobody-acts"])
@@ -693,3 +720,129 @@ def test_an_unset_api_key_stops_the_run_before_any_evidence_is_written(pki, tmp_
     err = capsys.readouterr().err.strip()
     assert "credentials.api_key_primary: environment variable DIPCERT_TEST_UNSET_KEY is not set" in err
     assert "\n" not in err and not list(out.glob("*-MDR-*"))
+
+
+# --- issue 14: consume as a hostile DIP, must-reject as its own (advisory) requirement -------------
+
+class _Scripted:
+    """A webhook played by the test: it verifies the DIP's signature properly (401 RCP9999 otherwise),
+    then answers as `decide(items, seen_before) -> (status, codes | None, headers)` says."""
+
+    def __init__(self, dip_certificate, decide) -> None:
+        import threading
+
+        from werkzeug.serving import make_server
+
+        self.dip_certificate, self.decide = dip_certificate, decide
+        self.seen: set[str] = set()
+        self.lock = threading.Lock()
+        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def app(self, environ, start_response):
+        from werkzeug.wrappers import Request, Response
+
+        from harness.transport.responses import response_entry, standard_response
+        from harness.transport.signing import verify_request
+
+        request = Request(environ)
+        body = request.get_data()
+        items = json.loads(body)
+        txs = [i["payload"]["CommonBlock"]["D0"]["transactionID"] for i in items]
+        bad = [f for f in verify_request("POST", request.url, body, request.headers,
+                                         expected_certificate=self.dip_certificate) if f.severity == "error"]
+        if bad:
+            status, codes, headers = 401, ["RCP9999"] * len(items), {}
+        else:
+            with self.lock:
+                seen = all(t in self.seen for t in txs)
+                self.seen.update(txs)
+            status, codes, headers = self.decide(items, seen)
+        text = json.dumps(standard_response([response_entry(c, transaction_id=t, sender_id="1650000101")
+                                             for c, t in zip(codes, txs)])) if codes else ""
+        return Response(text, status=status, headers=headers, mimetype="application/json")(environ, start_response)
+
+    def __enter__(self):
+        self.thread.start()
+        return f"http://127.0.0.1:{self.server.server_port}/webhook"
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _scripted_run(pki, tmp_path, decide, only: set[str]):
+    with demo_party("MDR", pki, tmp_path, timeout=1.0) as (profile, options):
+        with _Scripted(pki.dip.certificate, decide) as url:
+            profile = dataclasses.replace(profile, webhooks={"default": url})
+            options.requirement_filter = lambda r: r.id in only
+            result = run_certification(profile, options)
+    records = [json.loads(line) for line in (result.folder / "evidence.jsonl").read_text().splitlines()]
+    return result, records
+
+
+def test_a_webhook_that_answers_500_once_passes_when_it_accepts_the_redelivery(pki, tmp_path):
+    def decide(items, seen):
+        return (201, ["RCP0000"] * len(items), {}) if seen else (500, None, {})
+
+    rid = "MDR-5.2a/IF-008/consume"
+    result, records = _scripted_run(pki, tmp_path, decide, {rid})
+    assert result.verdicts[rid] == "pass", _failing(result)
+    single = next(r for r in records if r["kind"] == "check" and r["rule"] == "consume.single")
+    assert [f["rule"] for f in single["findings"]] == ["consume.redelivery"]
+    assert single["findings"][0]["severity"] == "warning" and len(single["messages"]) == 2
+    # refuse-redelivery is the same webhook refusing the redelivered batch: the fault matrix shows it failing
+
+
+def test_a_redirect_is_neither_acceptance_nor_refusal_and_no_finding_reads_none(pki, tmp_path):
+    def decide(items, seen):
+        return 302, None, {"Location": "http://127.0.0.1:9/elsewhere"}
+
+    only = {"MDR-5.2a/IF-008/consume", "MDR-5.2a/IF-008/reject"}
+    result, records = _scripted_run(pki, tmp_path, decide, only)
+    failing = _failing(result)
+    assert set(failing) == only
+    checks = {r["rule"]: r for r in records if r["kind"] == "check"}
+    assert "redirect" in checks["consume.single"]["findings"][0]["message"]
+    reject = [r for r in records if r["kind"] == "check" and r["rule"] == "consume.recipient-rejection"]
+    assert len(reject) == 2 and all("redirect" in r["findings"][0]["message"] for r in reject)
+    messages = [f["message"] for findings in failing.values() for f in findings]
+    assert messages and not any("None" in m for m in messages), messages
+
+
+def test_checks_keep_their_order_and_both_api_keys_are_used_in_a_clean_run(clean):
+    """Concurrent requirements still record their checks in one fixed order each, and the reference
+    participant's submissions reached the DIP with both its API keys (the hub records the slot)."""
+    records = [json.loads(line) for line in (clean["MDR"].folder / "evidence.jsonl").read_text().splitlines()]
+    rules = {}
+    for r in records:
+        if r["kind"] == "check":
+            rules.setdefault(r["requirement"], []).append(r["rule"])
+    attacks = ["consume.bad-signature", "consume.foreign-certificate", "consume.altered-body", "consume.stale-signature"]
+    assert rules["MDR-5.2a/IF-061/consume"] == ["consume.single", "consume.batch", "consume.replay",
+                                                "consume.replay-once", *attacks]
+    assert rules["MDR-5.2a/IF-008/consume"] == ["consume.single", "consume.batch", "consume.replay", *attacks]
+    assert rules["MDR-5.2a/IF-008/reject"] == ["consume.recipient-rejection"] * 2
+    lanes = {r["data"]["requirement"]: r["data"]["lane"] for r in records
+             if r["kind"] == "event" and r["event"] == "requirement-start"}
+    assert lanes["MDR-5.2a/IF-008/consume"] == lanes["MDR-5.3/exchange/stop"] == "parallel"
+    assert lanes["MDR-5.2b/IF-062/produce"] == "sequential"  # produce: one lane, in plan order
+    slots = {(r.get("context") or {}).get("key_slot") for r in records if r["kind"] == "http"
+             and r["channel"] == "hub-inbound" and (r.get("context") or {}).get("sender") == "1650000101"
+             and (r.get("context") or {}).get("endpoint") == "submit"}
+    assert slots == {"primary", "secondary"}
+
+
+def test_a_blocking_must_reject_policy_makes_its_failure_a_blocker(pki, tmp_path):
+    from harness.profile import Policy
+
+    rid = "MDR-5.2a/IF-008/reject"
+    with demo_party("MDR", pki, tmp_path, faults=["accept-bad-mpan"], timeout=1.0) as (profile, options):
+        options.requirement_filter = lambda r: r.id == rid
+        result = run_certification(dataclasses.replace(profile, policy=Policy(must_reject="blocking")), options)
+    entry = next(r for r in result.summary["requirements"] if r["id"] == rid)
+    assert entry["verdict"] == "fail" and entry["advisory"] is False
+    assert rid in {b["requirement"] for b in result.summary["blockers"]}
+    assert rid not in {a["requirement"] for a in result.summary["advisories"]}
+    verdict = _verify(result.zip_path)
+    assert verdict.sound and not [f for f in verdict.findings if f.rule == "plan.mismatch"]

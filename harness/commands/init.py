@@ -197,6 +197,10 @@ def render_profile(answers: dict[str, Any]) -> str:
         "timeout = 10.0                      # seconds: bound on every request and wait",
         "skew_seconds = 300                  # allowed clock skew on X-DIP-Signature-Date",
         "",
+        "[policy]                            # how checks beyond the guidance's words are weighed",
+        "must_reject = \"advisory\"            # advisory (shown, not blocking readiness) or blocking: the "
+        "<IF>/reject requirements (wrong MPAN check digit -> RCP1061, future senderTimestamp -> RCP1008)",
+        "",
     ]
     return "\n".join(lines)
 

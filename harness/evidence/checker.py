@@ -515,8 +515,11 @@ class _Checker:
                         "the profile recorded at run start cannot be read again, so the plan it implies cannot "
                         f"be derived and compared ({short(str(exc), 120)})"))
             return planned
-        derived = {str(r.get("id")): bool(r.get("enabled", True)) for r in derived_plan}
-        recorded = {str(r.get("id")): bool(r.get("enabled", True)) for r in planned}
+        # issue 14: whether a requirement is advisory is part of the plan too (it decides readiness).
+        derived = {str(r.get("id")): (bool(r.get("enabled", True)), bool(r.get("advisory", False)))
+                   for r in derived_plan}
+        recorded = {str(r.get("id")): (bool(r.get("enabled", True)), bool(r.get("advisory", False)))
+                    for r in planned}
         for rid in sorted(set(derived) | set(recorded)):
             if derived.get(rid) != recorded.get(rid):
                 self.add(_f("plan.mismatch", at, _plan_state(derived.get(rid)), _plan_state(recorded.get(rid)),
@@ -678,5 +681,8 @@ def _parse_time(value: Any) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _plan_state(enabled: bool | None) -> str:
-    return "absent" if enabled is None else ("enabled" if enabled else "not enabled")
+def _plan_state(state: tuple[bool, bool] | None) -> str:
+    if state is None:
+        return "absent"
+    enabled, advisory = state
+    return ("enabled" if enabled else "not enabled") + (", advisory" if advisory else "")

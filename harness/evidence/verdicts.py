@@ -9,6 +9,10 @@ Rules, per requirement:
 - ``pass``: at least one check record, all passed;
 - ``reused``: no checks, and a ``reuse`` event grants it (earlier bundle's run id, manifest hash, party);
 - ``not-run``: anything else.
+
+A requirement the plan marks ``advisory`` (issue 14: the must-reject checks, unless the profile's
+policy makes them blocking) gets its verdict the same way, but a failing or missing advisory
+requirement is listed among the advisories, not the blockers: it does not stop readiness.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ def recompute(records: Sequence[Mapping[str, Any]], planned: Sequence[Mapping[st
         e = entry(str(item.get("id")))
         e["planned"] = True
         e["enabled"] = bool(item.get("enabled", True))
+        e["advisory"] = bool(item.get("advisory", False))
         for key in ("interface", "event", "direction"):
             e[key] = item.get(key)
 
@@ -90,7 +95,7 @@ def recompute(records: Sequence[Mapping[str, Any]], planned: Sequence[Mapping[st
             "findings": e["findings"],
             "evidence": sorted(s for s in e["evidence"] if isinstance(s, int)),
             "reused_from": e["reused_from"] if verdict == "reused" else None,
-            "planned": e["planned"], "enabled": e["enabled"],
+            "planned": e["planned"], "enabled": e["enabled"], "advisory": bool(e.get("advisory", False)),
             **{k: e.get(k) for k in ("interface", "event", "direction") if k in e},
         }
     return out
@@ -108,12 +113,24 @@ def readiness(verdicts: Mapping[str, Mapping[str, Any]], *, complete: bool = Tru
                          "message": "the run did not complete; its evidence is partial"})
     order = {"fail": 0, "not-run": 1}
     pending = sorted(((rid, v) for rid, v in verdicts.items()
-                      if v.get("enabled", True) and v["verdict"] in order),
+                      if v.get("enabled", True) and not v.get("advisory") and v["verdict"] in order),
                      key=lambda item: (order[item[1]["verdict"]], item[0]))
     for rid, v in pending:
         what = "failed" if v["verdict"] == "fail" else "did not run"
         blockers.append({"requirement": rid, "verdict": v["verdict"], "message": f"{rid} {what}"})
     return not blockers, blockers
+
+
+def advisories(verdicts: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Advisory requirements that failed or did not run: shown next to the blockers, never blocking."""
+    order = {"fail": 0, "not-run": 1}
+    pending = sorted(((rid, v) for rid, v in verdicts.items()
+                      if v.get("enabled", True) and v.get("advisory") and v["verdict"] in order),
+                     key=lambda item: (order[item[1]["verdict"]], item[0]))
+    return [{"requirement": rid, "verdict": v["verdict"],
+             "message": f"{rid} {'failed' if v['verdict'] == 'fail' else 'did not run'} (advisory: does not block "
+                        f"readiness; the profile's [policy] must_reject = \"blocking\" makes it blocking)"}
+            for rid, v in pending]
 
 
 def summary_entries(verdicts: Mapping[str, Mapping[str, Any]],
@@ -129,7 +146,8 @@ def summary_entries(verdicts: Mapping[str, Mapping[str, Any]],
         rests_on = list((assumptions or {}).get(rid, ()))
         entries.append({
             "id": rid, "interface": v.get("interface"), "event": v.get("event"),
-            "direction": v.get("direction"), "verdict": v["verdict"], "provisional": bool(rests_on),
+            "direction": v.get("direction"), "verdict": v["verdict"], "advisory": bool(v.get("advisory", False)),
+            "provisional": bool(rests_on),
             "assumptions": rests_on, "findings": list(v["findings"]), "evidence": list(v["evidence"]),
             "reused_from": v.get("reused_from"),
         })

@@ -8,13 +8,14 @@ controls (certifying it must fail with the named finding). Endpoints:
 - `POST /trigger`: produce an outgoing flow on request (the profile's `http` trigger).
 - `GET /state`: what it has seen and done, as JSON.
 
-Business reactions run in one worker thread after the webhook has answered, in arrival order,
-so an IF-063 is never handled before the IF-061 it follows.
+Business reactions run in worker threads after the webhook has answered, one MPAN always on the
+same thread in arrival order, so an IF-063 is never handled before the IF-061 it follows.
 """
 
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import logging
 import queue
@@ -43,6 +44,9 @@ from harness.transport.signing import SIGNATURE, SigningIdentity, verify_request
 log = logging.getLogger(__name__)
 
 SLOW_SECONDS = 30.0  # fault `webhook-slow`: longer than any sensible delivery timeout
+# Faults that skip one signature check: (fault, the verify_request finding it ignores).
+SIGNATURE_FAULTS = (("ignore-content-hash", "signature.hash"), ("accept-stale-signature", "signature.skew"))
+DUPLICATE_CODE = "RCP1006"  # fault `refuse-redelivery`: what the redelivered batch is refused with
 STOP_TIMEOUT = 5.0
 WRONG_API_KEY = "dipcert-wrong-api-key-0000000000"  # fault `wrong-api-key`
 
@@ -68,7 +72,7 @@ class ReferenceParticipant:
                  register_webhooks: bool = True, client_timeout: float = 10.0,
                  slow_seconds: float = SLOW_SECONDS, verify: Any = True,
                  ssl_context: ssl.SSLContext | None = None, client_cert: tuple[str, str] | None = None,
-                 spontaneous_consumption: bool = False) -> None:
+                 spontaneous_consumption: bool = False, webhook_delay: float = 0.0) -> None:
         if role not in CERTIFIED_ROLES:
             raise UsageError(f"reference role should be one of {', '.join(CERTIFIED_ROLES)}, got {role!r}")
         if party.role != role:
@@ -85,17 +89,26 @@ class ReferenceParticipant:
         self.host, self.port = host, port
         self.register = register_webhooks
         self.slow_seconds = slow_seconds
+        # Not a fault: a correct webhook that takes this long to answer (bench/latency.py).
+        self.webhook_delay = max(0.0, float(webhook_delay))
         self.ssl_context = ssl_context  # serve webhooks over HTTPS (mTLS when it requires client certs)
         self.state = ParticipantState()
-        api_key = WRONG_API_KEY if "wrong-api-key" in self.faults else api_keys[0]
-        self.client = DipClient(self.hub_url, api_key=api_key, identity=identity, timeout=client_timeout,
-                                verify=verify, cert=client_cert,
-                                header_hook=_flip_signature if "bad-signature" in self.faults else None)
+        # Submissions alternate between the primary and the secondary API key (the DIP accepts either;
+        # the hub records which slot each submission used), so every run exercises both.
+        keys = (WRONG_API_KEY, WRONG_API_KEY) if "wrong-api-key" in self.faults else tuple(api_keys)
+        self.clients = [DipClient(self.hub_url, api_key=key, identity=identity, timeout=client_timeout,
+                                  verify=verify, cert=client_cert,
+                                  header_hook=_flip_signature if "bad-signature" in self.faults else None)
+                        for key in dict.fromkeys(keys)]
+        self.client = self.clients[0]
+        self._turn = itertools.count()
+        self._failed_once: set[str] = set()  # fault `refuse-redelivery`: transactions answered 500 once
+        self._lock = threading.Lock()
         # Webhook registration is onboarding, not messaging: the sender faults do not touch it.
         self._admin = DipClient(self.hub_url, api_key=api_keys[0], identity=identity, timeout=client_timeout,
                                 verify=verify, cert=client_cert)
         self.behaviour = Behaviour(role, party=party, partner=partner, faults=self.faults, state=self.state,
-                                   submit=self.client.submit, served_mpans=served_mpans, seed=seed,
+                                   submit=self._submit, served_mpans=served_mpans, seed=seed,
                                    environment=environment, spontaneous_consumption=spontaneous_consumption)
         self.catalogue = load_catalogue()
         self._incoming = sorted({e.interface_id for e in self.catalogue.events() if e.direction_for(role) == "incoming"})
@@ -107,7 +120,10 @@ class ReferenceParticipant:
             Rule("/state", endpoint="state", methods=["GET"]),
         ])
         self._release = threading.Event()  # set on stop(): lets a `webhook-slow` answer finish
-        self._work: queue.Queue[ItemVerdict | None] = queue.Queue()
+        # Business reactions: one worker per MPAN while it has work, in arrival order (an IF-063 never
+        # before its IF-061); different MPANs in parallel, so one busy MPAN holds back no other.
+        self._work: dict[str, tuple[queue.Queue[ItemVerdict | None], threading.Thread]] = {}
+        self._accepting_work = False
         self._server = None
         self._threads: list[threading.Thread] = []
 
@@ -138,8 +154,9 @@ class ReferenceParticipant:
             raise ConfigError(f"reference {self.role}: cannot listen on {self.host}:{self.port} ({exc.strerror})") from None
         self._release.clear()
         serve = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"ref-{self.role}-http", daemon=True)
-        work = threading.Thread(target=self._worker, name=f"ref-{self.role}-worker", daemon=True)
-        self._threads = [serve, work]
+        self._threads = [serve]
+        with self._lock:
+            self._accepting_work = True
         for thread in self._threads:
             thread.start()
         if self.register:
@@ -161,16 +178,27 @@ class ReferenceParticipant:
             results.append(result)
         return results
 
+    def _submit(self, interface_id: str, messages: list[dict]) -> SubmitResult:
+        """Submit through the primary and the secondary API key in turn."""
+        client = self.clients[next(self._turn) % len(self.clients)]
+        return client.submit(interface_id, messages)
+
     def stop(self) -> None:
         self._release.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
-        self._work.put(None)
-        for thread in self._threads:
+        with self._lock:
+            self._accepting_work = False
+            workers = list(self._work.values())
+            self._work.clear()
+        for q, _ in workers:
+            q.put(None)
+        for thread in self._threads + [t for _, t in workers]:
             thread.join(STOP_TIMEOUT)
         self._threads = []
-        self.client.close()
+        for client in self.clients:
+            client.close()
         self._admin.close()
 
     def __enter__(self) -> "ReferenceParticipant":
@@ -228,10 +256,14 @@ class ReferenceParticipant:
             return Response(status=500)
         if "webhook-slow" in self.faults:
             self._release.wait(self.slow_seconds)  # bounded; stop() releases it at once
+        elif self.webhook_delay:
+            self._release.wait(self.webhook_delay)
         # Our own view of the URL: the base we registered plus the path (signing.py's rule).
         url = self.base_url + request.full_path.rstrip("?")
-        problems = verify_request("POST", url, body, request.headers, expected_certificate=self.dip_certificate)
-        signature = [f"{f.rule}: {f.message}" for f in problems if f.severity == "error"]
+        trusted = None if "trust-any-certificate" in self.faults else self.dip_certificate
+        problems = verify_request("POST", url, body, request.headers, expected_certificate=trusted)
+        ignored = {rule for fault, rule in SIGNATURE_FAULTS if fault in self.faults}
+        signature = [f"{f.rule}: {f.message}" for f in problems if f.severity == "error" and f.rule not in ignored]
         if signature and "ignore-signature" not in self.faults:
             return self._reject_all(interface_id, body, "RCP9999", 401, signature)
         if interface_id not in self._incoming:
@@ -240,6 +272,9 @@ class ReferenceParticipant:
         if assessment.envelope_code:
             return self._reply(interface_id, 400, [self._entry(assessment.envelope_code)],
                                [assessment.envelope_code], signature)
+        if "refuse-redelivery" in self.faults and self._fail_once(assessment.items):
+            self.state.add_reply(WebhookReply(interface_id, 500, [], signature))
+            return Response(status=500)
         to_process: list[ItemVerdict] = []
         for verdict in assessment.items:
             duplicate = False
@@ -249,6 +284,8 @@ class ReferenceParticipant:
                 seen = self.state.seen_before(verdict.transaction_id)  # records it: ask once
                 if "reject-replay" in self.faults and (verdict.replay or seen):
                     verdict.code = "RCP1047"
+                elif "process-replay" in self.faults:
+                    duplicate = False  # fault: a replay is processed (answered) a second time
                 else:
                     duplicate = seen
             self.state.add_received(Received(interface_id, verdict.event, verdict.transaction_id, verdict.mpan,
@@ -263,8 +300,22 @@ class ReferenceParticipant:
         status = 201 if accepted == len(codes) else 400 if accepted == 0 else 207
         response = self._reply(interface_id, status, [self._entry(v.code, v) for v in assessment.items], codes, signature)
         for verdict in to_process:
-            self._work.put(verdict)
+            self._queue_work(verdict)
         return response
+
+    def _fail_once(self, items: list[ItemVerdict]) -> bool:
+        """Fault `refuse-redelivery`: True (answer 500) the first time these transactions arrive, after
+        noting them; the DIP's redelivery then finds them "already received" and is refused (RCP1006)."""
+        txs = [v.transaction_id for v in items if v.accepted and v.transaction_id]
+        with self._lock:
+            again = {t for t in txs if t in self._failed_once}
+            if txs and not again:
+                self._failed_once.update(txs)
+                return True
+        for verdict in items:
+            if verdict.transaction_id in again:
+                verdict.code = DUPLICATE_CODE
+        return False
 
     def _reject_all(self, interface_id: str, body: bytes, code: str, status: int, signature: list[str]) -> Response:
         try:
@@ -316,16 +367,37 @@ class ReferenceParticipant:
 
     # --- worker -----------------------------------------------------------------------------
 
-    def _worker(self) -> None:
+    def _queue_work(self, verdict: ItemVerdict) -> None:
+        key = verdict.mpan if isinstance(verdict.mpan, str) else verdict.transaction_id or ""
+        with self._lock:  # put under the lock: a worker ends only when its queue is empty under it
+            if not self._accepting_work:
+                return
+            worker = self._work.get(key)
+            if worker is None:
+                work: queue.Queue[ItemVerdict | None] = queue.Queue()
+                thread = threading.Thread(target=self._worker, args=(key, work), daemon=True,
+                                          name=f"ref-{self.role}-worker-{key}")
+                worker = self._work[key] = (work, thread)
+                thread.start()
+            worker[0].put(verdict)
+
+    def _worker(self, key: str, work: queue.Queue) -> None:
         while True:
-            verdict = self._work.get()
+            verdict = work.get()
             if verdict is None:
                 return
-            try:
-                self.behaviour.handle(verdict)
-            except Exception as exc:  # noqa: BLE001 - recorded; the participant keeps serving
-                log.warning("reference %s: handling %s failed: %s", self.role, verdict.transaction_id, exc)
-                self.state.add_error(f"handling {verdict.interface_id} {verdict.transaction_id}: "
-                                     f"{type(exc).__name__}: {exc}")
-            finally:
-                self.state.mark_handled(verdict.transaction_id)
+            self._handle(verdict)
+            with self._lock:
+                if work.empty() and self._work.get(key, (None,))[0] is work:
+                    del self._work[key]
+                    return
+
+    def _handle(self, verdict: ItemVerdict) -> None:
+        try:
+            self.behaviour.handle(verdict)
+        except Exception as exc:  # noqa: BLE001 - recorded; the participant keeps serving
+            log.warning("reference %s: handling %s failed: %s", self.role, verdict.transaction_id, exc)
+            self.state.add_error(f"handling {verdict.interface_id} {verdict.transaction_id}: "
+                                 f"{type(exc).__name__}: {exc}")
+        finally:
+            self.state.mark_handled(verdict.transaction_id)

@@ -87,12 +87,17 @@ def report_context(summary: Mapping[str, Any], records: Sequence[Mapping[str, An
         kind = (plan.get(rid) or {}).get("kind")
         return str(kind) if kind else ("exchange" if "/exchange/" in rid else "other")
 
-    # Requirements run one after another: what was recorded between a requirement's start and end
-    # events (the DIP's relayed deliveries too) belongs to it, besides what its checks cite.
+    # Requirements of the sequential lane run one after another: what was recorded between such a
+    # requirement's start and end events (the DIP's relayed deliveries too) belongs to it, besides what
+    # its checks cite, unless it carries another requirement's id. Requirements of the parallel lane
+    # (issue 14: consume, reject, smoke run concurrently) get only what carries their id or is cited.
     window: dict[str, tuple[int, int]] = {}
+    parallel: set[str] = set()
     for r in records:
         if r.get("kind") == "event" and r.get("event") in ("requirement-start", "requirement-end"):
             rid_ = str((r.get("data") or {}).get("requirement"))
+            if (r.get("data") or {}).get("lane") == "parallel":
+                parallel.add(rid_)
             lo, hi = window.get(rid_, (r["seq"], r["seq"]))
             window[rid_] = (min(lo, r["seq"]), max(hi, r["seq"]))
 
@@ -100,9 +105,10 @@ def report_context(summary: Mapping[str, Any], records: Sequence[Mapping[str, An
     for rid in order:
         seqs = set(entries[rid]["evidence"])
         seqs.update(r["seq"] for r in http if (r.get("context") or {}).get("requirement") == rid)
-        if rid in window:
+        if rid in window and rid not in parallel:
             lo, hi = window[rid]
-            seqs.update(r["seq"] for r in http if lo < r["seq"] < hi)
+            seqs.update(r["seq"] for r in http if lo < r["seq"] < hi
+                        and (r.get("context") or {}).get("requirement") in (None, rid))
         linked[rid] = [by_seq[s] for s in sorted(seqs) if s in by_seq and by_seq[s].get("kind") == "http"]
 
     # Which interfaces each exchange requirement touches: the plan says, else its recorded messages do.

@@ -86,6 +86,7 @@ def build_summary(records: Sequence[Mapping[str, Any]], *, finished: str | None 
         "requirements": requirements,
         "assumptions": _assumptions(planned),
         "blockers": blockers,
+        "advisories": V.advisories(verdicts),
     }
     summary["grade"] = evidence_grade(run, planned)
     selection = next((r.get("data") or {} for r in records if r.get("kind") == "event" and r.get("event") == "selection"),

@@ -33,6 +33,8 @@ def terminal_summary(summary: Mapping[str, Any], console: Any, *, bundle: Path |
             text = f"[{COLOURS.get(verdict, 'white')}]{verdict}[/]"
             if entry.get("provisional"):
                 text += " [yellow](provisional)[/]"
+            if entry.get("advisory"):
+                text += " [yellow](advisory)[/]"
             first = next((f for f in entry["findings"] if f.get("severity", "error") == "error"), None)
             finding = escape(f"{first.get('rule')}: {first.get('message')}") if first else ""
             table.add_row(escape(entry["id"]), text, finding)
@@ -53,10 +55,16 @@ def terminal_summary(summary: Mapping[str, Any], console: Any, *, bundle: Path |
     if summary.get("selection"):
         console.print(f"partial run (--only {escape(' '.join(summary['selection']['only']))}): the bundle is not ready")
     where = f" ({escape(str(bundle))})" if bundle is not None else ""
+    advisories = summary.get("advisories") or []
     if summary["ready"]:
-        console.print(f"[bold green]READY[/]: every enabled requirement passed or was reused{where}")
+        console.print(f"[bold green]READY[/]: every enabled requirement passed or was reused"
+                      f"{' (except advisory ones)' if advisories else ''}{where}")
     else:
         blockers = summary["blockers"]
         console.print(f"[bold red]NOT READY[/]: {len(blockers)} blocker(s); not a certification package{where}")
         for blocker in blockers:
             console.print(f"  [red]-[/] {escape(str(blocker['message']))}")
+    if advisories:
+        console.print(f"[yellow]{len(advisories)} advisory requirement(s) did not pass[/] (not blocking readiness):")
+        for advisory in advisories:
+            console.print(f"  [yellow]-[/] {escape(str(advisory['message']))}")

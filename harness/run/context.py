@@ -19,9 +19,13 @@ from harness.findings import Finding
 from harness.messages.samples import DEFAULT_PARTIES, Party, SampleFactory
 from harness.profile import Profile, Trigger
 from harness.run.triggers import SendResult, fire, trigger_spec
-from harness.transport.delivery import DeliveryResult, Timeouts, WebhookConfig, deliver
+from harness.transport.delivery import DeliveryResult, Signer, Timeouts, WebhookConfig, deliver
 
 DEFAULT_BATCH = 3  # messages in the batched consume delivery (capped by the webhook's maxMessageCount)
+# Requirements and their steps run concurrently (issue 14): at most `[harness] parallel` times this
+# many deliveries to the participant's webhooks are in flight at once (documented in docs/profile.md).
+DELIVERIES_PER_REQUIREMENT = 3
+REDELIVERY_BACKOFF = (0.05, 0.5)  # seconds before the one redelivery after a 5xx/408/429 answer
 
 
 @dataclass
@@ -61,6 +65,9 @@ class RunContext:
         self.run_id = run_id
         self._rng = random.Random(f"{profile.harness.seed}:{run_id}")
         self._lock = threading.Lock()
+        parallel = max(1, profile.harness.parallel)
+        self.max_deliveries = 1 if parallel == 1 else DELIVERIES_PER_REQUIREMENT * parallel
+        self._in_flight = threading.BoundedSemaphore(self.max_deliveries)
 
     # --- parties ------------------------------------------------------------------------------
 
@@ -94,6 +101,10 @@ class RunContext:
         """A generator of its own for one requirement (same seed and run id, same values)."""
         return random.Random(f"{self.profile.harness.seed}:{self.run_id}:{name}")
 
+    def factory_for(self, name: str) -> SampleFactory:
+        """A factory of its own for one requirement's step: the same values whatever runs concurrently."""
+        return SampleFactory(self.rng_for(name).getrandbits(32), environment=self.profile.environment)
+
     def factory(self) -> SampleFactory:
         """A fresh, seeded factory: each use gets new unique references but the run stays reproducible."""
         with self._lock:
@@ -115,12 +126,18 @@ class RunContext:
         return Timeouts(connect=min(5.0, t), read=t, write=t, pool=min(5.0, t), total=t)
 
     def deliver(self, url: str, items: list[dict], *, config: WebhookConfig | None = None, identity: Any = None,
-                context: Mapping[str, Any] | None = None) -> DeliveryResult:
-        """One signed delivery (no retries: a retry would hide the first answer from the check)."""
+                context: Mapping[str, Any] | None = None, sign: Signer | None = None,
+                redeliver: bool = False) -> DeliveryResult:
+        """One signed delivery. With `redeliver`, a retryable answer (5xx gateway code, 408, 429) is
+        followed by ONE redelivery of the same batch, as the DIP redelivers; both attempts are in the
+        result and the evidence. Never a retry after a timeout: one bound of waiting per delivery."""
         tls = getattr(self.hub.config.delivery, "client_tls", None)
         recorder = _Contextual(self.recorder, context) if self.recorder is not None else None
-        return deliver(url, items, identity=identity or self.hub.identity, config=config, timeout=self.timeouts(),
-                       retries=0, client_tls=tls, recorder=recorder, channel="webhook-delivery")
+        with self._in_flight:
+            return deliver(url, items, identity=identity or self.hub.identity, config=config,
+                           timeout=self.timeouts(), retries=1 if redeliver else 0, backoff=REDELIVERY_BACKOFF,
+                           retry_errors=False, client_tls=tls, recorder=recorder, channel="webhook-delivery",
+                           sign=sign)
 
     # --- asking a party to send ---------------------------------------------------------------
 
@@ -189,7 +206,8 @@ class RunContext:
             self.recorder.check(requirement, rule, passed, found, messages=seqs, **data)
         else:
             self.outcomes.append(CheckOutcome(requirement, rule, passed, found))
-        return self.outcomes[-1]
+        # Not `outcomes[-1]`: requirements run concurrently, another may have recorded since.
+        return CheckOutcome(requirement, rule, bool(passed), found)
 
 
 class _Tracking:
@@ -197,14 +215,16 @@ class _Tracking:
 
     def __init__(self, recorder: Any, outcomes: list[CheckOutcome]) -> None:
         self._recorder, self._outcomes = recorder, outcomes
+        self._lock = threading.Lock()
 
     def check(self, requirement: str, rule: str, passed: bool, findings: Iterable[Finding] = (),
               messages: Iterable[int] = (), **data: Any) -> int:
         found = [f if isinstance(f, Finding) else Finding(**{k: v for k, v in dict(f).items()
                                                              if k in Finding.__dataclass_fields__})
                  for f in findings]
-        seq = self._recorder.check(requirement, rule, passed, found, messages=messages, **data)
-        self._outcomes.append(CheckOutcome(requirement, rule, bool(passed), found))
+        with self._lock:  # the log and the live view see checks in the same order
+            seq = self._recorder.check(requirement, rule, passed, found, messages=messages, **data)
+            self._outcomes.append(CheckOutcome(requirement, rule, bool(passed), found))
         return seq
 
     def __getattr__(self, name: str) -> Any:

@@ -33,6 +33,10 @@ from harness.transport.apikeys import generate_api_key
 from harness.transport.certs import cached_key, make_ca
 
 ROLES = ("MDR", "SDS")
+# The demo's reference participants share one process (and its GIL) with the harness and answer at
+# once: running requirements concurrently buys nothing there and, on a loaded machine, turns latency
+# into findings against short bounds. Demo profiles run one requirement at a time unless asked.
+DEMO_PARALLEL = 1
 COMPANY = {"MDR": "dipcert reference MDR Ltd", "SDS": "dipcert reference SDS Ltd"}
 
 
@@ -96,7 +100,8 @@ def make_pki(folder: Path) -> DemoPKI:
 
 
 def profile_text(role: str, pki: DemoPKI, *, hub_port: int, port: int, timeout: float,
-                 interfaces: Sequence[str] | None = None, disabled: Iterable[str] = ()) -> str:
+                 interfaces: Sequence[str] | None = None, disabled: Iterable[str] = (),
+                 parallel: int | None = None) -> str:
     """A complete profile for the reference `role` listening on `port`, all nine interfaces enabled
     (or only `interfaces`: a smaller, quicker run) except `disabled` (what a fault switch's
     `disables` takes out)."""
@@ -149,14 +154,17 @@ default = {{ kind = "http", url = "http://127.0.0.1:{port}/trigger", timeout = {
 hub_host = "127.0.0.1"
 hub_port = {hub_port}
 timeout = {timeout}
+{f"parallel = {parallel}" if parallel is not None else ""}
 '''
 
 
 @contextmanager
 def demo_party(role: str, pki: DemoPKI, out: Path, *, faults: Sequence[str] = (), timeout: float = 5.0,
-               announce: Callable[[str], None] | None = None,
-               interfaces: Sequence[str] | None = None) -> Iterator[tuple[Profile, RunOptions]]:
-    """The reference `role` (with `faults`) running, its profile written and loaded, run options ready."""
+               announce: Callable[[str], None] | None = None, interfaces: Sequence[str] | None = None,
+               webhook_delay: float = 0.0, parallel: int | None = None) -> Iterator[tuple[Profile, RunOptions]]:
+    """The reference `role` (with `faults`) running, its profile written and loaded, run options ready.
+    `webhook_delay`: its webhooks answer only after that many seconds (a slow but correct system);
+    `parallel`: the profile's `[harness] parallel` (default DEMO_PARALLEL)."""
     from harness.profile import load_profile
     from harness.reference.participant import ReferenceParticipant
 
@@ -166,7 +174,7 @@ def demo_party(role: str, pki: DemoPKI, out: Path, *, faults: Sequence[str] = ()
     path = pki.folder / f"demo-{role.lower()}.toml"
     disabled = parse_faults(list(faults), role).disabled_interfaces
     path.write_text(profile_text(role, pki, hub_port=hub_port, port=port, timeout=timeout, interfaces=interfaces,
-                                 disabled=disabled),
+                                 disabled=disabled, parallel=DEMO_PARALLEL if parallel is None else parallel),
                     encoding="utf-8")
     profile = load_profile(path)
     party = DEFAULT_PARTIES[role]
@@ -174,7 +182,8 @@ def demo_party(role: str, pki: DemoPKI, out: Path, *, faults: Sequence[str] = ()
     participant = ReferenceParticipant(
         role, party=Party(role, party.dip_id, party.mpid), partner=partner, hub_url=f"http://127.0.0.1:{hub_port}",
         api_keys=pki.api_keys[role], identity=pki.identities[role], dip_certificate=pki.dip.certificate,
-        faults=faults, port=port, register_webhooks=False, client_timeout=timeout, slow_seconds=timeout * 3)
+        faults=faults, port=port, register_webhooks=False, client_timeout=timeout, slow_seconds=timeout * 3,
+        webhook_delay=webhook_delay)
     options = RunOptions(out=Path(out), dip_identity=pki.dip, partner_identity=pki.identities[partner.role],
                          timeout=timeout, party_reference=participant, announce=announce,
                          attested_by="dipcert demo, reference participants")
@@ -184,10 +193,10 @@ def demo_party(role: str, pki: DemoPKI, out: Path, *, faults: Sequence[str] = ()
 
 def run_party(role: str, pki: DemoPKI, out: Path, *, faults: Sequence[str] = (), timeout: float = 5.0,
               announce: Callable[[str], None] | None = None, interfaces: Sequence[str] | None = None,
-              **callbacks: Any) -> RunResult:
+              webhook_delay: float = 0.0, parallel: int | None = None, **callbacks: Any) -> RunResult:
     """Certify the reference `role` (with `faults`) against a clean reference partner."""
-    with demo_party(role, pki, out, faults=faults, timeout=timeout, announce=announce,
-                    interfaces=interfaces) as (profile, options):
+    with demo_party(role, pki, out, faults=faults, timeout=timeout, announce=announce, interfaces=interfaces,
+                    webhook_delay=webhook_delay, parallel=parallel) as (profile, options):
         return run_certification(profile, options, **callbacks)
 
 

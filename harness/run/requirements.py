@@ -36,18 +36,23 @@ def run_preflight_check(ctx: RunContext, req: Requirement) -> bool:
     return ctx.check(req.id, f"preflight.{check}", passed, findings).passed
 
 
-def run_requirement(ctx: RunContext, req: Requirement) -> str:
-    """Runs the requirement's checks; returns its verdict as the checks recorded it ("pass"/"fail")."""
-    from harness.run.consume import run_consume
+def run_requirement(ctx: RunContext, req: Requirement, *, lane: str = "sequential") -> str:
+    """Runs the requirement's checks; returns its verdict as the checks recorded it ("pass"/"fail").
+
+    `lane` is recorded with the start event: "parallel" when other requirements ran alongside, so
+    the report attributes to it only what carries its id, not everything recorded while it ran."""
+    from harness.run.consume import run_consume, run_reject
     from harness.run.produce import run_produce
 
-    ctx.event("requirement-start", requirement=req.id, title=req.title)
+    ctx.event("requirement-start", requirement=req.id, title=req.title, lane=lane)
     before = len(ctx.outcomes)
     try:
         if req.kind == "preflight":
             run_preflight_check(ctx, req)
         elif req.kind == "consume":
             run_consume(ctx, req)
+        elif req.kind == "reject":
+            run_reject(ctx, req)
         elif req.kind == "produce":
             run_produce(ctx, req)
         elif req.kind == "smoke":
@@ -65,7 +70,7 @@ def run_requirement(ctx: RunContext, req: Requirement) -> str:
         ctx.check(req.id, "harness.error", False, [Finding(
             "harness.error", "", "the requirement's checks to complete", f"{type(exc).__name__}: {exc}",
             f"the harness could not complete {req.id}: {type(exc).__name__}: {exc}")])
-    mine = ctx.outcomes[before:]
+    mine = [o for o in ctx.outcomes[before:] if o.requirement == req.id]  # others may run alongside
     verdict = "fail" if any(not o.passed for o in mine) else "pass" if mine else "not-run"
     ctx.event("requirement-end", requirement=req.id, verdict=verdict)
     return verdict

@@ -11,6 +11,8 @@ from __future__ import annotations
 import getpass
 import logging
 import secrets
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -30,6 +32,7 @@ UTC = timezone.utc
 # The evidence log records every HTTP exchange; werkzeug's access log on stderr would only be noise.
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
 ATTESTATION_DAYS = 90  # how long a run's attestation stands before the DIP Manager should ask again
+START_ORDER = {"preflight": 0, "exchange": 1, "consume": 2, "smoke": 2, "reject": 3}  # concurrent ones, by kind
 
 
 @dataclass
@@ -196,6 +199,9 @@ class CertificationRun:
                               catalogue=self.catalogue, timeout=self.o.timeout, announce=self.o.announce,
                               run_id=self.run_id)
         self.ctx.countdown = self.o.countdown
+        # Faker's first instance takes a noticeable moment (provider discovery): make it now, not in a
+        # dozen concurrent requirements at once, where it would eat into their bounds.
+        self.ctx.factory_for("warm-up")
         if self.o.on_open is not None:
             self.o.on_open(self.ctx)
         return self.ctx
@@ -224,12 +230,9 @@ class CertificationRun:
                              trigger=partner.trigger_url)
         return partner
 
-    def execute(self, on_requirement: Callable[[Requirement, str], None] | None = None,
-                on_start: Callable[[Requirement], None] | None = None) -> None:
-        """Every enabled requirement, in plan order; a requirement's crash is a finding, not the end."""
-        from harness.run.requirements import run_requirement
-
-        assert self.ctx is not None
+    def selected(self) -> list[Requirement]:
+        """The requirements this run executes, in plan order."""
+        out = []
         for req in self.plan:
             if not req.enabled or req.kind == "reuse":
                 continue
@@ -237,12 +240,86 @@ class CertificationRun:
                 continue
             if self.o.reuse is not None and self.o.reuse.covers(req.id):
                 continue
+            out.append(req)
+        return out
+
+    def execute(self, on_requirement: Callable[[Requirement, str], None] | None = None,
+                on_start: Callable[[Requirement], None] | None = None) -> None:
+        """Every enabled requirement; a requirement's crash is a finding, not the end.
+
+        First, one after another and alone, what asks the participant to send (produce; with a manual
+        trigger, the exchanges too, so that an operator never gets two prompts at once): a produce
+        check takes the participant's first new message of a flow when it carries no correlation id,
+        so nothing else may make it send meanwhile. Then, concurrently: preflight and the exchanges
+        (each with its own MPAN and correlation id) on threads of their own, and consume, reject, smoke
+        (each with its own samples and MPANs) up to `[harness] parallel` at once, longest first. With
+        `parallel = 1`, all in plan order.
+        Callbacks are serialised.
+        """
+        from harness.run.requirements import run_requirement
+
+        assert self.ctx is not None
+        ctx = self.ctx
+        todo = self.selected()
+        in_lane = ("produce", "exchange") if self._manual_triggers() else ("produce",)
+        if self.profile.harness.parallel <= 1:  # one at a time, in plan order
+            lane, parallel = todo, []
+        else:
+            lane = [r for r in todo if r.kind in in_lane]
+            parallel = sorted((r for r in todo if r.kind not in in_lane), key=self._start_order)
+        callback = threading.Lock()
+        stop = threading.Event()
+
+        def one(req: Requirement, mode: str) -> None:
+            if stop.is_set():
+                return
             if on_start:
-                on_start(req)
-            verdict = run_requirement(self.ctx, req)
+                with callback:
+                    on_start(req)
+            verdict = run_requirement(ctx, req, lane=mode)
             if on_requirement:
-                on_requirement(req, verdict)
+                with callback:
+                    on_requirement(req, verdict)
+
+        for req in lane:
+            one(req, "sequential")
+        # Preflight and the exchanges mostly wait (a probe, the DIP's deliveries, the partner): they get
+        # threads of their own, so that the `parallel` slots go to the requirements that deliver.
+        waiting = [r for r in parallel if r.kind in ("preflight", "exchange")]
+        delivering = [r for r in parallel if r not in waiting]
+        pools = [ThreadPoolExecutor(max_workers=max(1, len(waiting)), thread_name_prefix="dipcert-wait"),
+                 ThreadPoolExecutor(max_workers=self.profile.harness.parallel, thread_name_prefix="dipcert-req")]
+        futures = [pools[0].submit(one, req, "parallel") for req in waiting] + \
+                  [pools[1].submit(one, req, "parallel") for req in delivering]
+        try:
+            for future in as_completed(futures):
+                future.result()  # a KeyboardInterrupt raised in a callback comes out here
+        except BaseException:
+            # Ctrl-C (or a callback's error): start nothing new, let what runs finish (each is bounded),
+            # so that nothing writes to the evidence after the run is closed.
+            stop.set()
+            for pool in pools:
+                pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        for pool in pools:
+            pool.shutdown(wait=True)
         self._status = "complete"
+
+    def _start_order(self, req: Requirement) -> tuple[int, int]:
+        """Longest first: the exchanges' chains of deliveries, then consume (those whose replay is
+        watched for a second answer before the others), then the short ones."""
+        from harness.run.replay import answers_to
+
+        answered = req.kind == "consume" and bool(req.interface and req.event and answers_to(
+            req.interface, req.event, self.profile.role, set(self.profile.enabled_interfaces)))
+        return START_ORDER.get(req.kind, 9), 0 if answered else 1
+
+    def _manual_triggers(self) -> bool:
+        p = self.profile
+        kinds = {t.kind for t in p.triggers.values()}
+        if p.partner is not None and p.partner.trigger is not None:
+            kinds.add(p.partner.trigger.kind)
+        return "manual" in kinds
 
     def mark(self, complete: bool) -> None:
         """How the run ended, for `close()`; the pytest plugin runs requirements itself and says so here."""

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import email.utils
 import json
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -33,6 +35,9 @@ _SEVERITY_ORDER = ("accepted", "partial", "rejected", "refused", "timeout", "fai
 _TERMINAL = ("refused", "failed", "timeout")
 MAX_RESPONSE_BYTES = 1024 * 1024
 KB = 1024  # maxPayloadSize is "in Kb" ([U] whether 1000 or 1024; 1024 is the stricter reading here)
+
+
+Signer = Callable[[str, str, bytes, Any], dict[str, str]]  # (method, url, body, identity) -> X-DIP-* headers
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,13 @@ class DeliveryResult:
         return [c for c in self.codes if c]
 
 
+@lru_cache(maxsize=1)
+def _default_tls() -> ssl.SSLContext:
+    """The system/certifi trust as httpx builds it for `verify=True`, made once: building it costs
+    ~40 ms, far more than a loopback delivery (an SSLContext is safe to share between threads)."""
+    return httpx.create_ssl_context()
+
+
 def split_batches(messages: list[dict], config: WebhookConfig | None) -> list[tuple[list[dict], bytes]]:
     """Batches honouring maxMessageCount and maxPayloadSize, each with its exact wire bytes.
 
@@ -147,14 +159,21 @@ def deliver(url: str, messages: list[dict], *, identity: Any, config: WebhookCon
             timeout: Timeouts = Timeouts(), retries: int = 3, backoff: tuple[float, float] = (0.05, 2.0),
             sleep: Callable[[float], None] = time.sleep, client_tls: Any = None,
             max_response_bytes: int = MAX_RESPONSE_BYTES, recorder: Any = None,
-            channel: str = "hub-outbound", extra_headers: dict[str, str] | None = None) -> DeliveryResult:
+            channel: str = "hub-outbound", extra_headers: dict[str, str] | None = None,
+            sign: Signer | None = None, retry_errors: bool = True) -> DeliveryResult:
     """Deliver `messages` to `url` in signed batches; never raises for anything the peer does.
 
     `retries` is the number of re-tries after the first attempt (so at most 1 + retries POSTs per
     batch); the wait before re-try n is min(backoff[1], backoff[0] * 2**(n-1)), or the peer's
-    Retry-After when smaller than the cap.
+    Retry-After when smaller than the cap. `retry_errors=False` re-tries only a retryable status
+    (a 5xx gateway code, 408, 429), never a timeout or a refused connection: a certification check
+    that waits once for a slow webhook must not wait again. `sign(method, url, body, identity)` makes
+    the X-DIP-* headers (default: `signing.sign_request`); the consume checks pass hostile signers
+    (another certificate, a stale date, a hash of other bytes) to see that the webhook refuses them.
     """
     from harness.transport.signing import sign_request
+
+    sign_request = sign or sign_request
 
     if not messages:
         raise ValueError("deliver() needs at least one message")
@@ -169,12 +188,12 @@ def deliver(url: str, messages: list[dict], *, identity: Any, config: WebhookCon
                     "delivery.message-too-large", f"/{i}", f"at most {config.max_payload_kb:g} KB",
                     f"{len(body) / KB:.1f} KB", "one message exceeds maxPayloadSize; sent alone", "warning"))
     outcomes: list[Outcome] = []
-    with httpx.Client(timeout=timeout.httpx(), verify=client_tls if client_tls is not None else True,
+    with httpx.Client(timeout=timeout.httpx(), verify=client_tls if client_tls is not None else _default_tls(),
                       follow_redirects=False, trust_env=False) as client:
         for index, (items, body) in enumerate(batches):
             outcome = _deliver_batch(client, url, index, items, body, identity, sign_request, table, timeout,
                                      retries, backoff, sleep, max_response_bytes, recorder, channel,
-                                     extra_headers or {}, result)
+                                     extra_headers or {}, result, retry_errors)
             outcomes.append(outcome)
             if outcome in _TERMINAL:
                 break
@@ -186,7 +205,7 @@ def _deliver_batch(client: httpx.Client, url: str, index: int, items: list[dict]
                    sign_request: Callable, table: Any, timeout: Timeouts, retries: int,
                    backoff: tuple[float, float], sleep: Callable[[float], None], max_bytes: int,
                    recorder: Any, channel: str, extra_headers: dict[str, str],
-                   result: DeliveryResult) -> Outcome:
+                   result: DeliveryResult, retry_errors: bool = True) -> Outcome:
     where = f"batch {index}" if result.batches > 1 else "delivery"
     for number in range(1, retries + 2):
         headers = {"Content-Type": "application/json", "Accept": "application/json",
@@ -204,7 +223,7 @@ def _deliver_batch(client: httpx.Client, url: str, index: int, items: list[dict]
                                                attempt.error, f"{where}: the webhook's reply was cut off ({attempt.error})"))
                 return "failed"
             kind = "timeout" if attempt.error.startswith("timeout") else "failed"
-            if last:
+            if last or not retry_errors:
                 result.findings.append(Finding(f"delivery.{'timeout' if kind == 'timeout' else 'connection'}", "",
                                                "a reply from the webhook", attempt.error,
                                                f"{where}: no reply after {number} attempt(s): {attempt.error}"))

@@ -238,7 +238,7 @@ class Hub:
         self._store: list[StoredMessage] = []
         self._deliveries: list[Delivery] = []
         self._status: list[StatusMessage] = []
-        self._workers: dict[str, tuple[queue.Queue, threading.Thread]] = {}
+        self._workers: dict[tuple[str, str], tuple[queue.Queue, threading.Thread]] = {}
         self._server: BaseWSGIServer | None = None
         self._accepting = False
         self._thread: threading.Thread | None = None
@@ -795,46 +795,60 @@ class Hub:
 
     def _enqueue(self, recipient: str, interface_id: str, config: WebhookConfig, items: list[dict],
                  replay: bool) -> None:
-        """Deliveries to one recipient go through one worker, in order; recipients do not block each other."""
+        """Deliveries to one recipient keep their order per MPAN (an IF-063 never overtakes its IF-061):
+        one worker per recipient and MPAN (the batch's first message's), ending when it has nothing left
+        to deliver. Different MPANs are delivered in parallel, so one slow delivery holds back only the
+        messages about the same MPAN, not every message to that recipient."""
+        common = ((items[0].get("payload") or {}).get("CommonBlock") or {}) if items else {}
+        mpan = common.get("M0", {}).get("MPANCore") if isinstance(common.get("M0"), dict) else None
+        key = (recipient, str(mpan or ""))
         with self._cond:
             if not self._accepting:
                 return
-            worker = self._workers.get(recipient)
+            worker = self._workers.get(key)
             if worker is None:
                 jobs: queue.Queue = queue.Queue()
-                thread = threading.Thread(target=self._work, args=(jobs,), name=f"dipcert-hub-deliver-{recipient}",
-                                          daemon=True)
-                worker = self._workers[recipient] = (jobs, thread)
+                thread = threading.Thread(target=self._work, args=(key, jobs), daemon=True,
+                                          name=f"dipcert-hub-deliver-{recipient}-{mpan or 'none'}")
+                worker = self._workers[key] = (jobs, thread)
                 thread.start()
-        worker[0].put((recipient, interface_id, config, items, replay))
+            worker[0].put((recipient, interface_id, config, items, replay))  # under the lock: see _work
 
-    def _work(self, jobs: queue.Queue) -> None:
+    def _work(self, key: tuple[str, str], jobs: queue.Queue) -> None:
         while True:
             job = jobs.get()
             if job is None:
                 return
-            recipient, interface_id, config, items, replay = job
-            settings = self.config.delivery
-            started = datetime.now(UTC)
-            try:
-                result = deliver(config.callback_url, items, identity=self.identity, config=config,
-                                 timeout=settings.timeouts, retries=settings.retries, backoff=settings.backoff,
-                                 sleep=settings.sleep, client_tls=settings.client_tls,
-                                 max_response_bytes=settings.max_response_bytes, recorder=self.recorder)
-            except Exception as exc:  # noqa: BLE001 - a bad URL or TLS setup must not kill the worker
-                result = DeliveryResult("failed", 0, None, [Finding(
-                    "delivery.error", "", "a delivery attempt", type(exc).__name__, f"delivery could not start: {exc}")])
-            tx_ids = [item["payload"]["CommonBlock"]["D0"]["transactionID"] for item in items]
-            delivery = Delivery(recipient, interface_id, config.callback_url, tx_ids, replay, result, started,
-                                datetime.now(UTC))
-            self._event("hub.delivery", recipient=recipient, interface=interface_id, url=config.callback_url,
-                        transaction_ids=tx_ids, replay=replay, outcome=result.outcome, attempts=result.attempts,
-                        status=result.status, codes=result.codes,
-                        findings=[f.to_dict() for f in result.findings],
-                        seqs=[a.seq for a in result.responses if a.seq is not None])
-            with self._cond:
-                self._deliveries.append(delivery)
-                self._cond.notify_all()
+            self._deliver_job(job)
+            with self._cond:  # nothing left: end (jobs are put under this lock, so none is lost)
+                if jobs.empty() and self._workers.get(key, (None,))[0] is jobs:
+                    del self._workers[key]
+                    return
+
+    def _deliver_job(self, job: tuple) -> None:
+        """One delivery job: deliver with the DIP's retries, record it, make it visible to waiters."""
+        recipient, interface_id, config, items, replay = job
+        settings = self.config.delivery
+        started = datetime.now(UTC)
+        try:
+            result = deliver(config.callback_url, items, identity=self.identity, config=config,
+                             timeout=settings.timeouts, retries=settings.retries, backoff=settings.backoff,
+                             sleep=settings.sleep, client_tls=settings.client_tls,
+                             max_response_bytes=settings.max_response_bytes, recorder=self.recorder)
+        except Exception as exc:  # noqa: BLE001 - a bad URL or TLS setup must not kill the worker
+            result = DeliveryResult("failed", 0, None, [Finding(
+                "delivery.error", "", "a delivery attempt", type(exc).__name__, f"delivery could not start: {exc}")])
+        tx_ids = [item["payload"]["CommonBlock"]["D0"]["transactionID"] for item in items]
+        delivery = Delivery(recipient, interface_id, config.callback_url, tx_ids, replay, result, started,
+                            datetime.now(UTC))
+        self._event("hub.delivery", recipient=recipient, interface=interface_id, url=config.callback_url,
+                    transaction_ids=tx_ids, replay=replay, outcome=result.outcome, attempts=result.attempts,
+                    status=result.status, codes=result.codes,
+                    findings=[f.to_dict() for f in result.findings],
+                    seqs=[a.seq for a in result.responses if a.seq is not None])
+        with self._cond:
+            self._deliveries.append(delivery)
+            self._cond.notify_all()
 
     # -- evidence --------------------------------------------------------------------------------
 

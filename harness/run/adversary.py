@@ -1,0 +1,131 @@
+"""Hostile deliveries: what an attacker (or a broken DIP path) sends a webhook, and what it must refuse.
+
+A webhook is certified to consume the DIP's deliveries only if it also refuses what the DIP would
+never send. Each attack here is a signed delivery that differs from a good one in exactly one way:
+
+- `bad-signature`: the DIP's certificate in X-DIP-Signature-Certificate, but signed with another key
+  (the signature does not verify);
+- `foreign-certificate`: signed by an attacker's own key, with the attacker's own certificate in
+  the header (the signature verifies, against a certificate that is not the DIP's). The certificate
+  copies the DIP certificate's subject and issuer names, so comparing names is not enough;
+- `altered-body`: headers the DIP made over one body, sent with another (the signature verifies over
+  X-DIP-Content-Hash, which is not the hash of the body received);
+- `stale-signature`: a correct DIP signature whose X-DIP-Signature-Date is a day old.
+
+What the participant must do is written in README ("What your webhook must refuse"), the catalogue
+(assumptions A-SIGNATURE, A-SIGNATURE-TRUST, A-SIGNATURE-FRESHNESS) and each finding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from threading import Lock
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+
+from harness.transport.certs import cached_key
+from harness.transport.delivery import Signer, WebhookConfig, split_batches
+from harness.transport.signing import DEFAULT_SKEW, SigningIdentity, sign_request
+
+STALE_BY = timedelta(days=1)  # how old the stale-signature attack's X-DIP-Signature-Date is
+FRESHNESS_MINUTES = int(DEFAULT_SKEW.total_seconds() // 60)  # the window a webhook is expected to keep
+_KEYS = Lock()  # steps run concurrently: the attacker's key and certificate are made once, together
+
+
+@dataclass(frozen=True)
+class Attack:
+    """One hostile delivery: its step name, the check and finding rules, and what the webhook must do."""
+
+    step: str
+    check: str  # check rule (recorded whether it passed or not)
+    rule: str  # finding rule when the webhook took the delivery
+    header: str  # the header the attack bends (the finding's path)
+    what: str  # what was sent, for the finding's message
+    must: str  # what the webhook should have done, for the finding's message
+
+
+ATTACKS: tuple[Attack, ...] = (
+    Attack("bad-signature", "consume.bad-signature", "consume.bad-signature-accepted", "X-DIP-Signature",
+           "a delivery whose X-DIP-Signature does not verify with the DIP's certificate",
+           "verify X-DIP-Signature over METHOD;url;date;hash with the DIP's certificate and refuse it when it "
+           "does not verify"),
+    Attack("foreign-certificate", "consume.foreign-certificate", "consume.foreign-certificate-accepted",
+           "X-DIP-Signature-Certificate",
+           "a delivery signed with another party's key, carrying that party's own certificate (same subject and "
+           "issuer names as the DIP's) in X-DIP-Signature-Certificate",
+           "verify only with the DIP's signing certificate as onboarding gave it (or one issued by the DIP's CA), "
+           "never with whatever certificate the request carries (assumption A-SIGNATURE-TRUST)"),
+    Attack("altered-body", "consume.altered-body", "consume.altered-body-accepted", "X-DIP-Content-Hash",
+           "a DIP-signed delivery whose body was changed after signing (X-DIP-Content-Hash is the hash of other "
+           "bytes)",
+           "compare X-DIP-Content-Hash with base64(SHA-256) of the body as received and refuse a mismatch"),
+    Attack("stale-signature", "consume.stale-signature", "consume.stale-signature-accepted", "X-DIP-Signature-Date",
+           f"a correctly signed delivery whose X-DIP-Signature-Date is {STALE_BY.days * 24} hours old",
+           f"refuse an X-DIP-Signature-Date more than {FRESHNESS_MINUTES} minutes from its own clock (assumption "
+           f"A-SIGNATURE-FRESHNESS)"),
+)
+
+
+def attack(step: str) -> Attack:
+    return next(a for a in ATTACKS if a.step == step)
+
+
+@lru_cache(maxsize=8)
+def _impostor_certificate(dip_der: bytes) -> x509.Certificate:
+    """A certificate for the attacker's key that names itself exactly as the DIP's certificate does."""
+    dip = x509.load_der_x509_certificate(dip_der)
+    key = cached_key("dipcert-attacker")
+    now = datetime.now(timezone.utc)
+    return (x509.CertificateBuilder().subject_name(dip.subject).issuer_name(dip.issuer)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=30))
+            .sign(key, hashes.SHA256()))
+
+
+def impostor(dip: SigningIdentity) -> SigningIdentity:
+    """`bad-signature`: the DIP's certificate with someone else's key; the signature cannot verify."""
+    with _KEYS:
+        return SigningIdentity.from_key_and_cert(cached_key("dipcert-impostor"), dip.certificate)
+
+
+def attacker(dip: SigningIdentity) -> SigningIdentity:
+    """`foreign-certificate`: the attacker's key and its own certificate; the signature verifies with it."""
+    der = dip.certificate.public_bytes(serialization.Encoding.DER)
+    with _KEYS:
+        return SigningIdentity.from_key_and_cert(cached_key("dipcert-attacker"), _impostor_certificate(der))
+
+
+def stale_signer(age: timedelta = STALE_BY) -> Signer:
+    """`stale-signature`: a correct signature, dated `age` ago."""
+    def sign(method: str, url: str, body: bytes, identity: Any) -> dict[str, str]:
+        return sign_request(method, url, body, identity, now=datetime.now(timezone.utc) - age)
+    return sign
+
+
+def signer_over(original: list[dict], config: WebhookConfig | None) -> Signer:
+    """`altered-body`: headers made over the wire bytes of `original`, whatever body is actually sent."""
+    signed = split_batches(original, config)[0][1]
+
+    def sign(method: str, url: str, body: bytes, identity: Any) -> dict[str, str]:
+        return sign_request(method, url, signed, identity)
+    return sign
+
+
+def hostile(step: str, dip: SigningIdentity, make: Callable[[], dict],
+            config: WebhookConfig | None) -> tuple[list[dict], SigningIdentity, Signer | None]:
+    """(messages to send, identity, signer) for one attack; `make()` gives a fresh valid sample."""
+    if step == "bad-signature":
+        return [make()], impostor(dip), None
+    if step == "foreign-certificate":
+        return [make()], attacker(dip), None
+    if step == "altered-body":
+        signed, sent = make(), make()
+        return [sent], dip, signer_over([signed], config)
+    if step == "stale-signature":
+        return [make()], dip, stale_signer()
+    raise ValueError(f"unknown attack {step!r}")
