@@ -261,6 +261,9 @@ class CertificationRun:
         assert self.ctx is not None
         ctx = self.ctx
         todo = self.selected()
+        # declared-flows judges everything the party sent, so it runs after every other requirement.
+        final = [r for r in todo if r.id.endswith("/declared-flows")]
+        todo = [r for r in todo if r not in final]
         in_lane = ("produce", "exchange") if self._manual_triggers() else ("produce",)
         if self.profile.harness.parallel <= 1:  # one at a time, in plan order
             lane, parallel = todo, []
@@ -303,6 +306,8 @@ class CertificationRun:
             raise
         for pool in pools:
             pool.shutdown(wait=True)
+        for req in final:
+            one(req, "sequential")
         self._status = "complete"
 
     def _start_order(self, req: Requirement) -> tuple[int, int]:
