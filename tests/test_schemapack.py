@@ -303,7 +303,7 @@ GENERIC = [
     ("CommonBlock extra key", _set("CommonBlock/Z9", {}), "additionalProperties"),
     ("CustomBlock extra key", _set("CustomBlock/B999", {}), "additionalProperties"),
     ("payload extra key", _set("Extra", {}), "additionalProperties"),
-    ("S0.schemaVersion 010", _set("CommonBlock/S0/schemaVersion", "010"), "const"),
+    ("S0.schemaVersion 010", _set("CommonBlock/S0/schemaVersion", "010"), "enum"),
     ("S0.eventCode without brackets", lambda p, k: _set("CommonBlock/S0/eventCode", k.split("/")[1])(p, k), "const"),
     ("S0.interfaceID other", lambda p, k: _set("CommonBlock/S0/interfaceID",
                                                "IF-007" if k.startswith("IF-006") else "IF-006")(p, k), "const"),
