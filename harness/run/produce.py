@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from harness.findings import Finding
+from harness.messages.checks import check_periods_count
 from harness.messages.access import dig
 from harness.messages.ids import correlation_id
 from harness.plan import Requirement
@@ -72,6 +73,9 @@ def run_produce(ctx: RunContext, req: Requirement) -> bool:
                          status=what.status, codes=what.codes, expected_valid=True).passed
     sub = what
     findings = [f for f in sub.findings]
+    if interface_id == "IF-064":  # whole settlement days required here (a partial day is only a warning
+        # in validation): the same rule applied as an error. Issue 14b names this as an assumption.
+        findings = [f for f in findings if f.rule != "periods.count"] + check_periods_count(sub.item, sub.index)
     findings += identity_findings(ctx, sub.item, sub.index)
     passed = not any(f.severity == "error" for f in findings)
     return ctx.check(rid, "produce.accepted", passed, findings, [sub.seq, sent.seq], step="submit",
