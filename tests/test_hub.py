@@ -103,7 +103,7 @@ def client(hub: Hub, pki, party=SDS, *, slot: int = 0, identity=None, **kw) -> D
 
 
 def body(count: int = 1, interface: str = "IF-061", event: str | None = None, seed: int = 1) -> list[dict]:
-    return SampleFactory(seed, now=datetime.now(UTC)).body(interface, event, count=count)
+    return SampleFactory(seed, now=datetime.now(UTC), parties=DEFAULT_PARTIES).body(interface, event, count=count)
 
 
 def s1(item: dict) -> dict:

@@ -14,6 +14,7 @@ from harness.messages.samples import (
     DEFAULT_PARTIES,
     DISTRIBUTOR_DIP_IDS,
     Party,
+    seeded_parties,
     SampleFactory,
     sample_message,
 )
@@ -62,7 +63,7 @@ def test_sample_identity_matches_the_catalogue() -> None:
     for event in EVENTS:
         item = sample_message(event.interface_id, event.name, seed=5, now=NOW)
         s0, s1, a0 = common(item)["S0"], common(item)["S1"], common(item)["A0"]
-        sender = DEFAULT_PARTIES[event.sender]
+        sender = seeded_parties(5)[event.sender]
         assert s0 == {"interfaceID": event.interface_id, "schemaVersion": "011", "eventCode": event.code}
         assert (s1["senderRoleID"], s1["senderDIPID"]) == (sender.role, sender.dip_id)
         assert s1["senderTimestamp"] == "2025-07-01T00:15:10+01:00"
@@ -71,7 +72,8 @@ def test_sample_identity_matches_the_catalogue() -> None:
         assert ref is not None and (ref.interface_number, ref.dip_id, ref.role, ref.day) == (
             event.interface_id[3:], sender.dip_id, sender.role, "20250701")
         receiver = "SDS" if event.sender == "MDR" else "MDR"
-        assert a0 == {"primaryRecipients": [DEFAULT_PARTIES[receiver].dip_id], "secondaryRecipients": [], "always": []}
+        assert a0 == {"primaryRecipients": [seeded_parties(5)[receiver].dip_id], "secondaryRecipients": [],
+                      "always": []}
         assert ("R0" in common(item)) == load_catalogue().get(event.interface_id).r0_required
         assert "D0" not in common(item)
 
@@ -111,9 +113,9 @@ def test_consumption_day_is_48_utc_half_hours_of_a_domestic_profile() -> None:
     assert [p["sp"] for p in periods] == [ids.utc_timestamp(e) for e in ids.settlement_period_ends(date(2025, 6, 29))]
     assert periods[0]["sp"] == "2025-06-29T00:30:00+00:00" and periods[-1]["sp"] == "2025-06-30T00:00:00+00:00"
     values = [float(p["v"]) for p in periods]
-    assert all(0.05 <= v <= 1.5 for v in values) and all(p["q"] == "A" for p in periods)
+    assert all(0.03 <= v <= 1.5 for v in values)
     assert all(len(p["v"].split(".")[1]) == 3 for p in periods)
-    assert sum(values[34:42]) > 2 * sum(values[0:8])  # evening peak above the night
+    assert 6 <= sum(values) <= 11  # a home's day: 7-10 kWh typical
     export = custom(sample_message("IF-064", seed=2, direction="E"))
     assert export["B045"] == {"measurementQuantityID": "AE"}
     assert float(export["B941List"][0]["MDRConsumptionPeriods"][0]["v"]) == 0.0  # no sun at midnight
@@ -128,6 +130,41 @@ def test_two_hundred_settlement_days(ours) -> None:
     assert validate_message(item, pack=ours) == []
 
 
+def test_consumption_is_shaped_by_profile_class_with_some_estimates() -> None:
+    """Over many seeds: 6-11 kWh a day, unrestricted homes peak in the evening, Economy 7 homes use
+    the night, most periods are actual and some days carry a run of estimated ones."""
+    night_heavy = evening_peak = estimated_days = 0
+    qualities = []
+    for seed in range(40):
+        [day] = SampleFactory(seed, now=NOW).consumption_days(date(2025, 1, 15), 1)  # winter: local = UTC
+        periods = day["MDRConsumptionPeriods"]
+        values = [float(p["v"]) for p in periods]
+        assert 6 <= sum(values) <= 11
+        night, evening = sum(values[1:15]), sum(values[32:42])  # 00:30-07:30 and 16:00-21:00
+        night_heavy += night > 0.3 * sum(values)
+        evening_peak += evening > 2 * night
+        flags = [p["q"] for p in periods]
+        qualities += flags
+        estimated = [i for i, q in enumerate(flags) if q == "E"]
+        if estimated:
+            estimated_days += 1
+            assert estimated == list(range(estimated[0], estimated[-1] + 1))  # one gap, consecutive
+    assert night_heavy and evening_peak and night_heavy < evening_peak  # class 2 less common than 1
+    assert 5 <= estimated_days <= 25 and qualities.count("A") > 0.9 * len(qualities)
+
+
+def test_parties_vary_by_seed_unless_named() -> None:
+    a, b = SampleFactory(1, now=NOW), SampleFactory(2, now=NOW)
+    assert a.parties["MDR"].dip_id != b.parties["MDR"].dip_id and a.parties["SUP"].mpid != b.parties["SUP"].mpid
+    assert all(ids.is_dip_id(p.dip_id) and ids.is_mpid(p.mpid) for p in a.parties.values())
+    assert a.parties["SDS"].dip_id.startswith("14") and a.parties["SUP"].dip_id.startswith("23")
+    named = SampleFactory(1, now=NOW, parties=DEFAULT_PARTIES)
+    item = named.message("IF-061")
+    assert common(item)["S1"]["senderDIPID"] == DEFAULT_PARTIES["SDS"].dip_id
+    assert common(item)["A0"]["primaryRecipients"] == [DEFAULT_PARTIES["MDR"].dip_id]
+    assert custom(item)["B019"]["assignedMDRMPID"] == DEFAULT_PARTIES["MDR"].mpid
+
+
 def test_egress_adds_d0_as_the_dip_would() -> None:
     factory = SampleFactory(3, now=NOW)
     item = factory.message("IF-061", correlation_id="CI-20250701-abc123")
@@ -136,7 +173,7 @@ def test_egress_adds_d0_as_the_dip_would() -> None:
     d0 = common(delivered)["D0"]
     assert d0["publicationID"] == "PUB-061" and d0["replayIndicator"] is True
     assert d0["initialCorrelationID"] == "CI-20250701-abc123" and d0["serviceTicketURL"] is None
-    assert d0["transactionID"].startswith("T-IF-061-1450000102-SDS-20250701-")
+    assert d0["transactionID"].startswith(f"T-IF-061-{factory.parties['SDS'].dip_id}-SDS-20250701-")
     assert ids.parse_dip_timestamp(d0["transactionTimestamp"]) > NOW
     assert list(common(delivered)) == ["S0", "S1", "A0", "D0", "M0"]
     assert factory.egress(item, transaction_id="T-1")["payload"]["CommonBlock"]["D0"]["transactionID"] == "T-1"
@@ -192,7 +229,7 @@ def test_response_to_answers_each_request(ours) -> None:
     assert common(answer)["R0"] == {"responseCode": "A", "responseMessages": ["SP000 - Proposed Appointment ACCEPTED"]}
     assert common(answer)["M0"] == common(start)["M0"]
     assert common(answer)["S1"]["senderCorrelationID"] == "CI-20250101-start"
-    assert common(answer)["A0"]["primaryRecipients"] == [DEFAULT_PARTIES["SDS"].dip_id]
+    assert common(answer)["A0"]["primaryRecipients"] == [factory.parties["SDS"].dip_id]
     assert common(factory.response_to(start, accepted=False))["R0"]["responseCode"] == "R"
     request = factory.message("IF-065", "MDRConsumption")
     consumption = factory.response_to(request)

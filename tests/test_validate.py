@@ -182,7 +182,9 @@ def test_pointer_carries_the_item_index_and_escapes(pack) -> None:
     bad = valid_item()
     bad["payload"]["CustomBlock"]["a/b~c"] = 1
     findings = validate_body([valid_item(), bad], pack=pack)
-    assert rules_at(findings) == {("schema.additionalProperties", "/1/payload/CustomBlock/a~1b~0c")}
+    # The second item's fault, and its reference repeating the first's (body.duplicate-sur).
+    assert rules_at(findings) == {("schema.additionalProperties", "/1/payload/CustomBlock/a~1b~0c"),
+                                  ("body.duplicate-sur", "/1/payload/CommonBlock/S1/senderUniqueReference")}
     assert pointer(0, "a/b", "~") == "/0/a~1b/~0"
 
 

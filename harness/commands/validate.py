@@ -1,20 +1,25 @@
 """`dipcert validate FILE...`: check message files as the DIP would, before anything is sent.
 
-Exit 0 when every file is valid, 1 when any has an error finding, 2 when a file cannot be read
-as JSON at all (one line on stderr naming the file, never a traceback).
+Every file is judged, even when another cannot be read: an unreadable file (missing, a folder,
+too large, empty, not UTF-8, not JSON) is one line on stderr naming it, and the rest are judged
+as usual. Exit 0 when every file is valid, 1 when any has an error finding, 2 when any file could
+not be read at all (the batch's verdict is incomplete: that is an input error, whatever the other
+files' verdicts; their findings are still printed).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from harness.errors import InputError
 
 HELP = ("Validate DIP message files (each a JSON array of {\"payload\": ...} items) against the schema "
-        "pack and dipcert's extra checks. Exit 0 valid, 1 invalid, 2 unreadable input.")
+        "pack and dipcert's extra checks (docs/rules.md). Exit 0 valid, 1 invalid, 2 a file unreadable "
+        "(the other files are still judged).")
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 
 
@@ -71,13 +76,19 @@ def run(args: argparse.Namespace) -> int:
     if args.max_bytes <= 0:
         raise InputError(f"--max-bytes must be a positive number of bytes, got {args.max_bytes}")
     interface = load_catalogue().get(args.interface).id if args.interface else None
-    bodies = [(path, read_message_file(path, args.max_bytes)) for path in args.files]  # all readable first
     pack = load_pack(args.spec)
     results = []
-    for path, body in bodies:
-        findings = validate_body(body, interface_id=interface, form=args.form, pack=pack)
-        results.append((path, findings))
+    unreadable: list[tuple[Path, str]] = []
+    for path in args.files:
+        try:
+            body = read_message_file(path, args.max_bytes)
+        except InputError as exc:  # one file's problem: said in one line, the batch goes on
+            unreadable.append((path, str(exc)))
+            print(f"dipcert validate: error: {exc}", file=sys.stderr)
+            continue
+        results.append((path, validate_body(body, interface_id=interface, form=args.form, pack=pack)))
     invalid = [path for path, findings in results if errors(findings)]
+    code = 2 if unreadable else 1 if invalid else 0
 
     if args.json:
         print(json.dumps({
@@ -85,9 +96,11 @@ def run(args: argparse.Namespace) -> int:
             "form": args.form,
             "files": [{"file": str(path), "valid": not errors(findings),
                        "findings": [f.to_dict() for f in findings]} for path, findings in results],
-            "summary": {"files": len(results), "valid": len(results) - len(invalid), "invalid": len(invalid)},
+            "unreadable": [{"file": str(path), "error": message} for path, message in unreadable],
+            "summary": {"files": len(results), "valid": len(results) - len(invalid), "invalid": len(invalid),
+                        "unreadable": len(unreadable)},
         }, indent=2))
-        return 1 if invalid else 0
+        return code
 
     console = Console(highlight=False, soft_wrap=True)
     for path, findings in results:
@@ -97,9 +110,10 @@ def run(args: argparse.Namespace) -> int:
                                         " ", f.message))
     n_errors = sum(len(errors(f)) for _, f in results)
     n_warnings = sum(len(f) for _, f in results) - n_errors
-    verdict = ("red", "INVALID") if invalid else ("green", "VALID")
+    verdict = ("red", "INCOMPLETE") if unreadable else ("red", "INVALID") if invalid else ("green", "VALID")
     console.print(Text.assemble(
         (verdict[1], f"bold {verdict[0]}"),
-        f": {len(results)} file(s), {len(results) - len(invalid)} valid, {len(invalid)} invalid; "
-        f"{n_errors} error(s), {n_warnings} warning(s); {args.form} against {pack.name} {pack.version}"))
-    return 1 if invalid else 0
+        f": {len(results)} file(s), {len(results) - len(invalid)} valid, {len(invalid)} invalid"
+        + (f", {len(unreadable)} unreadable" if unreadable else "")
+        + f"; {n_errors} error(s), {n_warnings} warning(s); {args.form} against {pack.name} {pack.version}"))
+    return code

@@ -23,31 +23,47 @@ GSP_DISTRIBUTOR: dict[str, str] = {
     "_P": "17", "_N": "18", "_J": "19", "_H": "20", "_K": "21", "_L": "22", "_M": "23",
 }
 DISTRIBUTOR_GSP: dict[str, str] = {v: k for k, v in GSP_DISTRIBUTOR.items()}
+# Independent distribution network operators' ids are allocated upwards from 24; the list grows,
+# so a range rather than today's list (catalogue assumption A-MPAN-DISTRIBUTOR). No distributor
+# id is below 10 or above 49.
+IDNO_DISTRIBUTORS = range(24, 50)
 
+# ASCII digits only and `\Z`, never `$`: the DIP's patterns are ECMA-262, where `\d` is [0-9] and
+# `$` does not match before a trailing newline (harness.messages.dialect).
 SUR_PATTERN = re.compile(
-    r"^S-(?:(?P<kind>IF|REP)-)?(?P<number>\d{3,4})-(?P<dipid>[0-9a-fA-F]{10})-(?P<role>[A-Z]{3,5})"
-    r"-(?P<date>\d{8})-(?P<unique>[a-zA-Z0-9]+)$"
+    r"^S-(?:(?P<kind>IF|REP)-)?(?P<number>[0-9]{3,4})-(?P<dipid>[0-9a-fA-F]{10})-(?P<role>[A-Z]{3,5})"
+    r"-(?P<date>[0-9]{8})-(?P<unique>[a-zA-Z0-9]+)\Z"
 )
-TIMESTAMP_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$")
+TIMESTAMP_PATTERN = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{2}:[0-9]{2}\Z")
 
 
 # --- MPAN cores -------------------------------------------------------------------------------
 
 def mpan_check_digit(first12: str) -> int:
     """The 13th digit of an MPAN core: sum of digit x prime weight, mod 11, mod 10."""
-    if len(first12) != 12 or not first12.isdigit():
+    if len(first12) != 12 or not (first12.isascii() and first12.isdigit()):
         raise ValueError(f"expected 12 digits, got {first12!r}")
     return sum(int(d) * w for d, w in zip(first12, MPAN_WEIGHTS)) % 11 % 10
 
 
 def is_valid_mpan(mpan: str) -> bool:
-    return (isinstance(mpan, str) and len(mpan) == 13 and mpan.isdigit()
+    return (isinstance(mpan, str) and len(mpan) == 13 and mpan.isascii() and mpan.isdigit()
             and mpan_check_digit(mpan[:12]) == int(mpan[12]))
 
 
 def gsp_for_mpan(mpan: str) -> str | None:
     """The GSP group a DNO-area MPAN belongs to; None for IDNO prefixes we cannot place."""
     return DISTRIBUTOR_GSP.get(mpan[:2]) if isinstance(mpan, str) else None
+
+
+def distributor_kind(mpan: str) -> str | None:
+    """"DNO" or "IDNO" for the MPAN core's first two digits; None when they are no distributor id."""
+    prefix = mpan[:2] if isinstance(mpan, str) else ""
+    if prefix in DISTRIBUTOR_GSP:
+        return "DNO"
+    if prefix.isascii() and prefix.isdigit() and int(prefix) in IDNO_DISTRIBUTORS:
+        return "IDNO"
+    return None
 
 
 def make_mpan(rng: random.Random, gsp_group: str | None = None) -> str:
@@ -96,7 +112,9 @@ def utc_timestamp(moment: datetime) -> str:
 
 
 def parse_dip_timestamp(value: str) -> datetime:
-    """Parse DT-003; raises ValueError unless it is exactly the 25-character form."""
+    """Parse DT-003; raises ValueError unless it is exactly the 25-character form of a real instant
+    (a calendar date, a time of day, an offset under 24 hours). The one definition of a valid
+    DT-003 value: the schema packs' `dip-date-time` format uses it too."""
     if not isinstance(value, str) or len(value) != 25 or not TIMESTAMP_PATTERN.match(value):
         raise ValueError(f"expected a 25-character timestamp like 2024-03-21T19:05:00+00:00, got {value!r}")
     return datetime.fromisoformat(value)

@@ -355,6 +355,7 @@ MUTATIONS: dict[str, MutationKind] = {k.name: k for k in (
     MutationKind("wrong-event", "s0.event", "an eventCode of another interface", _wrong_event),
     MutationKind("49-periods", "schema.maxItems", "49 periods in a settlement day",
                  _only(_period_count, "49-periods")),
+    # A partial day is allowed by the specification: validation reports periods.count as a warning.
     MutationKind("47-periods", "periods.count", "47 periods in a settlement day", _only(_period_count, "47-periods")),
     MutationKind("201-days", "schema.maxItems", "201 settlement days", _too_many_days),
     MutationKind("periods-as-starts", "periods.sequence", "period ends not on consecutive half hours",

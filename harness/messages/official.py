@@ -10,7 +10,11 @@ raises ConfigError naming it; nothing ever touches the network.
 Validator semantics: OpenAPI 3.0's Schema Object is an "extended subset" of JSON Schema
 Wright draft 00 (the draft-04/05 family): `$ref` replaces its siblings, `exclusiveMinimum` is a
 boolean, `format` is an annotation. jsonschema's Draft4Validator has exactly those semantics, so
-it is used here (without a format checker: OpenAPI formats such as `byte` are not assertions).
+it is used here, with the specification's dialect of `harness.messages.dialect` (ECMA-262
+patterns, integers without fraction, the same rules as dipcert's own pack). OpenAPI formats such
+as `byte` stay annotations; the DT-003 date-time and DT-021 date types, which the specification
+defines in words ("ISO 8601 Date/time", "inclusion of the +hh:mm offset"), are given dipcert's
+`dip-date-time` / `dip-date` formats by name (`DIALECT_FORMATS`) so that both packs assert them.
 OpenAPI's `nullable: true` has no JSON Schema counterpart and is rewritten before validation:
 `"null"` joins `type` (and `None` joins `enum`), or, for a schema without `type` (a `$ref`,
 an `allOf`), the schema is wrapped as `anyOf: [schema, {"type": "null"}]`. Annotation-only
@@ -35,6 +39,7 @@ from referencing.exceptions import PointerToNowhere, Unresolvable
 from referencing.jsonschema import DRAFT4
 
 from harness.errors import ConfigError, UsageError
+from harness.messages.dialect import DATE_FORMAT, DATE_TIME_FORMAT, FORMAT_CHECKER, dip_validator_class
 
 Form = Literal["ingress", "egress"]
 
@@ -51,6 +56,12 @@ _SCHEMA_ONE = ("items", "additionalProperties", "not", "additionalItems")
 _SCHEMA_LISTS = ("allOf", "anyOf", "oneOf")
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+# Data types whose meaning the specification gives in words only: the format that asserts it.
+DIALECT_FORMATS = {
+    "DT-003-DateTime": DATE_TIME_FORMAT, "DT-003N-DateTime": DATE_TIME_FORMAT,
+    "DT-021-Date": DATE_FORMAT, "DT-021N-Date": DATE_FORMAT,
+}
 
 
 # --- OpenAPI 3.0 -> JSON Schema -----------------------------------------------------------------
@@ -100,6 +111,9 @@ def convert_document(document: Any) -> Any:
     if not isinstance(components, dict) or not isinstance(components.get("schemas"), dict):
         return document
     schemas = {name: convert_schema(s) for name, s in components["schemas"].items()}
+    for name, fmt in DIALECT_FORMATS.items():
+        if isinstance(schemas.get(name), dict) and "format" not in schemas[name]:
+            schemas[name] = {**schemas[name], "format": fmt}
     return {**document, "components": {**components, "schemas": schemas}}
 
 
@@ -203,9 +217,10 @@ class OfficialPack:
             unresolved = self._unresolved_from([url])
             if unresolved:
                 raise ConfigError(f"{self.folder}: {component} cannot be used: {unresolved[0]}")
-            schema = {"type": "object", "required": ["payload"], "additionalProperties": False,
-                      "properties": {"payload": {"$ref": url}}}
-            self._validators[component] = Draft4Validator(schema, registry=self.registry)
+            # DIPMessage: `payload` required, other keys not forbidden (no additionalProperties).
+            schema = {"type": "object", "required": ["payload"], "properties": {"payload": {"$ref": url}}}
+            self._validators[component] = dip_validator_class(Draft4Validator)(
+                schema, registry=self.registry, format_checker=FORMAT_CHECKER)
         return self._validators[component]
 
     def check_all_refs(self) -> list[str]:

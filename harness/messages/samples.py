@@ -34,13 +34,26 @@ class Party:
     dcp_id: str | None = None
 
 
-# Deterministic parties. Leading digits follow the observed pattern (SUP 23..., SDS 14..., REGS 22...).
+# Fixed parties, for callers that register them (hubs, reference participants, the demo).
+# Leading digits follow the observed pattern (SUP 23..., SDS 14..., REGS 22...).
 DEFAULT_PARTIES: dict[str, Party] = {
     "MDR": Party("MDR", "1650000101", "MDRA"),
     "SDS": Party("SDS", "1450000102", "SDSB"),
     "REGS": Party("REGS", "2250000103", "REGC"),
     "SUP": Party("SUP", "2350000104", "SUPD"),
 }
+_DIP_ID_PREFIX = {"MDR": "16", "SDS": "14", "REGS": "22", "SUP": "23"}
+
+
+def seeded_parties(seed: int) -> dict[str, Party]:
+    """Parties of the four roles drawn for a seed: samples of different seeds name different
+    market participants (DIP IDs with the observed leading digits, four-letter MPIDs)."""
+    rng = random.Random(f"parties:{seed}")
+    parties = {}
+    for role, prefix in _DIP_ID_PREFIX.items():
+        parties[role] = Party(role, prefix + "".join(str(rng.randrange(10)) for _ in range(8)), ids.make_mpid(rng))
+    return parties
+
 
 # Distributors' DIP IDs per GSP group (M0.distributorDIPID); synthetic, one per DNO area.
 DISTRIBUTOR_DIP_IDS: dict[str, str] = {gsp: f"30{dist}000001" for gsp, dist in ids.GSP_DISTRIBUTOR.items()}
@@ -52,6 +65,7 @@ METER_TYPES = ("CHECK", "H", "K", "LAG_", "LEAD_", "MAIN_", "N", "NCAMR", "NSS",
                "S2A", "S2AD", "S2ADE", "S2B", "S2BD", "S2BDE", "S2C", "S2CD", "S2CDE", "SPECL", "T",
                "2ADF", "2ADEF", "2AEF", "2AF", "2BF", "2BDF", "2BDEF", "2BEF", "2CDEF", "2CF", "2CDF", "2CEF")
 SMART_METER_TYPES = ("S1", "S2A", "S2AD", "S2ADE", "S2B", "S2C")  # what a domestic MDR mostly sees
+PROFILE_CLASSES = tuple(range(1, 9))  # 1 domestic unrestricted, 2 domestic Economy 7, 3-8 non-domestic
 METER_LOCATIONS = tuple("ABCDEFGHIJKLMNOPRSTUVWXYZ")
 ENERGISATION = ("D", "E", "U")
 CONSENT = ("H", "D", "M", "N", "x")
@@ -71,6 +85,7 @@ NOTE_TEMPLATES = ("Meter in external box; key held by {name} at {number} {street
 
 # Appointment accepted (ResponseCodes SP000); entries read '<CODE> - <text>' (A-RESPONSE-MESSAGE).
 ACCEPTED = "SP000 - Proposed Appointment ACCEPTED"
+REJECTED = "SP007 - Out of Operational Area"
 
 
 # --- value sources ---------------------------------------------------------------------------
@@ -145,9 +160,11 @@ class RandomSource:
             return f"https://servicedesk.example.org/tickets/{self.rng.randrange(10**6):06d}"
         if kind == "note":
             return self.rng.choice(NOTE_TEMPLATES).format(
-                name=fake.name(), number=fake.building_number(), street=fake.street_name())
+                name=fake.name(), number=self.rng.randint(1, 240), street=fake.street_name())
         if kind == "message":
             return ACCEPTED
+        if kind == "rejection":
+            return REJECTED
         raise ValueError(f"unknown text kind {kind!r}")
 
     def moment(self, lo: datetime, hi: datetime, *, midnight: bool = True) -> datetime:
@@ -216,7 +233,15 @@ def _nullable(ctx: Context, value: Callable[[], T], p_null: float = 0.2) -> T | 
     return None if ctx.src.chance(p_null) else value()
 
 
-def b074_meter(ctx: Context) -> dict:
+def work_day(ctx: Context) -> str:
+    """The day of the field work a registration notification reports (a meter installed, removed
+    or exchanged): a few days before the notification, the same day for every block of it."""
+    if "work_day" not in ctx.extra:
+        ctx.extra["work_day"] = ctx.past(1, 10)
+    return ctx.extra["work_day"]
+
+
+def b074_meter(ctx: Context, installed: str | None = None) -> dict:
     src = ctx.src
     return {
         "meterID": src.text("meter_id"),
@@ -225,18 +250,19 @@ def b074_meter(ctx: Context) -> dict:
         "ESMEGUID": _nullable(ctx, lambda: src.text("guid"), 0.1),
         "meterLocation": src.choice(METER_LOCATIONS),
         "numberOfDisplayedRegisterDigits": _nullable(ctx, lambda: src.integer(0, 9, prefer=(5, 6)), 0.1),
-        "meterInstallationDate": ctx.past(200, 3000),
+        "meterInstallationDate": installed or ctx.past(60, 2500),
     }
 
 
-def b033_existing_meter(ctx: Context) -> dict:
-    meter = b074_meter(ctx)
+def b033_existing_meter(ctx: Context, installed: str | None = None) -> dict:
+    meter = b074_meter(ctx, installed)
     return {"meterID": meter.pop("meterID"), "modifiedMeterID": _nullable(ctx, lambda: ctx.src.text("meter_id"), 0.8),
             **meter}
 
 
-def b034_map(ctx: Context) -> dict:
-    return {"meterAssetProviderID": ctx.src.text("mpid"), "meterAssetProviderEffectiveFromDate": ctx.past(30, 3000)}
+def b034_map(ctx: Context, effective: str | None = None) -> dict:
+    return {"meterAssetProviderID": ctx.src.text("mpid"),
+            "meterAssetProviderEffectiveFromDate": effective or ctx.past(30, 2500)}
 
 
 def _history_map(ctx: Context) -> list:
@@ -245,6 +271,12 @@ def _history_map(ctx: Context) -> list:
 
 def b906(ctx: Context) -> dict:
     return {"existingMeter": b033_existing_meter(ctx), "historyMAP": _history_map(ctx)}
+
+
+def b906_new_meter(ctx: Context) -> dict:
+    """A meter just installed (or exchanged in): installed on the work day, its MAP from that day."""
+    day = work_day(ctx)
+    return {"existingMeter": b033_existing_meter(ctx, day), "historyMAP": [b034_map(ctx, day)]}
 
 
 def b906_history_optional(ctx: Context) -> dict:
@@ -271,9 +303,14 @@ def b030(ctx: Context) -> dict:
             "IHDEffectiveFromDate": ctx.past(1, 400)}
 
 
+def b030_at_work(ctx: Context) -> dict:
+    """The in-home display as left by the meter work (installed, or not, that day)."""
+    return {"IHDInstallStatus": ctx.src.choice(IHD_STATUS, prefer=("I", "I", None)), "IHDEffectiveFromDate": work_day(ctx)}
+
+
 def b039(ctx: Context) -> dict:
-    return {"meterIDRemoved": ctx.src.text("meter_id"),
-            "meterRemovalDate": _nullable(ctx, lambda: ctx.past(0, 30), 0.1)}
+    """The meter taken out on the work day (an exchanged-in meter is installed the same day)."""
+    return {"meterIDRemoved": ctx.src.text("meter_id"), "meterRemovalDate": _nullable(ctx, lambda: work_day(ctx), 0.1)}
 
 
 def b025(ctx: Context) -> dict:
@@ -293,7 +330,7 @@ def b031(ctx: Context) -> dict:
 def b032(ctx: Context) -> dict:
     src = ctx.src
     return {
-        "profileClass": _nullable(ctx, lambda: str(src.integer(0, 99, prefer=(1, 2))), 0.1),
+        "profileClass": _nullable(ctx, lambda: str(src.choice(PROFILE_CLASSES, prefer=(1, 1, 1, 2))), 0.1),
         "profileClassEffectiveFromDate": _nullable(ctx, lambda: ctx.past(30, 3000), 0.1),
         "SSC": _nullable(ctx, lambda: f"{src.integer(0, 9999, prefer=(393, 151, 181)):04d}", 0.1),
         "SSCEffectiveFromDate": _nullable(ctx, lambda: ctx.past(30, 3000), 0.1),
@@ -350,17 +387,22 @@ def b077(ctx: Context) -> dict:
     return {"MDRReferenceDateTime": ctx.past(1, 14)}
 
 
+def _read_meter(ctx: Context) -> tuple[str, str]:
+    """The one meter a [ReadingRemote] reads, and when: every register of it at the same moment."""
+    if "read_meter" not in ctx.extra:
+        ctx.extra["read_meter"] = (ctx.src.text("meter_id"), ctx.past(0, 1, midnight=False))
+    return ctx.extra["read_meter"]
+
+
 def b076_list(ctx: Context) -> list:
-    return [{"meterID": ctx.src.text("meter_id"),
-             "cumulativeRegisterReading": ctx.src.decimal(0, 999999, typical=12000.0),
-             "cumulativeRegisterReadingDateTime": ctx.past(0, 1, midnight=False)}
-            for _ in range(ctx.src.integer(1, 3, prefer=(1,)))]
+    meter, when = _read_meter(ctx)
+    return [{"meterID": meter, "cumulativeRegisterReading": ctx.src.decimal(0, 999999, typical=12000.0),
+             "cumulativeRegisterReadingDateTime": when}]
 
 
 def b065_list(ctx: Context) -> list:
-    meter = ctx.src.text("meter_id")
+    meter, when = _read_meter(ctx)
     count = ctx.src.integer(1, 4, prefer=(2,))
-    when = ctx.past(0, 1, midnight=False)
     return [{"meterID": meter, "configurableRegisterReadingDate": when,
              "configurableRegisterID": f"{i + 1:02d}",
              "configurableRegisterReading": ctx.src.decimal(0, 999999, typical=6000.0 / (i + 1))}
@@ -388,36 +430,48 @@ def b097_list(ctx: Context) -> list:
 
 # --- IF-064 consumption ----------------------------------------------------------------------
 
-def _domestic_kwh(period: int) -> float:
-    """Typical half-hourly import of a home: low at night, a morning bump, an evening peak."""
-    hour = period / 2
-    if hour < 6:
-        return 0.12
-    if hour < 9:
-        return 0.45
-    if hour < 16:
-        return 0.30
-    if hour < 21:
-        return 1.10
-    return 0.35
+# Half-hourly import of a home by local hour, kWh: a profile class 1 home (unrestricted) uses about
+# 8.5 kWh a day with an evening peak; a profile class 2 home (Economy 7) shifts a third of its use
+# into the cheap night hours. Typical GB domestic use is 7-10 kWh a day.
+_PROFILE_SHAPES: dict[int, tuple[tuple[float, float], ...]] = {
+    # (until local hour, kWh per half hour)
+    1: ((6.5, 0.08), (9, 0.22), (16, 0.14), (21, 0.36), (24, 0.18)),
+    2: ((0.5, 0.15), (7.5, 0.26), (9, 0.16), (16, 0.08), (21, 0.30), (24, 0.15)),
+}
 
 
-def _solar_kwh(period: int) -> float:
+def _domestic_kwh(local_hour: float, profile_class: int) -> float:
+    shape = _PROFILE_SHAPES.get(profile_class, _PROFILE_SHAPES[1])
+    return next(kwh for until, kwh in shape if local_hour < until)
+
+
+def _solar_kwh(local_hour: float, profile_class: int) -> float:
     """Typical half-hourly export of rooftop solar: nothing at night, a midday bell."""
-    hour = period / 2
-    return max(0.0, 1.2 * (1 - ((hour - 13) / 6) ** 2)) if 7 <= hour <= 19 else 0.0
+    return max(0.0, 0.9 * (1 - ((local_hour - 13) / 6) ** 2)) if 7 <= local_hour <= 19 else 0.0
 
 
 def consumption_days(src: Source, start: date, days: int, direction: str = "I") -> list[dict]:
-    """B941 items: `days` UTC settlement days from `start`, 48 half hours each (`sp` = period end)."""
+    """B941 items: `days` UTC settlement days from `start`, 48 half hours each (`sp` = period end).
+
+    Quantities follow a domestic profile class (1 mostly, sometimes 2) by London local time; on
+    some days a few consecutive periods are estimated (a communications gap) rather than actual.
+    """
     profile = _domestic_kwh if direction == "I" else _solar_kwh
+    profile_class = src.choice((1, 2), prefer=(1, 1, 1, 2))
     result = []
     for offset in range(days):
         day = start + timedelta(days=offset)
         midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        periods = [{"sp": ids.utc_timestamp(end), "v": src.decimal(0, 99999.999, typical=profile(i)),
-                    "q": src.choice(QUALITY, prefer=("A",))}
-                   for i, end in enumerate(ids.settlement_period_ends(day))]
+        gap = range(0)
+        if src.chance(0.3):
+            first = src.integer(0, 47)
+            gap = range(first, first + src.integer(1, 8, prefer=(2, 3, 4)))
+        periods = []
+        for i, end in enumerate(ids.settlement_period_ends(day)):
+            middle = (end - timedelta(minutes=15)).astimezone(ids.LONDON)
+            kwh = profile(middle.hour + middle.minute / 60, profile_class)
+            quality = src.choice(QUALITY, prefer=("E",) if i in gap else ("A",))
+            periods.append({"sp": ids.utc_timestamp(end), "v": src.decimal(0, 99999.999, typical=kwh), "q": quality})
         result.append({"settlementDay": {"settlementDayDate": ids.utc_timestamp(midnight), "periodDuration": 30},
                        "MDRConsumptionPeriods": periods})
     return result
@@ -433,9 +487,10 @@ _B060 = Block("B060", b060, False, 0.3)
 _B057 = Block("B057", b057)
 
 EVENT_BLOCKS: dict[str, tuple[Block, ...]] = {
-    "IF-006/MeterInstall": (Block("B906", b906), Block("B030", b030, False), _B905),
+    "IF-006/MeterInstall": (Block("B906", b906_new_meter), Block("B030", b030_at_work, False), _B905),
     "IF-006/MeterRemoval": (Block("B039", b039), _B905),
-    "IF-006/MeterExchange": (Block("B906", b906), Block("B039", b039), Block("B030", b030, False), _B905),
+    "IF-006/MeterExchange": (Block("B906", b906_new_meter), Block("B039", b039), Block("B030", b030_at_work, False),
+                             _B905),
     "IF-006/MeterUpdate": (Block("B906", b906_history_optional), Block("B030", b030, False),
                            Block("B039", b039, False, 0.3), _B905),
     "IF-006/MeterHistoryUpdate": (Block("B906", b906_history_optional), Block("B039", b039, False, 0.3), _B905),
@@ -470,6 +525,11 @@ RESPONSES: dict[str, tuple[str, str]] = {
 }
 
 
+# Optional blocks of which a meaningful message carries at least one (checks rule content.empty):
+# a [ReadingRemote] without any reading says nothing. The first is added when chance left out all.
+AT_LEAST_ONE: dict[str, tuple[str, ...]] = {"IF-065/ReadingRemote": ("B076List", "B065List")}
+
+
 def custom_block(ctx: Context) -> dict:
     blocks = EVENT_BLOCKS.get(ctx.event.key)
     if blocks is None:
@@ -478,18 +538,21 @@ def custom_block(ctx: Context) -> dict:
     for block in blocks:
         if block.required or ctx.src.chance(block.presence):
             custom[block.key] = block.build(ctx)
+    wanted = AT_LEAST_ONE.get(ctx.event.key, ())
+    if wanted and not any(key in custom for key in wanted):
+        custom[wanted[0]] = next(b for b in blocks if b.key == wanted[0]).build(ctx)
     return custom
 
 
 def r0_block(ctx: Context) -> dict:
     """R0 of a response (IF-062: appointment accepted) or of a registration notification."""
     src = ctx.src
-    if ctx.event.interface_id == "IF-062":
-        code = src.choice(RESPONSE_CODES, prefer=("A",))
-        return {"responseCode": code, "responseMessages": [src.text("message")]}
     code = src.choice(RESPONSE_CODES, prefer=("A",))
+    kind = "rejection" if code == "R" else "message"  # messages agree with the code (r0.inconsistent)
+    if ctx.event.interface_id == "IF-062":
+        return {"responseCode": code, "responseMessages": [src.text(kind)]}
     count = src.integer(0, 2, prefer=(0,))
-    return {"responseCode": code, "responseMessages": [src.text("message") for _ in range(count)]}
+    return {"responseCode": code, "responseMessages": [src.text(kind) for _ in range(count)]}
 
 
 def common_block(ctx: Context, *, form: Form = "ingress") -> dict:
@@ -586,7 +649,8 @@ class SampleFactory:
         self.seed = seed
         self.environment = environment
         self.now = (now or default_now(seed)).replace(microsecond=0)
-        self.parties: dict[str, Party] = {**DEFAULT_PARTIES, **(parties or {})}
+        # Drawn for the seed unless the caller names the parties (those a hub has registered).
+        self.parties: dict[str, Party] = {**seeded_parties(seed), **(parties or {})}
         self.src = RandomSource(seed)
         self.rng = self.src.rng
 

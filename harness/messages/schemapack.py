@@ -22,6 +22,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from harness.errors import ConfigError, UsageError
+from harness.messages.dialect import FORMAT_CHECKER, dip_validator_class
 from harness.paths import schemas_dir
 
 Form = Literal["ingress", "egress"]
@@ -29,7 +30,9 @@ FORMS: tuple[Form, ...] = ("ingress", "egress")
 
 BASE_URI = "https://schemas.dipcert.local/dip/"
 PACK_NAME = "dipcert"
-PACK_VERSION = "dipcert-1"  # bump when the meaning of the pack changes; the fingerprint tracks bytes
+PACK_VERSION = "dipcert-2"  # bump when the meaning of the pack changes; the fingerprint tracks bytes
+# dipcert-2: ECMA-262 patterns, OpenAPI 3.0 integers, real DT-003 date-times, extra keys beside
+# `payload` allowed (the specification's DIPMessage does not forbid them).
 
 
 @runtime_checkable
@@ -151,10 +154,11 @@ class BundledPack:
         payload: dict[str, Any] = {"$ref": f"{self._uris[iid]}#/$defs/{event}"}
         if form == "egress":
             payload = {"allOf": [payload, {"$ref": f"{self._envelope_uri}#/$defs/egressRequirements"}]}
+        # No additionalProperties: the specification's DIPMessage leaves the item open, and
+        # validation reports an extra key as a warning (envelope.extra-key) instead.
         return {
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "type": "object",
-            "additionalProperties": False,
             "required": ["payload"],
             "properties": {"payload": payload},
         }
@@ -165,7 +169,9 @@ class BundledPack:
         with self._lock:
             validator = self._validators.get(key)
             if validator is None:
-                validator = Draft202012Validator(self.event_schema(iid, event, form), registry=self._registry)
+                cls = dip_validator_class(Draft202012Validator)  # the specification's dialect
+                validator = cls(self.event_schema(iid, event, form), registry=self._registry,
+                                format_checker=FORMAT_CHECKER)
                 self._validators[key] = validator
         return validator
 

@@ -54,8 +54,10 @@ _TEXT_KINDS: dict[str, st.SearchStrategy[str]] = {
     "dip_id": st.integers(0, 10**10 - 1).map(lambda n: f"{n:010d}"),
     "url": st.from_regex(r"https://[a-z]{1,20}\.example/[a-z0-9]{1,40}", fullmatch=True),
     "note": _TEXT,
-    "message": st.sampled_from(("SP000 - Proposed Appointment ACCEPTED", "SP007 - Out of Operational Area",
-                                "MSG0000 - Success")) | _TEXT,
+    # R0 messages agree with the response code (checks rule r0.inconsistent): success codes, or
+    # free text with no code, for A; a failure code, or free text, for R.
+    "message": st.sampled_from(("SP000 - Proposed Appointment ACCEPTED", "MSG0000 - Success")) | _TEXT,
+    "rejection": st.sampled_from(("SP007 - Out of Operational Area", "RCP1061 - MPAN Invalid or Unknown")) | _TEXT,
 }
 
 
@@ -110,8 +112,9 @@ class HypothesisSource:
         return (lo + timedelta(seconds=seconds)).astimezone(UTC).replace(microsecond=0)
 
 
-# Around both clock changes of several years, and ordinary days.
-_NOW = st.datetimes(datetime(2023, 1, 1), datetime(2031, 12, 31), timezones=st.just(UTC)).map(
+# Around both clock changes of several years, and ordinary days; never in the future (a future
+# senderTimestamp is the checks rule timestamp.future).
+_NOW = st.datetimes(datetime(2021, 1, 1), datetime(2025, 12, 31), timezones=st.just(UTC)).map(
     lambda d: d.replace(microsecond=0))
 # One integer per identifier rather than a choice per character: generation stays fast.
 _DIP_ID = st.integers(0, 16**10 - 1).map(lambda n: f"{n:010x}")  # the SUR pattern accepts hex DIP IDs
@@ -162,7 +165,9 @@ def _message(draw: Any, interface_id: str, event_name: str, form: Form) -> dict:
     common = item["payload"]["CommonBlock"]
     s1 = common["S1"]
     s1["subText"] = draw(_NULL_OR_TEXT)
-    if form == "ingress" and draw(_BOOLEANS):  # A0 is optional: addressing may be left to the DIP
+    # A0 is optional: addressing may be left to the DIP, except for IF-061, whose MDR only the
+    # sender can name (checks rule a0.no-primary).
+    if form == "ingress" and event.interface_id != "IF-061" and draw(_BOOLEANS):
         del common["A0"]
     if form == "egress":
         common["A0"]["secondaryRecipients"] = draw(_SECONDARY)
@@ -185,4 +190,15 @@ def message_strategy(interface_id: str, event: str | None = None, *, form: Form 
 def body_strategy(interface_id: str, event: str | None = None, *, form: Form = "ingress",
                   max_size: int = 3) -> st.SearchStrategy[list[dict]]:
     """The POSTed array: 1..max_size valid items of one event."""
-    return st.lists(message_strategy(interface_id, event, form=form), min_size=1, max_size=max_size)
+    # A reference, and a DIP transaction id, at most once per body (checks rules body.duplicate-*).
+    return st.lists(message_strategy(interface_id, event, form=form), min_size=1, max_size=max_size,
+                    unique_by=(_sur_of, _transaction_of))
+
+
+def _sur_of(item: dict) -> Any:
+    return item["payload"]["CommonBlock"]["S1"]["senderUniqueReference"]
+
+
+def _transaction_of(item: dict) -> Any:
+    d0 = item["payload"]["CommonBlock"].get("D0")
+    return d0["transactionID"] if d0 else _sur_of(item)

@@ -9,6 +9,8 @@ pointers from the array root, so `/0/payload/CommonBlock/M0/MPANCore` names the 
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -17,6 +19,7 @@ from referencing.exceptions import Unresolvable
 
 from harness.errors import ConfigError
 from harness.findings import Finding, short
+from harness.messages.dialect import FORMAT_DESCRIPTIONS
 
 if TYPE_CHECKING:
     from harness.messages.schemapack import SchemaPack
@@ -81,7 +84,13 @@ def _expected(error: ValidationError) -> str:
         types = value if isinstance(value, list) else [value]
         return "type " + " or ".join(types)
     if keyword == "pattern":
-        return f"pattern {value}"
+        # The specification's description of the type (e.g. "MPAN Core", "Number (9,3) format")
+        # says in words what the raw pattern says in symbols.
+        described = schema.get("description")
+        return f"pattern {value}" + (f" ({short(described.strip(), 80)})" if isinstance(described, str) and described.strip()
+                                     else "")
+    if keyword == "format":
+        return FORMAT_DESCRIPTIONS.get(value, f"format {value}")
     if keyword in ("maxLength", "minLength"):
         return f"length {'<=' if keyword == 'maxLength' else '>='} {value}"
     if keyword in ("maxItems", "minItems"):
@@ -209,9 +218,21 @@ def _s0_findings(item: Any, index: int,
     return findings, (event.interface_id, event.name)
 
 
+def _extra_keys(item: dict, index: int) -> list[Finding]:
+    """Keys beside `payload`: the specification's DIPMessage does not forbid them, so they are
+    reported (a DIP that ignores them loses whatever they carry) without failing the message."""
+    return [Finding("envelope.extra-key", pointer(index, key), "only 'payload' in a wire item", seen(value),
+                    f"item {index} carries key {key!r} beside 'payload': not forbidden by the specification, "
+                    "but nothing reads it", severity="warning")
+            for key, value in item.items() if key != "payload"]
+
+
 def validate_message(item: dict, index: int = 0, *, interface_id: str | None = None, form: Form = "ingress",
-                     pack: SchemaPack | None = None, extra_checks: bool = True) -> list[Finding]:
-    """Findings for ONE wire item `{"payload": ...}` at position `index` of its body."""
+                     pack: SchemaPack | None = None, extra_checks: bool = True,
+                     now: datetime | None = None) -> list[Finding]:
+    """Findings for ONE wire item `{"payload": ...}` at position `index` of its body.
+
+    `now` is the moment a future senderTimestamp is judged against (default: the clock)."""
     if not isinstance(item, dict) or not isinstance(item.get("payload"), dict):
         what = "an object without 'payload'" if isinstance(item, dict) else _type_name(item)
         return [Finding("envelope.item", pointer(index), 'an object {"payload": {...}}', what,
@@ -221,6 +242,7 @@ def validate_message(item: dict, index: int = 0, *, interface_id: str | None = N
 
         interface_id = load_catalogue().get(interface_id).id
     findings, identified = _s0_findings(item, index, interface_id)
+    findings.extend(_extra_keys(item, index))
     if identified is None:
         return findings
     validator = (pack or _default_pack()).message_validator(*identified, form)
@@ -228,7 +250,7 @@ def validate_message(item: dict, index: int = 0, *, interface_id: str | None = N
     if extra_checks:
         from harness.messages.checks import check_message
 
-        findings.extend(check_message(item, index))
+        findings.extend(check_message(item, index, now=now))
     return findings
 
 
@@ -243,18 +265,41 @@ def parse_body(body: bytes | str) -> tuple[Any, list[Finding]]:
                                   f"not UTF-8: invalid byte 0x{exc.object[exc.start]:02x} at offset {exc.start}")]
     try:
         return json.loads(body, parse_constant=_reject_constant), []
-    except json.JSONDecodeError as exc:
-        return None, [Finding("json.parse", "", "a JSON array", f"line {exc.lineno} column {exc.colno}",
-                              f"not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")]
+    except _NotJson as constant:
+        error = json.JSONDecodeError(f"{constant.name} is not JSON", body, _constant_position(body, constant.name))
+    except json.JSONDecodeError as caught:
+        error = caught
+    return None, [Finding("json.parse", "", "a JSON array", f"line {error.lineno} column {error.colno}",
+                          f"not valid JSON at line {error.lineno} column {error.colno}: {error.msg}")]
+
+
+class _NotJson(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
 
 
 def _reject_constant(name: str) -> Any:
-    # Python's json accepts NaN/Infinity; JSON (and the DIP) does not.
-    raise json.JSONDecodeError(f"{name} is not JSON", name, 0)
+    # Python's json accepts NaN/Infinity; JSON (and the DIP) does not. The parser does not say
+    # where the constant was, so `_constant_position` finds it.
+    raise _NotJson(name)
+
+
+# A JSON string literal, or one of the constants Python's parser accepts and JSON does not.
+_STRING_OR_CONSTANT = re.compile(r'"(?:[^"\\]|\\.)*"|(?P<constant>-?Infinity|NaN)')
+
+
+def _constant_position(text: str, name: str) -> int:
+    """Offset of the first NaN/Infinity outside a string literal (0 if, oddly, none is found)."""
+    for match in _STRING_OR_CONSTANT.finditer(text):
+        if match.group("constant") and match.group("constant").lstrip("-") == name.lstrip("-"):
+            return match.start("constant")
+    return 0
 
 
 def validate_body(body: bytes | str | list, *, interface_id: str | None = None, form: Form = "ingress",
-                  pack: SchemaPack | None = None, extra_checks: bool = True) -> list[Finding]:
+                  pack: SchemaPack | None = None, extra_checks: bool = True,
+                  now: datetime | None = None) -> list[Finding]:
     """Findings for a whole body: the JSON array POSTed to (or delivered by) the DIP."""
     if isinstance(body, (bytes, bytearray, str)):
         data, findings = parse_body(body)
@@ -270,5 +315,9 @@ def validate_body(body: bytes | str | list, *, interface_id: str | None = None, 
     findings = []
     for index, item in enumerate(data):
         findings.extend(validate_message(item, index, interface_id=interface_id, form=form, pack=pack,
-                                         extra_checks=extra_checks))
+                                         extra_checks=extra_checks, now=now))
+    if extra_checks:
+        from harness.messages.checks import check_body
+
+        findings.extend(check_body(data))
     return findings

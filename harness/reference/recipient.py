@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from harness.messages.access import dig
+from harness.messages.checks import code_for_rule
 from harness.findings import Finding
 from harness.messages.ids import is_valid_mpan, parse_dip_timestamp
 
@@ -109,7 +110,8 @@ def code_for(findings: list[Finding]) -> str:
     for prefix, code in RULE_CODES:
         if any(rule.startswith(prefix) for rule in rules):
             return code
-    return FALLBACK_CODE
+    named = [code for code in map(code_for_rule, rules) if code]  # the code the specification names
+    return named[0] if named else FALLBACK_CODE
 
 
 def assess_delivery(body: bytes, interface_id: str, *, accept_bad_mpan: bool = False,
@@ -122,7 +124,7 @@ def assess_delivery(body: bytes, interface_id: str, *, accept_bad_mpan: bool = F
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         data = None
-    findings = validate_body(body, interface_id=interface_id, form="egress")
+    findings = validate_body(body, interface_id=interface_id, form="egress", now=now)
     if not isinstance(data, list) or not data:
         return Assessment([], "RCP1001", findings)
     per_item: dict[int, list[Finding]] = {i: [] for i in range(len(data))}
@@ -141,7 +143,7 @@ def assess_delivery(body: bytes, interface_id: str, *, accept_bad_mpan: bool = F
             item_findings.append(Finding("mpan.check-digit", f"/{i}/payload/CommonBlock/M0/MPANCore",
                                          "a valid check digit", mpan, "MPAN core check digit is wrong"))
         future = _future_timestamp(item, i, now)
-        if future:
+        if future and not any(f.rule == future.rule for f in item_findings):  # validation may have found it
             item_findings.append(future)
         if accept_bad_mpan:  # fault switch: the recipient does not check the MPAN
             item_findings = [f for f in item_findings if f.rule != "mpan.check-digit"]

@@ -103,13 +103,21 @@ class RunContext:
 
     def factory_for(self, name: str) -> SampleFactory:
         """A factory of its own for one requirement's step: the same values whatever runs concurrently."""
-        return SampleFactory(self.rng_for(name).getrandbits(32), environment=self.profile.environment)
+        return SampleFactory(self.rng_for(name).getrandbits(32), environment=self.profile.environment,
+                             parties=self.parties())
 
     def factory(self) -> SampleFactory:
         """A fresh, seeded factory: each use gets new unique references but the run stays reproducible."""
         with self._lock:
             seed = self._rng.getrandbits(32)
-        return SampleFactory(seed, environment=self.profile.environment)
+        return SampleFactory(seed, environment=self.profile.environment, parties=self.parties())
+
+    def parties(self) -> dict[str, Party]:
+        """Who the samples name per role: this party, its partner, and the default market parties."""
+        out = {**DEFAULT_PARTIES, self.role: self.me}
+        if self.partner is not None:
+            out[self.partner.role] = self.partner
+        return out
 
     # --- delivering to the participant (the harness as the DIP) --------------------------------
 

@@ -511,7 +511,7 @@ class Hub:
         business: dict[int, list[Finding]] = {}
         for finding in findings:
             index = _index_of(finding.path)
-            code = _code_for(finding.rule, self.config.reject_on_checks)
+            code = _code_for(finding.rule, self.config.reject_on_checks, finding.path)
             if code is None:
                 business.setdefault(index if index is not None else 0, []).append(finding)
             elif index not in failures or (code == "MSG1002" and failures[index][0] != "MSG1002"):
@@ -953,9 +953,11 @@ def _index_of(path: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _code_for(rule: str, reject_on_checks: bool) -> str | None:
+def _code_for(rule: str, reject_on_checks: bool, path: str = "") -> str | None:
     if rule.startswith(_INTERFACE_RULES):
         return "MSG1002"
+    if rule == "schema.format" and path.endswith("/S1/senderTimestamp"):
+        return "MSG1007"  # not a real date-time: the DIP's Sender Timestamp Invalid, not its schema failure
     if rule.startswith(_SCHEMA_RULES) or reject_on_checks:
         return "MSG1001"
     return None
