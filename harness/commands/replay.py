@@ -104,13 +104,13 @@ def _send_and_compare(console, replay, record, bodies, timeout: float) -> int:
 
     from harness.replay import differences, recorded_answer, send
 
-    console.print(Text(f"Replaying #{replay.seq} ({replay.channel}, {replay.label}): {replay.method} {replay.url}"))
+    now = send(replay, timeout=timeout)  # first: a target that cannot be reached is one line, exit 2
+    then = recorded_answer(record, bodies)
+    console.print(Text(f"Replayed #{replay.seq} ({replay.channel}, {replay.label}): {replay.method} {replay.url}"))
     for name, value in replay.shown:
         console.print(Text(f"  {name}: {value}", style="dim"))
     for note in replay.notes:
         console.print(Text(f"  note: {note}", style="yellow"))
-    then = recorded_answer(record, bodies)
-    now = send(replay, timeout=timeout)
     table = Table(show_header=True, expand=False)
     table.add_column("")
     table.add_column(f"recorded (#{replay.seq})", overflow="fold")

@@ -28,7 +28,7 @@ MAX_LINES = 160  # lines shown of a body without marks
 SHORT_LINES = 60  # a body with marks longer than this is shortened around them
 HEAD_LINES = 12  # lines kept from the start of a shortened body (its envelope)
 CONTEXT_LINES = 6  # lines kept either side of a marked region
-REGION_LINES = 12  # first lines of a marked region kept (a 47-item array shows its start and its end)
+REGION_LINES = 40  # first lines of a marked region kept (a 47-item array shows its start and its end)
 MAX_DEPTH = 64  # deeper JSON is shown as text, not walked
 
 

@@ -212,6 +212,7 @@ def report_context(summary: Mapping[str, Any], records: Sequence[Mapping[str, An
         "advisory_ids": advisory_ids,
         "attention": sum(1 for e in summary["requirements"] if e["verdict"] in ATTENTION),
         "judgement_text": JUDGEMENT_TEXT, "arrow_markers": arrow_markers(),
+        "assumption_ids": {a["id"] for a in summary.get("assumptions") or ()},
     }
 
 
