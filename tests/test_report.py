@@ -461,6 +461,10 @@ def test_report_command_rerenders_a_zip_next_to_it(tmp_path: Path, capsys: pytes
     assert "dipcert verify</code> prints its sha256" in manifest.search(original).group(0)
     assert (out / "junit.xml").is_file() and (out / "allure-results").is_dir()
     assert str(out / "report.html") in capsys.readouterr().out.replace("\n", "")
+    from harness.cli import main
+
+    main(["verify", str(archive), "--integrity-only"])  # the page cannot carry the manifest's hash: verify prints it
+    assert f"manifest: {manifest_sha256(folder)}" in capsys.readouterr().out
     custom = tmp_path / "elsewhere"
     assert command.run(argparse.Namespace(bundle=folder, out=custom)) == 0
     assert (custom / "summary.json").read_bytes() == (folder / "summary.json").read_bytes()
