@@ -224,6 +224,8 @@ def test_links_land_and_the_failing_path_is_marked_in_the_pretty_body(judged: tu
     assert marked.strip() == '"CommonBlock": {'
     seq = int(link.group(2))
     assert f'<details class="msg j-fail" id="m-{seq}" open>' in install
+    # the same root cause again: its message at fault starts closed (a link to it still opens it)
+    assert re.search(r'<details class="msg j-fail" id="m-\d+">', section(html, REMOVAL))
     assert "dipcert replay" in install and f"&#39;#{seq}&#39; --profile PROFILE.toml" in install
     # the body line for line as json.dumps(indent=2) lays it out, only &, < and > escaped
     record = next(r for r in read_records(folder / "evidence.jsonl") if r.get("seq") == seq)

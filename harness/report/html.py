@@ -146,10 +146,16 @@ def report_context(summary: Mapping[str, Any], records: Sequence[Mapping[str, An
     partner_lane = f"{partner.get('role')} {partner.get('dip_id')} ({partner.get('kind')})" if partner else None
     run_id = str(summary["run_id"])
     sections = []
+    expanded: set[str] = set()  # rules whose message at fault is already shown open: later ones start closed
     for index, rid in enumerate(order):
         entry = entries[rid]
         scope = scopes[rid]
         open_ = entry["verdict"] in ATTENTION
+        rules = {str(f.get("rule")) for f in entry.get("findings") or () if isinstance(f, Mapping)
+                 and f.get("severity", "error") == "error"}
+        expand = open_ and (not rules or bool(rules - expanded))
+        if open_:
+            expanded |= rules
         dip = [r for r in scope.records if r.get("channel") in DIP_CHANNELS]
         drawn = arrows(dip, {int(r["seq"]): bodies.get(r, "request") for r in dip},
                        party_dip_id=party.get("dip_id"), partner_dip_id=(partner or {}).get("dip_id"),
@@ -166,6 +172,7 @@ def report_context(summary: Mapping[str, Any], records: Sequence[Mapping[str, An
         offending = [m for m in messages if m["judgement"] == "fail" and m["replay"]]
         sections.append({
             "entry": entry, "kind": kind_of(rid), "title": entry.get("title") or rid, "open": open_,
+            "expand": expand,
             "verdict_text": VERDICT_TEXT.get(entry["verdict"], entry["verdict"]),
             "checks": [{"seq": c.get("seq"), "rule": c.get("rule"), "passed": c.get("passed") is True,
                         "findings": len(c.get("findings") or [])} for c in checks_by_req.get(rid, [])],
@@ -230,7 +237,8 @@ def _message(record: Mapping[str, Any], scope: Scope, bodies: Bodies, found: Map
         "judgement": judgement, "here": here, "full": here and full and judgement == "fail",
         "home": home if not here else None, "home_open": bool(home and entries[home]["verdict"] in ATTENTION),
         "request_file": file_of(record, "request"), "response_file": file_of(record, "response"),
-        "replay": None,
+        "replay": (replay_command(run_id, f"#{seq}", str(record.get("channel")))
+                   if replayable(record, party_dip_id) is None else None),
     }
     if not item["full"]:
         return item
@@ -240,8 +248,6 @@ def _message(record: Mapping[str, Any], scope: Scope, bodies: Bodies, found: Map
     item["request_body"] = show_body(bodies.get(record, "request"), found.get("request", ()), anchor=f"{prefix}-request")
     item["response_body"] = (show_body(bodies.get(record, "response"), found.get("response", ()),
                                        anchor=f"{prefix}-response") if response else None)
-    if replayable(record, party_dip_id) is None:
-        item["replay"] = replay_command(run_id, f"#{seq}", str(record.get("channel")))
     return item
 
 
