@@ -30,6 +30,7 @@ HEAD_LINES = 12  # lines kept from the start of a shortened body (its envelope)
 CONTEXT_LINES = 6  # lines kept either side of a marked region
 REGION_LINES = 40  # first lines of a marked region kept (a 47-item array shows its start and its end)
 MAX_DEPTH = 64  # deeper JSON is shown as text, not walked
+MAX_LINE_CHARS = 2_000  # a longer line (minified text, a huge string value) is cut on the page
 
 
 class Bodies:
@@ -195,6 +196,7 @@ def show_body(data: bytes | None, marks: Iterable[str] = (), *, anchor: str = ""
         is_json = True
     pieces: list[str] = []
     marked: list[str] = []
+    long_lines = False
     indexes = _keep(rows)
     for position, index in enumerate(indexes):
         if index is None:
@@ -203,6 +205,9 @@ def show_body(data: bytes | None, marks: Iterable[str] = (), *, anchor: str = ""
             pieces.append(f'<span class="gap">… {following - previous - 1} lines not shown …</span>')
             continue
         text, is_marked, pointer = rows[index]
+        if len(text) > MAX_LINE_CHARS:
+            text = f"{text[:MAX_LINE_CHARS]}… ({len(text):,} characters)"
+            long_lines = True
         escaped = _escape(text)
         if is_marked:
             ident = f' id="{anchor_id(anchor, pointer)}"' if pointer is not None and anchor else ""
@@ -212,7 +217,7 @@ def show_body(data: bytes | None, marks: Iterable[str] = (), *, anchor: str = ""
         else:
             pieces.append(escaped)
     cut = len(data) > MAX_BODY_BYTES
-    shortened = cut or len(indexes) < len(rows) or None in indexes
+    shortened = cut or long_lines or len(indexes) < len(rows) or None in indexes
     return Shown(Markup("\n".join(pieces)), len(rows), shortened, tuple(marked), is_json)
 
 
