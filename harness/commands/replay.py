@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bundle", type=Path, help="run folder or <run-id>.dipcert.zip")
     parser.add_argument("target", metavar="#NN|REQUIREMENT",
                         help="the evidence record number of a message (#316 or 316; quote the # in a shell), or a "
-                             "requirement id (its first message at fault)")
+                             "requirement id (its first message at fault, else the first message its checks judged)")
     parser.add_argument("--to", metavar="URL", default=None,
                         help="send here instead: a URL with a path is used as it is, a bare https://host:port keeps "
                              "the recorded path (default: the profile's webhook for a delivery, else the recorded URL)")
