@@ -24,6 +24,7 @@ from harness.catalogue import load_catalogue
 from harness.errors import ConfigError
 from harness.plan import Requirement, plan_to_dicts
 from harness.profile import PARTNER_API_KEY, Profile
+from harness.evidence.qualification import load_documents, record_qualification
 from harness.run.context import RunContext
 from harness.run.planning import certification_plan
 from harness.transport.signing import SigningIdentity
@@ -126,6 +127,8 @@ class CertificationRun:
         from harness.hubsetup import registrations
 
         self._parties = registrations(profile)
+        # issue 19: the [qualification] documents are read now too (a broken reference is exit 2).
+        self._documents = load_documents(profile, profile_secrets(profile))
         self.ctx: RunContext | None = None
         self._hub: Any = None
         self._partner: Any = None
@@ -183,6 +186,7 @@ class CertificationRun:
                              profile=self.profile.to_public_dict())
         if self.o.reuse is not None:
             self.o.reuse.record(self._recorder, self.folder, self.identity)
+        record_qualification(self._recorder, self.folder, self.profile, self.plan, self._documents)
         hub = build_hub(self.profile, recorder=self._recorder, pack=pack, identity=self.o.dip_identity,
                         timeout=self.o.timeout, parties=self._parties)
         self._hub = hub.start()
@@ -234,7 +238,7 @@ class CertificationRun:
         """The requirements this run executes, in plan order."""
         out = []
         for req in self.plan:
-            if not req.enabled or req.kind == "reuse":
+            if not req.enabled or req.kind in ("reuse", "qualification"):  # both judged at open()
                 continue
             if self.o.requirement_filter is not None and not self.o.requirement_filter(req):
                 continue
