@@ -8,6 +8,7 @@ check has an error finding.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -16,6 +17,7 @@ from typing import Any
 
 from cryptography import x509
 
+from harness.errors import UsageError
 from harness.evidence import verdicts as V
 from harness.evidence.bundle import certificate_fingerprint
 from harness.evidence.checker import VerifyResult
@@ -110,6 +112,8 @@ def promote(bundle: Path, production: Profile, *, trust: Sequence[x509.Certifica
     now = now or datetime.now(timezone.utc)
     anchors = Anchors(trust=tuple(trust), signers=tuple(signers))
     # `dip_certs` reaches verify only when given: the argument exists once issue 15's transcript check does.
+    if dip_certs and "dip_certs" not in inspect.signature(verify_bundle).parameters:
+        raise UsageError("--dip-cert: this dipcert cannot check a DIP transcript yet (issue 15)")
     extra = {"dip_certs": tuple(dip_certs)} if dip_certs else {}
     result = verify_bundle(bundle, anchors=anchors, **extra)
     certified = result.run.get("profile") if isinstance(result.run.get("profile"), Mapping) else {}
