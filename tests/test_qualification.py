@@ -205,6 +205,12 @@ def test_verify_accepts_the_attachments_and_refuses_a_replaced_document(runs: di
     forged = forge(_Result(folder), tmp_path / "out", lambda records: None, pki.identities["MDR"])
     rules = {f.rule for f in verify_bundle(forged, anchors=pki.anchors("MDR")).findings if f.severity == "error"}
     assert rules == {"attachment.hash"}
+    # or removes it, and re-signs: the event still names it
+    folder = Path(shutil.copytree(runs["attached"].folder, tmp_path / "removed"))
+    (folder / "attachments" / "uept-certificate.pdf").unlink()
+    forged = forge(_Result(folder), tmp_path / "out2", lambda records: None, pki.identities["MDR"])
+    rules = {f.rule for f in verify_bundle(forged, anchors=pki.anchors("MDR")).findings if f.severity == "error"}
+    assert rules == {"attachment.missing"}
 
 
 def test_verify_judges_the_requirement_again_from_the_attachments(runs: dict[str, Any], pki: DemoPKI,
@@ -217,6 +223,15 @@ def test_verify_judges_the_requirement_again_from_the_attachments(runs: dict[str
     result = verify_bundle(forged, anchors=pki.anchors("MDR"))
     assert {f.rule for f in result.findings if f.severity == "error"} == {"qualification.disagrees"}
     assert not result.ready
+
+
+def test_verify_flags_a_summary_that_restates_the_prerequisites(runs: dict[str, Any], pki: DemoPKI,
+                                                                 tmp_path: Path) -> None:
+    def claim_supplier_roles(summary: dict[str, Any]) -> None:
+        summary["qualification"]["dcc_user_role"] = "supplier"
+    forged = forge(runs["attached"], tmp_path, lambda records: None, pki.identities["MDR"], claim_supplier_roles)
+    result = verify_bundle(forged, anchors=pki.anchors("MDR"))
+    assert {f.rule for f in result.findings if f.severity == "error"} == {"summary.qualification"}
 
 
 def test_an_unreadable_document_stops_the_run_before_it_starts(pki: DemoPKI, tmp_path: Path) -> None:
@@ -279,7 +294,7 @@ class _Result:
         self.folder = folder
 
 
-def forge(result: Any, where: Path, edit: Any, identity: Any) -> Path:
+def forge(result: Any, where: Path, edit: Any, identity: Any, summary_edit: Any = None) -> Path:
     """`result`'s bundle with `edit` applied to its records, re-chained, re-rendered and re-signed (as
     test_verify_trust.py's forger does, with dipcert's own functions): a zip."""
     folder = Path(shutil.copytree(result.folder, where / f"forged-{result.folder.name}"))
@@ -292,7 +307,11 @@ def forge(result: Any, where: Path, edit: Any, identity: Any) -> Path:
         prev = line_hash(line)
         lines.append(line)
     (folder / "evidence.jsonl").write_bytes(b"\n".join(lines) + b"\n")
-    summary = json.loads(render_reports(folder)["summary"].read_text("utf-8"))
+    summary_path = render_reports(folder)["summary"]
+    summary = json.loads(summary_path.read_text("utf-8"))
+    if summary_edit is not None:  # summary.json claims something the evidence does not say
+        summary_edit(summary)
+        summary_path.write_text(json.dumps(summary, indent=2), encoding="utf-8")
     run = records[0]["run"]
     return finalise_bundle(folder, run_id=run["run_id"], harness_version=run["harness_version"],
                            schema_pack=run["schema_pack"], profile_digest=run.get("profile_digest"),
