@@ -176,6 +176,16 @@ def test_a_good_production_profile_is_refused_only_for_a_bundle_that_is_not_cert
     assert not [d for d in promotion.differences if not d.allowed]
 
 
+def test_a_bundle_certified_outside_uit_is_refused(certified: Any) -> None:
+    """What the recorded profile says decides; the rest of the bundle is the module's (verified) one."""
+    from harness.promotion.promote import bundle_findings
+
+    result = verify_bundle(certified.zip_path, integrity_only=True)
+    assert "promote.bundle.environment" not in {f.rule for f in bundle_findings(result)}
+    result.records[0]["run"]["profile"]["environment"] = "SIT"
+    assert "promote.bundle.environment" in {f.rule for f in bundle_findings(result)}
+
+
 def test_a_newly_enabled_interface_is_refused(certified: Any, production: Production, pki: DemoPKI) -> None:
     promotion = decide(certified, production, pki, production.profile(interfaces=SMALL + ("IF-006",)))
     assert at(promotion, "promote.difference") == ["profile:interfaces.IF-006"]

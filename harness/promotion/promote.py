@@ -35,6 +35,7 @@ from harness.run.session import party_identity
 
 DEFAULT_MARGIN_DAYS = 30
 CERTIFICATION = "certification"
+CERTIFICATION_ENVIRONMENT = "UIT"
 
 
 def _f(rule: str, path: str, expected: str, actual: Any, message: str) -> Finding:
@@ -65,6 +66,11 @@ def bundle_findings(result: VerifyResult) -> list[Finding]:
         out.append(_f("promote.bundle.origin", where, "signed by a certificate a --trust CA issued",
                       result.origin.status, f"who signed the certification bundle is not established: "
                       f"{result.origin.explanation}"))
+    profile = result.run.get("profile") if isinstance(result.run.get("profile"), Mapping) else {}
+    if result.records and profile.get("environment") != CERTIFICATION_ENVIRONMENT:
+        out.append(_f("promote.bundle.environment", where, CERTIFICATION_ENVIRONMENT, profile.get("environment"),
+                      f"the bundle certifies {profile.get('environment')!r}, not UIT: guidance 5.5 / 6.5 promote "
+                      f"what was certified in UIT"))
     grade = bundle_grade(result)
     if grade.get("level") != CERTIFICATION:
         reasons = "; ".join(str(r) for r in grade.get("reasons") or ())
