@@ -28,7 +28,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("dipcert", "dipcert certification")
     group.addoption("--dipcert-profile", default=None, help="participant profile (TOML)")
     group.addoption("--dipcert-out", default=None, help="folder for the evidence bundle (default: reports/)")
-    group.addoption("--spec", dest="dipcert_spec", default=None,
+    # Prefixed like every option here: a bare --spec collides with the pytest-spec plugin.
+    group.addoption("--dipcert-spec", dest="dipcert_spec", default=None,
                     help="folder with Elexon's DIP API specification (unresolved YAML)")
     group.addoption("--dipcert-timeout", type=float, default=None, help="bound for every wait, in seconds")
     group.addoption("--dipcert-attested-by", default=None, help="'Name, Role' attesting the run")
