@@ -145,3 +145,29 @@ def test_the_plugin_options_are_prefixed(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=TIMEOUT)
     assert "--dipcert-spec" in result.stdout
     assert not re.search(r"^\s+--spec\b", result.stdout, re.MULTILINE)
+
+
+def _pytest_in(project: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=project,
+                          capture_output=True, text=True, timeout=TIMEOUT)
+
+
+def test_the_plugin_lends_no_fixture_to_an_unrelated_project(tmp_path: Path) -> None:
+    """A project's test asking for `profile`, `hub` or `samples` it never defined gets pytest's error,
+    not dipcert's fixture (which would skip it)."""
+    (tmp_path / "test_theirs.py").write_text(
+        "def test_uses_profile(profile):\n    pass\n\n"
+        "def test_uses_httpserver(httpserver):\n    assert httpserver.url_for('/')\n")  # another plugin works
+    done = _pytest_in(tmp_path, "-rA")
+    assert done.returncode == 1, done.stdout
+    assert "fixture 'profile' not found" in done.stdout
+    assert "1 passed" in done.stdout and "skipped" not in done.stdout
+
+
+def test_xdist_workers_with_a_profile_are_refused_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "test_x.py").write_text("def test_x():\n    pass\n")
+    refused = _pytest_in(tmp_path, "-n", "2", "--dipcert-profile", "whatever.toml")
+    assert refused.returncode == 4
+    assert "cannot be split across pytest-xdist workers (-n 2)" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert _pytest_in(tmp_path, "-n", "2").returncode == 0  # without a profile, dipcert has no say
