@@ -56,7 +56,6 @@ from harness.messages import ids
 from harness.transport.apikeys import API_KEY_HEADER, ApiKeyRegistry, KeyMatch
 from harness.transport.delivery import (MAX_RESPONSE_BYTES, DeliveryResult, Timeouts, WebhookConfig,
                                         deliver)
-from harness.transport.requestlog import request_handler
 from harness.transport.responses import (load_code_table, parse_standard_response, response_entry,
                                          standard_response)
 
@@ -269,7 +268,7 @@ class Hub:
             ssl_context = server_context(self.config.tls.cert, self.config.tls.key, client_ca=self.config.tls.client_ca)
         try:
             self._server = make_server(self.config.host, self.config.port, self._wsgi, threaded=True,
-                                       ssl_context=ssl_context, request_handler=request_handler())
+                                       ssl_context=ssl_context)
         except OSError as exc:
             raise ConfigError(f"hub: cannot listen on {self.config.host}:{self.config.port} ({exc.strerror})") from None
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
