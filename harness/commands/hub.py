@@ -26,14 +26,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from harness.commands.console import make_console
 
     from harness.hubsetup import build_hub
     from harness.profile import load_profile
 
     profile = load_profile(args.profile)
     hub = build_hub(profile, host=args.host, port=args.port)
-    console = Console(highlight=False)
+    console = make_console()
     stop = threading.Event()
     with hub:
         args.dip_certificate_out.write_bytes(hub.identity.cert_pem)
