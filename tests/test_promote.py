@@ -289,6 +289,7 @@ def test_the_command_refuses_with_exit_1_and_writes_nothing(certified: Any, prod
     (["--margin-days", "-1"], "--margin-days should be between 0 and 3650"),
     (["--dip-cert", "missing.pem"], "--dip-cert missing.pem: cannot be read"),
     (["--no-trust"], "promote needs --trust CA.pem"),
+    (["--out", "FILE"], ": --out must be a folder, and this is a file"),
 ])
 def test_the_command_says_what_is_wrong_in_one_line(certified: Any, production: Production, pki: DemoPKI,
                                                     capsys: pytest.CaptureFixture[str], argv: list[str],
@@ -300,7 +301,7 @@ def test_the_command_says_what_is_wrong_in_one_line(certified: Any, production: 
         if key in argv or (key == "--trust" and "--no-trust" in argv):
             continue
         args += [key, value]
-    args += [a for a in argv if a != "--no-trust"]
+    args += [str(production.profile()) if a == "FILE" else a for a in argv if a != "--no-trust"]
     assert main(["promote", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert expected in err and "\n" not in err and "Traceback" not in err

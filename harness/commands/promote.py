@@ -42,9 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Imports here, not at the top: `dipcert --help` imports every command module (cli.py).
-    from rich.console import Console
     from rich.markup import escape
 
+    from harness.commands.console import make_console
     from harness.errors import UsageError
     from harness.evidence.origin import load_anchors
     from harness.profile import load_profile
@@ -54,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--from {args.bundle}: no such bundle (expected a run folder or a .dipcert.zip)")
     if not args.trust:
         raise UsageError("promote needs --trust CA.pem: the CA the DIP Manager trusts for production certificates")
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        raise UsageError(f"{args.out}: --out must be a folder, and this is a file")
     if not 0 <= args.margin_days <= 3650:
         raise UsageError(f"--margin-days should be between 0 and 3650, got {args.margin_days}")
     anchors = load_anchors(args.trust, args.signer)
@@ -61,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     profile = load_profile(args.profile)
     result = promote(args.bundle, profile, trust=anchors.trust, signers=anchors.signers, dip_certs=dip_certs,
                      margin_days=args.margin_days, out=args.out)
-    console = Console(highlight=False)
+    console = make_console()
     bundle = result.bundle
     console.print(f"certification bundle {escape(str(args.bundle))}: run {escape(str(bundle.run_id))}, "
                   f"{escape(bundle.state)}, grade {escape(str(result.grade.get('level')))}", soft_wrap=True)

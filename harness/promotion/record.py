@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from harness.errors import ConfigError
 from harness.evidence.dsse import sign_envelope
 from harness.findings import Finding
 from harness.promotion.differences import Difference
@@ -48,8 +49,11 @@ def encode(payload: Mapping[str, Any]) -> bytes:
 
 def write_record(folder: Path, run_id: str, payload: Mapping[str, Any], identity: Any) -> Path:
     """`folder/promotion-<run id>.dsse.json`, signed by `identity` (a SigningIdentity)."""
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / record_name(run_id)
     envelope = sign_envelope(PAYLOAD_TYPE, encode(payload), identity)
-    path.write_text(json.dumps(envelope, indent=2) + "\n", encoding="utf-8")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(envelope, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write the promotion record ({exc.strerror or exc})") from None
     return path
