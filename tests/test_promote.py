@@ -286,6 +286,7 @@ def test_the_command_refuses_with_exit_1_and_writes_nothing(certified: Any, prod
 
 @pytest.mark.parametrize("argv, expected", [
     (["--from", "nowhere.zip"], "--from nowhere.zip: no such bundle"),
+    (["--with", "earlier.zip"], "--with earlier.zip: no such bundle"),
     (["--margin-days", "-1"], "--margin-days should be between 0 and 3650"),
     (["--dip-cert", "missing.pem"], "--dip-cert missing.pem: cannot be read"),
     (["--no-trust"], "promote needs --trust CA.pem"),

@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dip-cert", type=Path, action="append", default=[], metavar="DIP.pem",
                         help="the signing certificate of the DIP whose transcript the bundle carries (repeatable): "
                              "only then can the bundle be certification grade")
+    parser.add_argument("--with", dest="earlier", type=Path, action="append", default=[], metavar="BUNDLE",
+                        help="an earlier bundle the certification's reused requirements rest on (repeatable), "
+                             "verified with the same anchors, as dipcert verify --with does")
     parser.add_argument("--margin-days", type=int, default=30, metavar="N",
                         help="refuse certificates that expire within N days (default 30)")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
@@ -52,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.bundle.exists():
         raise UsageError(f"--from {args.bundle}: no such bundle (expected a run folder or a .dipcert.zip)")
+    for earlier in args.earlier:
+        if not earlier.exists():
+            raise UsageError(f"--with {earlier}: no such bundle (expected a run folder or a .dipcert.zip)")
     if not args.trust:
         raise UsageError("promote needs --trust CA.pem: the CA the DIP Manager trusts for production certificates")
     if args.out is not None and args.out.exists() and not args.out.is_dir():
@@ -62,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     dip_certs = [_dip_certificate(path) for path in args.dip_cert]
     profile = load_profile(args.profile)
     result = promote(args.bundle, profile, trust=anchors.trust, signers=anchors.signers, dip_certs=dip_certs,
-                     margin_days=args.margin_days, out=args.out)
+                     margin_days=args.margin_days, out=args.out,
+                     earlier=args.earlier)
     console = make_console()
     bundle = result.bundle
     console.print(f"certification bundle {escape(str(args.bundle))}: run {escape(str(bundle.run_id))}, "

@@ -113,15 +113,17 @@ class Promotion:
 
 def promote(bundle: Path, production: Profile, *, trust: Sequence[x509.Certificate], signers: Sequence[str] = (),
             dip_certs: Sequence[x509.Certificate] = (), margin_days: int = DEFAULT_MARGIN_DAYS,
-            out: Path | None = None, probe: Probe | bool | None = None, now: datetime | None = None) -> Promotion:
-    """Decides; writes the record into `out` (default: beside the bundle) only when promoted."""
+            out: Path | None = None, probe: Probe | bool | None = None, now: datetime | None = None,
+            earlier: Sequence[Path] = ()) -> Promotion:
+    """Decides; writes the record into `out` (default: beside the bundle) only when promoted. `earlier`: the
+    bundles reused requirements rest on (always followed: a reused requirement without its bundle refuses)."""
     now = now or datetime.now(timezone.utc)
     anchors = Anchors(trust=tuple(trust), signers=tuple(signers))
     # `dip_certs` reaches verify only when given: the argument exists once issue 15's transcript check does.
     if dip_certs and "dip_certs" not in inspect.signature(verify_bundle).parameters:
         raise UsageError("--dip-cert: this dipcert cannot check a DIP transcript yet (issue 15)")
     extra = {"dip_certs": tuple(dip_certs)} if dip_certs else {}
-    result = verify_bundle(bundle, anchors=anchors, **extra)
+    result = verify_bundle(bundle, anchors=anchors, earlier=list(earlier), **extra)
     certified = result.run.get("profile") if isinstance(result.run.get("profile"), Mapping) else {}
     found = config_differences(certified, production.to_public_dict())
     checks, certificates = check_production(production, certified_fingerprint=result.run.get("system_fingerprint"),
