@@ -50,12 +50,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.timeout is not None and not 0 < args.timeout <= 3600:
         raise UsageError(f"--timeout should be between 0 and 3600 seconds, got {args.timeout:g}")
-    output_folder(args.out)
     profile = load_profile(args.profile)
     pack = load_pack(args.spec)
     console = make_console()
     for warning in profile.warnings:
         console.print(f"[yellow]warning[/]: {escape(warning)}")
+    output_folder(args.out)  # after the profile and pack are checked: a refused command leaves nothing behind
     dip, cert_path = load_or_create(args.dip_key or args.out / ".dip")
     console.print(f"The simulated DIP signs deliveries with {cert_path}")
     only = list(args.only)
