@@ -1,0 +1,92 @@
+"""Tests that catch a broken bundle check (issue 21): a trusted CA's namesake with another key, a
+manifest naming another signer, a log with a partial line after its end, and certificate validity
+at the run's end to the second. Bundles are built as in test_verify (its helpers are reused)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import NameOID
+
+from harness.evidence.bundle import certificate_fingerprint, sign_bytes
+from harness.evidence.verify import _issued_by_any, _parse_time, verify_bundle
+from test_verify import NOW, Identity, _cert, _key, make_bundle, make_ca, make_identity, record_run, rules
+
+
+def _subject(cert: Any) -> str:
+    return cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+
+
+def test_a_ca_with_the_trusted_name_but_another_key_does_not_vouch_for_the_signer(tmp_path: Path) -> None:
+    ca = make_ca("Namesake CA", index=0)
+    party = make_identity("mdr.example", ca=ca, index=1)
+    folder, _ = make_bundle(tmp_path, identity=party)
+    namesake = make_ca("Namesake CA", index=2)  # same subject as the issuer, another key
+    assert _subject(namesake[0]) == _subject(ca[0]) and namesake[0].subject == party.certificate.issuer
+    result = verify_bundle(folder, trust=[namesake[0]], now=NOW)
+    [untrusted] = [f for f in result.findings if f.rule == "signature.untrusted"]
+    assert untrusted.path == "manifest.sig" and untrusted.actual == "CN=Namesake CA"
+    assert "signature.untrusted" not in rules(verify_bundle(folder, trust=[namesake[0], ca[0]], now=NOW))
+    assert not _issued_by_any(party.certificate, [namesake[0]])
+    assert _issued_by_any(party.certificate, [ca[0]]) and _issued_by_any(party.certificate, [party.certificate])
+    assert not _issued_by_any(party.certificate, [])
+
+
+def test_the_manifest_must_name_the_certificate_that_signed_it(tmp_path: Path) -> None:
+    party = make_identity(index=1)
+    folder, _ = make_bundle(tmp_path, identity=party)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["signer"] == certificate_fingerprint(party.certificate)
+    other = make_identity("someone.else", index=2)
+    manifest["signer"] = certificate_fingerprint(other.certificate)  # names another party ...
+    data = json.dumps(manifest, indent=2).encode()
+    (folder / "manifest.json").write_bytes(data)
+    (folder / "manifest.sig").write_text(json.dumps(sign_bytes(data, party)))  # ... and is signed validly
+    result = verify_bundle(folder, now=NOW)
+    found = [f for f in result.findings if f.rule == "signature.unexpected-certificate"]
+    assert [(f.path, f.expected, f.actual, f.message) for f in found] == [
+        ("manifest.sig", certificate_fingerprint(other.certificate), certificate_fingerprint(party.certificate),
+         "the signing certificate is not the one the manifest names")]
+    assert "signature.invalid" not in rules(result) and result.exit_code == 1
+
+
+def test_a_partial_line_after_the_run_end_is_not_a_complete_log(tmp_path: Path) -> None:
+    record_run(tmp_path / "run-1", None)  # closed: ends with a complete run-end record
+    assert verify_bundle(tmp_path / "run-1", now=NOW).complete
+    with open(tmp_path / "run-1" / "evidence.jsonl", "ab") as handle:
+        handle.write(b'{"seq":9,"kind":"ev')  # a write cut short
+    result = verify_bundle(tmp_path / "run-1", now=NOW)
+    assert not result.complete
+    truncated = [f for f in result.findings if f.rule == "evidence.incomplete"]
+    assert [(f.path, f.expected, f.actual) for f in truncated] == [
+        ("evidence.jsonl", "whole lines", "a truncated last line")]
+
+
+def test_the_signing_certificate_is_judged_at_the_end_of_the_run_to_the_second(tmp_path: Path) -> None:
+    """finished must lie within the certificate's validity: one second past not_after is expired."""
+    ca_cert, ca_key = make_ca("Short CA", index=0)
+    for name, shift, rule in (("late", timedelta(seconds=1), "signature.expired"),
+                              ("edge", timedelta(0), None)):
+        key = _key(1)
+        cert = _cert("short.example", key, "Short CA", ca_key)
+        finished = cert.not_valid_after_utc + shift
+        party = Identity(key, cert, cert.public_bytes(serialization.Encoding.PEM))
+        folder, _ = make_bundle(tmp_path / name, identity=party)
+        manifest = json.loads((folder / "manifest.json").read_text())
+        manifest["finished"] = finished.isoformat()
+        data = json.dumps(manifest, indent=2).encode()
+        (folder / "manifest.json").write_bytes(data)
+        (folder / "manifest.sig").write_text(json.dumps(sign_bytes(data, party)))
+        found = {f.rule for f in verify_bundle(folder, now=NOW).findings if f.rule.startswith("signature.")}
+        assert found == ({rule} if rule else set()), name
+
+
+def test_run_times_parse_with_or_without_a_zone() -> None:
+    assert _parse_time("2026-05-01T12:00:00Z") == datetime(2026, 5, 1, 12, tzinfo=timezone.utc)
+    assert _parse_time("2026-05-01T12:00:00") == datetime(2026, 5, 1, 12, tzinfo=timezone.utc)
+    assert _parse_time("2026-05-01T13:00:00+01:00") == datetime(2026, 5, 1, 12, tzinfo=timezone.utc)
+    assert _parse_time("soon") is None and _parse_time(None) is None
