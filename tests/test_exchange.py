@@ -220,6 +220,9 @@ FAULT_CASES = [
     ("accept-anything-start", "reject"),
     ("47-periods", "start-and-consume"),
     ("periods-not-utc", "start-and-consume"),
+    ("consumption-before-start", "start-and-consume"),  # the window check inside the exchange
+    ("no-echo", "start-and-consume"),
+    ("periods-shifted", "start-and-consume"),
 ]
 
 
@@ -278,7 +281,12 @@ def test_a_definition_timeout_shortens_but_never_lengthens_the_bound(make_host, 
     host = make_host("MDR", mdr_faults=["never-answers"], step_timeout=30.0, recorder=False)
     waits = spy_on_waits(host.hub)
     assert not run_exchange(host, load_exchange(path), "MDR-5.3/exchange/quick")
-    assert 0.5 in waits and max(waits) <= 0.5  # the definition's 0.5 s, not the run's 30 s
+    assert waits == [30.0, 0.5]  # the request: the run's bound; the unanswered answer: its own 0.5 s, not 30
+    path.write_text(text.replace("timeout = 0.5", "timeout = 60"), encoding="utf-8")
+    host = make_host("MDR", mdr_faults=["never-answers"], step_timeout=0.4, recorder=False)
+    waits = spy_on_waits(host.hub)
+    assert not run_exchange(host, load_exchange(path), "MDR-5.3/exchange/quick")
+    assert waits == [0.4, 0.4]  # 60 s in the definition does not lengthen the run's 0.4 s
 
 
 def test_sds_under_test_whose_webhook_refuses_answers_fails_delivery(make_host, exchanges):
