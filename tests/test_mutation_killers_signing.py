@@ -4,6 +4,7 @@ leaf, validity to the second, repeated X-DIP-* headers, and the exact finding of
 from __future__ import annotations
 
 import base64
+import hashlib
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -151,12 +152,13 @@ def test_hash_untrusted_and_unexpected_findings(ca, rogue):
     other = rogue.issue("other", key=certs.cached_key("test-other-leaf"), not_before=SINCE)
     found = verify_request("POST", URL, BODY + b" ", signed, now=NOW, trust=[rogue.cert],
                            expected_certificate=other.cert)
-    digest = base64.b64encode(__import__("hashlib").sha256(BODY + b" ").digest()).decode()
+    digest = base64.b64encode(hashlib.sha256(BODY + b" ").digest()).decode()
     assert found == [
         Finding("signature.hash", f"header:{CONTENT_HASH}", digest, signed[CONTENT_HASH],
                 "X-DIP-Content-Hash is not base64(SHA-256) of the body as received"),
         Finding("signature.untrusted", f"header:{SIGNATURE_CERTIFICATE}",
-                "issued by a trusted CA: CN=killer rogue CA", "issuer CN=killer trusted CA",
+                f"issued by a trusted CA: {rogue.cert.subject.rfc4514_string()}",
+                f"issuer {ca.cert.subject.rfc4514_string()}",
                 "signing certificate is not issued by a trusted CA"),
         Finding("signature.unexpected-certificate", f"header:{SIGNATURE_CERTIFICATE}",
                 certificate_fingerprint(other.cert), certificate_fingerprint(leaf.cert),
@@ -175,7 +177,8 @@ def test_skew_findings_say_which_way(ca):
         assert verify(sign_request("POST", URL, BODY, leaf.identity(), now=NOW + offset)) == []
     assert verify(sign_request("POST", URL, BODY, leaf.identity(), now=NOW + timedelta(minutes=6)),
                   skew=timedelta(minutes=7)) == []
-    [bad] = verify(dict(sign_request("POST", URL, BODY, leaf.identity(), now=NOW), **{SIGNATURE_DATE: "today"}))
+    bad, invalid = verify(dict(sign_request("POST", URL, BODY, leaf.identity(), now=NOW), **{SIGNATURE_DATE: "today"}))
+    assert invalid.rule == "signature.invalid"  # the date is signed over, too
     assert bad == Finding("signature.date", f"header:{SIGNATURE_DATE}", "UTC ISO-8601 like 2025-06-27T14:29:09.061Z",
                           "today", "X-DIP-Signature-Date is not an ISO-8601 time with a zone")
 
