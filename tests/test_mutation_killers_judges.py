@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from harness.findings import Finding
-from harness.messages.ids import is_valid_mpan, mpan_check_digit, parse_dip_timestamp
+from harness.messages.ids import correlation_id, is_valid_mpan, mpan_check_digit, parse_dip_timestamp
 from harness.profile import load_profile
 from harness.run import consume, produce
 from harness.run.context import DEFAULT_BATCH, RunContext
@@ -85,23 +85,39 @@ class Script:
     def __call__(self, url: str, items: list[dict], *, config=None, identity=None, context=None) -> DeliveryResult:
         self.calls.append({"url": url, "items": copy.deepcopy(items), "identity": identity, "config": config,
                            "step": context["step"], "context": dict(context)})
-        step = context["step"]
+        step, seq = context["step"], 100 + len(self.calls)
         if step in self.answers:
-            return self.answers[step]
+            return dataclasses.replace(self.answers[step], responses=[dataclasses.replace(
+                a, seq=seq) for a in self.answers[step].responses])
         if step in ("bad-mpan", "future-timestamp"):
             code = "RCP1061" if step == "bad-mpan" else "RCP1008"
-            return reply(400, [code])
+            return reply(400, [code], seq=seq)
         if step == "bad-signature":
-            return reply(401, ["RCP9999"])
-        return reply(201, ["RCP0000"] * len(items))
+            return reply(401, ["RCP9999"], seq=seq)
+        return reply(201, ["RCP0000"] * len(items), seq=seq)
+
+
+class Checks:
+    """The recorder as the judges use it: every check with its evidence seqs and data."""
+
+    def __init__(self) -> None:
+        self.checks: list[tuple] = []
+
+    def check(self, requirement, rule, passed, findings=(), messages=(), **data) -> int:
+        self.checks.append((requirement, rule, passed, list(messages), data))
+        return len(self.checks)
 
 
 def make_ctx(profile, script: Script | None = None) -> tuple[RunContext, Hub]:
     prof, pki = profile
     hub = Hub(pki.dip)
-    ctx = RunContext(prof, hub=hub, recorder=None, timeout=0.5, run_id="judges")
+    ctx = RunContext(prof, hub=hub, recorder=Checks(), timeout=0.5, run_id="judges")
     ctx.deliver = script or Script()  # type: ignore[method-assign]
     return ctx, hub
+
+
+def recorded(ctx: RunContext) -> list[tuple]:
+    return ctx.recorder._recorder.checks  # type: ignore[union-attr]
 
 
 def requirement(ctx: RunContext, rid_part: str):
@@ -117,6 +133,15 @@ def outcomes(ctx: RunContext) -> list[tuple[str, bool]]:
 CONSUME = "IF-061/consume"
 
 
+def test_a_requirement_without_interface_and_event_is_a_programming_error(profile):
+    ctx, _ = make_ctx(profile)
+    for req in (dataclasses.replace(requirement(ctx, CONSUME), event=None),
+                dataclasses.replace(requirement(ctx, CONSUME), interface=None)):
+        for judge in (consume.run_consume, consume.run_smoke, produce.run_produce):
+            with pytest.raises(AssertionError):
+                judge(ctx, req)
+
+
 def test_a_participant_that_consumes_correctly_passes_every_step(profile):
     script = Script()
     ctx, hub = make_ctx(profile, script)
@@ -126,6 +151,22 @@ def test_a_participant_that_consumes_correctly_passes_every_step(profile):
                              ("consume.bad-signature", True), ("consume.recipient-rejection", True),
                              ("consume.recipient-rejection", True)]
     assert all(o.requirement == req.id and o.findings == [] for o in ctx.outcomes)
+    assert recorded(ctx) == [
+        (req.id, "consume.single", True, [101], {"step": "single"}),
+        (req.id, "consume.batch", True, [102], {"step": "batch", "size": DEFAULT_BATCH}),
+        (req.id, "consume.replay", True, [103], {"step": "replay"}),
+        (req.id, "consume.bad-signature", True, [104], {"step": "bad-signature", "expected_valid": True}),
+        (req.id, "consume.recipient-rejection", True, [105],
+         {"step": "bad-mpan", "expected_valid": False, "expected_code": "RCP1061"}),
+        (req.id, "consume.recipient-rejection", True, [106],
+         {"step": "future-timestamp", "expected_valid": False, "expected_code": "RCP1008"})]
+    sender = ctx.sender_for("IF-061", req.event)
+    for call in script.calls:
+        for item in call["items"]:
+            common = item["payload"]["CommonBlock"]
+            assert common["S0"] == {**common["S0"], "interfaceID": "IF-061", "eventCode": f"[{req.event}]"}
+            assert (common["S1"]["senderDIPID"], common["S1"]["senderRoleID"]) == (sender.dip_id, sender.role)
+            assert common["A0"]["primaryRecipients"] == [ctx.me.dip_id] and "D0" in common
     steps = [c["step"] for c in script.calls]
     assert steps == ["single", "batch", "replay", "bad-signature", "bad-mpan", "future-timestamp"]
     assert all(c["context"] == {"requirement": req.id, "interface": "IF-061", "event": req.event, "step": c["step"]}
@@ -169,7 +210,9 @@ def test_the_batch_is_capped_by_the_webhooks_message_count(profile):
 def test_no_webhook_is_one_finding(profile):
     ctx, hub = make_ctx(profile)
     ctx.webhook = lambda interface_id: None  # type: ignore[method-assign]
-    assert consume.run_consume(ctx, requirement(ctx, CONSUME)) is False
+    req = requirement(ctx, CONSUME)
+    assert consume.run_consume(ctx, req) is False
+    assert recorded(ctx) == [(req.id, "consume.webhook", False, [], {})]
     [outcome] = ctx.outcomes
     assert (outcome.rule, outcome.passed) == ("consume.webhook", False)
     assert outcome.findings == [Finding("consume.webhook", "webhooks.IF-061", "a webhook URL for this interface",
@@ -355,7 +398,12 @@ def test_the_smoke_test_is_one_delivery(profile):
     ctx, _ = make_ctx(profile, script)
     req = dataclasses.replace(requirement(ctx, CONSUME), id="MDR-5.4/IF-061/smoke")
     assert consume.run_smoke(ctx, req) is True
-    assert outcomes(ctx) == [("consume.single", True)]
+    assert recorded(ctx) == [(req.id, "consume.single", True, [101], {"step": "smoke"})]
+    common = script.calls[0]["items"][0]["payload"]["CommonBlock"]
+    sender = ctx.sender_for("IF-061", req.event)
+    assert common["S0"]["eventCode"] == f"[{req.event}]" and common["S1"]["senderDIPID"] == sender.dip_id
+    assert script.calls[0]["config"] == ctx.webhook("IF-061") and script.calls[0]["url"] == ctx.webhook(
+        "IF-061").callback_url
     assert [c["step"] for c in script.calls] == ["smoke"]
     assert script.calls[0]["context"] == {"requirement": req.id, "interface": "IF-061", "event": req.event,
                                           "step": "smoke"}
@@ -364,8 +412,13 @@ def test_the_smoke_test_is_one_delivery(profile):
     ctx, _ = make_ctx(profile, script)
     assert consume.run_smoke(ctx, req) is False
     assert ctx.outcomes[0].findings[0].message.startswith(f"IF-061 [{req.event}] smoke delivery: not consumed")
+    script = Script(smoke=reply(None, [], findings=[Finding("delivery.timeout", "", "", "", "slow")]))
+    ctx, _ = make_ctx(profile, script)
+    consume.run_smoke(ctx, req)
+    assert ctx.outcomes[0].findings[0].expected == "an answer within 0.5 s"
     ctx.webhook = lambda interface_id: None  # type: ignore[method-assign]
     assert consume.run_smoke(ctx, req) is False
+    assert recorded(ctx)[-1] == (req.id, "consume.webhook", False, [], {})
     assert ctx.outcomes[-1].findings == [Finding("consume.webhook", "webhooks.IF-061",
                                                  "a webhook URL for this interface", "none",
                                                  "no webhook is configured or registered for IF-061")]
@@ -411,10 +464,27 @@ def test_an_accepted_message_from_the_party_passes(profile):
     ctx.send = sender  # type: ignore[method-assign]
     assert produce.run_produce(ctx, req) is True
     assert outcomes(ctx) == [("produce.accepted", True)] and ctx.outcomes[0].findings == []
+    assert recorded(ctx) == [(req.id, "produce.accepted", True, [21, 3], {"step": "submit", "transaction_id": "T-1"})]
     [call] = sender.calls
     assert (call["role"], call["interface"], call["event"]) == ("MDR", "IF-064", req.event)
     assert call["context"] == {"requirement": req.id, "step": "trigger"}
-    assert call["correlation_id"].startswith("CI-") and hub.waits == [0.5]
+    # the correlation id is reproducible: today's date and the requirement's own generator
+    assert call["correlation_id"] == correlation_id(datetime.now(UTC), ctx.rng_for(req.id)) and hub.waits == [0.5]
+
+
+def test_the_message_carrying_the_correlation_id_is_judged_before_others(profile):
+    ctx, hub = make_ctx(profile)
+    req = requirement(ctx, PRODUCE)
+    flawed = Finding("periods.count", "/0/payload", "48 periods", "47 periods", "47 periods")
+
+    def send_two(corr):
+        hub.submissions.append(submission(ctx, produced(ctx, "CI-20250101-other"), findings=[flawed], tx="T-a",
+                                          seq=31))
+        hub.submissions.append(submission(ctx, produced(ctx, corr), tx="T-b", seq=32))
+
+    ctx.send = Sender(then=send_two)  # type: ignore[method-assign]
+    assert produce.run_produce(ctx, req) is True
+    assert recorded(ctx) == [(req.id, "produce.accepted", True, [32, 3], {"step": "submit", "transaction_id": "T-b"})]
 
 
 def test_the_trigger_failing_is_a_finding(profile):
@@ -422,6 +492,7 @@ def test_the_trigger_failing_is_a_finding(profile):
     req = requirement(ctx, PRODUCE)
     ctx.send = Sender(ok=False, detail="trigger answered HTTP 500")  # type: ignore[method-assign]
     assert produce.run_produce(ctx, req) is False
+    assert recorded(ctx) == [(req.id, "produce.trigger", False, [3], {"step": "trigger"})]
     assert ctx.outcomes[0].findings == [Finding(
         "produce.trigger", "triggers.IF-064", "the trigger to succeed", "trigger answered HTTP 500",
         f"could not ask the MDR to send IF-064 [{req.event}]: trigger answered HTTP 500")]
@@ -435,6 +506,7 @@ def test_nothing_sent_is_a_timeout(profile):
     ctx.send = Sender(then=lambda corr: hub.submissions.append(  # type: ignore[method-assign]
         submission(ctx, produced(ctx, corr), sender="1999999999", tx="T-other")))
     assert produce.run_produce(ctx, req) is False
+    assert recorded(ctx) == [(req.id, "produce.timeout", False, [3], {"step": "wait"})]
     assert ctx.outcomes[0].findings == [Finding(
         "produce.timeout", "", f"IF-064 [{req.event}] from {ctx.me.dip_id} within 0.5 s", "nothing",
         f"the MDR did not send IF-064 [{req.event}] to the DIP within 0.5 s of being asked "
@@ -468,6 +540,8 @@ def test_a_message_the_dip_rejects_fails_with_its_findings(profile):
 
     ctx.send = Sender(then=refuse)  # type: ignore[method-assign]
     assert produce.run_produce(ctx, req) is False
+    assert recorded(ctx) == [(req.id, "produce.accepted", False, [40, 3], {
+        "step": "submit", "status": 400, "codes": ["MSG1001"], "expected_valid": True})]
     assert outcomes(ctx) == [("produce.accepted", False)] and ctx.outcomes[0].findings == reasons[:1]
 
 
