@@ -286,3 +286,22 @@ def test_small_readers(factory, start):
     assert business.day_of("2025-03-10") is None and business.day_of(None) is None
     assert business.mpan_of({"payload": {"CommonBlock": {"M0": {"MPANCore": 5}}}}) is None
     assert business.ptr(2, "CustomBlock", "a/b", "c~d") == "/2/payload/CustomBlock/a~1b/c~0d"
+
+
+def test_check_consumption_puts_every_finding_at_the_items_index(factory, start):
+    item = consumption(factory, start, date(2025, 3, 9), 2)
+    item["payload"]["CustomBlock"]["B045"]["measurementQuantityID"] = "AE"
+    del item["payload"]["CustomBlock"]["B941List"][1]["MDRConsumptionPeriods"][-1]
+    found = business.check_consumption(item, direction="I", start=date(2025, 3, 10), index=2)
+    assert [(f.rule, f.path.split("/payload/")[0]) for f in found] == [
+        ("exchange.measurement-quantity", "/2"), ("periods.count", "/2"), ("exchange.before-start", "/2")]
+    assert {f.path.split("/payload/")[0] for f in business.check_consumption(item, direction="I",
+                                                                              start=date(2025, 3, 10))} == {"/0"}
+    assert business.check_not_sent(item, rule="exchange.reject", why="x")[0].path.startswith("/0/")
+
+
+def test_an_echo_that_is_not_an_object_echoes_nothing(start, answer):
+    names = " ".join(start["payload"]["CustomBlock"])
+    answer["payload"]["CustomBlock"] = names  # a string naming every block is still not the blocks
+    found = business.check_echo(start, answer)
+    assert [f.actual for f in found] == ["missing"] * len(start["payload"]["CustomBlock"])

@@ -268,7 +268,8 @@ def test_periods_utc_findings() -> None:
 
 def test_extra_rules_read_odd_shapes_without_findings() -> None:
     odd_periods = {"payload": {"CommonBlock": {}, "CustomBlock": {"B941List": [
-        _day("48 periods"), _day({"sp": "2024-06-30T00:30:00+01:00"}), "day"]}}}  # type: ignore[arg-type]
+        _day("48 periods"), _day({"sp": "2024-06-30T00:30:00+01:00"}), "day",  # type: ignore[arg-type]
+        {"settlementDay": {"settlementDayDate": DAY}}]}}}  # no periods at all: the schema's finding
     assert checks.check_message(odd_periods) == []
     assert checks.check_message({"payload": {"CommonBlock": "text", "CustomBlock": {"B941List": "days"}}}) == []
 

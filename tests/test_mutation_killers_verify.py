@@ -14,7 +14,7 @@ from cryptography.x509.oid import NameOID
 
 from harness.evidence.bundle import certificate_fingerprint, sign_bytes
 from harness.evidence.verify import _issued_by_any, _parse_time, verify_bundle
-from test_verify import NOW, Identity, _cert, _key, make_bundle, make_ca, make_identity, record_run, rules
+from test_verify import NOW, PLAN, Identity, _cert, _key, make_bundle, make_ca, make_identity, record_run, rules
 
 
 def _subject(cert: Any) -> str:
@@ -90,3 +90,16 @@ def test_run_times_parse_with_or_without_a_zone() -> None:
     assert _parse_time("2026-05-01T12:00:00") == datetime(2026, 5, 1, 12, tzinfo=timezone.utc)
     assert _parse_time("2026-05-01T13:00:00+01:00") == datetime(2026, 5, 1, 12, tzinfo=timezone.utc)
     assert _parse_time("soon") is None and _parse_time(None) is None
+
+
+def test_a_plan_mismatch_says_what_each_side_has(tmp_path: Path) -> None:
+    folder, _ = make_bundle(tmp_path)
+    derived = [dict(PLAN[0], enabled=False), dict(PLAN[2], enabled=True),
+               {"id": "MDR-5.3/exchange/stop", "enabled": True}]  # IF-062 produce: absent here
+    result = verify_bundle(folder, plan_from_profile=lambda _data: derived, now=NOW)
+    found = sorted((f.message.split(":")[0], f.expected, f.actual) for f in result.findings
+                   if f.rule == "plan.mismatch")
+    assert found == [("MDR-5.2a/IF-061/consume", "not enabled", "enabled"),
+                     ("MDR-5.2b/IF-062/produce", "absent", "enabled"),
+                     ("MDR-5.2b/IF-065/produce", "enabled", "not enabled"),
+                     ("MDR-5.3/exchange/stop", "enabled", "absent")]
