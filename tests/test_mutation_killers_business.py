@@ -305,3 +305,36 @@ def test_an_echo_that_is_not_an_object_echoes_nothing(start, answer):
     answer["payload"]["CustomBlock"] = names  # a string naming every block is still not the blocks
     found = business.check_echo(start, answer)
     assert [f.actual for f in found] == ["missing"] * len(start["payload"]["CustomBlock"])
+
+
+def test_the_correlation_rule_defaults_without_a_table_and_names_a_vanished_catalogue(tmp_path):
+    import re
+
+    from harness.catalogue import load_catalogue
+
+    source = re.sub(r"(?ms)^\[correlation\]\n.*?(?=^\[|\Z)", "", load_catalogue().source.read_text("utf-8"))
+    path = tmp_path / "catalogue.toml"
+    path.write_text(source, encoding="utf-8")
+    catalogue = load_catalogue(path)
+    assert business.correlation_rule(catalogue) == business.CorrelationRule()
+    path.unlink()
+    with pytest.raises(ConfigError, match=f"{re.escape(str(path))}: catalogue file not found"):
+        business.correlation_rule(catalogue)
+
+
+def test_default_indexes_are_zero_and_check_periods_passes_its_own(factory, start):
+    item = consumption(factory, start, date(2025, 3, 10), 1)
+    day = item["payload"]["CustomBlock"]["B941List"][0]
+    day["settlementDay"]["periodDuration"] = 60
+    day["MDRConsumptionPeriods"][0]["v"] = "1"
+    assert [f.path[:3] for f in business.check_period_duration(item)] == ["/0/"]
+    assert [f.path[:3] for f in business.check_period_quantities(item)] == ["/0/"]
+    assert [(f.rule, f.path[:3]) for f in business.check_periods(item, index=2)] == [
+        ("periods.duration", "/2/"), ("periods.quantity", "/2/")]
+
+
+def test_a_consumption_without_days_has_no_day_findings(factory, start):
+    item = consumption(factory, start, date(2025, 3, 10), 1)
+    del item["payload"]["CustomBlock"]["B941List"]
+    assert business.check_consumption(item, direction="I", start=date(2025, 3, 11), stop=date(2025, 3, 9)) == []
+    assert business.settlement_days(item) == []

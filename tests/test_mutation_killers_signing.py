@@ -9,13 +9,17 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 from werkzeug.datastructures import Headers
 
+from harness.errors import ConfigError
 from harness.findings import Finding
 from harness.transport import certs
 from harness.transport.signing import (
-    CONTENT_HASH, SIGNATURE, SIGNATURE_CERTIFICATE, SIGNATURE_DATE, SIGNATURE_HEADERS, certificate_fingerprint,
-    header_lookup, is_trusted, parse_signature_date, repeated_headers, sign_request, verify_request)
+    CONTENT_HASH, SIGNATURE, SIGNATURE_CERTIFICATE, SIGNATURE_DATE, SIGNATURE_HEADERS, SigningIdentity,
+    _url_variants, certificate_fingerprint, header_lookup, is_trusted, parse_signature_date, repeated_headers,
+    sign_request, verify_request)
 
 URL = "https://127.0.0.1:8443/dip-channel/IF-061"
 BODY = b'[{"payload":{}}]'
@@ -191,3 +195,45 @@ def test_skew_findings_say_which_way(ca):
 ])
 def test_signature_dates(text, parsed):
     assert parse_signature_date(text) == parsed
+
+
+# --- naming the signer's mistake ---------------------------------------------------------------------
+
+def test_the_url_variants_a_signer_may_have_signed():
+    assert _url_variants("https://Hub.Example/dip-channel/IF-061?A=B") == [
+        ("signed the URL without lower-casing it", "https://Hub.Example/dip-channel/IF-061?A=B"),
+        ("signed the path only, not the full URL", "/dip-channel/if-061?a=b"),
+        ("signed the path only, not lower-cased", "/dip-channel/IF-061?A=B"),
+        ("signed the URL without its query string", "https://hub.example/dip-channel/if-061"),
+        ("signed the URL with the default port", "https://hub.example:443/dip-channel/if-061?a=b")]
+    assert _url_variants("HTTP://hub:80/x")[-1] == ("signed the URL without the default port", "http://hub/x")
+    assert _url_variants("http://hub/x")[-1] == ("signed the URL with the default port", "http://hub:80/x")
+    assert _url_variants("http://hub/x")[1] == ("signed the path only, not the full URL", "/x")
+    assert len(_url_variants("https://hub:8443/x")) == 4  # no default port to add or drop
+    assert len(_url_variants("ftp://hub/x")) == 4 and len(_url_variants("https:///x")) == 4
+
+
+@pytest.mark.parametrize("signed, hint", [
+    ("post;https://hub.example/dip-channel/if-061?a=b", "signed the method in lower case"),
+    ("POST;https://hub.example:443/dip-channel/if-061?a=b", "signed the URL with the default port"),
+    ("POST;https://hub.example/dip-channel/if-061", "signed the URL without its query string"),
+    ("POST;/dip-channel/if-061?a=b", "signed the path only, not the full URL"),
+    ("POST;https://Hub.Example/dip-channel/IF-061?A=B", "signed the URL without lower-casing it"),
+    ("PUT;https://hub.example/dip-channel/if-061?a=b", None),
+])
+def test_a_failed_signature_names_the_mistake(ca, signed, hint):
+    leaf = ca.issue("mistaken", key=certs.cached_key("test-leaf"), not_before=SINCE)
+    url = "https://Hub.Example/dip-channel/IF-061?A=B"
+    headers = sign_request("POST", url, BODY, leaf.identity(), now=NOW)
+    text = f"{signed};{headers[SIGNATURE_DATE]};{headers[CONTENT_HASH]}"
+    headers[SIGNATURE] = base64.b64encode(leaf.key.sign(text.encode(), padding.PKCS1v15(), hashes.SHA256())).decode()
+    [finding] = verify_request("POST", url, BODY, headers, now=NOW)
+    base = "X-DIP-Signature does not verify over METHOD;url;date;hash with the certificate's key"
+    assert finding.message == (f"{base}: the signer {hint}" if hint else base)
+    assert finding.expected == (f"signature over POST;https://hub.example/dip-channel/if-061?a=b;"
+                                f"{headers[SIGNATURE_DATE]};{headers[CONTENT_HASH]}")
+
+
+def test_a_missing_pkcs12_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="PKCS#12 file not found"):
+        SigningIdentity.from_pkcs12(tmp_path / "nope.p12", "pw")
