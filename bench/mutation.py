@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 EQUIVALENTS = ROOT / "bench" / "mutation_equivalents.toml"
 GOAL = 0.90
 KILLED = {1, 3, 36, 37, -24, 24, 152, 255}  # test failure, pytest error, timeout, type check
-SURVIVED = {0}
-NOT_REACHED = {5, 33, None}  # no selected test calls the function: a survivor by another name
+NOT_REACHED = {5, 33}  # no selected test calls the function: a survivor by another name
+UNCHECKED = {None, 2}  # the run stopped before this mutant (or was interrupted): not in the score
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class Outcome:
     module: str
     mutant: str
     function: str
-    status: str  # killed, survived, not-reached, excluded
+    status: str  # killed, survived, not-reached, excluded, unchecked
     change: tuple[str, str]
     diff: str
     why: str = ""
@@ -109,6 +109,8 @@ def outcomes(equivalents: list[Equivalent]) -> list[Outcome]:
                 status, why = "killed", ""
             elif code in NOT_REACHED:
                 status, why = "not-reached", ""
+            elif code in UNCHECKED:
+                status, why = "unchecked", ""
             else:
                 status, why = "survived", ""
             found.append(Outcome(module, mutant, function, status, change, diff, why))
@@ -154,19 +156,25 @@ def main() -> int:
         for o in found:
             if o.status in wanted:
                 print(f"\n# {o.mutant} ({o.status}{': ' + o.why if o.why else ''})\n{o.diff}")
-    print(f"\n{'module':34} {'mutants':>7} {'killed':>6} {'survived':>8} {'unreached':>9} {'excluded':>8}  score")
-    low = []
+    print(f"\n{'module':34} {'mutants':>7} {'killed':>6} {'survived':>8} {'unreached':>9} {'excluded':>8}"
+          f" {'unchecked':>9}  score")
+    low, partial = [], []
     for module, counts, score in score_table(found):
         print(f"{module:34} {sum(counts.values()):7} {counts['killed']:6} {counts['survived']:8} "
-              f"{counts['not-reached']:9} {counts['excluded']:8}  {score:6.1%}")
+              f"{counts['not-reached']:9} {counts['excluded']:8} {counts['unchecked']:9}  {score:6.1%}")
         if score < GOAL:
             low.append(module)
+        if counts["unchecked"]:
+            partial.append(module)
+    if partial:
+        print(f"\nthe run did not check every mutant of {', '.join(partial)}: their scores are partial "
+              "(run again to finish; mutmut keeps what it has checked)")
     if unmatched:
         print(f"\n{len(unmatched)} listed equivalent mutant(s) no longer match a mutant (the code changed?): "
               + "; ".join(f"{e.module} {e.function}: {e.after}" for e in unmatched))
     if low:
         print(f"\nbelow the goal of {GOAL:.0%} of non-equivalent mutants killed: {', '.join(low)}")
-    return 1 if low else 0
+    return 1 if low or partial else 0
 
 
 if __name__ == "__main__":
