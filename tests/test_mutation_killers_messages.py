@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import re
+import time
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -120,10 +121,22 @@ def test_dip_timestamps() -> None:
     now = ids.parse_dip_timestamp(ids.dip_timestamp())
     assert abs(now - datetime.now(timezone.utc)) < timedelta(minutes=1)  # no moment: the current time
     assert now.utcoffset() in (timedelta(0), timedelta(hours=1))
-    with pytest.raises(ValueError, match="dip_timestamp needs an aware datetime"):
+    with pytest.raises(ValueError, match="^dip_timestamp needs an aware datetime$"):
         ids.dip_timestamp(datetime(2024, 7, 1, 10, 0))
     assert ids.utc_timestamp(datetime(2024, 7, 1, 11, 0, 1, 5, tzinfo=timezone(timedelta(hours=1)))) == \
         "2024-07-01T10:00:01+00:00"
+
+
+def test_timestamps_do_not_depend_on_the_machines_time_zone(monkeypatch) -> None:
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        moment = datetime(2024, 7, 1, 10, 0, tzinfo=timezone.utc)
+        assert ids.utc_timestamp(moment) == "2024-07-01T10:00:00+00:00"
+        assert ids.dip_timestamp(moment) == "2024-07-01T11:00:00+01:00"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 @pytest.mark.parametrize("bad", ["2024-07-01T11:00:00+01:00 ", "2024-07-01 11:00:00+01:00", "2024-07-01T11:00:00Z",
