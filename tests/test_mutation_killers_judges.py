@@ -623,3 +623,44 @@ def test_the_dcp_and_the_recipient_are_judged_only_where_they_apply(profile):
     item["payload"]["CommonBlock"]["A0"]["primaryRecipients"] = ["1888888888"]
     assert produce.identity_findings(ctx, item) == []
     assert produce.identity_findings(ctx, {"payload": {}}) != []  # sender role and DIP ID are missing
+
+
+def test_samples_name_the_event_and_the_nominated_partner_as_sender(profile):
+    """An interface with several events, and a partner that is not the default market party: the
+    smoke delivery must carry the requirement's event and come from the partner the profile names."""
+    script = Script()
+    ctx, _ = make_ctx(profile, script)
+    partner = dataclasses.replace(ctx.profile.partner, dip_id="1777777777")
+    ctx.profile = dataclasses.replace(ctx.profile, partner=partner)
+    for rid_part, interface in (("IF-006/consume/MeterRemoval", "IF-006"), ("IF-061/consume", "IF-061")):
+        req = requirement(ctx, rid_part)
+        script.calls.clear()
+        consume.run_smoke(ctx, req)
+        common = script.calls[0]["items"][0]["payload"]["CommonBlock"]
+        sender = ctx.sender_for(interface, req.event)
+        assert common["S0"]["eventCode"] == f"[{req.event}]"
+        assert (common["S1"]["senderDIPID"], common["S1"]["senderRoleID"]) == (sender.dip_id, sender.role)
+    assert sender.dip_id == "1777777777"  # IF-061 comes from the nominated SDS
+
+
+def test_a_replay_is_a_copy_marked_as_replay():
+    item = {"payload": {"CommonBlock": {"D0": {"transactionID": "T-1", "replayIndicator": False}}}}
+    replay = consume._as_replay(item)
+    assert replay["payload"]["CommonBlock"]["D0"] == {"transactionID": "T-1", "replayIndicator": True}
+    assert item["payload"]["CommonBlock"]["D0"]["replayIndicator"] is False  # the original is untouched
+
+
+def test_the_future_timestamp_is_one_day_ahead(profile):
+    script = Script()
+    ctx, _ = make_ctx(profile, script)
+    consume.run_consume(ctx, requirement(ctx, CONSUME))
+    call = next(c for c in script.calls if c["step"] == "future-timestamp")
+    ahead = parse_dip_timestamp(call["items"][0]["payload"]["CommonBlock"]["S1"]["senderTimestamp"]) - datetime.now(UTC)
+    assert timedelta(hours=23) < ahead <= timedelta(days=1)
+
+
+def test_an_accepted_message_to_reject_lists_every_code(profile):
+    script = Script(**{"bad-mpan": reply(201, ["RCP0000", "MSG0000"])})
+    ctx, _ = make_ctx(profile, script)
+    consume.run_consume(ctx, requirement(ctx, CONSUME))
+    assert ctx.outcomes[4].findings[0].actual == "HTTP 201, RCP0000, MSG0000"
