@@ -664,3 +664,58 @@ def test_an_accepted_message_to_reject_lists_every_code(profile):
     ctx, _ = make_ctx(profile, script)
     consume.run_consume(ctx, requirement(ctx, CONSUME))
     assert ctx.outcomes[4].findings[0].actual == "HTTP 201, RCP0000, MSG0000"
+
+
+def test_every_consume_delivery_carries_the_event_the_partner_and_the_webhook_config(profile):
+    script = Script()
+    ctx, hub = make_ctx(profile, script)
+    ctx.profile = dataclasses.replace(ctx.profile, partner=dataclasses.replace(ctx.profile.partner,
+                                                                               dip_id="1777777777"))
+    config = WebhookConfig("https://127.0.0.1:9/hook/if-006", 5, None)
+    hub.webhook = lambda dip_id, interface_id: config  # type: ignore[method-assign]
+    for rid_part, interface in (("IF-006/consume/MeterRemoval", "IF-006"), (CONSUME, "IF-061")):
+        req = requirement(ctx, rid_part)
+        script.calls.clear()
+        assert consume.run_consume(ctx, req) is True
+        sender = ctx.sender_for(interface, req.event)
+        assert all(c["config"] is config for c in script.calls)
+        for call in script.calls:
+            for item in call["items"]:
+                common = item["payload"]["CommonBlock"]
+                assert common["S0"]["eventCode"] == f"[{req.event}]", call["step"]
+                assert (common["S1"]["senderDIPID"], common["S1"]["senderRoleID"]) == (sender.dip_id, sender.role)
+                assert common["A0"]["primaryRecipients"] == [ctx.me.dip_id]
+
+
+def test_a_failed_first_delivery_alone_fails_the_requirement(profile):
+    script = Script(single=reply(500, []))
+    ctx, _ = make_ctx(profile, script)
+    assert consume.run_consume(ctx, requirement(ctx, CONSUME)) is False
+    assert [o.passed for o in ctx.outcomes] == [False, True, True, True, True, True]
+
+
+def test_a_webhook_taking_one_message_at_a_time_gets_a_batch_of_one(profile):
+    script = Script(batch=reply(201, ["RCP0000"], batches=2))
+    ctx, hub = make_ctx(profile, script)
+    hub.webhook = lambda dip_id, interface_id: WebhookConfig("https://127.0.0.1:9/hook", 1, None)  # type: ignore
+    assert consume.run_consume(ctx, requirement(ctx, CONSUME)) is True
+    assert len(script.calls[1]["items"]) == 1
+    assert ctx.outcomes[1].findings == [] and recorded(ctx)[1][4] == {"step": "batch", "size": 1}
+
+
+def test_details_of_a_failed_delivery_are_all_listed(profile):
+    slow = [Finding("delivery.timeout", "", "", "", "read timed out"), Finding("delivery.retry", "", "", "", "gave up")]
+    script = Script(batch=reply(None, [], findings=slow))
+    ctx, _ = make_ctx(profile, script)
+    req = requirement(ctx, CONSUME)
+    consume.run_consume(ctx, req)
+    assert ctx.outcomes[1].findings[0].message == (f"IF-061 [{req.event}] batch of {DEFAULT_BATCH}: the webhook did "
+                                                   "not answer within 0.5 s (read timed out; gave up)")
+    errors = [Finding("response.count", "", "", "", "one entry per message"),
+              Finding("response.code", "", "", "", "unknown code")]
+    script = Script(single=reply(400, ["RCP1061", "RCP1003"], findings=errors))
+    ctx, _ = make_ctx(profile, script)
+    consume.run_consume(ctx, req)
+    [finding] = ctx.outcomes[0].findings
+    assert finding.actual == "HTTP 400, codes RCP1061, RCP1003"
+    assert finding.message.endswith("(HTTP 400; response.count: one entry per message; response.code: unknown code)")
