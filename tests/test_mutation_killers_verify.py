@@ -12,9 +12,10 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
-from harness.evidence.bundle import certificate_fingerprint, sign_bytes
+from harness.evidence.bundle import certificate_fingerprint, file_sha256, sign_bytes
 from harness.evidence.verify import _issued_by_any, _parse_time, verify_bundle
-from test_verify import NOW, PLAN, Identity, _cert, _key, make_bundle, make_ca, make_identity, record_run, rules
+from test_verify import (NOW, PLAN, Identity, _cert, _key, make_bundle, make_ca, make_identity, record_run,
+                         refinalise, rules)
 
 
 def _subject(cert: Any) -> str:
@@ -103,3 +104,78 @@ def test_a_plan_mismatch_says_what_each_side_has(tmp_path: Path) -> None:
                      ("MDR-5.2b/IF-062/produce", "absent", "enabled"),
                      ("MDR-5.2b/IF-065/produce", "enabled", "not enabled"),
                      ("MDR-5.3/exchange/stop", "enabled", "absent")]
+
+
+# -- every field of the findings a reviewer reads ------------------------------------------------------
+
+def shown(result: Any, *, hashes: bool = True) -> list[tuple]:
+    """(rule, path, expected, actual, message, severity); without the hash values when `hashes` is False."""
+    return [(f.rule, f.path, f.expected, f.actual, f.message, f.severity) if hashes or not f.rule.endswith(
+        ("chain", ".hash")) else (f.rule, f.path, f.message, f.severity) for f in result.findings]
+
+
+def test_tampered_files_are_named_exactly(tmp_path: Path) -> None:
+    party = make_identity(index=1)
+    folder, _ = make_bundle(tmp_path, identity=party)
+    (folder / "summary.json").write_text((folder / "summary.json").read_text() + " ")
+    (folder / "report.html").unlink()
+    (folder / "extra.txt").write_text("x")
+    result = verify_bundle(folder, now=NOW)
+    listed = json.loads((folder / "manifest.json").read_text())["files"]["summary.json"]
+    assert shown(result) == [
+        ("bundle.missing-file", "report.html", "present", "absent",
+         "report.html is listed in the manifest but missing from the bundle", "error"),
+        ("bundle.hash", "summary.json", listed, file_sha256(folder / "summary.json"),
+         "summary.json changed after the manifest was written (SHA-256 differs)", "error"),
+        ("bundle.extra-file", "extra.txt", "not present", "present",
+         "extra.txt is in the bundle but not in the manifest (added afterwards)", "error")]
+
+
+def test_reordered_records_are_named_exactly(tmp_path: Path) -> None:
+    folder = tmp_path / "run-1"
+    record_run(folder, None)
+    lines = (folder / "evidence.jsonl").read_bytes().split(b"\n")
+    (folder / "evidence.jsonl").write_bytes(b"\n".join([lines[0], lines[2], lines[1]] + lines[3:]))
+    moved = "does not follow the record before it: a record was removed, inserted, reordered or edited just before it"
+    assert shown(verify_bundle(folder, now=NOW), hashes=False) == [
+        ("bundle.manifest", "manifest.json", "present", "absent",
+         "no manifest.json: the run was not finalised, so file hashes and the signature cannot be checked", "error"),
+        ("evidence.chain", "evidence.jsonl#seq=3", f"record seq 3 (line 2) {moved}", "error"),
+        ("evidence.sequence", "evidence.jsonl#seq=3", "2", "3",
+         "seq 2 missing before record seq 3 (line 2): records were removed", "error"),
+        ("evidence.chain", "evidence.jsonl#seq=2", f"record seq 2 (line 3) {moved}", "error"),
+        ("evidence.sequence", "evidence.jsonl#seq=2", "4", "2",
+         "record seq 2 at line 3 is out of order (expected seq 4)", "error"),
+        ("evidence.chain", "evidence.jsonl#seq=4", f"record seq 4 (line 4) {moved}", "error"),
+        ("evidence.sequence", "evidence.jsonl#seq=4", "3", "4",
+         "seq 3 missing before record seq 4 (line 4): records were removed", "error"),
+        ("summary.missing", "summary.json", "present", "absent", "no summary.json in the bundle", "error")]
+
+
+def test_a_summary_that_disagrees_with_the_evidence_is_named_exactly(tmp_path: Path) -> None:
+    party = make_identity(index=1)
+    folder, _ = make_bundle(tmp_path, identity=party)
+    summary = json.loads((folder / "summary.json").read_text())
+    summary.update(run_id="run-2", ready=False, status="incomplete")
+    summary["requirements"][0].update(verdict="fail", evidence=[999])
+    summary["requirements"].append({"id": "MDR-9/extra", "verdict": "pass", "findings": [], "evidence": []})
+    (folder / "summary.json").write_text(json.dumps(summary))
+    html = (folder / "report.html").read_text().replace('data-verdict="pass"', 'data-verdict="fail"', 1)
+    (folder / "report.html").write_text(html)
+    refinalise(folder, party)
+    found = [f for f in shown(verify_bundle(folder, now=NOW)) if f[0] != "summary.schema"]
+    rid = "MDR-5.2a/IF-061/consume"
+    assert found == [
+        ("summary.run-id", "summary.json", "run-1", "run-2", "summary.json belongs to another run", "error"),
+        ("summary.ready", "summary.json/ready", "True", "False",
+         "summary.json says ready=False, the evidence says ready=True", "error"),
+        ("summary.status", "summary.json/status", "complete", "incomplete",
+         "summary.json says the run is incomplete, the evidence says complete", "error"),
+        ("summary.verdict", "summary.json/requirements/0/verdict", "pass", "fail",
+         f"{rid}: summary.json says fail, the evidence says pass", "error"),
+        ("summary.evidence", "summary.json/requirements/0/evidence", "a recorded seq", "999",
+         f"{rid} cites evidence seq 999, which is not in the log", "error"),
+        ("summary.unplanned-requirement", "summary.json/requirements/3", "planned or checked", "neither",
+         "MDR-9/extra is in summary.json but neither planned nor checked in the evidence", "error"),
+        ("report.verdict", "report.html", "pass", "absent",
+         "MDR-9/extra is not shown in report.html (no data-requirement marker)", "error")]
