@@ -166,8 +166,10 @@ def test_each_fault_switch_fails_exactly_its_documented_requirement(definition, 
     assert broken, f"{spec} on the {role}: {broken_globs} match no enabled requirement"
     assert [g for g in also_globs if not _matching(enabled, (g,))] == [], f"{spec} on the {role}: dead `also` globs"
     expected = broken | _matching(enabled, also_globs)
+    why = {rid: [f"{f['rule']}: {f['message'][:160]}" for f in verdicts[rid]["findings"]][:2]
+           for rid in sorted(failing - expected)}
     assert (sorted(expected - failing), sorted(failing - expected)) == ([], []), (
-        f"{spec} on the {role}: (documented but passed, failed but not documented)")
+        f"{spec} on the {role}: (documented but passed, failed but not documented); the latter because {why}")
     for rid in sorted(broken):
         named = [f for f in verdicts[rid]["findings"] if f["rule"] == fault.breaks
                  and f.get("severity", "error") == "error" and f["message"]]
