@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding
 from werkzeug.datastructures import Headers
 
 from harness.errors import ConfigError
@@ -18,8 +19,8 @@ from harness.findings import Finding
 from harness.transport import certs
 from harness.transport.signing import (
     CONTENT_HASH, SIGNATURE, SIGNATURE_CERTIFICATE, SIGNATURE_DATE, SIGNATURE_HEADERS, SigningIdentity,
-    _url_variants, certificate_fingerprint, header_lookup, is_trusted, parse_signature_date, repeated_headers,
-    sign_request, verify_request)
+    _url_variants, _verify, certificate_fingerprint, format_signature_date, header_lookup, is_trusted,
+    parse_signature_date, repeated_headers, sign_request, verify_request)
 
 URL = "https://127.0.0.1:8443/dip-channel/IF-061"
 BODY = b'[{"payload":{}}]'
@@ -237,3 +238,80 @@ def test_a_failed_signature_names_the_mistake(ca, signed, hint):
 def test_a_missing_pkcs12_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match="PKCS#12 file not found"):
         SigningIdentity.from_pkcs12(tmp_path / "nope.p12", "pw")
+
+
+# --- every certificate-header and signature-header finding, exactly ------------------------------------
+
+def test_certificate_header_findings(ca):
+    leaf = ca.issue("header", key=certs.cached_key("test-leaf"), not_before=SINCE)
+    signed = sign_request("POST", URL, BODY, leaf.identity(), now=NOW)
+    path = f"header:{SIGNATURE_CERTIFICATE}"
+
+    def first(value: str) -> Finding:
+        return verify(dict(signed, **{SIGNATURE_CERTIFICATE: value}))[0]
+
+    assert first("%%%") == Finding("signature.certificate", path, "base64 of a PEM certificate", "%%%",
+                                   "X-DIP-Signature-Certificate is not valid base64")
+    broken = first(base64.b64encode(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").decode())
+    assert (broken.rule, broken.path, broken.expected, broken.message) == (
+        "signature.certificate", path, "a parseable PEM certificate",
+        "X-DIP-Signature-Certificate decodes to PEM that is not a certificate")
+    assert broken.actual and broken.actual != "None"
+    junk = base64.b64encode(b"not a certificate at all").decode()
+    assert first(junk) == Finding("signature.certificate", path, "base64 of a PEM certificate", junk,
+                                  "X-DIP-Signature-Certificate does not decode to a certificate")
+    der = base64.b64encode(leaf.cert.public_bytes(serialization.Encoding.DER)).decode()
+    assert verify(dict(signed, **{SIGNATURE_CERTIFICATE: der})) == [Finding(
+        "signature.certificate", path, "base64 of the PEM text", "base64 of DER",
+        "certificate is base64 of DER, the DIP sends base64 of the PEM text", "warning")]
+
+
+def test_signature_header_findings(ca):
+    leaf = ca.issue("sig", key=certs.cached_key("test-leaf"), not_before=SINCE)
+    signed = sign_request("POST", URL, BODY, leaf.identity(), now=NOW)
+    assert verify(dict(signed, **{SIGNATURE: "@@"})) == [Finding(
+        "signature.invalid", f"header:{SIGNATURE}", "base64 signature", "@@", "X-DIP-Signature is not valid base64")]
+    edwards = ed25519.Ed25519PrivateKey.generate()
+    odd = ca.issue("ed25519 party", key=edwards, not_before=SINCE)
+    headers = dict(signed, **{SIGNATURE_CERTIFICATE: base64.b64encode(odd.cert_pem).decode()})
+    [finding] = verify(headers)
+    assert finding == Finding("signature.invalid", f"header:{SIGNATURE}", "RSA (or EC) certificate key",
+                              type(odd.cert.public_key()).__name__,
+                              "signing certificate's key type cannot verify a DIP signature")
+    assert not _verify(odd.cert.public_key(), b"sig", b"data")
+    with pytest.raises(TypeError, match=f"^unsupported signing key type {type(edwards).__name__}; use RSA"):
+        sign_request("POST", URL, BODY, SigningIdentity(edwards, odd.cert, odd.cert_pem))
+
+
+def test_signature_dates_do_not_depend_on_the_machines_time_zone(monkeypatch):
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        assert format_signature_date(datetime(2025, 6, 27, 14, 29, 9, 61000)) == "2025-06-27T14:29:09.061Z"
+        now = parse_signature_date(format_signature_date())
+        assert abs(now - datetime.now(timezone.utc)) < timedelta(minutes=1)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_key_file_errors_are_named(tmp_path, ca):
+    leaf = ca.issue("files", key=certs.cached_key("test-leaf"), not_before=SINCE)
+    cert_path, key_path = leaf.write(tmp_path, "party")
+    with pytest.raises(ConfigError, match="nope.key: private key file not found"):
+        SigningIdentity.from_files(cert_path, tmp_path / "nope.key")
+    fake = tmp_path / "fake.key"
+    fake.write_bytes(b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n")
+    with pytest.raises(ConfigError, match="fake.key: not a PEM private key"):
+        SigningIdentity.from_files(cert_path, fake)
+    with pytest.raises(ConfigError, match="fake.key: wrong password for the private key"):
+        SigningIdentity.from_files(cert_path, fake, password="pw")
+    plain_garbage = tmp_path / "plain.key"
+    plain_garbage.write_bytes(b"nothing like a key")
+    with pytest.raises(ConfigError, match="plain.key: not a PEM private key"):
+        SigningIdentity.from_files(cert_path, plain_garbage, password="pw")
+    edwards = tmp_path / "ed.key"
+    edwards.write_bytes(ed25519.Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    with pytest.raises(ConfigError, match="ed.key: unsupported private key type Ed25519PrivateKey; expected RSA"):
+        SigningIdentity.from_files(cert_path, edwards)
