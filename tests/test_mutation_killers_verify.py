@@ -9,13 +9,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
 from harness.evidence.bundle import certificate_fingerprint, file_sha256, sign_bytes
 from harness.evidence.verify import _issued_by_any, _parse_time, verify_bundle
-from test_verify import (NOW, PLAN, Identity, _cert, _key, make_bundle, make_ca, make_identity, record_run,
-                         refinalise, rules)
+from test_verify import (NOW, PLAN, Identity, _cert, _key, make_bundle, make_ca, make_identity, make_summary,
+                         record_run, refinalise, rules)
 
 
 def _subject(cert: Any) -> str:
@@ -179,3 +180,86 @@ def test_a_summary_that_disagrees_with_the_evidence_is_named_exactly(tmp_path: P
          "MDR-9/extra is in summary.json but neither planned nor checked in the evidence", "error"),
         ("report.verdict", "report.html", "pass", "absent",
          "MDR-9/extra is not shown in report.html (no data-requirement marker)", "error")]
+
+
+def _run_with_an_unplanned_check(folder: Path) -> dict[str, Any]:
+    rec = record_run(folder, None, close=False)
+    rec.check("MDR-9/unplanned", "extra.check", True)
+    rec.close()
+    summary = make_summary(folder)
+    assert any(r["id"] == "MDR-9/unplanned" for r in summary["requirements"])
+    return summary
+
+
+def _findings(folder: Path, rule_prefix: str) -> list[tuple]:
+    return [t for t in shown(verify_bundle(folder, now=NOW)) if t[0].startswith(rule_prefix)]
+
+
+def test_requirements_missing_from_the_summary_or_not_planned_are_named(tmp_path: Path) -> None:
+    folder = tmp_path / "a" / "run-1"
+    summary = _run_with_an_unplanned_check(folder)
+    summary["requirements"] = [r for r in summary["requirements"]
+                               if r["id"] not in ("MDR-5.2b/IF-062/produce", "MDR-9/unplanned")] + ["junk"]
+    write_summary_unchecked(folder, summary)
+    assert _findings(folder, "summary.missing") == [
+        ("summary.missing-requirement", "summary.json/requirements", "MDR-5.2b/IF-062/produce", "absent",
+         "MDR-5.2b/IF-062/produce (pass by the evidence) is missing from summary.json", "error"),
+        ("summary.missing-requirement", "summary.json/requirements", "MDR-9/unplanned", "absent",
+         "MDR-9/unplanned (pass by the evidence) is missing from summary.json", "error")]
+    folder = tmp_path / "b" / "run-1"
+    summary = _run_with_an_unplanned_check(folder)
+    write_summary_unchecked(folder, summary)
+    index = next(i for i, r in enumerate(summary["requirements"]) if r["id"] == "MDR-9/unplanned")
+    found = [f for f in verify_bundle(folder, now=NOW).findings if f.rule == "summary.unplanned-requirement"]
+    assert [(f.path, f.expected, f.actual, f.message, f.extra) for f in found] == [
+        (f"summary.json/requirements/{index}", "in the recorded plan", "not planned",
+         "MDR-9/unplanned has checks but was not in the recorded plan", {"requirement": "MDR-9/unplanned"})]
+
+
+def write_summary_unchecked(folder: Path, summary: dict[str, Any]) -> None:
+    """summary.json as a party could write it, without the schema check write_summary makes."""
+    (folder / "summary.json").write_text(json.dumps(summary), "utf-8")
+
+
+def test_an_incomplete_run_that_claims_to_be_complete_is_named(tmp_path: Path) -> None:
+    folder = tmp_path / "run-1"
+    record_run(folder, None, close=False)
+    summary = make_summary(folder)
+    summary["status"] = "complete"
+    write_summary_unchecked(folder, summary)
+    assert _findings(folder, "summary.status") == [
+        ("summary.status", "summary.json/status", "incomplete", "complete",
+         "summary.json says the run is complete, the evidence says incomplete", "error")]
+
+
+def test_report_markers_without_a_verdict_and_anchors_of_other_names(tmp_path: Path) -> None:
+    ca = make_ca("Marker CA", index=0)
+    party = make_identity("mdr.example", ca=ca, index=1)
+    folder, _ = make_bundle(tmp_path, identity=party)
+    html = (folder / "report.html").read_text().replace(
+        "<table>", '<table><tr data-requirement="MDR-5.2a/IF-061/consume"><td>no verdict here</td></tr>')
+    (folder / "report.html").write_text(html)
+    refinalise(folder, party)
+    other = make_ca("Unrelated CA", index=3)
+    result = verify_bundle(folder, trust=[other[0], ca[0]], now=NOW)
+    assert result.findings == []  # a marker without a verdict says nothing; the second anchor vouches
+    assert _issued_by_any(party.certificate, [other[0], ca[0]])
+
+
+@pytest.mark.parametrize("signer, pad, named", [
+    ("sha256:" + "00" * 32, 0, True),  # the run started with another certificate: named
+    ("sha256:" + "00" * 32, 3 << 19, False),  # a run-start line over 1 MiB is not read for it at all
+    (12345, 0, False),  # not a fingerprint: nothing to compare
+])
+def test_the_signer_recorded_at_run_start_is_read_within_bounds(tmp_path: Path, signer, pad, named) -> None:
+    party = make_identity(index=1)
+    folder, _ = make_bundle(tmp_path, identity=party)
+    lines = (folder / "evidence.jsonl").read_text().split("\n")
+    first = json.loads(lines[0])
+    first["run"]["signer_certificate_sha256"] = signer
+    first["run"]["pad"] = "x" * pad
+    (folder / "evidence.jsonl").write_text("\n".join([json.dumps(first)] + lines[1:]))
+    found = [f for f in verify_bundle(folder, now=NOW).findings if f.rule == "signature.unexpected-certificate"]
+    assert [(f.expected, f.message) for f in found] == ([(signer, "the bundle is signed with a certificate other than "
+                                                          "the party's certificate recorded when the run started")]
+                                                        if named else [])
