@@ -263,3 +263,49 @@ def test_the_signer_recorded_at_run_start_is_read_within_bounds(tmp_path: Path, 
     assert [(f.expected, f.message) for f in found] == ([(signer, "the bundle is signed with a certificate other than "
                                                           "the party's certificate recorded when the run started")]
                                                         if named else [])
+
+
+def test_signature_file_problems_are_named_exactly(tmp_path: Path) -> None:
+    party = make_identity(index=1)
+    folder, _ = make_bundle(tmp_path, identity=party)
+    sig = json.loads((folder / "manifest.sig").read_text())
+    (folder / "manifest.sig").write_text(json.dumps(dict(sig, signature_b64="not base64!")))
+    [unreadable] = [f for f in verify_bundle(folder, now=NOW).findings if f.rule == "signature.certificate"]
+    assert (unreadable.path, unreadable.expected) == ("manifest.sig", "a PEM certificate and base64 signature")
+    assert unreadable.message == f"manifest.sig cannot be read: {unreadable.actual}" and unreadable.actual != "None"
+    (folder / "manifest.sig").write_text(json.dumps(dict(sig, signature_b64=sig["signature_b64"][:-8] + "AAAAAAA=")))
+    assert [t for t in shown(verify_bundle(folder, now=NOW)) if t[0].startswith("signature.")] == [
+        ("signature.invalid", "manifest.sig", "a signature over manifest.json by the certificate's key",
+         "does not verify", "the signature in manifest.sig does not match manifest.json and the certificate given "
+         "(re-signed with another key, or the manifest was edited)", "error")]
+    (folder / "manifest.sig").write_text(json.dumps({"certificate_pem": sig["certificate_pem"]}))
+    assert [f.rule for f in verify_bundle(folder, now=NOW).findings] == ["signature.certificate"]
+
+
+def test_a_report_showing_another_verdict_is_named_exactly(tmp_path: Path) -> None:
+    party = make_identity(index=1)
+    folder, _ = make_bundle(tmp_path, identity=party)
+    rid = "MDR-5.2a/IF-061/consume"
+    html = (folder / "report.html").read_text().replace(
+        "<table>", f'<table><tr data-requirement="{rid}" data-verdict="fail"></tr>') + "\n<!-- \xff -->"
+    (folder / "report.html").write_bytes(html.encode("latin-1"))  # not UTF-8: read with replacement
+    summary = json.loads((folder / "summary.json").read_text())
+    summary["requirements"].insert(0, "junk")
+    write_summary_unchecked(folder, summary)
+    refinalise(folder, party)
+    found = [f for f in verify_bundle(folder, now=NOW).findings if f.rule == "report.verdict"]
+    assert [(f.path, f.expected, f.actual, f.message, f.extra) for f in found] == [
+        ("report.html", "pass", "fail,pass", f"{rid}: report.html shows fail, pass, summary.json says pass",
+         {"requirement": rid})]
+
+
+def test_a_requirement_missing_from_the_report_is_named_with_its_id(tmp_path: Path) -> None:
+    party = make_identity(index=1)
+    folder, _ = make_bundle(tmp_path, identity=party)
+    rid = "MDR-5.2b/IF-062/produce"
+    html = (folder / "report.html").read_text().replace(f'data-requirement="{rid}"', 'data-other="x"')
+    (folder / "report.html").write_text(html)
+    refinalise(folder, party)
+    found = [f for f in verify_bundle(folder, now=NOW).findings if f.rule == "report.verdict"]
+    assert [(f.expected, f.actual, f.message, f.extra) for f in found] == [
+        ("pass", "absent", f"{rid} is not shown in report.html (no data-requirement marker)", {"requirement": rid})]
