@@ -14,7 +14,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
 from harness.evidence.bundle import certificate_fingerprint, file_sha256, sign_bytes
+from harness.evidence.recorder import Recorder
 from harness.evidence.verify import _issued_by_any, _parse_time, verify_bundle
+from harness.findings import Finding
 from test_verify import (NOW, PLAN, Identity, _cert, _key, make_bundle, make_ca, make_identity, make_summary,
                          record_run, refinalise, rules)
 
@@ -309,3 +311,55 @@ def test_a_requirement_missing_from_the_report_is_named_with_its_id(tmp_path: Pa
     found = [f for f in verify_bundle(folder, now=NOW).findings if f.rule == "report.verdict"]
     assert [(f.expected, f.actual, f.message, f.extra) for f in found] == [
         ("pass", "absent", f"{rid} is not shown in report.html (no data-requirement marker)", {"requirement": rid})]
+
+
+def test_findings_and_blockers_left_out_of_the_summary_are_named(tmp_path: Path) -> None:
+    folder = tmp_path / "run-1"
+    rec = record_run(folder, None, fail=True, close=False)
+    rec.check("MDR-5.2a/IF-061/consume", "note", True, findings=[
+        Finding("x.note", "/9", "a", "b", "only a warning", "warning")])
+    rec.close()
+    summary = make_summary(folder)
+    rid = "MDR-5.2b/IF-062/produce"
+    index = next(i for i, r in enumerate(summary["requirements"]) if r["id"] == rid)
+    summary["requirements"][index]["findings"] = []
+    summary["blockers"] = []
+    write_summary_unchecked(folder, summary)
+    found = [(f.rule, f.path, f.expected, f.actual, f.message, f.extra) for f in verify_bundle(folder, now=NOW).findings
+             if f.rule in ("summary.findings", "summary.blockers")]
+    assert found == [
+        ("summary.findings", f"summary.json/requirements/{index}/findings", "envelope.empty at /", "absent",
+         f"{rid}: a finding in the evidence (envelope.empty) is missing from summary.json", {"requirement": rid}),
+        ("summary.blockers", "summary.json/blockers", rid, "absent",
+         f"{rid} fail by the evidence but summary.json does not list it as a blocker", {"requirement": rid})]
+
+
+def test_a_reused_from_that_differs_is_named_exactly(tmp_path: Path) -> None:
+    folder = tmp_path / "run-1"
+    rec = Recorder(folder)
+    rec.event("plan", requirements=[{"id": "MDR-5.4/reuse", "enabled": True}])
+    rec.event("reuse", requirement="MDR-5.4/reuse", run_id="dcp-run", manifest_sha256="sha256:" + "0" * 64,
+              party="DCP-0001")
+    rec.close()
+    summary = make_summary(folder)
+    summary["requirements"][0]["reused_from"].update(run_id="other-run", manifest_sha256="sha256:" + "1" * 64)
+    write_summary_unchecked(folder, summary)
+    found = [(f.path, f.expected, f.actual, f.message, f.extra) for f in verify_bundle(folder, now=NOW).findings
+             if f.rule == "summary.reused-from"]
+    assert found == [
+        ("summary.json/requirements/0/reused_from/run_id", "dcp-run", "other-run",
+         "MDR-5.4/reuse: reused_from.run_id differs from the reuse record", {"requirement": "MDR-5.4/reuse"}),
+        ("summary.json/requirements/0/reused_from/manifest_sha256", "sha256:" + "0" * 64, "sha256:" + "1" * 64,
+         "MDR-5.4/reuse: reused_from.manifest_sha256 differs from the reuse record", {"requirement": "MDR-5.4/reuse"})]
+
+
+def test_requirement_ids_travel_with_summary_findings(tmp_path: Path) -> None:
+    folder = tmp_path / "a" / "run-1"
+    summary = _run_with_an_unplanned_check(folder)
+    summary["requirements"] = [r for r in summary["requirements"] if r["id"] != "MDR-9/unplanned"]
+    summary["requirements"][0]["evidence"] = [999]
+    write_summary_unchecked(folder, summary)
+    extras = {f.rule: f.extra for f in verify_bundle(folder, now=NOW).findings
+              if f.rule in ("summary.missing-requirement", "summary.evidence")}
+    assert extras == {"summary.missing-requirement": {"requirement": "MDR-9/unplanned"},
+                      "summary.evidence": {"requirement": summary["requirements"][0]["id"]}}
