@@ -156,11 +156,11 @@ def main() -> int:
         for o in found:
             if o.status in wanted:
                 print(f"\n# {o.mutant} ({o.status}{': ' + o.why if o.why else ''})\n{o.diff}")
-    print(f"\n{'module':34} {'mutants':>7} {'killed':>6} {'survived':>8} {'unreached':>9} {'excluded':>8}"
+    print(f"\n{'module':40} {'mutants':>7} {'killed':>6} {'survived':>8} {'unreached':>9} {'excluded':>8}"
           f" {'unchecked':>9}  score")
     low, partial = [], []
     for module, counts, score in score_table(found):
-        print(f"{module:34} {sum(counts.values()):7} {counts['killed']:6} {counts['survived']:8} "
+        print(f"{module:40} {sum(counts.values()):7} {counts['killed']:6} {counts['survived']:8} "
               f"{counts['not-reached']:9} {counts['excluded']:8} {counts['unchecked']:9}  {score:6.1%}")
         if score < GOAL:
             low.append(module)

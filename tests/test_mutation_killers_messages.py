@@ -19,6 +19,7 @@ import pytest
 
 from harness.findings import Finding
 from harness.messages import checks, ids
+from harness.messages.checks.base import ptr
 
 PUBLISHED_WEIGHTS = (3, 5, 7, 13, 17, 19, 23, 29, 31, 37, 41, 43)
 WHEN = datetime(2024, 7, 1, 10, 0, tzinfo=timezone.utc)  # 11:00 in London (BST)
@@ -201,7 +202,7 @@ def test_the_consistent_message_passes() -> None:
 
 
 def test_pointer_escapes_tilde_and_slash() -> None:
-    assert checks._ptr(3, "a/b", "c~d", 0) == "/3/payload/a~1b/c~0d/0"
+    assert ptr(3, "a/b", "c~d", 0) == "/3/payload/a~1b/c~0d/0"
 
 
 def test_mpan_check_digit_finding() -> None:
@@ -228,6 +229,11 @@ def test_periods_count_finding_names_the_day() -> None:
     assert checks.check_periods_count(message(days=days), 2) == [Finding(
         "periods.count", "/2/payload/CustomBlock/B941List/1/MDRConsumptionPeriods", "48 periods", "47 periods",
         "settlement day 2024-07-01T00:00:00+00:00 has 47 periods, expected 48")]
+    # Validation registers the rule as a warning (issue 13: the specification allows 1..48 periods).
+    assert [f for f in checks.check_message(message(days=days), 2) if f.rule == "periods.count"] == [Finding(
+        "periods.count", "/2/payload/CustomBlock/B941List/1/MDRConsumptionPeriods", "48 periods", "47 periods",
+        "settlement day 2024-07-01T00:00:00+00:00 has 47 periods, expected 48 (a partial day: allowed by the "
+        "specification)", severity="warning")]
 
 
 def _day(periods: list[dict], when: str = DAY) -> dict:
@@ -280,8 +286,10 @@ def test_periods_utc_findings() -> None:
 
 
 def test_extra_rules_read_odd_shapes_without_findings() -> None:
+    # three different days (one day twice is periods.duplicate-day's finding, issue 13)
     odd_periods = {"payload": {"CommonBlock": {}, "CustomBlock": {"B941List": [
-        _day("48 periods"), _day({"sp": "2024-06-30T00:30:00+01:00"}), "day",  # type: ignore[arg-type]
+        _day("48 periods", "2024-06-28T00:00:00+00:00"),  # type: ignore[arg-type]
+        _day({"sp": "2024-06-29T00:30:00+01:00"}, "2024-06-29T00:00:00+00:00"), "day",  # type: ignore[arg-type]
         {"settlementDay": {"settlementDayDate": DAY}}]}}}  # no periods at all: the schema's finding
     assert checks.check_message(odd_periods) == []
     assert checks.check_message({"payload": {"CommonBlock": "text", "CustomBlock": {"B941List": "days"}}}) == []
@@ -311,20 +319,24 @@ def test_sur_interface_compares_numbers_and_skips_what_is_not_an_interface() -> 
         message(senderDIPID=None), 0) == [] and checks.check_message(sur) == []  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("sur_day, ok", [("20240701", True), ("20240630", False), ("20240702", False),
-                                         ("20230701", False)])
-def test_sur_date_is_the_london_date_of_the_timestamp(sur_day, ok) -> None:
+# Issue 13 allows the day before the senderTimestamp's (a message built before midnight and sent
+# after it, docs/rules.md): the boundary is now two days before, and the day after.
+@pytest.mark.parametrize("sur_day, ok", [("20240701", True), ("20240630", True), ("20240629", False),
+                                         ("20240702", False), ("20230701", False), ("20230630", False)])
+def test_sur_date_is_the_london_date_of_the_timestamp_or_the_day_before(sur_day, ok) -> None:
     item = message(senderUniqueReference=f"S-IF-064-1500000002-MDR-{sur_day}-u1")
     found = checks.check_sur_date(item, 2)
     assert found == ([] if ok else [Finding(
-        "sur.date", "/2/payload/CommonBlock/S1/senderUniqueReference", "date 20240701", f"date {sur_day}",
+        "sur.date", "/2/payload/CommonBlock/S1/senderUniqueReference", "date 20240701 (or the day before)",
+        f"date {sur_day}",
         f"senderUniqueReference is dated {sur_day}, senderTimestamp 2024-07-01T11:00:00+01:00 is 20240701 in "
         f"Europe/London")])
 
 
-def test_sur_date_near_midnight_takes_the_london_or_the_written_date_only() -> None:
-    late = "2024-06-30T23:30:00+00:00"  # 00:30 on 1 July in London
-    for sur_day, ok in (("20240701", True), ("20240630", True), ("20240629", False), ("20240702", False)):
+def test_sur_date_near_midnight_takes_the_london_or_the_written_date_or_the_day_before_only() -> None:
+    late = "2024-06-30T23:30:00+00:00"  # 00:30 on 1 July in London, 30 June as written
+    for sur_day, ok in (("20240701", True), ("20240630", True), ("20240629", True), ("20240628", False),
+                        ("20240702", False)):
         item = message(senderTimestamp=late, senderUniqueReference=f"S-IF-064-1500000002-MDR-{sur_day}-u1")
         assert (checks.check_sur_date(item, 0) == []) is ok, sur_day
     assert checks.check_sur_date(message(senderTimestamp="yesterday"), 0) == []

@@ -14,11 +14,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
 from harness.evidence.bundle import certificate_fingerprint, file_sha256, sign_bytes
+from harness.errors import InputError
 from harness.evidence.recorder import Recorder
-from harness.evidence.verify import _issued_by_any, _parse_time, verify_bundle
+from harness.evidence.checker import _parse_time
+from harness.evidence.origin import issued_by_any
 from harness.findings import Finding
 from test_verify import (NOW, PLAN, Identity, _cert, _key, make_bundle, make_ca, make_identity, make_summary,
-                         record_run, refinalise, rules)
+                         record_run, refinalise, rules, verify_bundle)
 
 
 def _subject(cert: Any) -> str:
@@ -35,9 +37,9 @@ def test_a_ca_with_the_trusted_name_but_another_key_does_not_vouch_for_the_signe
     [untrusted] = [f for f in result.findings if f.rule == "signature.untrusted"]
     assert untrusted.path == "manifest.sig" and untrusted.actual == "CN=Namesake CA"
     assert "signature.untrusted" not in rules(verify_bundle(folder, trust=[namesake[0], ca[0]], now=NOW))
-    assert not _issued_by_any(party.certificate, [namesake[0]])
-    assert _issued_by_any(party.certificate, [ca[0]]) and _issued_by_any(party.certificate, [party.certificate])
-    assert not _issued_by_any(party.certificate, [])
+    assert not issued_by_any(party.certificate, [namesake[0]])
+    assert issued_by_any(party.certificate, [ca[0]]) and issued_by_any(party.certificate, [party.certificate])
+    assert not issued_by_any(party.certificate, [])
 
 
 def test_the_manifest_must_name_the_certificate_that_signed_it(tmp_path: Path) -> None:
@@ -52,8 +54,9 @@ def test_the_manifest_must_name_the_certificate_that_signed_it(tmp_path: Path) -
     (folder / "manifest.sig").write_text(json.dumps(sign_bytes(data, party)))  # ... and is signed validly
     result = verify_bundle(folder, now=NOW)
     found = [f for f in result.findings if f.rule == "signature.unexpected-certificate"]
+    # issue 12: the finding names manifest.json, the file whose claim is wrong (it named manifest.sig)
     assert [(f.path, f.expected, f.actual, f.message) for f in found] == [
-        ("manifest.sig", certificate_fingerprint(other.certificate), certificate_fingerprint(party.certificate),
+        ("manifest.json", certificate_fingerprint(other.certificate), certificate_fingerprint(party.certificate),
          "the signing certificate is not the one the manifest names")]
     assert "signature.invalid" not in rules(result) and result.exit_code == 1
 
@@ -140,9 +143,11 @@ def test_reordered_records_are_named_exactly(tmp_path: Path) -> None:
     lines = (folder / "evidence.jsonl").read_bytes().split(b"\n")
     (folder / "evidence.jsonl").write_bytes(b"\n".join([lines[0], lines[2], lines[1]] + lines[3:]))
     moved = "does not follow the record before it: a record was removed, inserted, reordered or edited just before it"
+    # issue 12 reads summary.json (and refuses a misshapen one) before it walks the log
     assert shown(verify_bundle(folder, now=NOW), hashes=False) == [
         ("bundle.manifest", "manifest.json", "present", "absent",
          "no manifest.json: the run was not finalised, so file hashes and the signature cannot be checked", "error"),
+        ("summary.missing", "summary.json", "present", "absent", "no summary.json in the bundle", "error"),
         ("evidence.chain", "evidence.jsonl#seq=3", f"record seq 3 (line 2) {moved}", "error"),
         ("evidence.sequence", "evidence.jsonl#seq=3", "2", "3",
          "seq 2 missing before record seq 3 (line 2): records were removed", "error"),
@@ -151,8 +156,7 @@ def test_reordered_records_are_named_exactly(tmp_path: Path) -> None:
          "record seq 2 at line 3 is out of order (expected seq 4)", "error"),
         ("evidence.chain", "evidence.jsonl#seq=4", f"record seq 4 (line 4) {moved}", "error"),
         ("evidence.sequence", "evidence.jsonl#seq=4", "3", "4",
-         "seq 3 missing before record seq 4 (line 4): records were removed", "error"),
-        ("summary.missing", "summary.json", "present", "absent", "no summary.json in the bundle", "error")]
+         "seq 3 missing before record seq 4 (line 4): records were removed", "error")]
 
 
 def test_a_summary_that_disagrees_with_the_evidence_is_named_exactly(tmp_path: Path) -> None:
@@ -161,7 +165,9 @@ def test_a_summary_that_disagrees_with_the_evidence_is_named_exactly(tmp_path: P
     summary = json.loads((folder / "summary.json").read_text())
     summary.update(run_id="run-2", ready=False, status="incomplete")
     summary["requirements"][0].update(verdict="fail", evidence=[999])
-    summary["requirements"].append({"id": "MDR-9/extra", "verdict": "pass", "findings": [], "evidence": []})
+    summary["requirements"].append({"id": "MDR-9/extra", "interface": None, "event": None, "direction": None,
+                                    "verdict": "pass", "provisional": False, "assumptions": [], "findings": [],
+                                    "evidence": [], "reused_from": None})
     (folder / "summary.json").write_text(json.dumps(summary))
     html = (folder / "report.html").read_text().replace('data-verdict="pass"', 'data-verdict="fail"', 1)
     (folder / "report.html").write_text(html)
@@ -201,7 +207,10 @@ def test_requirements_missing_from_the_summary_or_not_planned_are_named(tmp_path
     folder = tmp_path / "a" / "run-1"
     summary = _run_with_an_unplanned_check(folder)
     summary["requirements"] = [r for r in summary["requirements"]
-                               if r["id"] not in ("MDR-5.2b/IF-062/produce", "MDR-9/unplanned")] + ["junk"]
+                               if r["id"] not in ("MDR-5.2b/IF-062/produce", "MDR-9/unplanned")]
+    write_summary_unchecked(folder, dict(summary, requirements=summary["requirements"] + ["junk"]))
+    with pytest.raises(InputError, match=r"summary\.json: /requirements/2: 'junk' is not of type 'object'"):
+        verify_bundle(folder, now=NOW)  # issue 12: a summary of another shape is refused, not skipped
     write_summary_unchecked(folder, summary)
     assert _findings(folder, "summary.missing") == [
         ("summary.missing-requirement", "summary.json/requirements", "MDR-5.2b/IF-062/produce", "absent",
@@ -245,15 +254,17 @@ def test_report_markers_without_a_verdict_and_anchors_of_other_names(tmp_path: P
     other = make_ca("Unrelated CA", index=3)
     result = verify_bundle(folder, trust=[other[0], ca[0]], now=NOW)
     assert result.findings == []  # a marker without a verdict says nothing; the second anchor vouches
-    assert _issued_by_any(party.certificate, [other[0], ca[0]])
+    assert issued_by_any(party.certificate, [other[0], ca[0]])
 
 
-@pytest.mark.parametrize("signer, pad, named", [
-    ("sha256:" + "00" * 32, 0, True),  # the run started with another certificate: named
-    ("sha256:" + "00" * 32, 3 << 19, False),  # a run-start line over 1 MiB is not read for it at all
-    (12345, 0, False),  # not a fingerprint: nothing to compare
+# Issue 12: the run-start record is a record like every other (read whole, within the bundle's member
+# limits, and held to evidence-record.schema.json), no longer a first line read apart within 1 MiB; a
+# signer that is not a string is refused as a misshapen record.
+@pytest.mark.parametrize("signer, pad", [
+    ("sha256:" + "00" * 32, 0),  # the run started with another certificate: named
+    ("sha256:" + "00" * 32, 3 << 19),  # ... however long the run-start line
 ])
-def test_the_signer_recorded_at_run_start_is_read_within_bounds(tmp_path: Path, signer, pad, named) -> None:
+def test_the_signer_recorded_at_run_start_is_compared(tmp_path: Path, signer, pad) -> None:
     party = make_identity(index=1)
     folder, _ = make_bundle(tmp_path, identity=party)
     lines = (folder / "evidence.jsonl").read_text().split("\n")
@@ -262,9 +273,19 @@ def test_the_signer_recorded_at_run_start_is_read_within_bounds(tmp_path: Path, 
     first["run"]["pad"] = "x" * pad
     (folder / "evidence.jsonl").write_text("\n".join([json.dumps(first)] + lines[1:]))
     found = [f for f in verify_bundle(folder, now=NOW).findings if f.rule == "signature.unexpected-certificate"]
-    assert [(f.expected, f.message) for f in found] == ([(signer, "the bundle is signed with a certificate other than "
-                                                          "the party's certificate recorded when the run started")]
-                                                        if named else [])
+    assert [(f.expected, f.message) for f in found] == [(signer, "the bundle is signed with a certificate other than "
+                                                         "the party's certificate recorded when the run started")]
+
+
+def test_a_recorded_signer_that_is_not_a_fingerprint_is_refused(tmp_path: Path) -> None:
+    folder, _ = make_bundle(tmp_path, identity=make_identity(index=1))
+    lines = (folder / "evidence.jsonl").read_text().split("\n")
+    first = json.loads(lines[0])
+    first["run"]["signer_certificate_sha256"] = 12345
+    (folder / "evidence.jsonl").write_text("\n".join([json.dumps(first)] + lines[1:]))
+    with pytest.raises(InputError, match=r"evidence\.jsonl line 1: /run/signer_certificate_sha256: 12345 is not of "
+                                         r"type 'string', 'null'"):
+        verify_bundle(folder, now=NOW)
 
 
 def test_signature_file_problems_are_named_exactly(tmp_path: Path) -> None:
@@ -280,8 +301,12 @@ def test_signature_file_problems_are_named_exactly(tmp_path: Path) -> None:
         ("signature.invalid", "manifest.sig", "a signature over manifest.json by the certificate's key",
          "does not verify", "the signature in manifest.sig does not match manifest.json and the certificate given "
          "(re-signed with another key, or the manifest was edited)", "error")]
-    (folder / "manifest.sig").write_text(json.dumps({"certificate_pem": sig["certificate_pem"]}))
+    (folder / "manifest.sig").write_text(json.dumps(dict(sig, certificate_pem="not a certificate")))
     assert [f.rule for f in verify_bundle(folder, now=NOW).findings] == ["signature.certificate"]
+    # issue 12: a manifest.sig without its signature is not a dipcert signature file: refused (exit 2)
+    (folder / "manifest.sig").write_text(json.dumps({"certificate_pem": sig["certificate_pem"]}))
+    with pytest.raises(InputError, match=r"manifest\.sig: /: 'algorithm' is a required property"):
+        verify_bundle(folder, now=NOW)
 
 
 def test_a_report_showing_another_verdict_is_named_exactly(tmp_path: Path) -> None:
@@ -292,7 +317,6 @@ def test_a_report_showing_another_verdict_is_named_exactly(tmp_path: Path) -> No
         "<table>", f'<table><tr data-requirement="{rid}" data-verdict="fail"></tr>') + "\n<!-- \xff -->"
     (folder / "report.html").write_bytes(html.encode("latin-1"))  # not UTF-8: read with replacement
     summary = json.loads((folder / "summary.json").read_text())
-    summary["requirements"].insert(0, "junk")
     write_summary_unchecked(folder, summary)
     refinalise(folder, party)
     found = [f for f in verify_bundle(folder, now=NOW).findings if f.rule == "report.verdict"]
