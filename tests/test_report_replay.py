@@ -28,7 +28,7 @@ from harness.run.session import RunResult, run_certification
 from harness.transport.signing import verify_request
 
 INTERFACES = ["IF-008", "IF-063", "IF-064"]  # two consume requirements and a produce: a short run
-INSTALL = "MDR-5.2a/IF-008/consume"
+INSTALL = "MDR-5.2a/IF-008/reject"  # accept-bad-mpan fails the must-reject requirement (issue 14)
 IF064 = "MDR-5.2b/IF-064/produce"
 
 
@@ -178,20 +178,31 @@ def test_usage_errors_are_one_line_and_exit_2(clean: tuple[RunResult, Path], cap
 # -- the faulty run's page ----------------------------------------------------------------------------------------
 def test_the_faulty_runs_page_groups_its_blockers_and_colours_correct_rejections_green(faulty: RunResult) -> None:
     html = (faulty.folder / "report.html").read_text("utf-8")
-    blockers = html[html.index('id="blockers"'):html.index('id="interfaces"')]
-    causes = dict(re.findall(r'data-rule="([^"]+)">.*?· (\d+) findings? in', blockers, re.S))
-    consume = sorted(r for r, v in faulty.verdicts.items() if "/consume" in r and v == "fail")
-    assert len(consume) == 2 and causes == {"consume.recipient-rejection": "2", "periods.count": "1"}
-    assert len(re.findall(r'<li class="cause', blockers)) == 2  # 3 blockers, 2 root causes
+    blockers = html[html.index('id="blockers"'):html.index("</section>", html.index('id="blockers"'))]
+    advisories = html[html.index('id="advisories"'):html.index("</section>", html.index('id="advisories"'))]
+
+    def causes(part: str) -> dict[str, str]:
+        return dict(re.findall(r'data-rule="([^"]+)">.*?· (\d+) findings? in', part, re.S))
+
+    # the accepted bad MPANs fail the (advisory) must-reject requirements: grouped apart from the blockers
+    rejects = sorted(r for r, v in faulty.verdicts.items() if r.endswith("/reject") and v == "fail")
+    assert len(rejects) == 2 and causes(advisories) == {"consume.recipient-rejection": "2"}
+    assert causes(blockers) == {"periods.count": "1"}
+    assert len(re.findall(r'<li class="cause', blockers)) == 1  # 1 blocker, 1 root cause
     start = html.index(f'data-requirement="{INSTALL}"')
-    install = html[start:html.index("</section>", start)]
-    steps = {step: judgement for judgement, step in re.findall(
-        r'class="j-(\w+)"[^>]*/>(?:<a [^>]*>)?<text [^>]*>#\d+ IF-008/\w+ \((\w[\w-]*)\)', install)}
-    assert steps["bad-mpan"] == "fail"  # accepted with 201: at fault
-    assert steps["bad-signature"] == "pass"  # refused with 401: a correct rejection, green
+    reject = html[start:html.index("</section>", start)]
+    start = html.index('data-requirement="MDR-5.2a/IF-008/consume"')
+    consume = html[start:html.index("</section>", start)]
+
+    def steps(part: str) -> dict[str, str]:
+        return {step: judgement for judgement, step in re.findall(
+            r'class="j-(\w+)"[^>]*/>(?:<a [^>]*>)?<text [^>]*>#\d+ IF-008/\w+ \((\w[\w-]*)\)', part)}
+
+    assert steps(reject)["bad-mpan"] == "fail"  # accepted with 201: at fault
+    assert steps(consume)["bad-signature"] == "pass"  # refused with 401: a correct rejection, green
     records = {r["seq"]: r for r in _http(faulty)}
     statuses = {records[int(s)]["context"]["step"]: records[int(s)]["response"]["status"]
-                for s in re.findall(r'href="#m-(\d+)"', install) if int(s) in records}
+                for s in re.findall(r'href="#m-(\d+)"', reject + consume) if int(s) in records}
     assert statuses["bad-signature"] == 401 and statuses["bad-mpan"] == 201
     summary = json.loads((faulty.folder / "summary.json").read_text())
-    assert len(summary["blockers"]) == 3
+    assert len(summary["blockers"]) == 1 and len(summary["advisories"]) == 2
