@@ -12,6 +12,7 @@ import pytest
 from harness import business
 from harness.errors import ConfigError
 from harness.findings import Finding
+from harness.messages.checks import code_for_rule
 from harness.messages.samples import SampleFactory
 
 NOW = datetime(2025, 3, 12, 10, 0, tzinfo=timezone.utc)
@@ -338,3 +339,71 @@ def test_a_consumption_without_days_has_no_day_findings(factory, start):
     del item["payload"]["CustomBlock"]["B941List"]
     assert business.check_consumption(item, direction="I", start=date(2025, 3, 11), stop=date(2025, 3, 9)) == []
     assert business.settlement_days(item) == []
+
+
+def test_the_keys_a_standard_response_must_name_come_from_the_delivered_message() -> None:
+    """reply_keys: what an IF-062 StandardResponse entry answering a delivery names (issue 21: only the
+    slow exchange tests reached it)."""
+    common = {"S1": {"senderUniqueReference": "S-1", "senderCorrelationID": "CI-1"},
+              "D0": {"transactionID": "T-1", "initialCorrelationID": "CI-0"}}
+    item = {"payload": {"CommonBlock": common}}
+    assert business.reply_keys(item) == {"transactionID": "T-1", "senderUniqueReference": "S-1",
+                                         "correlationID": "CI-1"}
+    del common["S1"]["senderCorrelationID"]  # the initial correlation id stands in
+    assert business.reply_keys(item)["correlationID"] == "CI-0"
+    common["S1"]["senderCorrelationID"] = ""  # empty is not an id: the initial one stands in
+    assert business.reply_keys(item)["correlationID"] == "CI-0"
+    common["D0"]["initialCorrelationID"] = 7  # not a string: no id to name
+    assert business.reply_keys(item) == {"transactionID": "T-1", "senderUniqueReference": "S-1",
+                                         "correlationID": None}
+    assert business.reply_keys({"payload": {"CommonBlock": "text"}}) == {
+        "transactionID": None, "senderUniqueReference": None, "correlationID": None}
+    assert business.reply_keys([]) == {"transactionID": None, "senderUniqueReference": None, "correlationID": None}
+
+
+def test_days_not_yet_ended_are_named_field_by_field(factory, start):
+    """check_complete_days (and check_consumption, which adds it to the other rules): every field, today
+    and the future worded apart, the pointer to the very day (issue 21)."""
+    item = consumption(factory, start, first=date(2025, 3, 10), days=4)  # 10th to 13th
+    today = date(2025, 3, 12)
+    where = "/3/payload/CustomBlock/B941List/{}/settlementDay/settlementDayDate"
+    expected = [
+        Finding("consumption.complete-days", where.format(2), "a day before 2025-03-12", "2025-03-12",
+                f"{label(item)}: reports today's settlement day 2025-03-12, which has not ended (today is "
+                "2025-03-12 UTC): only complete past days may be sent"),
+        Finding("consumption.complete-days", where.format(3), "a day before 2025-03-12", "2025-03-13",
+                f"{label(item)}: reports a future settlement day 2025-03-13, which has not ended (today is "
+                "2025-03-12 UTC): only complete past days may be sent")]
+    assert business.check_complete_days(item, today=today, index=3) == expected
+    # check_consumption keeps the other rules' findings and adds these after them
+    window = business.check_consumption_window(item, start=date(2025, 3, 11), index=3)
+    assert [f.rule for f in window] == ["exchange.before-start"]
+    assert business.check_consumption(item, direction="I", start=date(2025, 3, 11), today=today,
+                                      index=3) == window + expected
+    assert business.check_consumption(item, direction="I", start=date(2025, 3, 11), index=3) == window
+
+
+def test_a_reply_naming_another_message_is_named_field_by_field():
+    """check_reply: a missing entry does not end the comparison; each mismatch is named exactly."""
+    expected = [{"transactionID": "T-0", "senderUniqueReference": "S-0", "correlationID": "C-0"},
+                {"transactionID": "T-1", "senderUniqueReference": "S-1", "correlationID": "C-1"},
+                {"transactionID": None, "senderUniqueReference": "S-2", "correlationID": None}]
+    entries = ["not an entry",
+               {"transactionID": "T-9", "senderUniqueReference": "S-9", "correlationID": None},
+               {"transactionID": "T-x", "senderUniqueReference": "S-2", "correlationID": "C-x"}]
+    assert business.check_reply(entries, expected, where="IF-062 reply", rule="consume.reply") == [
+        Finding("consume.reply", "/messageArray/1/transactionID", "T-1", "T-9",
+                "IF-062 reply: entry 1 names transactionID T-9, not the delivered message's T-1"),
+        Finding("consume.reply", "/messageArray/1/senderUniqueReference", "S-1", "S-9",
+                "IF-062 reply: entry 1 names senderUniqueReference S-9, not the delivered message's S-1")]
+    entries[1] = {"transactionID": "T-1", "correlationID": "C-9"}
+    assert business.check_reply(entries, expected) == [
+        Finding("exchange.reply", "/messageArray/1/correlationID", "C-1", "C-9",
+                "reply: entry 1 names correlationID C-9, not the delivered message's C-1")]
+
+
+def test_the_specifications_code_for_a_rule():
+    assert code_for_rule("body.duplicate-transaction") == "RCP1043"
+    assert code_for_rule("body.duplicate-sur", "MSG") == "MSG1006" and code_for_rule("body.duplicate-sur") == "RCP1006"
+    assert code_for_rule("body.duplicate-transaction", "MSG") is None
+    assert code_for_rule("no.such-rule") is None and code_for_rule("no.such-rule", "MSG") is None

@@ -993,3 +993,80 @@ def test_details_of_a_failed_delivery_are_all_listed(profile):
     assert finding.actual == "HTTP 400 (RCP1061, RCP1003)"
     assert finding.message.endswith("(HTTP 400 (RCP1061, RCP1003); response.count: one entry per message; "
                                     "response.code: unknown code)")
+
+
+# --- declared flows (issue 14b) -----------------------------------------------------------------------
+
+def _sent(interface_id: str, sender: str, *, seq: int, index: int = 0, tx: str = "T-1") -> Submission:
+    item = {"payload": {"CommonBlock": {"S0": {"interfaceID": interface_id, "eventCode": "[Any]"},
+                                        "S1": {"senderUniqueReference": f"S-{seq}"}}}}
+    return Submission(interface_id, "Any", item, sender, tx, datetime.now(UTC), b"", {}, index=index, seq=seq)
+
+
+def test_only_the_flows_the_profile_enables_may_be_sent(profile):
+    """run_declared_flows: every message the party sent is on an enabled interface; a partner's message
+    on any interface is not the party's (issue 21: only the slow fault matrix reached this judge)."""
+    ctx, hub = make_ctx(profile)
+    req = dataclasses.replace(requirement(ctx, "declared-flows"))
+    assert req.interface is None and req.id.endswith("/declared-flows")
+    enabled = sorted(ctx.profile.enabled_interfaces)
+    assert "IF-064" in enabled and "IF-070" not in enabled
+    hub.submissions += [_sent("IF-064", ctx.me.dip_id, seq=41), _sent("IF-070", ctx.partner.dip_id, seq=42)]
+    assert produce.run_produce(ctx, req) is True
+    assert recorded(ctx) == [(req.id, "produce.undeclared-flow", True, [41],
+                              {"step": "declared-flows", "sent": 1, "expected_valid": False})]
+    assert ctx.outcomes[0].findings == []
+    ctx, hub = make_ctx(profile)
+    hub.submissions += [_sent("IF-064", ctx.me.dip_id, seq=41), _sent("IF-070", ctx.me.dip_id, seq=43, index=2,
+                                                                      tx="T-9"),
+                        _sent("IF-070", ctx.partner.dip_id, seq=44)]
+    assert produce.run_produce(ctx, req) is False
+    assert recorded(ctx) == [(req.id, "produce.undeclared-flow", False, [43],
+                              {"step": "declared-flows", "sent": 2, "expected_valid": False})]
+    assert ctx.outcomes[0].findings == [Finding(
+        "produce.undeclared-flow", "/2/payload/CommonBlock/S0/interfaceID",
+        f"one of the enabled interfaces ({', '.join(enabled)})", "IF-070",
+        f"IF-070 [Any] S1.senderUniqueReference=S-43: the MDR sent IF-070, which its profile does not enable "
+        f"(interfaces.IF-070 = \"N\"): enable and certify it, or stop sending it", extra={"transactionID": "T-9"})]
+    ctx, _ = make_ctx(profile)  # nothing sent: nothing undeclared
+    assert produce.run_produce(ctx, req) is True
+    assert recorded(ctx) == [(req.id, "produce.undeclared-flow", True, [],
+                              {"step": "declared-flows", "sent": 0, "expected_valid": False})]
+
+
+def test_a_trigger_that_failed_because_the_dip_refused_names_the_dips_code(profile):
+    """The trigger answered an error because the DIP refused what the participant sent: the refusal
+    (already on the hub, looked up without waiting) is the finding, the trigger's word a warning."""
+    ctx, hub = make_ctx(profile)
+    req = requirement(ctx, PRODUCE)
+
+    def refuse(corr):
+        hub.refused.append(Rejection("submit", "IF-064", 400, ["MSG1010"], [], datetime.now(UTC), b"", {},
+                                     sender=ctx.me.dip_id, seq=40))
+
+    ctx.send = Sender(ok=False, detail="trigger answered HTTP 502", then=refuse)  # type: ignore[method-assign]
+    assert produce.run_produce(ctx, req) is False
+    assert hub.waits == [0.0]  # the refusal is known when the trigger answers: no step-long wait
+    assert recorded(ctx) == [(req.id, "produce.accepted", False, [40, 3], {
+        "step": "submit", "status": 400, "codes": ["MSG1010"], "expected_valid": True})]
+    assert ctx.outcomes[0].findings == [
+        Finding("hub.rejected", "", "MSG0000", "MSG1010", "the DIP rejected the IF-064 submission (MSG1010)",
+                extra={"codes": ["MSG1010"]}),
+        Finding("produce.trigger", "triggers.IF-064", "the trigger to succeed", "trigger answered HTTP 502",
+                "the trigger reported the refusal: trigger answered HTTP 502", "warning")]
+
+
+def test_every_finding_on_an_accepted_message_points_into_that_item(profile):
+    """message_findings: the identity, whole-day and period findings all name the item's own index."""
+    ctx, _ = make_ctx(profile)
+    item = _with_day(produced(ctx, "CI-1"), datetime.now(UTC).date())
+    item["payload"]["CommonBlock"]["S1"]["senderRoleID"] = "SDS"
+    del item["payload"]["CustomBlock"]["B941List"][0]["MDRConsumptionPeriods"][-1]
+    found = produce.message_findings(ctx, item, 3, [])
+    assert [f.rule for f in found] == ["produce.sender-role", "periods.count", "consumption.complete-days"]
+    assert all(f.path.startswith("/3/payload/") for f in found), [f.path for f in found]
+    assert [f.extra.get("assumption") for f in found] == [None, "A-PERIODS-48", "A-COMPLETE-DAYS"]
+    # no interface id to read (the schema's finding): no produce rules, the hub's findings kept as they are
+    for unreadable in (None, ["IF-064"]):
+        item["payload"]["CommonBlock"]["S0"]["interfaceID"] = unreadable
+        assert [f.rule for f in produce.message_findings(ctx, item, 3, [])] == ["produce.sender-role"]

@@ -10,6 +10,8 @@ itself.
 
 from __future__ import annotations
 
+import copy
+
 import random
 import re
 import time
@@ -340,3 +342,34 @@ def test_sur_date_near_midnight_takes_the_london_or_the_written_date_or_the_day_
         item = message(senderTimestamp=late, senderUniqueReference=f"S-IF-064-1500000002-MDR-{sur_day}-u1")
         assert (checks.check_sur_date(item, 0) == []) is ok, sur_day
     assert checks.check_sur_date(message(senderTimestamp="yesterday"), 0) == []
+
+
+def _item(sur: str | None, tx: str | None, **extra: object) -> dict:
+    common: dict = {"S1": {"senderUniqueReference": sur}, **extra}
+    if tx is not None:
+        common["D0"] = {"transactionID": tx}
+    return {"payload": {"CommonBlock": common}}
+
+
+def test_body_duplicates_are_named_field_by_field_and_checking_goes_on_after_each() -> None:
+    """check_body: every field of the three findings, items that are not objects skipped (not an end),
+    and a message repeated with its keys in another order is the same message."""
+    a = _item("S-a", "T-a", x=1, y=2)
+    a_reordered = {"payload": {"CommonBlock": {"y": 2, "x": 1, "D0": {"transactionID": "T-a"},
+                                               "S1": {"senderUniqueReference": "S-a"}}}}
+    b, c = _item("S-b", "T-b"), _item("S-a", "T-c")  # c: a's reference again
+    d, e = _item("S-d", "T-b"), _item("S-e", "T-e")  # d: b's transaction again
+    found = checks.check_body(["text", a, a_reordered, 7, b, c, d, e, copy.deepcopy(e)])
+    assert found == [
+        Finding("body.duplicate-message", "/2", "each message once per body", "the same as item 1",
+                "item 2 repeats item 1 exactly (MSG1006)"),
+        Finding("body.duplicate-sur", "/5/payload/CommonBlock/S1/senderUniqueReference", "a reference used once",
+                "S-a (also item 1)", "items 1 and 5 share senderUniqueReference S-a (MSG1006 / RCP1006)"),
+        Finding("body.duplicate-transaction", "/6/payload/CommonBlock/D0/transactionID",
+                "a transaction id used once", "T-b (also item 4)",
+                "items 4 and 6 share D0.transactionID T-b (RCP1043)"),
+        Finding("body.duplicate-message", "/8", "each message once per body", "the same as item 7",
+                "item 8 repeats item 7 exactly (MSG1006)")]
+    # a reference or transaction id that is not a string is the schema's finding, not a duplicate
+    assert checks.check_body([_item(None, None), _item(None, None, z=1)]) == []
+    assert checks.check_body({"payload": {}}) == [] and checks.check_body([]) == []

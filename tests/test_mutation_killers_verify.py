@@ -4,6 +4,8 @@ at the run's end to the second. Bundles are built as in test_verify (its helpers
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -387,3 +389,35 @@ def test_requirement_ids_travel_with_summary_findings(tmp_path: Path) -> None:
               if f.rule in ("summary.missing-requirement", "summary.evidence")}
     assert extras == {"summary.missing-requirement": {"requirement": "MDR-9/unplanned"},
                       "summary.evidence": {"requirement": summary["requirements"][0]["id"]}}
+
+
+def test_the_verdict_as_json_names_every_field(tmp_path: Path) -> None:
+    """`verify --json` prints VerifyResult.to_dict(): every key and value, for a verified and an
+    integrity-only check (issue 21: no fast test read it)."""
+    ca = make_ca("Json CA", index=4)
+    party = make_identity(ca=ca, index=1)
+    folder, archive = make_bundle(tmp_path, identity=party)
+    pin = certificate_fingerprint(party.certificate)
+    result = verify_bundle(archive, trust=[ca[0]], signers=[pin], now=NOW)
+    manifest_sha = "sha256:" + file_sha256(folder / "manifest.json")
+    origin = {"status": "verified", "subject": "CN=mdr.example", "fingerprint": pin,
+              "issuer": "CN=Json CA", "not_after": result.origin.not_after, "trusted_by": "CN=Json CA",
+              "pinned": True, "explanation": "signed by a certificate you pinned (--signer), issued by CN=Json CA"}
+    assert result.to_dict() == {
+        "bundle": str(archive), "run_id": "run-1", "state": "sound and ready, origin verified", "sound": True,
+        "ready_by_evidence": True, "ready": True, "checked": "integrity and origin",
+        "party": None, "signer": origin, "manifest_sha256": manifest_sha, "findings": []}  # no party recorded
+    party_run = {"party": {"role": "MDR", "dip_id": "1500000001", "mpid": "MDRA", "name": "not shown"}}
+    shown = dataclasses.replace(result, records=[{"kind": "run-start", "run": party_run}]).to_dict()
+    assert shown["party"] == {"role": "MDR", "dip_id": "1500000001", "mpid": "MDRA"}
+    assert dataclasses.replace(result, records=[{"kind": "run-start", "run": {"party": "MDRA"}}]).to_dict()[
+        "party"] is None
+    loose = verify_bundle(folder, integrity_only=True, now=NOW).to_dict()
+    assert (loose["checked"], loose["state"], loose["ready"], loose["bundle"]) == (
+        "integrity-only", "integrity only: sound and ready by its own evidence, origin NOT checked", False,
+        str(folder))
+    assert loose["signer"]["status"] == "not-checked"
+    (folder / "report.html").write_bytes((folder / "report.html").read_bytes() + b" ")  # a hash no longer holds
+    broken = verify_bundle(folder, now=NOW)
+    assert broken.to_dict()["findings"] == [f.to_dict() for f in broken.findings] != []
+    assert broken.to_dict()["sound"] is False and broken.to_dict()["state"] == "NOT sound"
