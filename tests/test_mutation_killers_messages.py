@@ -373,3 +373,11 @@ def test_body_duplicates_are_named_field_by_field_and_checking_goes_on_after_eac
     # a reference or transaction id that is not a string is the schema's finding, not a duplicate
     assert checks.check_body([_item(None, None), _item(None, None, z=1)]) == []
     assert checks.check_body({"payload": {}}) == [] and checks.check_body([]) == []
+
+
+def test_the_distributor_kind_of_an_mpan_core() -> None:
+    """DNO for the fourteen area ids (10-23), IDNO for the ids allocated from 24, else None (A-MPAN-DISTRIBUTOR)."""
+    assert [ids.distributor_kind(f"{p:02d}00000000000") for p in (10, 23)] == ["DNO", "DNO"]
+    assert [ids.distributor_kind(f"{p:02d}00000000000") for p in (24, 49)] == ["IDNO", "IDNO"]
+    assert [ids.distributor_kind(m) for m in ("0900000000000", "5000000000000", "١٠00000000000", "", None)] == [
+        None, None, None, None, None]

@@ -105,13 +105,15 @@ def test_a_plan_mismatch_says_what_each_side_has(tmp_path: Path) -> None:
     folder, _ = make_bundle(tmp_path)
     derived = [dict(PLAN[0], enabled=False), dict(PLAN[2], enabled=True),
                {"id": "MDR-5.3/exchange/stop", "enabled": True}]  # IF-062 produce: absent here
-    result = verify_bundle(folder, plan_from_profile=lambda _data: derived, now=NOW)
-    found = sorted((f.message.split(":")[0], f.expected, f.actual) for f in result.findings
-                   if f.rule == "plan.mismatch")
-    assert found == [("MDR-5.2a/IF-061/consume", "not enabled", "enabled"),
-                     ("MDR-5.2b/IF-062/produce", "absent", "enabled"),
-                     ("MDR-5.2b/IF-065/produce", "enabled", "not enabled"),
-                     ("MDR-5.3/exchange/stop", "enabled", "absent")]
+    advisory = [*derived, dict(PLAN[1], advisory=True)]  # issue 14: whether it is advisory is part of the plan
+    for plan, side in ((derived, ("MDR-5.2b/IF-062/produce", "absent", "enabled")),
+                       (advisory, ("MDR-5.2b/IF-062/produce", "enabled, advisory", "enabled"))):
+        result = verify_bundle(folder, plan_from_profile=lambda _data, plan=plan: plan, now=NOW)
+        found = sorted((f.message.split(":")[0], f.expected, f.actual) for f in result.findings
+                       if f.rule == "plan.mismatch")
+        assert found == [("MDR-5.2a/IF-061/consume", "not enabled", "enabled"), side,
+                         ("MDR-5.2b/IF-065/produce", "enabled", "not enabled"),
+                         ("MDR-5.3/exchange/stop", "enabled", "absent")]
 
 
 # -- every field of the findings a reviewer reads ------------------------------------------------------
