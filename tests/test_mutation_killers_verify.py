@@ -18,8 +18,9 @@ from cryptography.x509.oid import NameOID
 from harness.evidence.bundle import certificate_fingerprint, file_sha256, sign_bytes
 from harness.errors import InputError
 from harness.evidence.recorder import Recorder
-from harness.evidence.checker import _parse_time
-from harness.evidence.origin import issued_by_any
+from harness.evidence import checker
+from harness.evidence.checker import VerifyResult, _parse_time
+from harness.evidence.origin import Anchors, issued_by_any
 from harness.findings import Finding
 from test_verify import (NOW, PLAN, Identity, _cert, _key, make_bundle, make_ca, make_identity, make_summary,
                          record_run, refinalise, rules, verify_bundle)
@@ -423,3 +424,46 @@ def test_the_verdict_as_json_names_every_field(tmp_path: Path) -> None:
     broken = verify_bundle(folder, now=NOW)
     assert broken.to_dict()["findings"] == [f.to_dict() for f in broken.findings] != []
     assert broken.to_dict()["sound"] is False and broken.to_dict()["state"] == "NOT sound"
+
+
+def _bind(records: list[dict], manifest: dict, fingerprint: str, expected: Any = None) -> list[tuple]:
+    """The findings _Checker.bind_signer makes for a bundle signed by `fingerprint`."""
+    result = VerifyResult(path=Path("bundle"), records=records)
+    checker._Checker(Path("bundle"), Path("bundle"), result, anchors=Anchors(),
+                     expected_certificate=expected).bind_signer(manifest, fingerprint)
+    return [(f.rule, f.path, f.expected, f.actual, f.message, f.severity, f.extra) for f in result.findings]
+
+
+def test_the_signer_is_bound_to_every_place_the_bundle_names_the_partys_certificate() -> None:
+    """manifest `signer`, the run-start record, the certificate the party registered with the DIP
+    (hub.party, for this party only) and the certificate the reviewer expects: each mismatch named."""
+    party = make_identity(index=1)
+    signed = certificate_fingerprint(party.certificate)
+    other, third = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+    start = {"seq": 1, "kind": "run-start", "run": {"signer_certificate_sha256": signed,
+                                                     "party": {"dip_id": "1500000001"}}}
+    registered = {"seq": 5, "kind": "event", "event": "hub.party",
+                  "data": {"dip_id": "1500000001", "certificate": signed}}
+    assert _bind([start, registered], {"signer": signed}, signed, party.certificate) == []
+    elsewhere = [dict(registered, seq=6, data={"dip_id": "1500000001", "certificate": other}),
+                 dict(registered, seq=7, data={"dip_id": "1600000001", "certificate": third}),  # the partner's
+                 dict(registered, seq=8, event="hub.partner", data={"dip_id": "1500000001", "certificate": third}),
+                 dict(registered, seq=9, data={"dip_id": "1500000001", "certificate": None})]
+    assert _bind([start, *elsewhere], {"signer": signed}, signed) == [
+        ("signature.unexpected-certificate", "evidence.jsonl#seq=6", other, signed,
+         "the bundle is signed with a certificate other than the one the party registered with the DIP", "error",
+         {"seq": 6})]
+    registered_elsewhere = make_identity(index=2).certificate
+    assert _bind([start], {"signer": other}, signed, registered_elsewhere) == [
+        ("signature.unexpected-certificate", "manifest.json", other, signed,
+         "the signing certificate is not the one the manifest names", "error", {}),
+        ("signature.unexpected-certificate", "manifest.sig",
+         certificate_fingerprint(registered_elsewhere), signed,
+         "the bundle is not signed with the party's registered certificate", "error", {})]
+    bare = {"seq": 1, "kind": "run-start", "run": {"party": "not an object"}}
+    assert _bind([bare, dict(registered, data={"dip_id": "1500000001", "certificate": other})], {}, signed) == [
+        ("signature.unexpected-certificate", "manifest.json", "a signer", signed,
+         "the manifest names no signer, but the bundle is signed", "error", {}),
+        ("signature.unexpected-certificate", "evidence.jsonl#seq=1", "recorded", signed,
+         "the run-start record names no signing certificate for the party, so the signer cannot be tied to it",
+         "error", {})]
