@@ -21,7 +21,9 @@ import pytest
 
 from harness.findings import Finding
 from harness.messages import checks, ids
+from harness.messages.checks import content
 from harness.messages.checks.base import ptr
+from test_rules import sample
 
 PUBLISHED_WEIGHTS = (3, 5, 7, 13, 17, 19, 23, 29, 31, 37, 41, 43)
 WHEN = datetime(2024, 7, 1, 10, 0, tzinfo=timezone.utc)  # 11:00 in London (BST)
@@ -381,3 +383,68 @@ def test_the_distributor_kind_of_an_mpan_core() -> None:
     assert [ids.distributor_kind(f"{p:02d}00000000000") for p in (24, 49)] == ["IDNO", "IDNO"]
     assert [ids.distributor_kind(m) for m in ("0900000000000", "5000000000000", "١٠00000000000", "", None)] == [
         None, None, None, None, None]
+
+
+def _r0(code: object, messages: object) -> dict:
+    return {"payload": {"CommonBlock": {"R0": {"responseCode": code, "responseMessages": messages}}}}
+
+
+def test_r0_that_contradicts_its_messages_is_named_field_by_field() -> None:
+    at = "/4/payload/CommonBlock/R0/responseCode"
+    assert content.check_r0_consistency(_r0("A", ["SP000 fine", "no code here", "MSG1030 no primary"]), 4) == [
+        Finding("r0.inconsistent", at, "R (or W) for a failure message", "A",
+                "R0 says accepted (A) but responseMessages[2] reports a failure: MSG1030 no primary (RCP1052)")]
+    assert content.check_r0_consistency(_r0("R", [7, "RCP0000 accepted", "MSG0000"]), 4) == [
+        Finding("r0.inconsistent", at, "A for success messages only", "R",
+                "R0 says rejected (R) but every coded message reports success: RCP0000 accepted (RCP1052)")]
+    for consistent in (_r0("A", ["RCP0000"]), _r0("R", ["RCP1006 duplicate"]), _r0("R", ["no code"]),
+                       _r0("W", ["MSG1030"]), _r0(None, ["MSG1030"]), _r0("A", "MSG1030"), {"payload": {}}):
+        assert content.check_r0_consistency(consistent, 4) == [], consistent
+
+
+def test_an_if061_without_a_primary_recipient_is_named_field_by_field() -> None:
+    item = sample("IF-061", "MDRStart")
+    message = "IF-061 names no primary recipient: the DIP cannot route a start request to the MDR (MSG1030)"
+    assert content.check_primary_recipient(item, 2) == []
+    item["payload"]["CommonBlock"]["A0"]["primaryRecipients"] = ["", None]
+    assert content.check_primary_recipient(item, 2) == [Finding(
+        "a0.no-primary", "/2/payload/CommonBlock/A0/primaryRecipients", "the assigned MDR's DIP ID", "none", message)]
+    del item["payload"]["CommonBlock"]["A0"]
+    assert content.check_primary_recipient(item, 2) == [Finding(
+        "a0.no-primary", "/2/payload/CommonBlock", "the assigned MDR's DIP ID", "none", message)]
+    for malformed in ("A0", {"primaryRecipients": "1500000001"}):  # the schema's finding, not this rule's
+        item["payload"]["CommonBlock"]["A0"] = malformed
+        assert content.check_primary_recipient(item, 2) == [], malformed
+    other = sample("IF-064", "MDRConsumption")
+    other["payload"]["CommonBlock"]["A0"] = {"primaryRecipients": []}
+    assert content.check_primary_recipient(other, 2) == []  # only an IF-061 must name its MDR
+
+
+def test_a_message_whose_content_list_is_empty_is_named_field_by_field() -> None:
+    reading = sample("IF-065", "ReadingRemote")
+    block = reading["payload"]["CustomBlock"]
+    block.pop("B065List", None)
+    block["B076List"] = []
+    empty = [Finding("content.empty", "/1/payload/CustomBlock", "at least one B076List or B065List reading",
+                     "no reading", "a [ReadingRemote] message carries no reading (RCP1021)")]
+    assert content.check_content_empty(reading, 1) == empty
+    block["B065List"] = [{"x": 1}]  # a B065List reading alone is content
+    assert content.check_content_empty(reading, 1) == []
+    block["B065List"] = None
+    assert content.check_content_empty(reading, 1) == empty
+    offpeak = sample("IF-024", "SN-OffPeakDec")
+    assert content.check_content_empty(offpeak, 1) == []
+    offpeak["payload"]["CustomBlock"]["B097List"] = []
+    assert content.check_content_empty(offpeak, 1) == [Finding(
+        "content.empty", "/1/payload/CustomBlock/B097List", "at least one declaration", "0 items",
+        "B097List is empty: the off-peak declaration declares nothing (RCP1021)")]
+
+
+def test_a_settlement_day_not_at_midnight_is_named_field_by_field() -> None:
+    days = [_day("48 periods", "2024-06-28T00:00:00+00:00"), _day("48 periods", "2024-06-29T00:30:00+01:00"),
+            _day("48 periods", "not a date")]  # type: ignore[arg-type]
+    item = {"payload": {"CustomBlock": {"B941List": days}}}
+    assert checks.check_periods_day_start(item, 5) == [Finding(
+        "periods.day-start", "/5/payload/CustomBlock/B941List/1/settlementDay/settlementDayDate",
+        "2024-06-29T00:00:00+00:00", "2024-06-29T00:30:00+01:00",
+        "settlementDayDate 2024-06-29T00:30:00+01:00 is not the start of a day (expected time 00:00:00)")]
