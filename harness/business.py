@@ -41,7 +41,7 @@ from harness.messages.access import dig
 from harness.messages.ids import parse_dip_timestamp
 
 PERIOD_DURATION = 30  # minutes; B046.periodDuration (the schema pins min = max = 30)
-QUANTITY_PATTERN = re.compile(r"^-?\d{1,9}\.\d{3}$")  # 9.3 decimal kWh string (B084.v)
+QUANTITY_PATTERN = re.compile(r"-?[0-9]{1,9}\.[0-9]{3}")  # 9.3 decimal kWh string (B084.v), fullmatch only
 # B078.energyDirection -> the active-energy B045.measurementQuantityID an IF-064 must carry.
 QUANTITY_FOR_DIRECTION = {"I": "AI", "E": "AE"}
 
@@ -380,7 +380,7 @@ def check_period_quantities(item: Any, *, index: int = 0) -> list[Finding]:
         periods = day.get("MDRConsumptionPeriods")
         for j, period in enumerate(periods if isinstance(periods, list) else []):
             value = dig(period, "v")
-            if not (isinstance(value, str) and QUANTITY_PATTERN.match(value)):
+            if not (isinstance(value, str) and QUANTITY_PATTERN.fullmatch(value)):
                 findings.append(_finding("periods.quantity", item,
                                          ptr(index, "CustomBlock", "B941List", i, "MDRConsumptionPeriods", j, "v"),
                                          "9.3 decimal string like '0.450'", value,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -104,6 +103,17 @@ def make_host(pki, tmp_path) -> Iterator:
         thing.close() if isinstance(thing, Recorder) else thing.stop()
 
 
+def spy_on_waits(hub: Hub) -> list[float]:
+    """The bound of every wait the runner makes on the hub, in order (the waits themselves are real)."""
+    bounds: list[float] = []
+    for name in ("wait_for", "wait_for_delivery"):
+        def spy(predicate, timeout, _original=getattr(hub, name)):
+            bounds.append(timeout)
+            return _original(predicate, timeout)
+        setattr(hub, name, spy)
+    return bounds
+
+
 def checks_of(host: RefHost) -> list[dict]:
     return [r for r in read_records(host.recorder.path) if r["kind"] == "check"]
 
@@ -188,9 +198,9 @@ def test_empty_or_missing_folder_is_a_config_error(tmp_path):
 @pytest.mark.parametrize("role", ["MDR", "SDS"])
 def test_reference_pair_passes_every_exchange_and_records_evidence(make_host, exchanges, role):
     host = make_host(role)
-    started = time.monotonic()
+    waits = spy_on_waits(host.hub)
     results = [run_exchange(host, e, f"{role}-x/exchange/{e.name}") for e in exchanges.values()]
-    assert time.monotonic() - started < 8  # two 1 s quiet windows and a few dozen local round trips
+    assert waits and max(waits) <= STEP_TIMEOUT  # every wait is bounded by the step timeout
     for result in results:
         assert result, (result.exchange, [str(f) for f in result.findings])
         assert all(o.status == "pass" for o in result.steps), result.steps
@@ -225,6 +235,9 @@ FAULT_CASES = [
     ("accept-anything-start", "reject"),
     ("47-periods", "start-and-consume"),
     ("periods-not-utc", "start-and-consume"),
+    ("consumption-before-start", "start-and-consume"),  # the window check inside the exchange
+    ("no-echo", "start-and-consume"),
+    ("periods-shifted", "start-and-consume"),
 ]
 
 
@@ -254,10 +267,10 @@ def test_the_same_exchanges_pass_without_the_faults(make_host, exchanges):
 
 def test_a_partner_that_never_answers_times_out_within_the_bound(make_host, exchanges):
     host = make_host("MDR", mdr_faults=["never-answers"], step_timeout=1.5)
-    started = time.monotonic()
+    waits = spy_on_waits(host.hub)
     result = run_exchange(host, exchanges["start-and-consume"], "MDR-5.3/exchange/start-and-consume")
-    elapsed = time.monotonic() - started
-    assert 1.5 <= elapsed < 3.0
+    assert waits and max(waits) == 1.5  # the unanswered step waited its bound, and nothing waited longer
+    assert result.steps[1].elapsed >= 1.5  # ... all of it: the runner did not give up early
     assert not result and result.failed_rules == {"exchange.timeout"}
     assert next(f.breaks for f in load_faults() if f.name == "never-answers") == "exchange.timeout"
     [finding] = result.findings
@@ -281,9 +294,14 @@ def test_a_definition_timeout_shortens_but_never_lengthens_the_bound(make_host, 
     path = tmp_path / "quick.toml"
     path.write_text(text, encoding="utf-8")
     host = make_host("MDR", mdr_faults=["never-answers"], step_timeout=30.0, recorder=False)
-    started = time.monotonic()
+    waits = spy_on_waits(host.hub)
     assert not run_exchange(host, load_exchange(path), "MDR-5.3/exchange/quick")
-    assert time.monotonic() - started < 2.0
+    assert waits == [30.0, 0.5]  # the request: the run's bound; the unanswered answer: its own 0.5 s, not 30
+    path.write_text(text.replace("timeout = 0.5", "timeout = 60"), encoding="utf-8")
+    host = make_host("MDR", mdr_faults=["never-answers"], step_timeout=0.4, recorder=False)
+    waits = spy_on_waits(host.hub)
+    assert not run_exchange(host, load_exchange(path), "MDR-5.3/exchange/quick")
+    assert waits == [0.4, 0.4]  # 60 s in the definition does not lengthen the run's 0.4 s
 
 
 def test_sds_under_test_whose_webhook_refuses_answers_fails_delivery(make_host, exchanges):
@@ -415,9 +433,18 @@ def test_requests_without_their_answers_are_derived_from_the_definitions(exchang
 
 def test_a_request_the_dip_refuses_fails_at_once_with_the_dips_code(make_host, exchanges):
     host = make_host("SDS", sds_faults=["wrong-role"], step_timeout=5.0, recorder=False)
-    started = time.monotonic()
+    ended: list[tuple[float, object]] = []  # (bound, what ended the wait) of every hub wait
+
+    def spy(condition, timeout, _original=host.hub.wait_until):
+        found = _original(condition, timeout)
+        ended.append((timeout, found))
+        return found
+
+    host.hub.wait_until = spy
     result = run_exchange(host, exchanges["start-and-consume"], "SDS-6.3/exchange/start-and-consume")
-    assert time.monotonic() - started < 2.5  # not the 5 s bound: the refusal is known at once
+    # not the 5 s bound: the request's wait ended on the DIP's refusal, and nothing else was waited for
+    [(bound, found)] = ended
+    assert bound in (0.0, 5.0) and found is not None and found[0] == "rejected"  # 0: the trigger said it failed
     assert result.failed_rules == {"exchange.request"}
     [finding] = [f for f in result.findings if f.rule == "hub.sender-role"]
     assert "the DIP refused it (MSG1010)" in finding.message and finding.extra["codes"] == ["MSG1010"]

@@ -20,7 +20,8 @@ from harness.transport.certs import cached_key, make_ca
 from harness.transport.signing import SIGNATURE_HEADERS, verify_request
 from harness.transport.tls import server_context
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(timezone.utc)  # read at import: certificates below are dated from it, not from the wall clock
+SINCE = NOW - timedelta(days=1)
 
 PROFILE = """\
 [party]
@@ -59,7 +60,7 @@ def httpserver_listen_address() -> tuple[str, int]:
 
 @pytest.fixture(scope="module")
 def ca():
-    return make_ca("preflight test CA", key=cached_key("preflight-ca"))
+    return make_ca("preflight test CA", key=cached_key("preflight-ca"), not_before=SINCE)
 
 
 @pytest.fixture(scope="module")
@@ -73,10 +74,10 @@ def make_profile(tmp_path: Path, ca, *, not_after: datetime | None = None, not_b
                  interfaces: str = 'IF-006 = "Y"\nIF-061 = "Y"\nIF-062 = "Y"\nIF-064 = "Y"',
                  webhooks: str = 'default = "https://127.0.0.1:1/dip"', party_extra: str = "",
                  system_extra: str = "", secondary: str = "secondary-key-value") -> "object":
-    leaf = ca.issue("signer", key=cached_key("preflight-signer"), not_after=not_after, not_before=not_before)
+    leaf = ca.issue("signer", key=cached_key("preflight-signer"), not_after=not_after, not_before=not_before or SINCE)
     cert_path, key_path = leaf.write(tmp_path / "certs", "signing", password=password)
     if mismatched_key:
-        other = ca.issue("other", key=cached_key("preflight-other"))
+        other = ca.issue("other", key=cached_key("preflight-other"), not_before=SINCE)
         _, key_path = other.write(tmp_path / "certs", "other")
     (tmp_path / "secrets").mkdir(exist_ok=True)
     (tmp_path / "secrets" / "secondary").write_text(secondary + "\n")

@@ -19,7 +19,7 @@ from typing import Any
 
 from harness.evidence.checker import PlanFromProfile, Revalidate, VerifyResult, check_bundle
 from harness.evidence.earlier import check_chain
-from harness.evidence.origin import Anchors, issued_by_any
+from harness.evidence.origin import Anchors
 from harness.evidence.revalidate import make_revalidator
 from harness.evidence.safezip import DEFAULT_LIMITS, Limits, open_bundle
 from harness.messages.schemapack import load_pack
@@ -58,8 +58,3 @@ def verify_bundle(path: Path | str, *, trust: Sequence[Any] = (), signers: Seque
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _issued_by_any(cert: Any, trust: Sequence[Any]) -> bool:
-    """Whether a trust anchor is `cert` itself or directly issued it (kept for callers of the old name)."""
-    return issued_by_any(cert, trust) is not None

@@ -21,6 +21,20 @@ ROLES = ("MDR", "SDS", "both")
 
 
 @dataclass(frozen=True)
+class FaultCase:
+    """A `[[fault.case]]`: how the fault matrix runs a switch on one role (its arguments), and what
+    fails there when that differs from the switch's own `requirement` / `also` (None: no difference)."""
+
+    role: str
+    args: tuple[str, ...] = ()
+    requirements: tuple[str, ...] | None = None
+    also: tuple[str, ...] | None = None
+
+    def spec(self, name: str) -> str:
+        return ":".join([name, *self.args])
+
+
+@dataclass(frozen=True)
 class FaultDef:
     """One `[[fault]]` entry: a switch as documented, before its arguments are filled in."""
 
@@ -29,12 +43,22 @@ class FaultDef:
     role: str
     description: str
     breaks: str
-    requirement: str
+    requirements: tuple[str, ...]  # globs: every enabled requirement they match fails, naming `breaks`
     also: tuple[str, ...] = ()  # globs of requirements that fail too, as a documented consequence
+    cases: tuple[FaultCase, ...] = ()
     disables: tuple[str, ...] = ()  # interfaces the demo profile sets to "N" with this switch (a profile choice)
 
     def applies_to(self, role: str) -> bool:
         return self.role in ("both", role)
+
+    @property
+    def requirement(self) -> str:
+        """The requirement globs as one line (for messages)."""
+        return ", ".join(self.requirements)
+
+    def case_for(self, role: str) -> FaultCase:
+        """The fault matrix's case for `role`: the `[[fault.case]]` for it, else the switch without arguments."""
+        return next((c for c in self.cases if c.role == role), FaultCase(role))
 
     @property
     def usage(self) -> str:
@@ -62,7 +86,8 @@ class Fault:
     def breaks(self) -> str:
         return self.definition.breaks
 
-    def _fill(self, text: str) -> str:
+    def fill(self, text: str) -> str:
+        """`{role}`, `{interface}`, `{block}` ... in `text` replaced by this switch's values."""
         values = dict(zip(self.definition.params, self.args))
         values.setdefault("role", self.role or "*")
         try:
@@ -71,19 +96,23 @@ class Fault:
             return text
 
     @property
+    def requirements(self) -> tuple[str, ...]:
+        return tuple(self.fill(g) for g in self.definition.requirements)
+
+    @property
     def requirement(self) -> str:
-        return self._fill(self.definition.requirement)
+        return ", ".join(self.requirements)
 
     @property
     def description(self) -> str:
-        return self._fill(self.definition.description)
+        return self.fill(self.definition.description)
 
     def matches_requirement(self, requirement_id: str) -> bool:
-        return fnmatch.fnmatchcase(requirement_id, self.requirement)
+        return any(fnmatch.fnmatchcase(requirement_id, g) for g in self.requirements)
 
     @property
     def also(self) -> tuple[str, ...]:
-        return tuple(self._fill(g) for g in self.definition.also)
+        return tuple(self.fill(g) for g in self.definition.also)
 
     def may_fail(self, requirement_id: str) -> bool:
         """The requirement it breaks, or one of the documented knock-on failures (`also`)."""
@@ -133,6 +162,31 @@ def _require_str(item: dict, key: str, where: str) -> str:
     return value
 
 
+def _globs(value: object, key: str, where: str) -> tuple[str, ...]:
+    """A glob or a list of globs -> tuple; a ConfigError naming the key otherwise."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(g, str) and g for g in items):
+        raise ConfigError(f"{where}: key {key!r} should be a requirement glob or a list of them")
+    return tuple(items)
+
+
+def _case(item: object, params: list[str], role: str, where: str) -> FaultCase:
+    if not isinstance(item, dict):
+        raise ConfigError(f"{where}: should be a table")
+    unknown = sorted(set(item) - {"role", "args", "requirement", "also"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (expected role, args, requirement, also)")
+    case_role = _require_str(item, "role", where)
+    if case_role not in ("MDR", "SDS") or role not in ("both", case_role):
+        raise ConfigError(f"{where}: role should be a role the switch applies to, got {case_role!r}")
+    args = item.get("args", [])
+    if not isinstance(args, list) or len(args) != len(params) or not all(isinstance(a, str) and a for a in args):
+        raise ConfigError(f"{where}: key 'args' should give the {len(params)} argument(s) {', '.join(params)}")
+    requirements = _globs(item["requirement"], "requirement", where) if "requirement" in item else None
+    also = _globs(item["also"], "also", where) if "also" in item else None
+    return FaultCase(case_role, tuple(args), requirements, also)
+
+
 def _parse(data: dict, source: Path) -> list[FaultDef]:
     defs: list[FaultDef] = []
     for i, item in enumerate(data.get("fault", [])):
@@ -143,15 +197,24 @@ def _parse(data: dict, source: Path) -> list[FaultDef]:
         role = _require_str(item, "role", where)
         if role not in ROLES:
             raise ConfigError(f"{where}: role should be one of {', '.join(ROLES)}, got {role!r}")
-        also = item.get("also", [])
-        if not isinstance(also, list) or not all(isinstance(g, str) and g for g in also):
-            raise ConfigError(f"{where}: key 'also' should be a list of requirement globs")
+        requirements = _globs(item.get("requirement"), "requirement", where)
+        if not requirements:
+            raise ConfigError(f"{where}: key 'requirement' should be a requirement glob or a list of them")
+        also = _globs(item.get("also", []), "also", where)
         disables = item.get("disables", [])
         if not isinstance(disables, list) or not all(isinstance(i, str) and i.startswith("IF-") for i in disables):
             raise ConfigError(f"{where}: key 'disables' should be a list of interface ids like \"IF-062\"")
+        cases = item.get("case", [])
+        if not isinstance(cases, list):
+            raise ConfigError(f"{where}: [[fault.case]] should be an array of tables")
         defs.append(FaultDef(_require_str(item, "name", where), tuple(params), role,
                              _require_str(item, "description", where), _require_str(item, "breaks", where),
-                             _require_str(item, "requirement", where), tuple(also), tuple(disables)))
+                             requirements, also,
+                             tuple(_case(c, params, role, f"{where}.case[{j}]") for j, c in enumerate(cases)),
+                             tuple(disables)))
+        case_roles = [c.role for c in defs[-1].cases]
+        if len(set(case_roles)) != len(case_roles):
+            raise ConfigError(f"{where}: two [[fault.case]] tables for one role")
     names = [d.name for d in defs]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

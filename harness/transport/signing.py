@@ -215,13 +215,27 @@ def sign_request(method: str, url: str, body: bytes | str, identity: SigningIden
 
 # --- the verifier ---------------------------------------------------------------------------------
 
+def _pairs(headers: Headers) -> list[tuple[str, str]]:
+    """Every (name, value) as sent: httpx's `multi_items`, werkzeug's `items`, or a list of pairs."""
+    if hasattr(headers, "multi_items"):
+        return list(headers.multi_items())
+    return list(headers.items() if hasattr(headers, "items") else headers)
+
+
 def header_lookup(headers: Headers) -> dict[str, str]:
     """Lower-cased name -> value from a mapping, a Headers object or a list of pairs (first one wins)."""
-    items = headers.items() if hasattr(headers, "items") else headers
     found: dict[str, str] = {}
-    for name, value in items:
+    for name, value in _pairs(headers):
         found.setdefault(str(name).lower(), str(value))
     return found
+
+
+def repeated_headers(headers: Headers) -> dict[str, int]:
+    """Lower-cased name -> count, for every header sent more than once."""
+    counts: dict[str, int] = {}
+    for name, _ in _pairs(headers):
+        counts[str(name).lower()] = counts.get(str(name).lower(), 0) + 1
+    return {name: count for name, count in counts.items() if count > 1}
 
 
 def _b64decode(text: str) -> bytes | None:
@@ -327,9 +341,16 @@ def verify_request(method: str, url: str, body: bytes | str, headers: Headers, *
     if now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)
     found = header_lookup(headers)
+    repeated = repeated_headers(headers)
     values: dict[str, str] = {}
     findings: list[Finding] = []
     for name in SIGNATURE_HEADERS:
+        if name.lower() in repeated:
+            # Proxies and frameworks disagree on which copy wins (or join them): a receiver cannot
+            # know which one was signed, so a repeated X-DIP-* header fails. The first is checked on.
+            count = repeated[name.lower()]
+            findings.append(_finding("signature.duplicate-header", name, f"one {name} header", f"{count} headers",
+                                     f"{name} is sent {count} times; send each X-DIP-* header once"))
         value = found.get(name.lower(), "").strip()
         if value:
             values[name] = value

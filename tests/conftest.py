@@ -1,0 +1,36 @@
+"""Suite-wide rules for dipcert's own tests.
+
+The specification-comparison tests skip when Elexon's specification is not beside the repository
+(`../shared/elexon-dip-api`): a contributor without it still runs everything else. CI has it there,
+so in CI (environment variable CI set, as CI runners do) such a skip would hide that dipcert was
+never compared with the specification: there it is a failure instead.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+SPEC_FOLDER = "../shared/elexon-dip-api"  # every "specification missing" skip reason names it
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    text = str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr or "")
+    return text.removeprefix("Skipped: ")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> object:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if report.skipped and in_ci() and SPEC_FOLDER in skip_reason(report):
+        report.outcome = "failed"
+        report.longrepr = (f"CI is set but this specification test was skipped: {skip_reason(report)}. "
+                           f"CI must have Elexon's specification at {SPEC_FOLDER} beside the repository.")
+    return None
