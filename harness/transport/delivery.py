@@ -215,32 +215,41 @@ def _deliver_batch(client: httpx.Client, url: str, index: int, items: list[dict]
         result.status = attempt.status
         result.responses.append(attempt)
         attempt.seq = _record(recorder, channel, url, headers, body, attempt)
-        last = number == retries + 1
-        if attempt.error is not None:
-            if attempt.error.startswith("response-too-large") or attempt.error.startswith("total-timeout"):
-                rule = "delivery.response-too-large" if attempt.error.startswith("response") else "delivery.timeout"
-                result.findings.append(Finding(rule, "", f"a reply within {max_bytes} bytes and {timeout.total:g} s",
-                                               attempt.error, f"{where}: the webhook's reply was cut off ({attempt.error})"))
-                return "failed"
-            kind = "timeout" if attempt.error.startswith("timeout") else "failed"
-            if last or not retry_errors:
-                result.findings.append(Finding(f"delivery.{'timeout' if kind == 'timeout' else 'connection'}", "",
-                                               "a reply from the webhook", attempt.error,
-                                               f"{where}: no reply after {number} attempt(s): {attempt.error}"))
-                return kind  # type: ignore[return-value]
-            sleep(_delay(number, backoff, None))
-            continue
-        status = attempt.status
-        assert status is not None
-        if status in table.retry:
-            if last:
-                result.findings.append(Finding("delivery.status", "", "201", str(status),
-                                               f"{where}: still HTTP {status} after {number} attempt(s)"))
-                return "failed"
-            sleep(_delay(number, backoff, attempt))
-            continue
-        return _classify(status, attempt, items, table, where, result)
+        outcome = conclude(attempt, len(items), table, where, result, last=number == retries + 1,
+                           retry_errors=retry_errors)
+        if outcome is not None:
+            return outcome
+        sleep(_delay(number, backoff, attempt if attempt.error is None else None))
     raise AssertionError("unreachable")
+
+
+def conclude(attempt: Attempt, count: int, table: Any, where: str, result: DeliveryResult, *, last: bool,
+             retry_errors: bool = True) -> Outcome | None:
+    """What one attempt means for its batch: an outcome (findings added to `result`), or None when the
+    DIP delivers again. Pure: the live delivery and the transcript judges (`harness.judges`) share it,
+    so a verdict recomputed from the DIP's transcript is the verdict the run reached."""
+    if attempt.error is not None:
+        if attempt.error.startswith("response-too-large") or attempt.error.startswith("total-timeout"):
+            rule = "delivery.response-too-large" if attempt.error.startswith("response") else "delivery.timeout"
+            result.findings.append(Finding(rule, "", "a reply within the size and time bounds", attempt.error,
+                                           f"{where}: the webhook's reply was cut off ({attempt.error})"))
+            return "failed"
+        kind = "timeout" if attempt.error.startswith("timeout") else "failed"
+        if last or not retry_errors:
+            result.findings.append(Finding(f"delivery.{'timeout' if kind == 'timeout' else 'connection'}", "",
+                                           "a reply from the webhook", attempt.error,
+                                           f"{where}: no reply after {attempt.number} attempt(s): {attempt.error}"))
+            return kind  # type: ignore[return-value]
+        return None
+    status = attempt.status
+    assert status is not None
+    if status in table.retry:
+        if last:
+            result.findings.append(Finding("delivery.status", "", "201", str(status),
+                                           f"{where}: still HTTP {status} after {attempt.number} attempt(s)"))
+            return "failed"
+        return None
+    return _classify(status, attempt, [None] * count, table, where, result)
 
 
 def _classify(status: int, attempt: Attempt, items: list[dict], table: Any, where: str,
