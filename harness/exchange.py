@@ -363,7 +363,7 @@ class ExchangeHost(Protocol):
     """
 
     role: str  # role of the party under test; the other role is its partner
-    hub: Any  # harness.transport.hub.Hub, started, both parties registered
+    hub: Any  # harness.dip.server.Hub, started, both parties registered
     recorder: Any  # Recorder | None
     step_timeout: float
 
@@ -736,7 +736,7 @@ class _Run:
     # -- waiting and recording -------------------------------------------------------------------
 
     def _wait(self, predicate: Callable[[Any], bool], timeout: float) -> Any:
-        from harness.transport.hub import HubTimeout
+        from harness.dip.model import HubTimeout
 
         try:
             return self.hub.wait_for(predicate, timeout)
@@ -744,7 +744,7 @@ class _Run:
             return None
 
     def _wait_delivery(self, predicate: Callable[[Any], bool], timeout: float) -> Any:
-        from harness.transport.hub import HubTimeout
+        from harness.dip.model import HubTimeout
 
         try:
             return self.hub.wait_for_delivery(predicate, timeout)

@@ -210,7 +210,7 @@ class CertificationRun:
         """The built-in reference partner, registered with the hub as the real partner would be."""
         from harness.messages.samples import Party
         from harness.reference.participant import ReferenceParticipant
-        from harness.transport.hub import PartyRegistration
+        from harness.dip.config import PartyRegistration
 
         p = self.profile
         assert p.partner is not None
