@@ -12,12 +12,13 @@ from typing import Any
 from cryptography import x509
 
 from harness.catalogue import load_catalogue
+from harness.dip.config import HubConfig, PartyRegistration
+from harness.dip.server import Hub
 from harness.errors import ConfigError
 from harness.files import read_config_bytes
 from harness.profile import PARTNER_API_KEY, Profile
 from harness.transport.apikeys import generate_api_key
 from harness.transport.delivery import WebhookConfig
-from harness.transport.hub import Hub, HubConfig, PartyRegistration
 
 DEFAULT_MAX_MESSAGE_COUNT = 100
 DEFAULT_MAX_PAYLOAD_KB = 1024
@@ -125,7 +126,7 @@ def build_hub(profile: Profile, *, host: str | None = None, port: int | None = N
     `registrations(profile)` made earlier (a run reads them before it creates its evidence folder).
     """
     from harness.transport.delivery import Timeouts
-    from harness.transport.hub import DeliverySettings
+    from harness.dip.config import DeliverySettings
 
     t = float(timeout if timeout is not None else profile.harness.timeout)
     delivery = DeliverySettings(timeouts=Timeouts(connect=min(5.0, t), read=t, write=t, pool=min(5.0, t), total=t),

@@ -17,6 +17,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from harness.dip.config import DeliverySettings, HubConfig, PartyRegistration
+from harness.dip.server import Hub
 from harness.errors import ConfigError
 from harness.evidence.recorder import Recorder, read_records
 from harness.exchange import (Exchange, exchange_enabled, load_exchange, load_exchanges, resolve_fields,
@@ -27,7 +29,6 @@ from harness.reference.participant import ReferenceParticipant
 from harness.run.triggers import SendResult, trigger_spec
 from harness.transport.certs import cached_key, make_ca
 from harness.transport.delivery import Timeouts
-from harness.transport.hub import DeliverySettings, Hub, HubConfig, PartyRegistration
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 

@@ -146,7 +146,8 @@ def _local_hub(args: argparse.Namespace, party, partner):
 
     from harness.transport.apikeys import generate_api_key, key_fingerprint
     from harness.transport.certs import make_ca
-    from harness.transport.hub import Hub, HubConfig, PartyRegistration
+    from harness.dip.config import HubConfig, PartyRegistration
+    from harness.dip.server import Hub
 
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="dipcert-reference-"))
     out.mkdir(parents=True, exist_ok=True)
