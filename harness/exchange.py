@@ -543,6 +543,8 @@ class _Run:
                     return ("rejected", r)
             return None
 
+        if not asked:  # nothing more will come; what the DIP has seen so far decides
+            self.hub.sync()
         found = self.hub.wait_until(outcome, bound if asked else 0.0)
         if found is not None and found[0] == "rejected":
             self._refused(step, found[1], trigger)
@@ -619,6 +621,7 @@ class _Run:
         """A scheduled answer: already sent, else asked for through the sender's trigger, or waited for."""
         request = self.found[step.request]
         label = f"{step.label} for MPAN {self.mpan}"
+        self.hub.sync()  # already sent? (the DIP's records up to now, not only those read so far)
         answer = self._wait(match, 0.0)
         if answer is not None:
             return answer, bound, [], label

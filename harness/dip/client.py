@@ -131,9 +131,7 @@ class RemoteHub:
             return
         try:
             self.caller.json("POST", f"{API}/sessions/{self.session}/close", data={})
-            head = self.caller.json("GET", f"{API}/sessions/{self.session}/records",
-                                    params={"after": 10 ** 12, "wait": 0}).get("head") or {}
-            self.wait_seq(int(head.get("seq") or 0), drain)
+            self.sync(drain)
         finally:
             self._stop.set()
             if self._thread is not None:
@@ -141,6 +139,14 @@ class RemoteHub:
         (folder / "dip").mkdir(parents=True, exist_ok=True)
         self._download(f"{API}/sessions/{self.session}/transcript", folder / TRANSCRIPT_FILE)
         self._download(f"{API}/sessions/{self.session}/transcript/envelope", folder / ENVELOPE_FILE)
+
+    def stop(self) -> None:
+        """Stop reading records, leaving the session open (its owner closes it, or a new session of the
+        same party supersedes it)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(self.poll_wait + self.caller.connection.timeout + 1)
+        self.caller.close()
 
     def _download(self, path: str, target: Path) -> None:
         response = self.caller.call("GET", path, timeout=max(60.0, self.caller.connection.timeout))
@@ -199,11 +205,11 @@ class RemoteHub:
                 self._rejections.append(rejected)
             if (status := views.status_message(record, seq)) is not None:
                 self._status.append(status)
-            if record.kind == "delivery":
-                key = str(record.get("delivery_id"))
+            if record.kind == "delivery" and record.get("probe") != "tls-probe":
+                key = views.delivery_key(record)
                 attempts = self._attempts.setdefault(key, [])
                 attempts.append(record)
-                if record.get("final"):
+                if views.final(record):
                     self._deliveries.append(views.delivery(self._attempts.pop(key)))
             if record.kind == "event" and record.get("event") == "webhook":
                 data = record.get("data") or {}
@@ -281,6 +287,16 @@ class RemoteHub:
         return out
 
     # -- waiting ------------------------------------------------------------------------------------
+    def sync(self, timeout: float = 5.0) -> bool:
+        """Every record the DIP has written so far is in this view (read-your-writes after a trigger
+        returned, say): asks the DIP for its head, then waits (bounded) for the stream to reach it."""
+        try:
+            head = self.caller.json("GET", f"{API}/sessions/{self.session}/records",
+                                    params={"after": 2 ** 62, "wait": 0}).get("head") or {}
+        except DipUnavailable:
+            return False
+        return self.wait_seq(int(head.get("seq") or 0), timeout)
+
     def wait_seq(self, seq: int, timeout: float) -> bool:
         """True once every record up to `seq` is in this view."""
         return bool(self.wait_until(lambda: self._last >= seq or None, timeout))

@@ -7,6 +7,7 @@ counterparties (403 otherwise; 404 when no such session). See docs/hub.md for th
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -167,9 +168,21 @@ def records(hub: Any, request: Request, body: bytes, params: dict, context: dict
     found = hub.transcript.records(session.sid, after, limit)
     if not found and wait > 0 and session.open and hub.transcript.wait(session.sid, after, wait):
         found = hub.transcript.records(session.sid, after, limit)
+    if request.args.get("bodies") == "1":  # bodies inline, as in the export: one call per page, not per body
+        found = [_inline(hub, session.sid, r) for r in found]
     seq, head = hub.transcript.head(session.sid)
     return json_response(200, {"records": found, "head": {"seq": seq, "hash": head},
                                "open": hub.directory.session(session.sid).open})
+
+
+def _inline(hub: Any, chain: str, record: dict) -> dict:
+    out = dict(record)
+    for side in ("request", "response"):
+        sha = record.get(f"{side}_sha256")
+        data = hub.transcript.body(sha, chain) if sha else None
+        if data is not None:
+            out[f"{side}_b64"] = base64.b64encode(data).decode("ascii")
+    return out
 
 
 def bodies(hub: Any, request: Request, body: bytes, params: dict, context: dict) -> Response:

@@ -79,6 +79,21 @@ def status_message(record: TranscriptRecord, seq: int | None) -> StatusMessage |
                          seq=seq, transcript_seq=record.seq)
 
 
+def delivery_key(record: TranscriptRecord) -> str:
+    """Which delivery an attempt belongs to: its `delivery_id`, else (a DIP that does not say) the
+    recipient, interface and transaction ids it carries."""
+    if record.get("delivery_id") is not None:
+        return str(record.get("delivery_id"))
+    return "|".join([str(record.get("recipient")), str(record.interface), *record.transaction_ids])
+
+
+def final(record: TranscriptRecord) -> bool:
+    """No attempt of the same delivery follows: the DIP's `final`, else an outcome it does not retry."""
+    if record.get("final") is not None:
+        return bool(record.get("final"))
+    return record.get("outcome") != "retryable" and not record.get("resumed")
+
+
 def delivery(attempts: list[TranscriptRecord]) -> Delivery:
     """A finished delivery (every attempt of one delivery_id, the last one `final`)."""
     first, last = attempts[0], attempts[-1]

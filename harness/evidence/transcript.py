@@ -349,7 +349,7 @@ def _unbacked(records: Sequence[Mapping[str, Any]], planned: Sequence[Mapping[st
     for r in records:
         if r.get("kind") == "check" and isinstance(r.get("requirement"), str):
             checked.add(r["requirement"])
-            if isinstance(r.get("judge"), str) and r.get("transcript"):
+            if isinstance(r.get("judge"), str) and (r.get("transcript") or r.get("transcript_scan")):
                 backed.add(r["requirement"])
     for p in planned:
         rid = str(p.get("id"))

@@ -67,6 +67,7 @@ def run_produce(ctx: RunContext, req: Requirement) -> bool:
     if not sent.ok:
         # The trigger failed; if that is because the DIP refused what the participant sent, say so with
         # the DIP's code rather than "could not ask".
+        ctx.hub.sync()  # what the DIP has seen by now, not only what the stream has brought so far
         found = ctx.hub.wait_until(refused, 0.0)
         if found is None:
             return ctx.check(rid, "produce.trigger", False, [Finding(

@@ -192,8 +192,10 @@ class CertificationRun:
                                          timeout=timeout)
         else:
             self._dip = dipaccess.embedded(self.profile, identity=self.o.dip_identity, timeout=timeout, pack=pack)
-            for party in self._parties:
-                self._dip.register(party)
+            reference = self.profile.partner is not None and self.profile.partner.is_reference
+            for party in self._parties:  # the party, and a real partner; the reference one is the session's
+                if not (reference and party.dip_id == self.profile.partner.dip_id):
+                    self._dip.register(party)
         secrets_ = profile_secrets(self.profile) + list(self.o.extra_secrets)
         self.folder.parent.mkdir(parents=True, exist_ok=True)
         self._run = run = self._run_record(pack)
