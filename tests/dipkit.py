@@ -133,8 +133,9 @@ def open_session(client: DipClient, counterparties: list[dict], run_id: str = "r
     return response.json()
 
 
-def records(client: DipClient, sid: str, after: int = 0, wait: float = 0) -> dict:
-    response = client.call("GET", f"/dipcert/v1/sessions/{sid}/records", query=f"after={after}&wait={wait:g}")
+def records(client: DipClient, sid: str, after: int = 0, wait: float = 0, bodies: bool = False) -> dict:
+    query = f"after={after}&wait={wait:g}" + ("&bodies=1" if bodies else "")
+    response = client.call("GET", f"/dipcert/v1/sessions/{sid}/records", query=query)
     assert response.status_code == 200, response.text
     return response.json()
 

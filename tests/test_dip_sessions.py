@@ -80,7 +80,14 @@ def test_session_counterparty_submits_to_the_party_under_test(hub, pki, webhooks
             assert result.status == 201, result.body
             seen = wait_records(mdr, sid, lambda r: r["kind"] == "delivery")
         kinds = [(r["kind"], r.get("event") or r.get("endpoint")) for r in seen]
-        assert kinds[:3] == [("event", "session.open"), ("event", "party"), ("event", "party")]
+        assert kinds[:4] == [("event", "session.open"), ("event", "webhook"), ("event", "party"), ("event", "party")]
+        assert seen[1]["data"]["config"]["callbackURL"] == webhooks["MDR"].url
+        assert opened["party"]["webhooks"]["IF-061"]["callbackURL"] == webhooks["MDR"].url
+        opening = next(r for r in seen if r.get("endpoint") == "session")
+        kept = mdr.call("GET", f"/dipcert/v1/sessions/{sid}/bodies/{opening['response_sha256']}").content
+        assert opening["redacted"] and sds["api_keys"][0].encode() not in kept and b"[redacted]" in kept
+        inline = records(mdr, sid, bodies=True)["records"]
+        assert all(r.get("response_b64") for r in inline if r.get("response_sha256"))
         submit = next(r for r in seen if r.get("endpoint") == "submit")
         assert submit["caller"] == SDS.dip_id and submit["caller_scope"] == sid and submit["key_slot"] == "secondary"
         assert submit["transaction_ids"] == result.transaction_ids and "X-API-Key" not in submit["request_headers"]

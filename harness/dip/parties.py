@@ -185,7 +185,7 @@ class Directory:
             return (self._parties[found[0]], found[1]) if found else None
 
     def resolve(self, sender: Party | None, dip_id: str) -> Party | None:
-        """Who DIP ID `dip_id` is for `sender`: its session's counterparty, its session's owner, else global."""
+        """Who DIP ID `dip_id` is for `sender`: a counterparty of the sender's session, else the global party."""
         with self._lock:
             if sender is not None and sender.scope:
                 if (sender.scope, dip_id) in self._parties:
@@ -222,6 +222,10 @@ class Directory:
                 conn.execute("INSERT OR REPLACE INTO webhooks VALUES (?, ?, ?, ?)",
                              (*key, interface, json.dumps(config.to_json())))
         return interface
+
+    def webhooks_of(self, key: PartyKey) -> dict[str, WebhookConfig]:
+        with self._lock:
+            return {i: c for (scope, dip_id, i), c in self._webhooks.items() if (scope, dip_id) == key}
 
     def webhook(self, key: PartyKey, interface_id: str) -> WebhookConfig | None:
         with self._lock:

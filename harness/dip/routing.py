@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import queue
+import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -27,7 +28,8 @@ from harness.dip.parties import Party, PartyKey
 from harness.dip.pool import ClientPool
 from harness.dip.transcript import HUB_CHAIN, body_sha256
 from harness.findings import Finding
-from harness.transport.delivery import (Attempt, DeliveryResult, Signer, WebhookConfig, classify_attempt, deliver)
+from harness.transport.delivery import (Attempt, DeliveryResult, Signer, Timeouts, WebhookConfig, classify_attempt,
+                                        deliver, split_batches)
 
 UTC = timezone.utc
 INTERRUPTED = "interrupted: the hub stopped during this attempt"
@@ -44,17 +46,22 @@ class Job:
     replay: bool = False
     chains: list[str] = field(default_factory=list)
     row: int | None = None  # its row in the pending table while it is not done
+    delivery_id: str | None = None  # of the attempts in progress (kept, so a restart can name them)
 
     def to_json(self) -> str:
         return json.dumps({"recipient": list(self.recipient), "interface": self.interface_id,
                            "config": self.config.to_json(), "items": self.items, "replay": self.replay,
-                           "chains": self.chains})
+                           "chains": self.chains, "delivery_id": self.delivery_id})
 
     @classmethod
     def from_json(cls, text: str, row: int) -> "Job":
         d = json.loads(text)
         return cls(tuple(d["recipient"]), d["interface"], WebhookConfig.from_json(d["config"]),  # type: ignore[arg-type]
-                   d["items"], d["replay"], d["chains"], row)
+                   d["items"], d["replay"], d["chains"], row, d.get("delivery_id"))
+
+
+def new_delivery_id() -> str:
+    return "d-" + secrets.token_hex(8)
 
 
 def _tx_ids(items: list[dict]) -> list[str]:
@@ -136,8 +143,9 @@ class Router:
             if in_flight:
                 party = self.hub.directory.party(job.recipient)
                 self.hub.transcript.append(job.chains or [HUB_CHAIN], {
-                    "kind": "delivery", "recipient": job.recipient[1], "interface": job.interface_id,
-                    "url": job.config.callback_url, "attempt": 0, "probe": None, "replay": job.replay,
+                    "kind": "delivery", "delivery_id": job.delivery_id, "final": False,
+                    "recipient": job.recipient[1], "interface": job.interface_id,
+                    "url": job.config.callback_url, "attempt": 0, "batch": 0, "probe": None, "replay": job.replay,
                     "request_headers": {}, "request_sha256": None, "status": None, "response_headers": {},
                     "response_sha256": None, "outcome": "failed", "codes": [], "error": INTERRUPTED,
                     "transaction_ids": _tx_ids(job.items), "client_cert_presented": None,
@@ -189,9 +197,10 @@ class Router:
 
     def run(self, job: Job) -> Delivery:
         """One routed delivery with the DIP's retries; recorded, then visible to waiters."""
+        job.delivery_id = new_delivery_id()
         if job.row is not None:
             with self.hub.db.transaction() as conn:
-                conn.execute("UPDATE pending SET in_flight=1 WHERE id=?", (job.row,))
+                conn.execute("UPDATE pending SET in_flight=1, job=? WHERE id=?", (job.to_json(), job.row))
         settings = self.hub.config.delivery
         delivery = self.deliver(job, retries=settings.retries)
         if job.row is not None:
@@ -200,7 +209,9 @@ class Router:
         return delivery
 
     def deliver(self, job: Job, *, retries: int, retry_errors: bool = True, identity: Any = None,
-                sign: Signer | None = None, probe: str | None = None) -> Delivery:
+                sign: Signer | None = None, probe: str | None = None, timeouts: Timeouts | None = None) -> Delivery:
+        """Deliver `job` now, on this thread: every attempt a transcript record sharing one `delivery_id`;
+        the last one (no retry follows, no batch left) is `final`."""
         hub, settings = self.hub, self.hub.config.delivery
         party = hub.directory.party(job.recipient)
         tls_ca = party.tls_ca if party is not None else None
@@ -208,11 +219,19 @@ class Router:
         started = datetime.now(UTC)
         seqs: list[int] = []
         chains = job.chains or [HUB_CHAIN]
+        delivery_id = job.delivery_id or new_delivery_id()
+        batches = len(split_batches(job.items, job.config))
 
         def on_attempt(attempt: Attempt, headers: dict[str, str], body: bytes, items: list[dict]) -> None:
-            outcome, codes = classify_attempt(attempt, items, retries_left=attempt.number <= retries)
+            more = attempt.number <= retries
+            outcome, codes = classify_attempt(attempt, items, retries_left=more)
+            cut_off = attempt.error is not None and attempt.error.startswith(("response-too-large", "total-timeout"))
+            retry_follows = more and (outcome == "retryable" or (
+                attempt.error is not None and retry_errors and not cut_off))
+            final = not retry_follows and (attempt.batch == batches - 1 or outcome in ("refused", "failed", "timeout"))
             written = hub.transcript.append(chains, {
-                "kind": "delivery", "recipient": job.recipient[1], "recipient_scope": job.recipient[0] or "global",
+                "kind": "delivery", "delivery_id": delivery_id, "final": final,
+                "recipient": job.recipient[1], "recipient_scope": job.recipient[0] or "global",
                 "interface": job.interface_id, "url": url, "attempt": attempt.number, "batch": attempt.batch,
                 "probe": probe, "replay": job.replay, "request_headers": dict(headers),
                 "request_sha256": body_sha256(body), "status": attempt.status,
@@ -228,20 +247,30 @@ class Router:
 
         try:
             result = deliver(url, job.items, identity=identity or hub.identity, config=job.config,
-                             timeout=settings.timeouts, retries=retries, backoff=settings.backoff,
+                             timeout=timeouts or settings.timeouts, retries=retries, backoff=settings.backoff,
                              sleep=settings.sleep, max_response_bytes=settings.max_response_bytes,
                              recorder=hub.recorder, sign=sign, retry_errors=retry_errors,
                              client=self.pool.client(url, tls_ca), on_attempt=on_attempt)
         except Exception as exc:  # noqa: BLE001 - a bad URL or TLS setup must not kill the worker
             result = DeliveryResult("failed", 0, None, [Finding(
                 "delivery.error", "", "a delivery attempt", type(exc).__name__, f"delivery could not start: {exc}")])
+            written = hub.transcript.append(chains, {
+                "kind": "delivery", "delivery_id": delivery_id, "final": True, "recipient": job.recipient[1],
+                "recipient_scope": job.recipient[0] or "global", "interface": job.interface_id, "url": url,
+                "attempt": 0, "batch": 0, "probe": probe, "replay": job.replay, "request_headers": {},
+                "request_sha256": None, "status": None, "response_headers": {}, "response_sha256": None,
+                "outcome": "failed", "codes": [], "transaction_ids": _tx_ids(job.items),
+                "error": f"not sent: {type(exc).__name__}: {exc}", "client_cert_presented": None,
+                "server_cert_sha256": None})
+            seqs.append(written[chains[0]])
         tx_ids = _tx_ids(job.items)
         delivery = Delivery(job.recipient[1], job.interface_id, url, tx_ids, job.replay, result, started,
-                            datetime.now(UTC), probe, seqs)
+                            datetime.now(UTC), probe, seqs, delivery_id)
         hub.evidence_event("hub.delivery", recipient=job.recipient[1], interface=job.interface_id, url=url,
                            transaction_ids=tx_ids, replay=job.replay, outcome=result.outcome,
                            attempts=result.attempts, status=result.status, codes=result.codes,
                            findings=[f.to_dict() for f in result.findings],
-                           seqs=[a.seq for a in result.responses if a.seq is not None], probe=probe)
+                           seqs=[a.seq for a in result.responses if a.seq is not None],
+                           **({"probe": probe} if probe else {}))
         hub.observed.delivered(delivery)
         return delivery

@@ -129,13 +129,15 @@ class Hub:
     def public_identity(self) -> dict[str, Any]:
         """What anyone may know of this DIP (`GET /dipcert/v1/dip`, the session answer, the export)."""
         cert: x509.Certificate = self.identity.certificate
+        d = self.config.delivery
         ca_pem = None
         if self.config.tls is not None and self.config.tls.ca is not None:
             ca_pem = open(self.config.tls.ca, encoding="ascii").read()  # noqa: SIM115 - small public file
         return {"dip_id": self.config.dip_id, "environment": self.config.environment, "base_url": self.base_url,
                 "tls": self.tls, "mtls": self.mtls, "fingerprint": certificate_fingerprint(cert),
                 "subject": cert.subject.rfc4514_string(), "signing_certificate_pem": self.identity.cert_pem.decode("ascii"),
-                "tls_ca_pem": ca_pem, "delivery_client_certificate": self.router.pool.presents_certificate}
+                "tls_ca_pem": ca_pem, "delivery_client_certificate": self.router.pool.presents_certificate,
+                "delivery": {"retries": d.retries, "timeout": d.timeouts.total, "backoff": list(d.backoff)}}
 
     # -- registration ----------------------------------------------------------------------------
 
