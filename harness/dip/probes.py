@@ -160,6 +160,15 @@ def run(hub: Any, job: Job, probe: ProbeRequest) -> dict[str, Any]:
             "findings": [f.to_dict() for f in r.findings]}
 
 
+def _closed_after_handshake(result: dict[str, Any], presented: bool | None) -> None:
+    """TLS 1.3 completes the client's handshake before the server judges its certificate: a server that
+    wanted one it did not get closes (or resets) before any HTTP answer."""
+    if result["tls_version"] is not None and not presented:
+        result["client_cert_required"] = True
+        result["error"] = ("the webhook closed the connection right after the TLS handshake: it asked for a "
+                           "client certificate and the DIP presented none")
+
+
 def tls_probe(hub: Any, job: Job) -> dict[str, Any]:
     """Open TLS to the webhook as a delivery would, send nothing but a HEAD, and say how it went."""
     url = job.config.callback_url
@@ -194,8 +203,11 @@ def tls_probe(hub: Any, job: Job) -> dict[str, Any]:
                 result["client_cert_required"] = True
                 if not presented:
                     result["error"] = "the webhook asked for a client certificate and the DIP presented none"
+            else:
+                _closed_after_handshake(result, presented)
         except (OSError, ValueError) as exc:
             result["error"] = f"{type(exc).__name__}: {exc}"
+            _closed_after_handshake(result, presented)
         except Exception as exc:  # noqa: BLE001 - a broken CA file is an answer, not a crash
             result["error"] = f"{type(exc).__name__}: {exc}"
     delivery_id = new_delivery_id()
