@@ -52,11 +52,15 @@ def party_webhooks(profile: Profile) -> dict[str, WebhookConfig]:
 
 
 def party_registration(profile: Profile) -> PartyRegistration:
-    """The party as the DIP knows it after onboarding: DIP ID, role, both API keys, certificate."""
+    """The party as the DIP knows it after onboarding: DIP ID, role, both API keys, signing certificate,
+    its mTLS client certificate (bound to its keys when the hub demands mTLS) and its webhooks' CA."""
     keys = (profile.resolve_secret("api_key_primary"), profile.resolve_secret("api_key_secondary"))
+    ca = profile.credential_path("tls_ca")
+    tls_ca = read_config_bytes(ca, "CA certificate", where=f"{profile.path}: credentials.tls_ca") if ca else None
     return PartyRegistration(dip_id=profile.party.dip_id, role=profile.role, mpid=profile.party.mpid,
                              api_keys=keys, certificate=load_certificate(profile),
-                             dcp_id=profile.party.dcp_id, webhooks=party_webhooks(profile))
+                             dcp_id=profile.party.dcp_id, webhooks=party_webhooks(profile),
+                             client_certificate=load_certificate(profile, "client_certificate"), tls_ca=tls_ca)
 
 
 def load_partner_certificate(profile: Profile) -> x509.Certificate | None:

@@ -158,6 +158,9 @@ class Directory:
         bound = client_cert or (certificate_fingerprint(reg.client_certificate) if reg.client_certificate else None)
         party = Party(scope, reg.dip_id, reg.role, reg.mpid, reg.dcp_id, digests, reg.certificate, bound, reg.tls_ca)
         with self._lock:
+            earlier = self._parties.get(party.key)
+            if bound is None and earlier is not None and earlier.client_cert is not None:
+                party.client_cert = earlier.client_cert  # registered again (a restart): the binding stays
             for digest in digests:
                 owner = self._keys.get(digest)
                 if owner is not None and owner[0] != party.key:
