@@ -122,19 +122,25 @@ def registrations(profile: Profile) -> list[PartyRegistration]:
 
 def build_hub(profile: Profile, *, host: str | None = None, port: int | None = None,
               recorder: Any = None, pack: Any = None, identity: Any = None, timeout: float | None = None,
-              parties: list[PartyRegistration] | None = None) -> Hub:
+              parties: list[PartyRegistration] | None = None,
+              delivery_client: tuple[Path, Path] | None = None) -> Hub:
     """A hub (not started) with the profile's party and partner registered.
 
     `timeout` bounds each routed delivery (default: the profile's harness.timeout), so that a slow
     webhook costs the run one bound per message, not the DIP's long production timeouts. `parties`:
     `registrations(profile)` made earlier (a run reads them before it creates its evidence folder).
+    `delivery_client`: (certificate, key) the DIP presents to webhooks (DipIdentity.delivery_client()).
     """
     from harness.transport.delivery import Timeouts
     from harness.dip.config import DeliverySettings
 
     t = float(timeout if timeout is not None else profile.harness.timeout)
-    delivery = DeliverySettings(timeouts=Timeouts(connect=min(5.0, t), read=t, write=t, pool=min(5.0, t), total=t),
-                                retries=1, client_tls=delivery_tls(profile))
+    timeouts = Timeouts(connect=min(5.0, t), read=t, write=t, pool=min(5.0, t), total=t)
+    if delivery_client is not None:  # the DIP presents its client certificate; each party's tls_ca is trusted
+        delivery = DeliverySettings(timeouts=timeouts, retries=1, client_cert=delivery_client[0],
+                                    client_key=delivery_client[1])
+    else:
+        delivery = DeliverySettings(timeouts=timeouts, retries=1, client_tls=delivery_tls(profile))
     config = HubConfig(host=host or profile.harness.hub_host,
                        port=profile.harness.hub_port if port is None else port,
                        environment=profile.environment, identity=identity, delivery=delivery)

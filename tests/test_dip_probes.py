@@ -208,3 +208,27 @@ def test_a_webhook_demanding_a_client_certificate(pki, mtls_webhook, with_cert):
 def test_tls_probe_on_an_http_webhook_says_so(setup):
     hub, mdr, sid, hook = setup
     assert probe(mdr, sid, "tls-probe", [])["outcome"] == "not-tls"
+
+
+def test_a_reference_webhook_demanding_a_client_certificate_consumes_the_dips_deliveries(pki, tmp_path):
+    """The reference participant's option: HTTPS webhooks that demand the DIP's client certificate."""
+    from harness.reference.participant import ReferenceParticipant
+
+    dip = load_identity(tmp_path / "dip")
+    cert, key = pki["ca"].issue("reference-mdr", sans=("127.0.0.1",)).write(tmp_path, "webhook")
+    with make_hub(pki, delivery=settings(client_cert=dip.delivery_client()[0], client_key=dip.delivery_client()[1])) \
+            as hub, ReferenceParticipant("MDR", party=MDR, partner=DEFAULT_PARTIES["SDS"], hub_url=hub.base_url,
+                                         api_keys=keys_for(MDR.dip_id), identity=pki["MDR"],
+                                         dip_certificate=pki["dip"].certificate, register_webhooks=False,
+                                         webhook_tls=(cert, key), webhook_client_ca=dip.path("ca")) as mdr_webhook:
+        url = mdr_webhook.webhook_url("IF-061")
+        assert url.startswith("https://127.0.0.1:")
+        hub.register_party(registration(pki, MDR, webhooks={"IF-061": WebhookConfig(url)}, tls_ca=pki["ca"].cert_pem))
+        with api(hub, pki["MDR"], keys_for(MDR.dip_id)[0]) as mdr:
+            sid = open_session(mdr, [])["session"]
+            good = probe(mdr, sid, "plain", egress(seed=21))
+            forged = probe(mdr, sid, "bad-signature", egress(seed=22))
+            handshake = probe(mdr, sid, "tls-probe", [])
+    assert good["outcome"] == "accepted" and good["codes"] == ["RCP0000"], good
+    assert forged["status"] == 401
+    assert handshake["outcome"] == "ok" and handshake["client_cert_presented"] is True
