@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from dipkit import MDR, SDS, WAIT, Webhook, api, keys_for, make_pki, open_session, records, sample, wait_records
+from dipkit import MDR, SDS, WAIT, Webhook, keys_for, make_pki, open_session, records, sample, wait_records
 from harness.cli import main
 from harness.dip.identity import load_identity
 from harness.dip.transcript import PAYLOAD_TYPE, verify_chain

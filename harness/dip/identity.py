@@ -38,7 +38,8 @@ from harness.transport.signing import SigningIdentity
 CERT, KEY = "dip-signing.pem", "dip-signing.key"
 DEFAULT_NAMES = ("localhost", "127.0.0.1", "::1")
 PARTS = {"ca": ("ca.pem", "ca.key"), "client-ca": ("client-ca.pem", "client-ca.key"),
-         "tls-server": ("tls-server.pem", "tls-server.key"), "delivery-client": ("delivery-client.pem", "delivery-client.key")}
+         "tls-server": ("tls-server.pem", "tls-server.key"),
+         "delivery-client": ("delivery-client.pem", "delivery-client.key")}
 
 
 @contextmanager
@@ -167,6 +168,7 @@ def load_identity(folder: Path | str, *, tls: bool = True, names: Iterable[str] 
                 _save(folder, ca.issue("dip-delivery.simulated.dipcert", sans=(), server=False, key=_ec()),
                       *PARTS["delivery-client"])
             if not _pair(folder, *PARTS["client-ca"]):
-                _save(folder, make_ca("dipcert simulated DIP client CA", key=_ec()), *PARTS["client-ca"])  # type: ignore[arg-type]
+                client_ca = make_ca("dipcert simulated DIP client CA", key=_ec())  # type: ignore[arg-type]
+                _save(folder, client_ca, *PARTS["client-ca"])
         signing = SigningIdentity.from_files(folder / CERT, folder / KEY)
     return DipIdentity(folder, signing)

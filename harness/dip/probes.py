@@ -212,7 +212,8 @@ def tls_probe(hub: Any, job: Job) -> dict[str, Any]:
             result["error"] = f"{type(exc).__name__}: {exc}"
     delivery_id = new_delivery_id()
     written = hub.transcript.append(job.chains or [HUB_CHAIN], {
-        "kind": "delivery", "delivery_id": delivery_id, "final": True, "recipient": job.recipient[1], "recipient_scope": job.recipient[0] or "global",
+        "kind": "delivery", "delivery_id": delivery_id, "final": True, "recipient": job.recipient[1],
+        "recipient_scope": job.recipient[0] or "global",
         "interface": job.interface_id, "url": url, "attempt": 1, "probe": "tls-probe", "replay": False,
         "request_headers": {}, "request_sha256": None, "status": None, "response_headers": {},
         "response_sha256": None, "outcome": result["outcome"], "codes": [], "transaction_ids": [],

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 from cryptography import x509
@@ -153,9 +154,8 @@ class Hub:
         """What anyone may know of this DIP (`GET /dipcert/v1/dip`, the session answer, the export)."""
         cert: x509.Certificate = self.identity.certificate
         d = self.config.delivery
-        ca_pem = None
-        if self.config.tls is not None and self.config.tls.ca is not None:
-            ca_pem = open(self.config.tls.ca, encoding="ascii").read()  # noqa: SIM115 - small public file
+        tls = self.config.tls
+        ca_pem = Path(tls.ca).read_text(encoding="ascii") if tls is not None and tls.ca is not None else None
         return {"dip_id": self.config.dip_id, "environment": self.config.environment, "base_url": self.base_url,
                 "tls": self.tls, "mtls": self.mtls, "fingerprint": certificate_fingerprint(cert),
                 "subject": cert.subject.rfc4514_string(), "signing_certificate_pem": self.identity.cert_pem.decode("ascii"),
