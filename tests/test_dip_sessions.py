@@ -190,3 +190,25 @@ def test_public_identity_needs_no_credentials(hub, pki):
     assert answer["fingerprint"] == "sha256:" + pki["dip"].certificate.fingerprint(
         __import__("cryptography.hazmat.primitives.hashes", fromlist=["SHA256"]).SHA256()).hex()
     assert answer["signing_certificate_pem"].startswith("-----BEGIN CERTIFICATE-----") and answer["tls"] is False
+
+
+def test_the_party_under_test_reaches_its_sessions_counterparty_first(pki, webhooks):
+    """MDR sends IF-062 to SDS: the session's SDS gets it, not a registered SDS with the same DIP ID."""
+    from harness.messages.samples import SampleFactory
+
+    global_sds = Webhook()
+    mdr = registration(pki, MDR)
+    sds = registration(pki, SDS, webhooks={"IF-062": WebhookConfig(global_sds.url)})
+    try:
+        with make_hub(pki, mdr, sds) as hub, api(hub, pki["MDR"], keys_for(MDR.dip_id)[0]) as client:
+            answer = client.submit("IF-062", SampleFactory(7).body("IF-062", sender=MDR, recipients=[SDS.dip_id]))
+            assert answer.status == 201  # no session yet: to the registered SDS
+            assert len(global_sds.wait_calls(1)) == 1
+            sid = open_session(client, [counterparty_sds(pki, webhooks["SDS"].url)])["session"]
+            answer = client.submit("IF-062", SampleFactory(8).body("IF-062", sender=MDR, recipients=[SDS.dip_id]))
+            assert answer.status == 201
+            seen = wait_records(client, sid, lambda r: r["kind"] == "delivery")
+            assert [r["recipient_scope"] for r in seen if r["kind"] == "delivery"] == [sid]
+            assert len(webhooks["SDS"].wait_calls(1)) == 1 and len(global_sds.calls) == 1
+    finally:
+        global_sds.close()

@@ -188,11 +188,14 @@ class Directory:
             return (self._parties[found[0]], found[1]) if found else None
 
     def resolve(self, sender: Party | None, dip_id: str) -> Party | None:
-        """Who DIP ID `dip_id` is for `sender`: a counterparty of the sender's session, else the global party."""
+        """Who DIP ID `dip_id` is for `sender`: a counterparty of the sender's session (the one it is a
+        counterparty of, or the open one it is under test in), else the registered (global) party."""
         with self._lock:
-            if sender is not None and sender.scope:
-                if (sender.scope, dip_id) in self._parties:
-                    return self._parties[(sender.scope, dip_id)]
+            if sender is not None:
+                scopes = [sender.scope] if sender.scope else self.sessions_of(sender)
+                for scope in scopes:
+                    if (scope, dip_id) in self._parties:
+                        return self._parties[(scope, dip_id)]
             return self._parties.get((GLOBAL, dip_id))
 
     def bind_client(self, party: Party, fingerprint: str) -> str | None:
