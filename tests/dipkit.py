@@ -21,6 +21,7 @@ from harness.transport.certs import cached_key, make_ca
 from harness.transport.client import DipClient
 from harness.transport.delivery import Timeouts
 from harness.transport.responses import response_entry
+from harness.transport.tls import peer_certificate_sha256
 
 UTC = timezone.utc
 WAIT = 5.0
@@ -71,8 +72,6 @@ class Webhook:
 
     @Request.application
     def _app(self, request: Request) -> Response:
-        from harness.transport.tls import peer_certificate_sha256
-
         body = request.get_data()
         try:
             peer = peer_certificate_sha256(request.environ)

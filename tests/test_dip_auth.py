@@ -7,9 +7,11 @@ import logging
 
 import httpx
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from dipkit import MDR, OTHER_MDR, SDS, WAIT, api, keys_for, make_hub, make_pki, open_session, records, registration, sample
+from dipkit import (MDR, OTHER_MDR, SDS, WAIT, api, keys_for, make_hub, make_pki, open_session, records, registration,
+                    sample)
 from harness.dip.identity import load_identity
 from harness.transport.certs import make_ca
 from harness.transport.tls import client_context
@@ -43,8 +45,6 @@ def tls(dip, clients, who: str | None):
 
 @pytest.fixture
 def hub(pki, dip, clients):
-    from cryptography import x509
-
     mdr_cert = x509.load_pem_x509_certificate(clients["mdr"][0].read_bytes())
     parties = [registration(pki, MDR, client_certificate=mdr_cert), registration(pki, OTHER_MDR, "OMDR"),
                registration(pki, SDS)]

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from dipkit import MDR, Webhook, api, keys_for, make_hub, make_pki, open_session, records, registration, settings
 from harness.dip.identity import load_identity
 from harness.messages.samples import DEFAULT_PARTIES, SampleFactory
+from harness.reference.participant import ReferenceParticipant
 from harness.transport.delivery import WebhookConfig
 from harness.transport.tls import server_context
 
@@ -212,8 +213,6 @@ def test_tls_probe_on_an_http_webhook_says_so(setup):
 
 def test_a_reference_webhook_demanding_a_client_certificate_consumes_the_dips_deliveries(pki, tmp_path):
     """The reference participant's option: HTTPS webhooks that demand the DIP's client certificate."""
-    from harness.reference.participant import ReferenceParticipant
-
     dip = load_identity(tmp_path / "dip")
     cert, key = pki["ca"].issue("reference-mdr", sans=("127.0.0.1",)).write(tmp_path, "webhook")
     with make_hub(pki, delivery=settings(client_cert=dip.delivery_client()[0], client_key=dip.delivery_client()[1])) \

@@ -22,6 +22,7 @@ from harness.cli import main
 from harness.dip.identity import load_identity
 from harness.dip.transcript import PAYLOAD_TYPE, verify_chain
 from harness.evidence.dsse import verify_envelope
+from harness.transport.client import DipClient
 from harness.transport.tls import client_context
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -153,8 +154,6 @@ def drain(hub: HubProcess) -> list[str]:
 
 
 def api_at(base_url: str, identity, key: str, tls):
-    from harness.transport.client import DipClient
-
     return DipClient(base_url, api_key=key, identity=identity, timeout=WAIT + 10, verify=tls)
 
 

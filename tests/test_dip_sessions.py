@@ -6,14 +6,15 @@ import base64
 import json
 import logging
 
+import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 
 from dipkit import (MDR, OTHER_MDR, SDS, SUP, WAIT, Webhook, api, keys_for, make_hub, make_pki, open_session,
                     records, registration, sample, sha256, wait_records)
 from harness.dip.transcript import GENESIS, PAYLOAD_TYPE
 from harness.evidence.dsse import verify_envelope
-from harness.messages.samples import DEFAULT_PARTIES
+from harness.messages.samples import DEFAULT_PARTIES, SampleFactory
 from harness.transport.delivery import WebhookConfig
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -184,18 +185,13 @@ def test_a_new_session_supersedes_the_open_one(hub, pki):
 
 
 def test_public_identity_needs_no_credentials(hub, pki):
-    import httpx
-
     answer = httpx.get(hub.base_url + "/dipcert/v1/dip", timeout=WAIT).json()
-    assert answer["fingerprint"] == "sha256:" + pki["dip"].certificate.fingerprint(
-        __import__("cryptography.hazmat.primitives.hashes", fromlist=["SHA256"]).SHA256()).hex()
+    assert answer["fingerprint"] == "sha256:" + pki["dip"].certificate.fingerprint(hashes.SHA256()).hex()
     assert answer["signing_certificate_pem"].startswith("-----BEGIN CERTIFICATE-----") and answer["tls"] is False
 
 
 def test_the_party_under_test_reaches_its_sessions_counterparty_first(pki, webhooks):
     """MDR sends IF-062 to SDS: the session's SDS gets it, not a registered SDS with the same DIP ID."""
-    from harness.messages.samples import SampleFactory
-
     global_sds = Webhook()
     mdr = registration(pki, MDR)
     sds = registration(pki, SDS, webhooks={"IF-062": WebhookConfig(global_sds.url)})
