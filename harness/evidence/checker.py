@@ -31,7 +31,7 @@ from harness.evidence import safejson
 from harness.evidence import verdicts as V
 from harness.evidence.grade import evidence_grade, overstates
 from harness.evidence.bundle import (MANIFEST, REPORT, SIGNATURE, SUMMARY, bundle_files, certificate_fingerprint,
-                                     file_sha256, signature_verifies, summary_errors)
+                                     file_sha256, manifest_sha256, signature_verifies, summary_errors)
 from harness.evidence.origin import (FAILED, NO_ANCHORS, NOT_CHECKED, UNPINNED, UNVERIFIED, VERIFIED,
                                      Anchors, Origin, describe, issued_by_any)
 from harness.evidence.recorder import EVIDENCE_FILE, GENESIS, MESSAGES_DIR, line_hash
@@ -58,6 +58,7 @@ class VerifyResult:
     revalidation: dict[int, list[Finding]] = field(default_factory=dict)
     origin: Origin = field(default_factory=Origin)
     anchors: Anchors = NO_ANCHORS
+    manifest_sha256: str | None = None  # "sha256:<hex>" of manifest.json's bytes: how reuse and the report name it
 
     @property
     def run(self) -> dict[str, Any]:
@@ -111,7 +112,7 @@ class VerifyResult:
                 "checked": "integrity-only" if self.anchors.integrity_only else "integrity and origin",
                 "party": {k: self.run.get("party", {}).get(k) for k in ("role", "dip_id", "mpid")}
                 if isinstance(self.run.get("party"), dict) else None,
-                "signer": self.origin.to_dict(),
+                "signer": self.origin.to_dict(), "manifest_sha256": self.manifest_sha256,
                 "findings": [f.to_dict() for f in self.findings]}
 
 
@@ -179,6 +180,7 @@ class _Checker:
             raise InputError(f"{self.where(MANIFEST)}: lists {len(files)} files, more than the limit of {limit}; refused")
         safejson.check_shape(data, safejson.MANIFEST_SCHEMA, self.where(MANIFEST))
         self.result.manifest = data
+        self.result.manifest_sha256 = manifest_sha256(path)
         return data
 
     def signature_document(self) -> dict[str, Any] | None:
