@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("harness.commands.verify", "re-check an evidence bundle independently"),
     "reuse": ("harness.commands.reuse", "build evidence on a DCP's earlier certification"),
     "report": ("harness.commands.report", "re-render the reports of a bundle"),
+    "replay": ("harness.commands.replay", "re-send a recorded message, freshly signed, and compare"),
     "hub": ("harness.commands.hub", "run the simulated DIP on its own"),
     "serve-reference": ("harness.commands.serve_reference", "run a reference MDR or SDS"),
     "samples": ("harness.commands.samples", "write sample messages for an interface"),

@@ -288,9 +288,9 @@ def test_requirement_sections_show_findings_messages_provisional_and_a_sequence(
         return html[start:html.index("</section>", start)]
 
     fail = section(IF062)
-    assert "schema.required" in fail and "/0/payload/CommonBlock/S1" in fail and "Reproduce with" in fail
+    assert "schema.required" in fail and "/0/payload/CommonBlock/S1" in fail and "<b>Reproduce</b>" in fail
     assert "&#39;senderRoleID&#39; is a required property" in fail
-    assert "RCP4000" in fail  # the response body, escaped in a <details>
+    assert "RCP4000" in fail  # the offending message's response body, in full
     assert 'class="prov"' in section(IF065) and "A-IF065-DIRECTION" in section(IF065)
     assert 'class="prov"' not in section(IF061)
     exchange = section(START_STOP)
@@ -299,18 +299,21 @@ def test_requirement_sections_show_findings_messages_provisional_and_a_sequence(
     assert "IF-062/MDRStartResponse" in exchange
     assert 'id="assumptions"' in html and "A-CORRELATION" in html
     assert "certification-basis" not in html  # nothing reused in this run
-    # the exact request bytes are shown (escaped)
-    first = next(r for r in read_records(folder / "evidence.jsonl") if r["kind"] == "http")
-    body = (folder / first["request"]["body"]["file"]).read_bytes().decode()
-    assert body.replace('"', "&#34;") in html
+    # the offending request is shown pretty-printed, line for line as json.dumps(indent=2) lays it out
+    records = read_records(folder / "evidence.jsonl")
+    bad = next(r for r in records if r["kind"] == "http" and r["channel"] == "hub-inbound"
+               and r["context"]["requirement"] == IF062)
+    body = json.loads((folder / bad["request"]["body"]["file"]).read_bytes())
+    for line in json.dumps(body, indent=2, ensure_ascii=False).splitlines()[:12]:
+        assert line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in fail, line
 
 
-def test_curl_for_failures_has_the_exact_body_and_no_secret(full: tuple[Path, dict[str, Path]]) -> None:
+def test_the_page_holds_no_secret_and_reproduces_with_dipcert_replay(full: tuple[Path, dict[str, Path]]) -> None:
     folder, paths = full
     html = paths["html"].read_text("utf-8")
-    commands = re.findall(r'<pre class="curl">(.*?)</pre>', html, re.S)
-    assert commands and all('X-API-Key: ${DIP_API_KEY}' in c for c in commands)
-    assert all("Content-Length" not in c for c in commands)
+    commands = re.findall(r'<b>Reproduce</b>: <code>(.*?)</code>', html)
+    assert f"dipcert replay {RUN_ID}.dipcert.zip {IF062} --profile PROFILE.toml" in commands
+    assert any(c.startswith(f"dipcert replay {RUN_ID}.dipcert.zip &#39;#") for c in commands)  # '#NN', quoted
     # no output file holds the secret, in any form
     for path in folder.rglob("*"):
         if path.is_file():
@@ -439,6 +442,7 @@ def test_terminal_summary_prints_verdicts_and_the_ready_line(full: tuple[Path, d
 
 def test_report_command_rerenders_a_zip_next_to_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from harness.commands import report as command
+    from harness.evidence.bundle import manifest_sha256
 
     folder = record_ready_run(tmp_path / "runs" / RUN_ID)
     render_reports(folder)
@@ -448,9 +452,19 @@ def test_report_command_rerenders_a_zip_next_to_it(tmp_path: Path, capsys: pytes
                               finished=summary["finished"], attestation=ATTESTATION, ready=True)
     code = command.run(argparse.Namespace(bundle=archive, out=None))
     out = tmp_path / "runs" / f"{RUN_ID}-report"
-    assert code == 0 and (out / "report.html").read_bytes() == (folder / "report.html").read_bytes()
+    assert code == 0
+    # The same page, except that a finished bundle's manifest now exists and is named (the run could not).
+    again, original = (out / "report.html").read_text("utf-8"), (folder / "report.html").read_text("utf-8")
+    manifest = re.compile(r'<div class="wide" id="manifest">.*?</div>', re.S)
+    assert manifest.sub("", again) == manifest.sub("", original)
+    assert manifest_sha256(folder) in manifest.search(again).group(0)
+    assert "dipcert verify</code> prints its sha256" in manifest.search(original).group(0)
     assert (out / "junit.xml").is_file() and (out / "allure-results").is_dir()
     assert str(out / "report.html") in capsys.readouterr().out.replace("\n", "")
+    from harness.cli import main
+
+    main(["verify", str(archive), "--integrity-only"])  # the page cannot carry the manifest's hash: verify prints it
+    assert f"manifest: {manifest_sha256(folder)}" in capsys.readouterr().out
     custom = tmp_path / "elsewhere"
     assert command.run(argparse.Namespace(bundle=folder, out=custom)) == 0
     assert (custom / "summary.json").read_bytes() == (folder / "summary.json").read_bytes()

@@ -69,3 +69,17 @@ def test_redaction_markers_become_variables_and_nothing_else_does(tmp_path: Path
     args = run_in_bash(command, tmp_path)
     assert args[4:6] == ["-H", "X-Note: s3cret and ${DIP_API_KEY} and ${HOME}"]  # only the marker is substituted
     assert variables(command) == ["DIP_SECRET"]  # what looks like a variable inside quotes is not one
+
+
+@pytest.mark.parametrize("canary", CANARIES)
+def test_the_replay_line_pasted_into_bash_runs_nothing_whatever_the_evidence_holds(tmp_path: Path, canary: str) -> None:
+    from harness.replay import replay_command
+
+    for run_id, target in ((f"run{canary}", "#12"), ("run", f"MDR-5.2a/IF-006{canary}")):
+        command = replay_command(run_id, target, "hub-inbound")
+        recorder = 'dipcert() { for a in "$@"; do printf "%s\\0" "$a"; done > args; }\n'
+        subprocess.run(["bash", "-c", recorder + command], cwd=tmp_path, env={"PATH": os.environ.get("PATH", "")},
+                       check=True, timeout=10)
+        assert not (tmp_path / "PWNED").exists(), command
+        args = (tmp_path / "args").read_bytes().decode().split("\0")[:-1]
+        assert args == ["replay", f"{run_id}.dipcert.zip", target, "--profile", "PROFILE.toml"]

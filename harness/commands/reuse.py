@@ -73,13 +73,13 @@ def decision_table(plan: object, console: object) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from harness.dip.identity import load_or_create
     from harness.errors import UsageError
     from harness.evidence.origin import load_anchors
     from harness.evidence.reuse import parse_attestation, plan_reuse
     from harness.messages.schemapack import load_pack
     from harness.profile import load_profile
     from harness.report import terminal_summary
-    from harness.run.dipidentity import load_or_create
     from harness.run.session import RunOptions, run_certification
 
     if args.timeout is not None and not 0 < args.timeout <= 3600:

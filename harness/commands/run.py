@@ -49,14 +49,14 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.markup import escape
 
+    from harness.dip.identity import load_or_create
     from harness.errors import UsageError
     from harness.messages.schemapack import load_pack
     from harness.profile import load_profile
     from harness.report import terminal_summary
-    from harness.run.dipidentity import load_or_create
+    from harness.run.planning import certification_plan
     from harness.run.progress import progress_for
     from harness.run.session import RunOptions, run_certification
-    from harness.run.planning import certification_plan
 
     if args.timeout is not None and not 0 < args.timeout <= 3600:
         raise UsageError(f"--timeout should be between 0 and 3600 seconds, got {args.timeout:g}")

@@ -73,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"[{colour}]{finding.severity}[/] {escape(finding.rule)} at {escape(finding.path or '/')}: "
                       f"{escape(finding.message)}", soft_wrap=True)
     origin = result.origin
+    if result.manifest_sha256:  # the report cannot carry it (the manifest hashes the report): it is named here
+        console.print(f"manifest: {result.manifest_sha256}", soft_wrap=True)
     if origin.fingerprint:
         console.print(f"signer: {escape(str(origin.subject))} {origin.fingerprint} (issued by "
                       f"{escape(str(origin.issuer))})", soft_wrap=True)

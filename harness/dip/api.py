@@ -8,7 +8,7 @@ Reads (records, bodies, transcript, the DIP's identity) change nothing and are n
 
 Handler context keys starting with `_` are the hub's own (not recorded): `_caller` (Party),
 `_submissions`, `_rows`, `_jobs`, `_status`, `_chains`, `_record` (False: do not record),
-`_withhold_response` (the response holds secrets: its body is not kept).
+`_record_request` / `_record_response` (the body holds secrets: these redacted bytes are kept instead).
 """
 
 from __future__ import annotations
@@ -205,6 +205,7 @@ def validate(hub: Any, request: Request, body: bytes, params: dict, context: dic
 
 
 V1 = "/dipcert/v1"
+DIP_ENDPOINTS = ("submit", "pubconfig", "replay", "requeue", "statusmessage", "validate")
 ROUTES: list[tuple[re.Pattern[str], str, tuple[str, ...], Handler]] = [
     (re.compile(r"^/dip-channel/(?P<iface>[^/]+)$", re.I), "submit", ("POST",), submit),
     (re.compile(r"^/dip-channel/(?P<iface>[^/]+)/pubconfig/(?P<rid>[^/]+)$", re.I), "pubconfig", ("POST", "DELETE"),
@@ -252,7 +253,7 @@ class Api:
             response = reply.response
             context.update(outcome="refused" if response.status_code in (401, 403) else "rejected",
                            codes=reply.codes, findings=[f.to_dict() for f in reply.findings])
-            if context.get("endpoint"):
+            if context.get("endpoint") in DIP_ENDPOINTS:  # the views hold the DIP API's refusals only
                 context["_rejection"] = Rejection(context["endpoint"], context.get("interface"), response.status_code,
                                                   reply.codes, reply.findings, started, body,
                                                   safe_headers(request.headers), reply.sender or context.get("sender"))
@@ -288,11 +289,9 @@ class Api:
             job.chains = chains
         rows = context.get("_rows", [])
         data = {k: v for k, v in context.items() if not k.startswith("_")}
-        response_body = response.get_data()
-        withheld = context.get("_withhold_response", False)
-        bodies = {body_sha256(body): body} if body else {}
-        if not withheld and response_body:
-            bodies[body_sha256(response_body)] = response_body
+        body = context.get("_record_request", body)  # a body holding secrets is kept redacted
+        response_body = context.get("_record_response", response.get_data())
+        bodies = {body_sha256(part): part for part in (body, response_body) if part}
         try:
             peer = peer_certificate_sha256(request.environ)
         except (TypeError, ValueError):
@@ -302,7 +301,7 @@ class Api:
             "url": hub.request_url(request), "status": response.status_code,
             "request_headers": safe_headers(request.headers), "request_sha256": body_sha256(body) if body else None,
             "response_headers": dict(response.headers),
-            "response_sha256": body_sha256(response_body) if response_body and not withheld else None,
+            "response_sha256": body_sha256(response_body) if response_body else None,
             "caller": caller.dip_id if caller is not None else data.get("sender"),
             "caller_scope": (caller.scope or "global") if caller is not None else None,
             "key_slot": data.get("key_slot"), "client_cert_sha256": peer, "outcome": data.get("outcome"),
@@ -313,12 +312,12 @@ class Api:
         }
         if "signature_findings" in data:
             record["signature_findings"] = data["signature_findings"]
-        if withheld:
-            record["response_withheld"] = withheld
+        if "_record_request" in context or "_record_response" in context:
+            record["redacted"] = True  # the bodies kept are the received/sent ones with secrets replaced
         written = hub.transcript.append(chains, record, bodies,
                                         also=(lambda conn: hub.router.persist(conn, rows, jobs)) if rows or jobs else None)
         tseq = written.get(chains[0])
-        seq = hub.evidence_http(request, body, response, b"" if withheld else response_body, started, clock, peer, data)
+        seq = hub.evidence_http(request, body, response, response_body, started, clock, peer, data)
         submissions = context.get("_submissions", [])
         for s in submissions:
             s.seq, s.transcript_seq = seq, tseq

@@ -69,8 +69,7 @@ def authenticate(hub: Any, request: Request, body: bytes, context: dict, *, owne
             finding = Finding("hub.client-certificate", "tls:client-certificate",
                               f"the client certificate bound to DIP ID {party.dip_id}", peer or "none", problem)
             raise Reply(text_response(403, f"Forbidden: {problem}"), [finding], sender=party.dip_id)
-    findings = verify_request(request.method, hub.request_url(request), body, request.headers,
-                              expected_certificate=party.certificate, trust=hub.config.trust, skew=hub.config.skew)
+    findings = _verify(hub, request, body, party)
     errors = [f for f in findings if f.severity == "error"]
     if errors and hub.config.require_signature:
         raise Reply(text_response(401, "Unauthorised: " + "; ".join(str(f) for f in errors)), findings,
@@ -78,6 +77,29 @@ def authenticate(hub: Any, request: Request, body: bytes, context: dict, *, owne
     if findings:
         context["signature_findings"] = [f.to_dict() for f in findings]
     return Caller(party, slot, peer)
+
+
+def requested_url(request: Request) -> str:
+    """The URL as the caller asked for it: its scheme, its Host header, the path and query."""
+    query = request.query_string.decode("latin-1")
+    return f"{request.scheme}://{request.host}{request.path}" + (f"?{query}" if query else "")
+
+
+def _verify(hub: Any, request: Request, body: bytes, party: Party) -> list[Finding]:
+    """Signature findings over the hub's public URL; when those fail, over the URL as requested (a caller
+    using `localhost` or another of the hub's names signed what it called, which is correct)."""
+    def check(url: str) -> list[Finding]:
+        return verify_request(request.method, url, body, request.headers, expected_certificate=party.certificate,
+                              trust=hub.config.trust, skew=hub.config.skew)
+
+    findings = check(hub.request_url(request))
+    if any(f.rule == "signature.invalid" for f in findings):
+        alternative = requested_url(request)
+        if alternative.lower() != hub.request_url(request).lower():
+            other = check(alternative)
+            if not [f for f in other if f.severity == "error"]:
+                return other
+    return findings
 
 
 def authenticate_admin(hub: Any, request: Request) -> None:

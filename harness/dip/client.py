@@ -192,7 +192,8 @@ class RemoteHub:
     def _ingest(self, record: TranscriptRecord) -> None:
         if record.seq <= self._last:
             return
-        seq = views.mirror(self.recorder, record)  # evidence first, then visible to waiters
+        # evidence first, then visible to waiters
+        seq = views.mirror(self.recorder, record, self.party.get("dip_id"))
         with self._cond:
             self._records.add(record)
             self._last = record.seq
@@ -228,13 +229,14 @@ class RemoteHub:
 
     # -- probes -----------------------------------------------------------------------------------
     def probe(self, interface: str, recipient: str, kind: str, messages: list[dict], *, redeliver: bool = False,
-              timeout: float | None = None) -> ProbeResult:
+              timeout: float | None = None, tag: dict[str, str] | None = None) -> ProbeResult:
         """One crafted delivery by the DIP (`redeliver`: a `plain` one redelivered once after a 5xx, as the
         DIP redelivers); returns once its records are in this view (bounded by `timeout` and the reconnect)."""
         bound = float(timeout or self.caller.connection.timeout)
         kind = "redelivery" if kind == "plain" and redeliver else kind
         answer = self.caller.json("POST", f"{API}/sessions/{self.session}/probe", data={
-            "interface": interface, "recipient": recipient, "kind": kind, "messages": messages},
+            "interface": interface, "recipient": recipient, "kind": kind, "messages": messages,
+            **({"tag": tag} if tag else {})},
             timeout=2 * bound + self.caller.connection.timeout)
         seqs = [int(s) for s in answer.get("transcript") or answer.get("records") or [] if isinstance(s, int)]
         if seqs:

@@ -7,7 +7,6 @@ counterparties (403 otherwise; 404 when no such session). See docs/hub.md for th
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
 
@@ -20,7 +19,7 @@ from harness.dip.config import PartyRegistration
 from harness.dip.http import Reply, json_response
 from harness.dip.parties import GLOBAL, Session
 from harness.dip.routing import Job
-from harness.dip.transcript import export_lines, sign_export, utc_now
+from harness.dip.transcript import export_lines, sign_export, utc_now, with_bodies
 from harness.errors import ConfigError, DipcertError
 from harness.transport.apikeys import generate_api_key
 from harness.transport.delivery import WebhookConfig
@@ -28,6 +27,7 @@ from harness.transport.delivery import WebhookConfig
 MAX_WAIT = 10.0  # seconds a records long-poll may hold
 MAX_RECORDS = 500  # records per answer
 MAX_COUNTERPARTIES = 20
+REDACTED = "[redacted]"
 
 
 def _bad(message: str) -> Reply:
@@ -125,9 +125,13 @@ def open_session(hub: Any, request: Request, body: bytes, params: dict, context:
         hub.close_session(older, reason="superseded by a new session of the same party")
     session = hub.directory.open_session(caller.party, run_id, partner["dip_id"] if partner else None,
                                          caller.client_cert, now)
+    hooks_of_party = {i: w.to_json() for i, w in sorted(hub.directory.webhooks_of(caller.party.key).items())}
     hub.transcript.append([session.sid], {"kind": "event", "event": "session.open", "data": {
         "run_id": run_id, "party": caller.party.public(), "partner": session.partner, "dip": hub.public_identity(),
         "client_cert_sha256": caller.client_cert}})
+    for interface_id, config in hooks_of_party.items():
+        hub.transcript.append([session.sid], {"kind": "event", "event": "webhook", "data": {
+            "dip_id": caller.dip_id, "scope": "global", "interface": interface_id, "config": config}})
     answered = []
     for c, certificate, hooks, tls_ca in specs:
         dip_id = hub.directory.free_dip_id(session, c.get("dip_id"))
@@ -143,8 +147,13 @@ def open_session(hub: Any, request: Request, body: bytes, params: dict, context:
         hub.transcript.append([session.sid], {"kind": "event", "event": "party", "data": {
             **party.public(), "webhooks": {i: w.to_json() for i, w in sorted(hooks.items())}}})
         answered.append({"role": party.role, "dip_id": dip_id, "mpid": party.mpid, "api_keys": list(keys)})
-    context.update(outcome="session-opened", session=session.sid, _withhold_response="holds the counterparties' API keys")
-    return json_response(201, {"session": session.sid, "counterparties": answered, "dip": hub.public_identity()})
+    answer = {"session": session.sid, "counterparties": answered, "dip": hub.public_identity(),
+              "party": {"dip_id": caller.dip_id, "role": caller.party.role, "mpid": caller.party.mpid,
+                        "webhooks": hooks_of_party}}
+    redacted = {**answer, "counterparties": [{**c, "api_keys": [REDACTED, REDACTED]} for c in answered]}
+    context.update(outcome="session-opened", session=session.sid,
+                   _record_response=json_response(201, redacted).get_data())
+    return json_response(201, answer)
 
 
 def close_session(hub: Any, request: Request, body: bytes, params: dict, context: dict) -> Response:
@@ -168,21 +177,11 @@ def records(hub: Any, request: Request, body: bytes, params: dict, context: dict
     found = hub.transcript.records(session.sid, after, limit)
     if not found and wait > 0 and session.open and hub.transcript.wait(session.sid, after, wait):
         found = hub.transcript.records(session.sid, after, limit)
-    if request.args.get("bodies") == "1":  # bodies inline, as in the export: one call per page, not per body
-        found = [_inline(hub, session.sid, r) for r in found]
+    if request.args.get("bodies") in ("1", "true"):
+        found = [with_bodies(hub.transcript, r) for r in found]
     seq, head = hub.transcript.head(session.sid)
     return json_response(200, {"records": found, "head": {"seq": seq, "hash": head},
                                "open": hub.directory.session(session.sid).open})
-
-
-def _inline(hub: Any, chain: str, record: dict) -> dict:
-    out = dict(record)
-    for side in ("request", "response"):
-        sha = record.get(f"{side}_sha256")
-        data = hub.transcript.body(sha, chain) if sha else None
-        if data is not None:
-            out[f"{side}_b64"] = base64.b64encode(data).decode("ascii")
-    return out
 
 
 def bodies(hub: Any, request: Request, body: bytes, params: dict, context: dict) -> Response:
@@ -200,13 +199,14 @@ def probe(hub: Any, request: Request, body: bytes, params: dict, context: dict) 
     if not session.open:
         raise Reply(json_response(409, {"error": f"session {session.sid} is closed"}))
     try:
-        kind, interface_id, recipient, messages = probes.parse(_json_body(body))
-        interface = hub.catalogue.get(interface_id)
+        asked = probes.parse(_json_body(body))
+        interface = hub.catalogue.get(asked.interface)
     except ValueError as exc:
         raise _bad(str(exc)) from None
     except DipcertError as exc:
         raise _bad(str(exc)) from None
-    context.update(interface=interface.id, probe=kind)
+    recipient = asked.recipient
+    context.update(interface=interface.id, probe=asked.kind)
     if recipient == session.owner:
         key = (GLOBAL, recipient)
     elif recipient in session.counterparties:
@@ -216,7 +216,7 @@ def probe(hub: Any, request: Request, body: bytes, params: dict, context: dict) 
     config = hub.directory.webhook(key, interface.id)
     if config is None:
         raise Reply(json_response(409, {"error": f"{recipient} has no webhook registered for {interface.id}"}))
-    result = probes.run(hub, Job(key, interface.id, config, messages, False, [session.sid]), kind)
+    result = probes.run(hub, Job(key, interface.id, config, asked.messages, False, [session.sid]), asked)
     context.update(outcome=f"probe-{result['outcome']}", transaction_ids=result.get("transaction_ids", []))
     return json_response(200, result)
 
@@ -250,11 +250,13 @@ def envelope(hub: Any, request: Request, body: bytes, params: dict, context: dic
 # --- admin ----------------------------------------------------------------------------------------
 
 def admin_party(hub: Any, request: Request, body: bytes, params: dict, context: dict) -> Response:
-    context["_record"] = False  # the body holds API keys; the `party` event records what may be kept
+    context["_record_request"] = b""  # until read: the body holds API keys, and is kept only redacted
     authenticate_admin(hub, request)
     data = _json_body(body)
     if not isinstance(data, dict):
         raise _bad("body should be a party object")
+    if isinstance(data.get("api_keys"), list):
+        context["_record_request"] = json.dumps({**data, "api_keys": [REDACTED] * len(data["api_keys"])}).encode()
     allowed = {"dip_id", "role", "mpid", "dcp_id", "api_keys", "certificate_pem", "client_certificate_pem",
                "tls_ca_pem", "webhooks"}
     extra = sorted(set(data) - allowed)

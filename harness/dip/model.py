@@ -78,6 +78,7 @@ class Delivery:
     finished: datetime
     probe: str | None = None
     transcript_seqs: list[int] = field(default_factory=list)
+    delivery_id: str | None = None
 
     @property
     def outcome(self) -> str:

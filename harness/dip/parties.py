@@ -158,6 +158,9 @@ class Directory:
         bound = client_cert or (certificate_fingerprint(reg.client_certificate) if reg.client_certificate else None)
         party = Party(scope, reg.dip_id, reg.role, reg.mpid, reg.dcp_id, digests, reg.certificate, bound, reg.tls_ca)
         with self._lock:
+            earlier = self._parties.get(party.key)
+            if bound is None and earlier is not None and earlier.client_cert is not None:
+                party.client_cert = earlier.client_cert  # registered again (a restart): the binding stays
             for digest in digests:
                 owner = self._keys.get(digest)
                 if owner is not None and owner[0] != party.key:
@@ -185,12 +188,11 @@ class Directory:
             return (self._parties[found[0]], found[1]) if found else None
 
     def resolve(self, sender: Party | None, dip_id: str) -> Party | None:
-        """Who DIP ID `dip_id` is for `sender`: a counterparty of the sender's session (the session it is a
-        counterparty of, or an open session it is under test in), else the globally registered party."""
+        """Who DIP ID `dip_id` is for `sender`: a counterparty of the sender's session (the one it is a
+        counterparty of, or the open one it is under test in), else the registered (global) party."""
         with self._lock:
             if sender is not None:
-                scopes = [sender.scope] if sender.scope else \
-                    [s.sid for s in self._sessions.values() if s.open and s.owner == sender.dip_id]
+                scopes = [sender.scope] if sender.scope else self.sessions_of(sender)
                 for scope in scopes:
                     if (scope, dip_id) in self._parties:
                         return self._parties[(scope, dip_id)]
@@ -226,6 +228,10 @@ class Directory:
                 conn.execute("INSERT OR REPLACE INTO webhooks VALUES (?, ?, ?, ?)",
                              (*key, interface, json.dumps(config.to_json())))
         return interface
+
+    def webhooks_of(self, key: PartyKey) -> dict[str, WebhookConfig]:
+        with self._lock:
+            return {i: c for (scope, dip_id, i), c in self._webhooks.items() if (scope, dip_id) == key}
 
     def webhook(self, key: PartyKey, interface_id: str) -> WebhookConfig | None:
         with self._lock:

@@ -8,9 +8,12 @@ callers in the same process; a remote caller reads the same facts from the sessi
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 from cryptography import x509
@@ -34,6 +37,31 @@ from harness.transport.signing import certificate_fingerprint
 from harness.transport.tls import server_context
 
 T = TypeVar("T")
+
+
+@contextmanager
+def _listening(host: str, port: int) -> Iterator[socket.socket]:
+    """A bound, listening socket (handed to werkzeug, which on its own would print and exit on a bind
+    error): a port in use, a host that does not resolve or a port out of range is one ConfigError line."""
+    where = f"hub: cannot listen on {host}:{port}"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise ConfigError(f"{where} ({exc.strerror})") from None
+    except (OverflowError, ValueError, UnicodeError) as exc:
+        raise ConfigError(f"{where} ({exc})") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"{where} ({exc.strerror})") from None
+    try:
+        yield sock
+    finally:
+        sock.close()  # werkzeug keeps its own duplicate of the descriptor
 
 
 class Hub:
@@ -73,13 +101,9 @@ class Hub:
             self.identity = ca.issue("dip.hub.dipcert", key=cached_key("hub-signing")).identity()
         tls = self.config.tls
         ssl_context = server_context(tls.cert, tls.key, client_ca=tls.client_ca) if tls is not None else None
-        try:
+        with _listening(self.config.host, self.config.port) as sock:
             self._server = make_server(self.config.host, self.config.port, Api(self), threaded=True,
-                                       ssl_context=ssl_context)
-        except OSError as exc:
-            raise ConfigError(f"hub: cannot listen on {self.config.host}:{self.config.port} ({exc.strerror})") from None
-        except (OverflowError, ValueError) as exc:
-            raise ConfigError(f"hub: cannot listen on {self.config.host}:{self.config.port} ({exc})") from None
+                                       ssl_context=ssl_context, fd=sock.fileno())
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="dipcert-hub", daemon=True)
         self._thread.start()
@@ -119,7 +143,7 @@ class Hub:
             raise RuntimeError("the hub is not started")
         scheme = "https" if self.config.tls is not None else "http"
         host = self.config.host if ":" not in self.config.host else f"[{self.config.host}]"
-        return f"{scheme}://{host}:{self._server.server_port}"
+        return f"{scheme}://{host}:{self._server.port}"
 
     def request_url(self, request: Request) -> str:
         """The hub's own view of the request URL (what a correct signer signed)."""
@@ -129,13 +153,14 @@ class Hub:
     def public_identity(self) -> dict[str, Any]:
         """What anyone may know of this DIP (`GET /dipcert/v1/dip`, the session answer, the export)."""
         cert: x509.Certificate = self.identity.certificate
-        ca_pem = None
-        if self.config.tls is not None and self.config.tls.ca is not None:
-            ca_pem = open(self.config.tls.ca, encoding="ascii").read()  # noqa: SIM115 - small public file
+        d = self.config.delivery
+        tls = self.config.tls
+        ca_pem = Path(tls.ca).read_text(encoding="ascii") if tls is not None and tls.ca is not None else None
         return {"dip_id": self.config.dip_id, "environment": self.config.environment, "base_url": self.base_url,
                 "tls": self.tls, "mtls": self.mtls, "fingerprint": certificate_fingerprint(cert),
                 "subject": cert.subject.rfc4514_string(), "signing_certificate_pem": self.identity.cert_pem.decode("ascii"),
-                "tls_ca_pem": ca_pem, "delivery_client_certificate": self.router.pool.presents_certificate}
+                "tls_ca_pem": ca_pem, "delivery_client_certificate": self.router.pool.presents_certificate,
+                "delivery": {"retries": d.retries, "timeout": d.timeouts.total, "backoff": list(d.backoff)}}
 
     # -- registration ----------------------------------------------------------------------------
 

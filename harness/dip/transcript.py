@@ -154,20 +154,22 @@ class TranscriptError(ValueError):
     """An exported transcript does not verify; the message (one line) says where and why."""
 
 
+def with_bodies(store: TranscriptStore, record: Mapping[str, Any]) -> dict[str, Any]:
+    """`record` with its bodies inline (`request_b64`, `response_b64`), as exported."""
+    line = dict(record)
+    for sha_key, b64_key in BODY_KEYS:
+        sha = record.get(sha_key)
+        if sha:
+            data = store.body(sha)
+            if data is None:
+                raise TranscriptError(f"{record.get('session')} seq {record.get('seq')}: body {sha} is missing")
+            line[b64_key] = base64.b64encode(data).decode("ascii")
+    return line
+
+
 def export_lines(store: TranscriptStore, chain: str) -> bytes:
     """transcript.jsonl for `chain`: every record in order, bodies inline."""
-    out = []
-    for record in store.records(chain):
-        line = dict(record)
-        for sha_key, b64_key in BODY_KEYS:
-            sha = record.get(sha_key)
-            if sha:
-                data = store.body(sha)
-                if data is None:
-                    raise TranscriptError(f"{chain} seq {record['seq']}: body {sha} is missing from the store")
-                line[b64_key] = base64.b64encode(data).decode("ascii")
-        out.append(canonical(line) + b"\n")
-    return b"".join(out)
+    return b"".join(canonical(with_bodies(store, record)) + b"\n" for record in store.records(chain))
 
 
 def statement(lines: bytes, *, session: str, run_id: str | None, party: Mapping[str, Any],

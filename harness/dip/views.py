@@ -106,9 +106,11 @@ def delivery(attempts: list[TranscriptRecord]) -> Delivery:
                     transcript_seqs=[a.seq for a in attempts])
 
 
-def mirror(recorder: Any, record: TranscriptRecord) -> int | None:
+def mirror(recorder: Any, record: TranscriptRecord, party: str | None = None) -> int | None:
     """The record as an `http` record of the party's evidence (events are not mirrored: the DIP's
-    transcript in the bundle holds them). Returns the evidence seq."""
+    transcript in the bundle holds them). Returns the evidence seq. A delivery to `party` (the party
+    under test) is on channel `webhook-delivery` (what its webhook was sent, as the report and replay
+    name it), any other delivery `hub-outbound`; a probe's `tag` (requirement, step) joins the context."""
     if recorder is None or record.kind not in ("inbound", "delivery"):
         return None
     data = record.data
@@ -130,7 +132,11 @@ def mirror(recorder: Any, record: TranscriptRecord) -> int | None:
                "final": data.get("final"), "probe": data.get("probe"), "outcome": data.get("outcome"),
                "codes": record.codes, "transaction_ids": record.transaction_ids,
                "client_cert_presented": data.get("client_cert_presented")}
-    return recorder.http(channel="hub-outbound", method="POST", url=str(data.get("url") or ""),
+    tag = data.get("tag")
+    if isinstance(tag, dict):
+        context.update({k: v for k, v in tag.items() if k in ("requirement", "step") and isinstance(v, str)})
+    channel = "webhook-delivery" if party is not None and data.get("recipient") == party else "hub-outbound"
+    return recorder.http(channel=channel, method="POST", url=str(data.get("url") or ""),
                          request_headers=_headers(data.get("request_headers")), request_body=record.request_body,
                          status=record.status, response_headers=_headers(data.get("response_headers")),
                          response_body=response, started=when(record), elapsed_ms=float(data.get("elapsed_ms") or 0),

@@ -31,7 +31,7 @@ from harness.evidence import safejson
 from harness.evidence import verdicts as V
 from harness.evidence.grade import evidence_grade, overstates
 from harness.evidence.bundle import (MANIFEST, REPORT, SIGNATURE, SUMMARY, bundle_files, certificate_fingerprint,
-                                     file_sha256, signature_verifies, summary_errors)
+                                     file_sha256, manifest_sha256, signature_verifies, summary_errors)
 from harness.evidence.origin import (FAILED, NO_ANCHORS, NOT_CHECKED, UNPINNED, UNVERIFIED, VERIFIED,
                                      Anchors, Origin, describe, issued_by_any)
 from harness.evidence.recorder import EVIDENCE_FILE, GENESIS, MESSAGES_DIR, line_hash
@@ -61,6 +61,7 @@ class VerifyResult:
     anchors: Anchors = NO_ANCHORS
     transcript: TranscriptResult = field(default_factory=TranscriptResult)  # the DIP's countersignature
     grade: dict[str, Any] = field(default_factory=dict)  # recomputed: rehearsal, self-test or certification
+    manifest_sha256: str | None = None  # "sha256:<hex>" of manifest.json's bytes: how reuse and the report name it
 
     @property
     def run(self) -> dict[str, Any]:
@@ -115,7 +116,7 @@ class VerifyResult:
                 "party": {k: self.run.get("party", {}).get(k) for k in ("role", "dip_id", "mpid")}
                 if isinstance(self.run.get("party"), dict) else None,
                 "signer": self.origin.to_dict(), "grade": self.grade,
-                "dip_transcript": self.transcript.to_dict(),
+                "dip_transcript": self.transcript.to_dict(), "manifest_sha256": self.manifest_sha256,
                 "findings": [f.to_dict() for f in self.findings]}
 
 
@@ -192,6 +193,7 @@ class _Checker:
             raise InputError(f"{self.where(MANIFEST)}: lists {len(files)} files, more than the limit of {limit}; refused")
         safejson.check_shape(data, safejson.MANIFEST_SCHEMA, self.where(MANIFEST))
         self.result.manifest = data
+        self.result.manifest_sha256 = manifest_sha256(path)
         return data
 
     def signature_document(self) -> dict[str, Any] | None:

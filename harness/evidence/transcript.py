@@ -43,6 +43,7 @@ PAYLOAD_TYPE = "application/vnd.dipcert.transcript+json"
 TRANSCRIPT, ENVELOPE = "dip/transcript.jsonl", "dip/transcript.dsse.json"
 GENESIS = "0" * 64
 BODY_KEYS = (("request_sha256", "request_b64"), ("response_sha256", "response_b64"))
+MIRROR_CHANNELS = ("hub-inbound", "hub-outbound", "webhook-delivery")  # the DIP's records as the party's evidence shows them
 UNBACKED_KINDS = ("preflight",)  # requirements judged on the party's own configuration, not on DIP traffic
 MAX_LINE = 64 * 1024 * 1024  # one record with its bodies; a longer line is refused, not read into memory
 
@@ -112,7 +113,7 @@ def _needs(records: Sequence[Mapping[str, Any]]) -> _Needs:
             scan = r.get("transcript_scan")
             if isinstance(scan, list) and len(scan) == 2 and all(isinstance(s, int) for s in scan):
                 needs.ranges.append((scan[0], scan[1]))
-        elif r.get("kind") == "http" and r.get("channel") in ("hub-inbound", "hub-outbound"):
+        elif r.get("kind") == "http" and r.get("channel") in MIRROR_CHANNELS:
             seq = (r.get("context") or {}).get("transcript_seq")
             if isinstance(seq, int):
                 needs.mirrors.setdefault(seq, []).append(r)

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from harness.report.html import Bodies
+from harness.report.bodies import Bodies
 from harness.report.sequence import message_label
 from harness.report.summary import plan_index
 

@@ -164,7 +164,8 @@ class _Deliveries:
         return _Sent([r for s in done.transcript_seqs if (r := records.get(s)) is not None])
 
     def probe(self, step: str, items: list[dict], *, kind: str = "plain", redeliver: bool = False) -> _Sent:
-        done = self.ctx.probe(self.interface, kind, items, redeliver=redeliver)
+        done = self.ctx.probe(self.interface, kind, items, redeliver=redeliver,
+                              tag={"requirement": self.req.id, "step": step})
         records = self.ctx.hub.record_set(done.seqs)
         return _Sent([r for s in done.seqs if (r := records.get(s)) is not None],
                      None if done.seqs else f"the DIP made no {kind} delivery ({done.outcome})")

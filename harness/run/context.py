@@ -157,11 +157,13 @@ class RunContext:
         with self._in_flight:
             return client.submit(interface_id, items)
 
-    def probe(self, interface_id: str, kind: str, items: list[dict], *, redeliver: bool = False) -> Any:
-        """One delivery the DIP makes to us as asked (`plain` egress items, or a hostile kind)."""
+    def probe(self, interface_id: str, kind: str, items: list[dict], *, redeliver: bool = False,
+              tag: dict[str, str] | None = None) -> Any:
+        """One delivery the DIP makes to us as asked (`plain` egress items, or a hostile kind); `tag` (the
+        requirement and step) is kept on its records, so the evidence and the report name them."""
         with self._in_flight:
             return self.hub.probe(interface_id, self.me.dip_id, kind, items, redeliver=redeliver,
-                                  timeout=self.step_timeout)
+                                  timeout=self.step_timeout, tag=tag)
 
     # --- judging from the DIP's transcript -------------------------------------------------------
 

@@ -136,6 +136,21 @@ class DipClient:
         body = json.dumps(responses, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         return self._post("/statusmessage", body)
 
+    def call(self, method: str, path: str, body: bytes = b"", *, query: str = "",
+             timeout: float | None = None) -> httpx.Response:
+        """Any signed, API-keyed request (the dipcert extension API: GET records, POST sessions...).
+
+        `query` is sent exactly as given (already encoded) and is part of the signed URL."""
+        url = self.base_url + path + (f"?{query}" if query else "")
+        headers = dict(sign_request(method, url.lower(), body, self.identity))
+        if self._header_hook is not None:
+            headers = dict(self._header_hook(headers))
+        if body:
+            headers["Content-Type"] = "application/json"
+        headers[API_KEY_HEADER] = self._api_key
+        return self._http.request(method, url, content=body, headers=headers,
+                                  timeout=httpx.Timeout(timeout) if timeout is not None else httpx.USE_CLIENT_DEFAULT)
+
     def _post(self, path: str, body: bytes) -> SubmitResult:
         url = self.base_url + path
         headers = dict(sign_request("POST", url.lower(), body, self.identity))
