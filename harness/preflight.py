@@ -362,6 +362,13 @@ def probe_webhook(url: str, *, identity: Any, ca: Path | str | None = None,
                    f"webhook {url} did not answer within {timeout:g} s")]
     except httpx.HTTPError as exc:
         tls = _ssl_error(exc)
+        if tls is not None and client_cert is None and "CERTIFICATE_REQUIRED" in str(tls).upper():
+            # The server certificate was trusted and the webhook wants a client certificate: the DIP's,
+            # which this probe cannot present. The DIP's own leg is checked by its tls-probe.
+            return [_f("preflight.webhooks.client-certificate-required", path, "an answer to the probe",
+                       "a client certificate asked for", f"webhook {url} asks for a client certificate (mTLS): "
+                       "only the DIP's can reach it, so this probe stops at the handshake; the DIP's own TLS "
+                       "to it is checked separately", severity="warning")]
         if tls is not None:
             return [_f("preflight.webhooks.tls", path, "a TLS handshake with a trusted server certificate",
                        short(str(tls)), f"TLS handshake with {url} failed: {short(str(tls), 160)} "

@@ -76,7 +76,7 @@ class ReferenceParticipant:
                  ssl_context: ssl.SSLContext | None = None, client_cert: tuple[str, str] | None = None,
                  webhook_tls: tuple[str | Path, str | Path] | None = None,
                  webhook_client_ca: str | Path | bytes | None = None,
-                 spontaneous_consumption: bool = False, webhook_delay: float = 0.0) -> None:
+                 spontaneous_consumption: bool = False, webhook_delay: float = 0.0, reconnect: float = 0.0) -> None:
         if role not in CERTIFIED_ROLES:
             raise UsageError(f"reference role should be one of {', '.join(CERTIFIED_ROLES)}, got {role!r}")
         if party.role != role:
@@ -107,7 +107,7 @@ class ReferenceParticipant:
         # the hub records which slot each submission used), so every run exercises both.
         keys = (WRONG_API_KEY, WRONG_API_KEY) if "wrong-api-key" in self.faults else tuple(api_keys)
         self.clients = [DipClient(self.hub_url, api_key=key, identity=identity, timeout=client_timeout,
-                                  verify=verify, cert=client_cert,
+                                  verify=verify, cert=client_cert, reconnect=reconnect,
                                   header_hook=_flip_signature if "bad-signature" in self.faults else None)
                         for key in dict.fromkeys(keys)]
         self.client = self.clients[0]
@@ -116,7 +116,7 @@ class ReferenceParticipant:
         self._lock = threading.Lock()
         # Webhook registration is onboarding, not messaging: the sender faults do not touch it.
         self._admin = DipClient(self.hub_url, api_key=api_keys[0], identity=identity, timeout=client_timeout,
-                                verify=verify, cert=client_cert)
+                                verify=verify, cert=client_cert, reconnect=reconnect)
         self.behaviour = Behaviour(role, party=party, partner=partner, faults=self.faults, state=self.state,
                                    submit=self._submit, served_mpans=served_mpans, seed=seed,
                                    environment=environment, spontaneous_consumption=spontaneous_consumption)
