@@ -6,7 +6,7 @@ them, so that a participant who knows better (IF-065 directions, say) edits data
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -64,6 +64,11 @@ class Interface:
     publication_id: str
     r0_required: bool
     events: tuple[Event, ...]
+    # S0.eventCode -> event: every validated message asks, so it is a look-up, not a scan.
+    by_code: dict[str, Event] = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_code", {event.code: event for event in self.events})
 
     def event(self, name: str) -> Event:
         wanted = name.strip().strip("[]").lower()
@@ -118,7 +123,7 @@ class Catalogue:
         interface = self.interfaces.get(interface_id)
         if interface is None:
             return None
-        return next((e for e in interface.events if e.code == code), None)
+        return interface.by_code.get(code)
 
 
 def _require(table: dict, key: str, where: str, kind: type) -> object:

@@ -11,11 +11,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from harness import __version__
-from harness.errors import DipcertError
+from harness.errors import DipcertError, Terminated
 
 # name -> (module, one-line help). Order is the order shown in --help.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -60,23 +62,37 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
     return parser, modules
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser, modules = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()
         return 2
+    if threading_is_main():
+        signal.signal(signal.SIGTERM, _terminate)  # cleanup as for Ctrl-C, not a silent death
     try:
         return int(modules[args.command].run(args))
     except DipcertError as exc:
         print(f"dipcert {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Terminated:
+        print(f"dipcert {args.command}: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print(f"dipcert {args.command}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into `head` and closed early: not an error of the user's
         sys.stderr.close()
         return 0
+
+
+def threading_is_main() -> bool:
+    """Signal handlers can be set from the main thread only (tests call main() from others)."""
+    return threading.current_thread() is threading.main_thread()
 
 
 if __name__ == "__main__":  # pragma: no cover

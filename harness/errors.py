@@ -17,5 +17,10 @@ class ConfigError(DipcertError):
     """A profile, certificate, key or schema folder that cannot be used. Names the file and key."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C so that every cleanup runs (scratch keys
+    removed, ports closed, an incomplete bundle written); the command then exits 143."""
+
+
 class InputError(DipcertError):
     """A message file or bundle that cannot be read at all (missing, not JSON, too large)."""

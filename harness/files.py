@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, UsageError
 
 
 def read_config_bytes(path: Path, what: str, *, where: str | None = None) -> bytes:
@@ -33,3 +34,19 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
         raise ConfigError(f"{path}: {what} not found") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+
+
+def output_folder(path: Path, option: str = "--out") -> Path:
+    """`path` as a folder dipcert can write into, created if need be; a UsageError line otherwise.
+
+    Checked before any work starts: finding out after a ten-minute run that the bundle cannot be
+    written would lose the run."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{path}: {option} must be a folder, and this is a file")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot create the {option} folder ({exc.strerror})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UsageError(f"{path}: the {option} folder is not writable")
+    return path

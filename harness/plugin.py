@@ -8,7 +8,7 @@ CI shows `MDR-5.2a/IF-061/consume` passing or failing with its findings; a requi
 does not enable is a skipped test marked `not-enabled`.
 
 Scenario modules ask for requirements with `@pytest.mark.dipcert("consume")` and a `requirement`
-argument; `certify(requirement)` runs it and fails the test with the findings.
+argument; `dipcert_certify(requirement)` runs it and fails the test with the findings.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("dipcert", "dipcert certification")
     group.addoption("--dipcert-profile", default=None, help="participant profile (TOML)")
     group.addoption("--dipcert-out", default=None, help="folder for the evidence bundle (default: reports/)")
-    group.addoption("--spec", dest="dipcert_spec", default=None,
+    # Prefixed like every option here: a bare --spec collides with the pytest-spec plugin.
+    group.addoption("--dipcert-spec", dest="dipcert_spec", default=None,
                     help="folder with Elexon's DIP API specification (unresolved YAML)")
     group.addoption("--dipcert-timeout", type=float, default=None, help="bound for every wait, in seconds")
     group.addoption("--dipcert-attested-by", default=None, help="'Name, Role' attesting the run")
@@ -39,6 +40,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "dipcert(kind): parametrise `requirement` with the plan's requirements "
                                        "of this kind (preflight, consume, reject, produce, exchange)")
+    workers = getattr(config.option, "numprocesses", None)
+    if config.getoption("dipcert_profile") and workers:
+        # One certification run is one simulated DIP, one evidence log and one bundle: it cannot be
+        # split across pytest-xdist workers (each would start its own DIP on the same ports).
+        raise pytest.UsageError(f"dipcert: a certification run cannot be split across pytest-xdist workers "
+                                f"(-n {workers}); run it without -n")
 
 
 def _profile(config: pytest.Config) -> Any:
@@ -151,8 +158,12 @@ def dipcert_run(request: pytest.FixtureRequest) -> Any:
     return holder.context()
 
 
+# Every fixture is prefixed `dipcert_`: the plugin is active wherever dipcert is installed, and a
+# generic name (`profile`, `hub`, `samples`) would answer another project's tests instead of pytest's
+# "fixture not found".
+
 @pytest.fixture(scope="session")
-def profile(request: pytest.FixtureRequest) -> Any:
+def dipcert_profile(request: pytest.FixtureRequest) -> Any:
     value = _profile(request.config)
     if value is None:
         pytest.skip("no --dipcert-profile given")
@@ -160,26 +171,26 @@ def profile(request: pytest.FixtureRequest) -> Any:
 
 
 @pytest.fixture(scope="session")
-def hub(dipcert_run: Any) -> Any:
+def dipcert_hub(dipcert_run: Any) -> Any:
     """The simulated DIP of this run (started)."""
     return dipcert_run.hub
 
 
 @pytest.fixture(scope="session")
-def participant(dipcert_run: Any) -> Any:
+def dipcert_participant(dipcert_run: Any) -> Any:
     """The party under test as the harness sees it: its identity (role, DIP ID, MPID, DCP)."""
     return dipcert_run.me
 
 
 @pytest.fixture
-def samples(dipcert_run: Any) -> Any:
+def dipcert_samples(dipcert_run: Any) -> Any:
     """A seeded SampleFactory for the run (fresh per test, reproducible per run)."""
     return dipcert_run.factory()
 
 
 @pytest.fixture
-def certify(dipcert_run: Any) -> Iterator[Any]:
-    """`certify(requirement)`: run it; skip when not enabled; fail the test with its findings (an
+def dipcert_certify(dipcert_run: Any) -> Iterator[Any]:
+    """`dipcert_certify(requirement)`: run it; skip when not enabled; fail the test with its findings (an
     advisory requirement that fails is an expected failure, `xfail`: shown, not failing the session)."""
     from harness.run.requirements import run_requirement
 

@@ -13,10 +13,10 @@ import pytest
 
 
 @pytest.mark.dipcert("consume")
-def test_consume(requirement, certify):
-    certify(requirement)
+def test_consume(requirement, dipcert_certify):
+    dipcert_certify(requirement)
 
 
 @pytest.mark.dipcert("reject")
-def test_reject(requirement, certify):
-    certify(requirement)
+def test_reject(requirement, dipcert_certify):
+    dipcert_certify(requirement)

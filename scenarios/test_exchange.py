@@ -10,5 +10,5 @@ import pytest
 
 
 @pytest.mark.dipcert("exchange")
-def test_exchange(requirement, certify):
-    certify(requirement)
+def test_exchange(requirement, dipcert_certify):
+    dipcert_certify(requirement)

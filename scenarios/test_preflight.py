@@ -7,5 +7,5 @@ import pytest
 
 
 @pytest.mark.dipcert("preflight")
-def test_preflight(requirement, certify):
-    certify(requirement)
+def test_preflight(requirement, dipcert_certify):
+    dipcert_certify(requirement)

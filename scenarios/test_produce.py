@@ -10,5 +10,5 @@ import pytest
 
 
 @pytest.mark.dipcert("produce")
-def test_produce(requirement, certify):
-    certify(requirement)
+def test_produce(requirement, dipcert_certify):
+    dipcert_certify(requirement)

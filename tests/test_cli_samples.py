@@ -72,7 +72,7 @@ def test_out_folder_that_cannot_be_made(tmp_path: Path, capsys) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
     assert main(["samples", "IF-061", "--out", str(blocker / "sub")]) == 2
-    assert "cannot create the output folder" in capsys.readouterr().err
+    assert "cannot create the --out folder" in capsys.readouterr().err
 
 
 def test_interfaces_table_shows_directions_and_assumptions(capsys) -> None:

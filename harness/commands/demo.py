@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from harness.commands.console import make_console
     from rich.markup import escape
 
     from harness.errors import UsageError
@@ -50,10 +50,13 @@ def run(args: argparse.Namespace) -> int:
         parse_faults(faults[role], role)  # a wrong switch is a usage error before anything starts
         if faults[role] and role not in roles:
             raise UsageError(f"--fault for the {role} given, but --role {args.role} does not certify the {role}")
+    from harness.files import output_folder
     from harness.run.demo import demo_party, scratch_pki
     from harness.run.session import run_certification
 
-    console = Console(highlight=False)
+    output_folder(args.out)
+
+    console = make_console()
     results = []
     with scratch_pki() as pki:
         for role in roles:
@@ -65,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
                     result = run_certification(profile, options, on_requirement=view.on_requirement,
                                                on_start=view.on_start)
             terminal_summary(result.summary, console, bundle=result.zip_path)
+            if result.interrupted is not None:  # stop the whole demo, not only this party's run
+                raise result.interrupted
             results.append(result)
         console.rule("Demo finished")
         for role, result in zip(roles, results):

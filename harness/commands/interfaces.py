@@ -41,7 +41,7 @@ def flows(interface) -> str:  # type: ignore[no-untyped-def]
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from harness.commands.console import make_console
     from rich.table import Table
 
     from harness.catalogue import load_catalogue
@@ -68,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
                       ", ".join(e.name for e in interface.events), flows(interface),
                       *(direction_label(interface.directions_for(r)) for r in roles),
                       "required" if interface.r0_required else "-", ", ".join(marks) or "-")
-    console = Console(highlight=False, width=max(140, Console().width))
+    console = make_console()
+    console.width = max(140, console.width)
     console.print(table)
     for key in used:
         console.print(f"[bold]{key}[/bold]: {catalogue.assumptions[key].text}", soft_wrap=True)

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         }, indent=2))
         return 1 if failed else 0
 
-    from rich.console import Console
+    from harness.commands.console import make_console
     from rich.table import Table
     from rich.text import Text
 
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     for rid, check, status, findings in rows:
         text = "\n".join(f"{f.severity}: {f.message}" for f in findings) or PREFLIGHT_CHECKS[check]
         table.add_row(rid, Text(status, style=styles[status]), Text(text))
-    console = Console()
+    console = make_console()
     console.print(table)
     if args.no_probe:
         console.print("webhooks were not probed (--no-probe)")

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     import shutil
     import tempfile
 
-    from rich.console import Console
+    from harness.commands.console import make_console
 
     from harness.errors import UsageError
     from harness.evidence.safezip import open_bundle
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         label = message_label(record, bodies.get(record, "request"))
         replay = prepare(record, bodies.get(record, "request"), to=args.to, profile=profile, dip_identity=dip,
                          label=label, recorded_dip=recorded_dip_signer(records))
-        console = Console(highlight=False)
+        console = make_console()
         if args.curl:
             return _print_curl(console, replay)
         return _send_and_compare(console, replay, record, bodies, args.timeout)

@@ -27,10 +27,11 @@ def default_out(bundle: Path, run_id: str | None) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from harness.commands.console import make_console
 
     from harness.errors import InputError
     from harness.evidence.safezip import open_bundle
+    from harness.files import output_folder
     from harness.report import render_reports, run_records, terminal_summary
     from harness.report.summary import run_info
 
@@ -42,14 +43,14 @@ def run(args: argparse.Namespace) -> int:
         out = args.out or default_out(bundle, str(run_info(records).get("run_id") or "") or None)
         if scratch is None and out.resolve() == folder.resolve():
             raise InputError(f"{out}: --out must not be the bundle itself (its files are hashed in the manifest)")
-        paths = render_reports(folder, out=out)
+        paths = render_reports(folder, out=output_folder(out))
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
     import json
 
     summary = json.loads(paths["summary"].read_text("utf-8"))
-    console = Console(highlight=False)
+    console = make_console()
     terminal_summary(summary, console, bundle=bundle)
     for key in ("html", "summary", "junit", "allure"):
         console.print(f"{key}: {paths[key]}", soft_wrap=True)

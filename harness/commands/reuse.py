@@ -71,12 +71,13 @@ def decision_table(plan: object, console: object) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from harness.commands.console import make_console
 
     from harness.dip.identity import load_or_create
     from harness.errors import UsageError
     from harness.evidence.origin import load_anchors
     from harness.evidence.reuse import parse_attestation, plan_reuse
+    from harness.files import output_folder
     from harness.messages.schemapack import load_pack
     from harness.profile import load_profile
     from harness.report import terminal_summary
@@ -84,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.timeout is not None and not 0 < args.timeout <= 3600:
         raise UsageError(f"--timeout should be between 0 and 3600 seconds, got {args.timeout:g}")
+    output_folder(args.out)
     for source in args.sources:
         if not source.exists():
             raise UsageError(f"--from {source}: no such bundle (expected a run folder or a .dipcert.zip)")
@@ -94,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     pack = load_pack(args.spec)
     plan = plan_reuse(profile, args.sources, attestation=attestation, pack=pack, anchors=anchors,
                       probe_timeout=args.timeout or profile.harness.timeout)
-    console = Console(highlight=False)
+    console = make_console()
     decision_table(plan, console)
     dip, _cert_path = load_or_create(args.dip_key or args.out / ".dip")
     options = RunOptions(out=args.out, pack=pack, dip_identity=dip, attested_by=args.attested_by,

@@ -46,11 +46,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import fnmatch
 
-    from rich.console import Console
+    from harness.commands.console import make_console
     from rich.markup import escape
 
     from harness.dip.identity import load_or_create
     from harness.errors import UsageError
+    from harness.files import output_folder
     from harness.messages.schemapack import load_pack
     from harness.profile import load_profile
     from harness.report import terminal_summary
@@ -60,9 +61,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.timeout is not None and not 0 < args.timeout <= 3600:
         raise UsageError(f"--timeout should be between 0 and 3600 seconds, got {args.timeout:g}")
+    output_folder(args.out)
     profile = load_profile(args.profile)
     pack = load_pack(args.spec)
-    console = Console(highlight=False)
+    console = make_console()
     for warning in profile.warnings:
         console.print(f"[yellow]warning[/]: {escape(warning)}")
     if (args.dip_cert or args.dip_ca) and not args.dip:
@@ -96,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         result = run_certification(profile, options, on_requirement=view.on_requirement, on_start=view.on_start)
     terminal_summary(result.summary, console, bundle=result.zip_path)
     console.print(f"report: {result.folder / 'report.html'}")
-    if only:
+    if only and result.interrupted is None:
         return selection_exit_code(result.summary, selected)
     return result.exit_code
 

@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     from harness.catalogue import Event, load_catalogue
     from harness.errors import UsageError
+    from harness.files import output_folder
     from harness.messages.samples import SampleFactory
 
     catalogue = load_catalogue()
@@ -55,11 +56,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         events = list(catalogue.get(args.interface).events)
     factory = SampleFactory(args.seed, environment=args.environment)
-    out: Path = args.out
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"{out}: cannot create the output folder ({exc.strerror})") from None
+    out: Path = output_folder(args.out)
     written = 0
     for event in events:
         for n in range(1, args.count + 1):

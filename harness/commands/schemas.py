@@ -35,7 +35,7 @@ def schema_location(pack: Any, interface_id: str, event_name: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from harness.commands.console import make_console
     from rich.markup import escape
     from rich.table import Table
 
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from harness.messages.schemapack import load_pack
 
     pack = load_pack(args.spec)
-    console = Console(highlight=False)
+    console = make_console()
     console.print(f"[bold]{escape(pack.name)}[/bold] version {escape(pack.version)}")
     console.print(f"fingerprint {pack.fingerprint}", soft_wrap=True)
     if getattr(pack, "folder", None) is not None:

@@ -8,7 +8,10 @@ and API keys written to a folder, so that your own system can talk to the same h
 from __future__ import annotations
 
 import argparse
+import shutil
+import tempfile
 import threading
+from pathlib import Path
 
 HELP = ("Run the reference MDR or SDS (with optional fault switches) until Ctrl-C. Without --hub a "
         "local simulated DIP is started as well.")
@@ -63,6 +66,7 @@ def _env(name: str, what: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from harness.errors import UsageError
+    from harness.files import output_folder
     from harness.messages.samples import DEFAULT_PARTIES
     from harness.reference.faults import parse_faults
 
@@ -77,11 +81,16 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535 or not 0 <= args.hub_port <= 65535:
         raise UsageError("--port and --hub-port should be between 0 and 65535")
     hub = None
+    scratch = None  # throw-away keys of a local hub without --out: removed however the command ends
     try:
         if args.hub:
             identity, dip_cert, keys, hub_url = _external(args)
         else:
-            hub, identity, dip_cert, keys, hub_url = _local_hub(args, party, partner)
+            if args.out:
+                out = output_folder(Path(args.out))
+            else:
+                out = scratch = Path(tempfile.mkdtemp(prefix="dipcert-reference-"))
+            hub, identity, dip_cert, keys, hub_url = _local_hub(args, out, party, partner)
         from harness.reference.participant import ReferenceParticipant
 
         if bool(args.webhook_cert) != bool(args.webhook_key) or (args.webhook_client_ca and not args.webhook_cert):
@@ -112,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if hub is not None:
             hub.stop()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     return 0
 
 
@@ -154,18 +165,13 @@ def _load_cert(path: str):
         raise ConfigError(f"{path}: not a PEM certificate (expected '-----BEGIN CERTIFICATE-----')") from None
 
 
-def _local_hub(args: argparse.Namespace, party, partner):
-    """A hub with throw-away PKI: the DIP, this participant and the partner (your system) registered."""
-    import tempfile
-    from pathlib import Path
-
+def _local_hub(args: argparse.Namespace, out: Path, party, partner):
+    """A hub with throw-away PKI in `out`: the DIP, this participant and the partner (your system) registered."""
     from harness.transport.apikeys import generate_api_key, key_fingerprint
     from harness.transport.certs import make_ca
     from harness.dip.config import HubConfig, PartyRegistration
     from harness.dip.server import Hub
 
-    out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="dipcert-reference-"))
-    out.mkdir(parents=True, exist_ok=True)
     ca = make_ca("dipcert serve-reference CA")
     dip = ca.issue("dip.local.dipcert")
     own = ca.issue(f"reference-{party.role.lower()}.local.dipcert")

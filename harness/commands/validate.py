@@ -65,7 +65,7 @@ def read_message_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from harness.commands.console import make_console
     from rich.text import Text
 
     from harness.catalogue import load_catalogue
@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         }, indent=2))
         return code
 
-    console = Console(highlight=False, soft_wrap=True)
+    console = make_console(soft_wrap=True)
     for path, findings in results:
         for f in findings:
             style = "red" if f.severity == "error" else "yellow"

@@ -46,7 +46,7 @@ def add_anchor_arguments(parser: argparse.ArgumentParser, *, what: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Imports here, not at the top: `dipcert --help` imports every command module (cli.py).
-    from rich.console import Console
+    from harness.commands.console import make_console
     from rich.markup import escape
 
     from harness.errors import UsageError
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({**result.to_dict(), "schema_pack": {"name": pack.name, "version": pack.version}},
                          indent=2))
         return result.exit_code
-    console = Console(highlight=False)
+    console = make_console()
     for finding in result.findings:
         colour = "red" if finding.severity == "error" else "yellow"
         console.print(f"[{colour}]{finding.severity}[/] {escape(finding.rule)} at {escape(finding.path or '/')}: "

@@ -32,6 +32,7 @@ from harness.dip.transcript import HUB_CHAIN, SqliteTranscript, TranscriptStore,
 from harness.errors import ConfigError
 from harness.transport.certs import cached_key, make_ca
 from harness.transport.delivery import WebhookConfig
+from harness.transport.requestlog import request_handler
 from harness.transport.responses import load_code_table
 from harness.transport.signing import certificate_fingerprint
 from harness.transport.tls import server_context
@@ -103,7 +104,7 @@ class Hub:
         ssl_context = server_context(tls.cert, tls.key, client_ca=tls.client_ca) if tls is not None else None
         with _listening(self.config.host, self.config.port) as sock:
             self._server = make_server(self.config.host, self.config.port, Api(self), threaded=True,
-                                       ssl_context=ssl_context, fd=sock.fileno())
+                                       ssl_context=ssl_context, fd=sock.fileno(), request_handler=request_handler())
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="dipcert-hub", daemon=True)
         self._thread.start()

@@ -39,6 +39,7 @@ from referencing.exceptions import PointerToNowhere, Unresolvable
 from referencing.jsonschema import DRAFT4
 
 from harness.errors import ConfigError, UsageError
+from harness.messages.compiled import CompiledCheck
 from harness.messages.dialect import DATE_FORMAT, DATE_TIME_FORMAT, FORMAT_CHECKER, dip_validator_class
 
 Form = Literal["ingress", "egress"]
@@ -170,6 +171,7 @@ class OfficialPack:
         self.version = self._version()
         self.fingerprint = self._fingerprint()
         self._validators: dict[str, Validator] = {}  # by component name
+        self._checks: dict[str, CompiledCheck] = {}
         self._lock = threading.Lock()  # the hub validates from several threads
 
     # -- identity -------------------------------------------------------------------------------
@@ -210,6 +212,15 @@ class OfficialPack:
         component = self._component(interface_id, event_name)
         with self._lock:
             return self._compile(component)
+
+    def message_check(self, interface_id: str, event_name: str, form: Form = "ingress") -> CompiledCheck:
+        """The compiled validity verdict of the same schema (`harness.messages.compiled`)."""
+        validator = self.message_validator(interface_id, event_name, form)  # refs checked there
+        component = self._component(interface_id, event_name)
+        with self._lock:
+            if component not in self._checks:
+                self._checks[component] = CompiledCheck(validator.schema, self._documents.items(), "4")
+            return self._checks[component]
 
     def _compile(self, component: str) -> Validator:
         if component not in self._validators:

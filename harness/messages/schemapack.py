@@ -22,6 +22,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from harness.errors import ConfigError, UsageError
+from harness.messages.compiled import CompiledCheck
 from harness.messages.dialect import FORMAT_CHECKER, dip_validator_class
 from harness.paths import schemas_dir
 
@@ -43,6 +44,10 @@ class SchemaPack(Protocol):
 
     def message_validator(self, interface_id: str, event_name: str, form: Form = "ingress") -> Validator:
         """A validator for ONE wire item `{"payload": {"CommonBlock": ..., "CustomBlock": ...}}`."""
+        ...
+
+    def message_check(self, interface_id: str, event_name: str, form: Form = "ingress") -> CompiledCheck:
+        """The compiled validity verdict of the same schema (`harness.messages.compiled`)."""
         ...
 
 
@@ -121,6 +126,7 @@ class BundledPack:
             raise ConfigError(f"{self.folder}: envelope.schema.json is missing")
         self._envelope_uri = envelope["$id"]
         self._validators: dict[tuple[str, str, Form], Validator] = {}
+        self._checks: dict[tuple[str, str, Form], CompiledCheck] = {}
         self._lock = threading.Lock()
 
     # -- questions about the pack ------------------------------------------------------------------
@@ -174,6 +180,20 @@ class BundledPack:
                                 format_checker=FORMAT_CHECKER)
                 self._validators[key] = validator
         return validator
+
+    def message_check(self, interface_id: str, event_name: str, form: Form = "ingress") -> CompiledCheck:
+        asked = (interface_id, event_name, form)
+        check = self._checks.get(asked)  # as asked: every message asks, names rarely need resolving
+        if check is None:
+            iid, event = self.resolve(interface_id, event_name)
+            key = (iid, event, _check_form(form))
+            with self._lock:
+                check = self._checks.get(key)
+                if check is None:
+                    resources = [(doc["$id"], doc) for doc in self.documents.values()]
+                    check = CompiledCheck(self.event_schema(iid, event, form), resources, "2020-12")
+                self._checks[key] = self._checks[asked] = check
+        return check
 
     def schema(self, relative_name: str) -> dict[str, Any]:
         """One file of the pack (`envelope.schema.json`, `interfaces/IF-061.schema.json`)."""

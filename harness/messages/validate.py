@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 Form = Literal["ingress", "egress"]
 S0_PATH = "payload/CommonBlock/S0"
+_S0_AT = "/{index}/" + S0_PATH  # pointer(index, *S0_PATH.split("/")): every part is a plain name
 
 
 # --- JSON pointers and short renderings ---------------------------------------------------------
@@ -197,7 +198,7 @@ def _s0_findings(item: Any, index: int,
 
     catalogue = load_catalogue()
     s0 = _s0(item) or {}
-    at = pointer(index, *S0_PATH.split("/"))
+    at = _S0_AT.format(index=index)
     declared = s0.get("interfaceID")
     if not isinstance(declared, str) or declared not in catalogue.interfaces:
         problem = "is missing" if declared is None else f"{seen(declared)} is not an interface dipcert certifies"
@@ -245,8 +246,9 @@ def validate_message(item: dict, index: int = 0, *, interface_id: str | None = N
     findings.extend(_extra_keys(item, index))
     if identified is None:
         return findings
-    validator = (pack or _default_pack()).message_validator(*identified, form)
-    findings.extend(schema_findings(validator, item, index))
+    pack = pack or _default_pack()
+    if pack.message_check(*identified, form).verdict(item) is not True:  # the detail for what fails
+        findings.extend(schema_findings(pack.message_validator(*identified, form), item, index))
     if extra_checks:
         from harness.messages.checks import check_message
 

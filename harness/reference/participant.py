@@ -39,6 +39,7 @@ from harness.reference.faults import FaultSet, parse_faults
 from harness.reference.recipient import ItemVerdict, assess_delivery, describe
 from harness.reference.state import ParticipantState, Received, WebhookReply
 from harness.transport.client import DipClient, SubmitResult
+from harness.transport.requestlog import request_handler
 from harness.transport.responses import response_entry, standard_response
 from harness.transport.signing import SIGNATURE, SigningIdentity, verify_request
 from harness.transport.tls import server_context
@@ -159,7 +160,8 @@ class ReferenceParticipant:
 
     def start(self) -> "ReferenceParticipant":
         try:
-            self._server = make_server(self.host, self.port, self._wsgi, threaded=True, ssl_context=self.ssl_context)
+            self._server = make_server(self.host, self.port, self._wsgi, threaded=True, ssl_context=self.ssl_context,
+                                       request_handler=request_handler())
         except OSError as exc:
             raise ConfigError(f"reference {self.role}: cannot listen on {self.host}:{self.port} ({exc.strerror})") from None
         self._release.clear()

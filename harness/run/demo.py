@@ -213,6 +213,12 @@ def scratch_pki() -> Iterator[DemoPKI]:
 def run_demo(out: Path, *, faults: Sequence[str] = (), roles: Sequence[str] = ROLES, timeout: float = 5.0,
              sds_faults: Sequence[str] = (), **callbacks: Any) -> list[RunResult]:
     """The MDR run (with `faults`) and the SDS run (with `sds_faults`), each against a clean partner."""
+    results = []
     with scratch_pki() as pki:
-        return [run_party(role, pki, Path(out), faults=faults if role == "MDR" else sds_faults, timeout=timeout,
-                          **callbacks) for role in roles]
+        for role in roles:
+            result = run_party(role, pki, Path(out), faults=faults if role == "MDR" else sds_faults,
+                               timeout=timeout, **callbacks)
+            if result.interrupted is not None:  # Ctrl-C stops the demo, not only this party's run
+                raise result.interrupted
+            results.append(result)
+    return results

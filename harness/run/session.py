@@ -24,7 +24,7 @@ from typing import Any
 
 from harness import __version__
 from harness.catalogue import load_catalogue
-from harness.errors import ConfigError
+from harness.errors import ConfigError, Terminated
 from harness.plan import Requirement, plan_to_dicts
 from harness.profile import PARTNER_API_KEY, Profile
 from harness.run.context import RunContext
@@ -68,9 +68,12 @@ class RunResult:
     summary: dict[str, Any]
     ready: bool
     verdicts: dict[str, str] = field(default_factory=dict)
+    interrupted: KeyboardInterrupt | None = None  # Ctrl-C or SIGTERM stopped the run (bundle incomplete)
 
     @property
     def exit_code(self) -> int:
+        if self.interrupted is not None:
+            return 143 if isinstance(self.interrupted, Terminated) else 130
         return 0 if self.ready else 1
 
 
@@ -458,10 +461,12 @@ def run_certification(profile: Profile, options: RunOptions | None = None, **cal
     try:
         run.open()
         run.execute(**callbacks)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         if run._recorder is None:
             raise
-        return run.close()
+        result = run.close()
+        result.interrupted = stop
+        return result
     except BaseException:
         if run._recorder is None:
             run.stop_services()
