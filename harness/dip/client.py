@@ -190,8 +190,8 @@ class RemoteHub:
         return out
 
     def _ingest(self, record: TranscriptRecord) -> None:
-        if record.seq <= self._last:
-            return
+        if record.seq <= self._last or (self._stop.is_set() and getattr(self.recorder, "closed", False)):
+            return  # (a stream thread that outlived close() writes nothing into a closed evidence log)
         # evidence first, then visible to waiters
         seq = views.mirror(self.recorder, record, self.party.get("dip_id"))
         with self._cond:
