@@ -85,7 +85,6 @@ def run(args: argparse.Namespace) -> int:
 
     if args.timeout is not None and not 0 < args.timeout <= 3600:
         raise UsageError(f"--timeout should be between 0 and 3600 seconds, got {args.timeout:g}")
-    output_folder(args.out)
     for source in args.sources:
         if not source.exists():
             raise UsageError(f"--from {source}: no such bundle (expected a run folder or a .dipcert.zip)")
@@ -98,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
                       probe_timeout=args.timeout or profile.harness.timeout)
     console = make_console()
     decision_table(plan, console)
+    output_folder(args.out)  # after every input is checked: a refused command leaves nothing behind
     dip, _cert_path = load_or_create(args.dip_key or args.out / ".dip")
     options = RunOptions(out=args.out, pack=pack, dip_identity=dip, attested_by=args.attested_by,
                          timeout=args.timeout, reuse=plan)

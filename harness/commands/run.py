@@ -61,7 +61,6 @@ def run(args: argparse.Namespace) -> int:
 
     if args.timeout is not None and not 0 < args.timeout <= 3600:
         raise UsageError(f"--timeout should be between 0 and 3600 seconds, got {args.timeout:g}")
-    output_folder(args.out)
     profile = load_profile(args.profile)
     pack = load_pack(args.spec)
     console = make_console()
@@ -74,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
         from harness.commands.verify import load_dip_certificate
 
         dip, dip_cert = None, load_dip_certificate(args.dip_cert) if args.dip_cert else None
-    else:
+    output_folder(args.out)  # after every input is checked: a refused command leaves nothing behind
+    if not args.dip:
         dip, cert_path = load_or_create(args.dip_key or args.out / ".dip")
         console.print(f"The embedded (simulated) DIP signs deliveries with {cert_path}")
     only = list(args.only)
