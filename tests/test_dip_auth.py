@@ -105,6 +105,23 @@ def test_a_bad_signature_is_401_and_recorded_in_the_callers_session(hub, pki, di
     assert "signature.unexpected-certificate" in {f["rule"] for f in got[-1]["findings"]}
 
 
+def test_an_unknown_api_key_signed_by_the_party_under_test_is_401_in_its_session(hub, pki, dip, clients):
+    """A submission with a key the DIP never issued is refused; when the party under test signed it, the
+    refusal is in its session (its evidence shows the DIP's hub.api-key), and nobody else's signature does that."""
+    wrong = "not-a-key-the-dip-issued-0123456789abcdef"
+    with api(hub, pki["MDR"], keys_for(MDR.dip_id)[0], verify=tls(dip, clients, "mdr")) as mdr:
+        sid = open_session(mdr, [])["session"]
+        with api(hub, pki["MDR"], wrong, verify=tls(dip, clients, "mdr")) as party, \
+                api(hub, pki["rogue"], wrong, verify=tls(dip, clients, "mdr")) as stranger:
+            assert party.submit("IF-062", sample("IF-061", seed=41)).status == 401
+            assert stranger.submit("IF-062", sample("IF-061", seed=42)).status == 401
+        got = [r for r in records(mdr, sid)["records"] if r["kind"] == "inbound" and r["endpoint"] == "submit"]
+    assert len(got) == 1 and got[0]["status"] == 401 and got[0]["caller"] == MDR.dip_id
+    assert {f["rule"] for f in got[0]["findings"]} == {"hub.api-key"}
+    hub_chain = [r for r in hub.transcript.records("hub") if r["kind"] == "inbound" and r["endpoint"] == "submit"]
+    assert len(hub_chain) == 1 and hub_chain[0]["caller"] is None  # the stranger's: no session sees it
+
+
 def test_admin_registration_needs_the_token(hub, pki, dip, clients):
     pem = pki["SUP"].certificate.public_bytes(serialization.Encoding.PEM).decode()
     party = {"dip_id": "1700000001", "role": "SUP", "mpid": "SUP9", "api_keys": ["sup-key-one-0123456789",

@@ -53,7 +53,12 @@ def authenticate(hub: Any, request: Request, body: bytes, context: dict, *, owne
         state = "missing" if not presented else "not registered"
         finding = Finding("hub.api-key", f"header:{API_KEY_HEADER}", "a registered primary or secondary key",
                           state, f"{API_KEY_HEADER} is {state}")
-        raise Reply(text_response(401, f"Unauthorised: {API_KEY_HEADER} is {state}"), [finding])
+        signer = signed_by(hub, request, body)
+        if signer is not None:  # refused all the same; recorded in the session of the party that signed it
+            context.update(sender=signer.dip_id, attributed_by="signature")
+            context["_caller"] = signer
+        raise Reply(text_response(401, f"Unauthorised: {API_KEY_HEADER} is {state}"), [finding],
+                    sender=signer.dip_id if signer is not None else None)
     party, slot = found
     peer = client_certificate(request)
     context.update(sender=party.dip_id, key_slot=slot)
@@ -77,6 +82,18 @@ def authenticate(hub: Any, request: Request, body: bytes, context: dict, *, owne
     if findings:
         context["signature_findings"] = [f.to_dict() for f in findings]
     return Caller(party, slot, peer)
+
+
+def signed_by(hub: Any, request: Request, body: bytes) -> Party | None:
+    """Which party under test signed a request that no API key identifies: its X-DIP-* signature verifies
+    under that party's registered signing certificate. Only the holder of the signing key can make one,
+    so its session (and the party's evidence) sees the refusal; nothing is authorised by it."""
+    if not any(h.lower().startswith("x-dip-signature") for h in request.headers.keys()):
+        return None
+    for party in hub.directory.under_test():
+        if not [f for f in _verify(hub, request, body, party) if f.severity == "error"]:
+            return party
+    return None
 
 
 def requested_url(request: Request) -> str:

@@ -257,6 +257,12 @@ class Directory:
                 return [party.scope] if session is not None and session.open else []
             return [s.sid for s in self._sessions.values() if s.open and s.owner == party.dip_id]
 
+    def under_test(self) -> list[Party]:
+        """The registered parties with an open session (each under test in it)."""
+        with self._lock:
+            owners = {s.owner for s in self._sessions.values() if s.open}
+            return [p for (scope, dip_id), p in self._parties.items() if scope == GLOBAL and dip_id in owners]
+
     def may_read(self, party: Party, session: Session) -> bool:
         """The party under test and the session's counterparties; nobody else."""
         return (party.scope == GLOBAL and party.dip_id == session.owner) or party.scope == session.sid
