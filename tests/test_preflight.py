@@ -59,6 +59,10 @@ def httpserver_listen_address() -> tuple[str, int]:
 
 @pytest.fixture(scope="module")
 def ca():
+    # NOW is when these certificates are made (backdated 5 minutes), not when the module was collected:
+    # in a long suite this module runs more than 5 minutes after collection.
+    global NOW
+    NOW = datetime.now(timezone.utc)
     return make_ca("preflight test CA", key=cached_key("preflight-ca"))
 
 
