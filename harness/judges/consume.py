@@ -65,8 +65,10 @@ def errors_in(findings: list[Finding]) -> bool:
 def accept_findings(result: DeliveryResult, what: str, timeout: float) -> list[Finding]:
     """Why a delivery of valid messages was not consumed: `consume.timeout`, `consume.connection`,
     `consume.redelivery` or `consume.status`; a warning when it was, but only on redelivery."""
-    first = result.responses[0].status if result.responses else None
-    redelivered = len(result.responses) > 1
+    # A redelivery is a second attempt within one batch; a batch the DIP split is several first attempts.
+    again = next((a for a in result.responses if a.number > 1), None)
+    redelivered = again is not None
+    first = next((a.status for a in result.responses if again is None or a.batch == again.batch), None)
     if result.outcome == "accepted" and all(c in SUCCESS_CODES for c in result.codes):
         if redelivered:
             return [Finding("consume.redelivery", "", "HTTP 201 at the first delivery", f"HTTP {first}",
