@@ -591,3 +591,598 @@ def test_only_the_flows_the_profile_enables_may_be_sent():
         f"one of the enabled interfaces ({', '.join(enabled)})", "IF-070",
         "IF-070 [Any] S1.senderUniqueReference=S-43: the MDR sent IF-070, which its profile does not enable "
         "(interfaces.IF-070 = \"N\"): enable and certify it, or stop sending it", extra={"transactionID": "T-9"})]
+
+
+# --- the run path: which records a check cites, and when a step is not taken -----------------------------
+
+Script = list  # [(status, codes, error), ...]: the attempts the DIP records for one probe, in turn
+HOSTILE = {a.step for a in adversary.ATTACKS}
+
+
+class Session:
+    """The RemoteHub as the run path uses it: the DIP's probes answered from a script (by step), each
+    attempt a delivery record; submissions and status messages as the party leaves them on the DIP.
+    A wait returns at once (nothing changes later) and is remembered."""
+
+    def __init__(self, **answers: Script) -> None:
+        self.answers = answers
+        self.records: dict[int, TranscriptRecord] = {}
+        self.submissions: list[Submission] = []
+        self.refused: list[Rejection] = []
+        self.statuses: list[StatusMessage] = []
+        self.probes: list[dict[str, Any]] = []
+        self.waits: list[float] = []
+        self.hooks: dict[str, WebhookConfig] = {}
+        self.counterparties: dict[str, Any] = {}
+        self.on_probe: Any = None  # the participant's reaction to a delivery (step, messages)
+        self._last = 0
+        self._lock = threading.RLock()
+
+    def _seq(self) -> int:
+        with self._lock:
+            self._last += 1
+            return self._last
+
+    @property
+    def last_seq(self) -> int:
+        return self._last
+
+    def webhook(self, dip_id: str, interface_id: str) -> WebhookConfig | None:
+        return self.hooks.get(interface_id)
+
+    def probe(self, interface: str, recipient: str, kind: str, messages: list[dict], *, redeliver: bool = False,
+              timeout: float | None = None, tag: dict[str, str] | None = None) -> ProbeResult:
+        step = (tag or {})["step"]
+        default = [(401, (), None)] if kind in HOSTILE else [(400, ("RCP1061",), None)] if step == "bad-mpan" else \
+            [(400, ("RCP1008",), None)] if step == "future-timestamp" else [(201, ("RCP0000",), None)]
+        seqs = []
+        with self._lock:
+            self.probes.append({"interface": interface, "recipient": recipient, "kind": kind, "step": step,
+                                "items": copy.deepcopy(messages), "redeliver": redeliver, "tag": dict(tag or {})})
+            for number, (status, codes, error) in enumerate(self.answers.get(step, default), start=1):
+                seq = self._seq()
+                body = reply(messages, *codes) if codes else b""
+                self.records[seq] = attempt(seq, messages, status, body, number=number, error=error,
+                                            delivery_id=step)
+                seqs.append(seq)
+        if self.on_probe is not None:
+            self.on_probe(step, messages)
+        return ProbeResult(step, seqs, None, self.records[seqs[-1]].status if seqs else None)
+
+    def submit(self, item: dict, *, sender: str, findings: list[Finding] = (), tx: str = "T-1") -> Submission:
+        """A message the party sent and the DIP accepted: its record and the view the run waits on."""
+        common = item["payload"]["CommonBlock"]
+        with self._lock:
+            seq = self._seq()
+            self.records[seq] = submission(seq, [item], caller=sender, interface=common["S0"]["interfaceID"],
+                                           findings=list(findings), tx=[tx])
+            sub = Submission(common["S0"]["interfaceID"], common["S0"]["eventCode"].strip("[]"), item, sender, tx,
+                             datetime.now(UTC), b"", {}, findings=list(findings), transcript_seq=seq)
+            self.submissions.append(sub)
+        return sub
+
+    def refuse(self, codes: list[str], findings: list[Finding] = (), *, sender: str | None, interface: str = "IF-064",
+               endpoint: str = "submit", status: int = 400) -> Rejection:
+        with self._lock:
+            seq = self._seq()
+            self.records[seq] = record(seq, "inbound", endpoint=endpoint, status=status, caller=sender,
+                                       interface=interface, codes=codes, findings=[f.to_dict() for f in findings],
+                                       request=[{}])
+            rejection = Rejection(endpoint, interface, status, codes, list(findings), datetime.now(UTC), b"", {},
+                                  sender=sender, transcript_seq=seq)
+            self.refused.append(rejection)
+        return rejection
+
+    def report(self, sender: str, entries: list[Any], codes: list[str]) -> StatusMessage:
+        with self._lock:
+            seq = self._seq()
+            self.records[seq] = status_message(seq, entries, caller=sender)
+            status = StatusMessage(sender, entries, list(codes), datetime.now(UTC), b"", transcript_seq=seq)
+            self.statuses.append(status)
+        return status
+
+    def record_set(self, seqs: Any = (), scan: tuple[int, int] | None = None) -> RecordSet:
+        out = RecordSet(self.records[s] for s in seqs if s in self.records)
+        for r in self.records.values():
+            if scan is not None and scan[0] <= r.seq <= scan[1]:
+                out.add(r)
+        return out
+
+    def evidence_seqs(self, seqs: Any) -> list[int]:
+        return [s for s in seqs if isinstance(s, int)]
+
+    def received(self, interface_id: str | None = None) -> list[Submission]:
+        return list(self.submissions)
+
+    def rejections(self) -> list[Rejection]:
+        return list(self.refused)
+
+    def status_messages(self) -> list[StatusMessage]:
+        return list(self.statuses)
+
+    def sync(self, timeout: float = 5.0) -> bool:
+        return True
+
+    def wait_until(self, condition: Any, timeout: float) -> Any:
+        self.waits.append(timeout)
+        return condition() or None
+
+
+class Checks:
+    """The recorder as the run uses it: every check with its evidence seqs and data."""
+
+    def __init__(self) -> None:
+        self.checks: list[tuple] = []
+
+    def check(self, requirement, rule, passed, findings=(), messages=(), **data) -> int:
+        self.checks.append((requirement, rule, passed, list(messages), data))
+        return len(self.checks)
+
+
+@pytest.fixture(scope="module")
+def profile(tmp_path_factory):
+    pki = make_pki(tmp_path_factory.mktemp("pki"))
+    path = pki.folder / "mdr.toml"
+    path.write_text(profile_text("MDR", pki, hub_port=9, port=9, timeout=0.5), encoding="utf-8")
+    return load_profile(path)
+
+
+def make_ctx(profile, session: Session | None = None) -> tuple[RunContext, Session]:
+    session = session or Session()
+    return RunContext(profile, hub=session, recorder=Checks(), timeout=0.5, run_id="judges"), session
+
+
+def recorded(ctx: RunContext) -> list[tuple]:
+    return ctx.recorder._recorder.checks  # type: ignore[union-attr]
+
+
+def requirement(ctx: RunContext, rid_part: str):
+    return next(r for r in certification_plan(ctx.profile) if rid_part in r.id)
+
+
+def outcomes(ctx: RunContext) -> list[tuple[str, bool]]:
+    return [(o.rule, o.passed) for o in ctx.outcomes]
+
+
+def by_step(ctx: RunContext) -> dict[str, tuple]:
+    return {c[4].get("step"): c for c in recorded(ctx)}
+
+
+CONSUME, REJECT, PRODUCE = "IF-061/consume", "IF-061/reject", "IF-064/produce"
+CONSUME_STEPS = {"single", "batch", "replay", *HOSTILE}
+
+
+def test_a_requirement_without_interface_and_event_is_a_programming_error(profile):
+    ctx, _ = make_ctx(profile)
+    for req in (dataclasses.replace(requirement(ctx, CONSUME), event=None),
+                dataclasses.replace(requirement(ctx, CONSUME), interface=None)):
+        for run in (consume.run_consume, consume.run_smoke, consume.run_reject):
+            with pytest.raises(AssertionError):
+                run(ctx, req)
+    # produce: a requirement without an interface is the declared-flows requirement (issue 14b)
+    with pytest.raises(AssertionError):
+        produce.run_produce(ctx, dataclasses.replace(requirement(ctx, PRODUCE), event=None))
+
+
+def test_a_participant_that_consumes_correctly_passes_every_step(profile):
+    ctx, session = make_ctx(profile)
+    req = requirement(ctx, CONSUME)
+    assert consume.run_consume(ctx, req) is True
+    assert outcomes(ctx) == [("consume.single", True), ("consume.batch", True), ("consume.replay", True),
+                             ("consume.replay-once", True), *[(rule, True) for rule in ATTACK_RULES]]
+    assert all(o.requirement == req.id for o in ctx.outcomes)
+    assert [o.findings for o in ctx.outcomes if o.rule != "consume.replay-once"] == [[]] * 7
+    # every check names its judge and the attempt records of its own step's delivery
+    seq = {p["step"]: attempt_seqs(session, p["step"]) for p in session.probes}
+    steps = by_step(ctx)
+    assert {s: (c[1], c[3], c[4]["judge"], c[4]["transcript"]) for s, c in steps.items()} == {
+        "single": ("consume.single", seq["single"], "consume.accepted", seq["single"]),
+        "batch": ("consume.batch", seq["batch"], "consume.accepted", seq["batch"]),
+        "replay": ("consume.replay", seq["replay"], "consume.accepted", seq["replay"]),
+        "replay-once": ("consume.replay-once", seq["replay"], "consume.replay-once", seq["replay"]),
+        **{a.step: (a.check, seq[a.step], "consume.refused", seq[a.step]) for a in adversary.ATTACKS}}
+    assert steps["batch"][4]["size"] == DEFAULT_BATCH and steps["replay"][4]["judge_args"]["replay"] is True
+    scan = steps["replay-once"][4]["transcript_scan"]  # from before the first delivery to after the replay
+    assert scan[0] == 1 and max(seq["replay"]) <= scan[1] <= session.last_seq
+    # nothing answered the first delivery on the DIP: whether the replay was processed again is unknown
+    [unseen] = ctx.outcomes[3].findings
+    assert (unseen.rule, unseen.severity, unseen.actual) == ("consume.replay-processed", "warning", "none")
+    assert session.waits == [0.5]  # one bounded wait for the first answer
+    sender = ctx.sender_for("IF-061", req.event)
+    for probe in session.probes:
+        assert probe["tag"] == {"requirement": req.id, "step": probe["step"]} and probe["interface"] == "IF-061"
+        assert probe["recipient"] == ctx.me.dip_id
+        assert probe["kind"] == (probe["step"] if probe["step"] in HOSTILE else "plain")
+        for item in probe["items"]:
+            common = item["payload"]["CommonBlock"]
+            assert common["S0"] == {**common["S0"], "interfaceID": "IF-061", "eventCode": f"[{req.event}]"}
+            assert (common["S1"]["senderDIPID"], common["S1"]["senderRoleID"]) == (sender.dip_id, sender.role)
+            assert common["A0"]["primaryRecipients"] == [ctx.me.dip_id] and "D0" in common
+            assert is_valid_mpan(common["M0"]["MPANCore"])
+    assert [p["step"] for p in session.probes][:1] == ["single"] and {p["step"] for p in session.probes} == \
+        CONSUME_STEPS
+    assert all(len(p["items"]) == (DEFAULT_BATCH if p["step"] == "batch" else 1) for p in session.probes)
+    # the DIP redelivers valid messages after a 5xx; never a hostile or a replayed one
+    assert {p["step"] for p in session.probes if p["redeliver"]} == {"single", "batch"}
+    first, replayed = probe_items(session, "single")[0], probe_items(session, "replay")[0]
+    common = first["payload"]["CommonBlock"]
+    assert common["D0"]["replayIndicator"] is False and replayed["payload"]["CommonBlock"]["D0"]["replayIndicator"]
+    assert dict(replayed, payload={**replayed["payload"], "CommonBlock": {**replayed["payload"]["CommonBlock"],
+                                                                          "D0": common["D0"]}}) == first
+    assert len({tx_of(b) for b in probe_items(session, "batch")}) == DEFAULT_BATCH
+
+
+def attempt_seqs(session: Session, step: str) -> list[int]:
+    """The seqs of the attempt records of one step's probe."""
+    return sorted(r.seq for r in session.records.values() if r.get("delivery_id") == step)
+
+
+def probe_items(session: Session, step: str) -> list[dict]:
+    [probe] = [p for p in session.probes if p["step"] == step]
+    return probe["items"]
+
+
+def _answering(session: Session, ctx: RunContext, *, twice: bool) -> None:
+    """The party answers the first delivery on the DIP with an IF-062 and, with `twice`, the replay again."""
+    def react(step: str, messages: list[dict]) -> None:
+        if step == "single" or (step == "replay" and twice):
+            common = messages[0]["payload"]["CommonBlock"]
+            answer = ctx.factory().message("IF-062", "MDRStartResponse", sender=ctx.me,
+                                           recipients=[common["S1"]["senderDIPID"]],
+                                           mpan=common["M0"]["MPANCore"],
+                                           correlation_id=common["S1"].get("senderCorrelationID"))
+            session.submit(answer, sender=ctx.me.dip_id, tx=f"T-answer-{step}")
+    session.on_probe = react
+
+
+@pytest.mark.parametrize("twice", [False, True])
+def test_a_replay_must_not_be_processed_twice_on_the_run_path(profile, twice):
+    ctx, session = make_ctx(profile)
+    _answering(session, ctx, twice=twice)
+    ctx.quiet_window = 0.2
+    req = requirement(ctx, CONSUME)
+    assert consume.run_consume(ctx, req) is not twice
+    once = ctx.outcomes[3]
+    assert session.waits[0] == 0.5 and 0 < session.waits[1] <= 0.5  # the first answer's bound, then the window
+    check = by_step(ctx)["replay-once"]
+    answers = sorted(s.transcript_seq for s in session.submissions)
+    assert check[4]["transcript_scan"][0] <= answers[0] and check[4]["transcript_scan"][1] >= answers[-1]
+    assert check[4]["window"] == round(session.waits[1], 3)
+    if not twice:
+        assert (once.rule, once.passed, once.findings) == ("consume.replay-once", True, [])
+        return
+    tx = tx_of(probe_items(session, "single")[0])
+    assert (once.rule, once.passed) == ("consume.replay-once", False)
+    assert once.findings == [Finding(
+        "consume.replay-processed", "/0/payload/CommonBlock/D0/replayIndicator",
+        f"one IF-062 [MDRStartResponse] for transaction {tx}",
+        f"2 answers (transcript {answers[0]}, {answers[1]})",
+        f"IF-061 [{req.event}]: the replay of transaction {tx} (replayIndicator true) was processed again: the MDR "
+        "sent 2 IF-062 [MDRStartResponse] answering it. A replay must be acknowledged (201, RCP0000) and not "
+        "processed twice (assumption A-REPLAY)", extra={"transactionID": tx})]
+
+
+def test_a_replay_is_not_watched_when_the_first_delivery_failed_or_nothing_answers_it(profile):
+    ctx, session = make_ctx(profile, Session(single=[(500, (), None), (500, (), None)]))
+    consume.run_consume(ctx, requirement(ctx, CONSUME))
+    assert "consume.replay-once" not in [o.rule for o in ctx.outcomes] and session.waits == []
+    ctx, session = make_ctx(profile)
+    ctx.enabled_interfaces = ctx.enabled_interfaces - {"IF-062"}  # the party does not answer IF-061
+    assert consume.run_consume(ctx, requirement(ctx, CONSUME)) is True
+    assert "consume.replay-once" not in [o.rule for o in ctx.outcomes] and session.waits == []
+    ctx, session = make_ctx(profile, Session(replay=[(400, ("RCP1047",), None)]))
+    consume.run_consume(ctx, requirement(ctx, CONSUME))  # a refused replay: its count is not judged
+    assert "consume.replay-once" not in [o.rule for o in ctx.outcomes] and session.waits == [0.5]
+
+
+@pytest.mark.parametrize("count, size", [(2, 2), (1, 1), (50, DEFAULT_BATCH), (None, DEFAULT_BATCH)])
+def test_the_batch_is_capped_by_the_webhooks_message_count(profile, count, size):
+    ctx, session = make_ctx(profile)
+    session.hooks["IF-061"] = WebhookConfig("https://127.0.0.1:9/hook", count, None)
+    assert consume.run_consume(ctx, requirement(ctx, CONSUME)) is True
+    assert {p["step"]: len(p["items"]) for p in session.probes} == {
+        step: size if step == "batch" else 1 for step in CONSUME_STEPS}
+    assert by_step(ctx)["batch"][4]["size"] == size and by_step(ctx)["batch"][4]["judge_args"]["batch"] == size
+    assert ctx.outcomes[1].findings == []
+
+
+def test_no_webhook_is_one_finding(profile):
+    ctx, _ = make_ctx(profile)
+    ctx.webhook = lambda interface_id: None  # type: ignore[method-assign]
+    for rid, run in ((CONSUME, consume.run_consume), (REJECT, consume.run_reject),
+                     (CONSUME, consume.run_smoke)):
+        ctx.outcomes.clear()
+        recorded(ctx).clear()
+        req = requirement(ctx, rid)
+        assert run(ctx, req) is False
+        assert recorded(ctx) == [(req.id, "consume.webhook", False, [], {})]
+        [outcome] = ctx.outcomes
+        assert outcome.findings == [Finding(
+            "consume.webhook", "webhooks.IF-061", "a webhook URL for this interface", "none",
+            "no webhook is configured in the profile or registered with the DIP for IF-061: nothing can be "
+            "delivered")]
+
+
+@pytest.mark.parametrize("error", ["timeout: ReadTimeout", "connection: ConnectError: refused"])
+def test_no_answer_to_the_first_delivery_ends_the_requirement(profile, error):
+    ctx, session = make_ctx(profile, Session(single=[(None, (), error)]))
+    assert consume.run_consume(ctx, requirement(ctx, CONSUME)) is False
+    assert outcomes(ctx) == [("consume.single", False)] and [p["step"] for p in session.probes] == ["single"]
+    assert ctx.outcomes[0].findings[0].rule == ("consume.timeout" if error.startswith("timeout")
+                                                else "consume.connection")
+
+
+def test_a_failed_first_delivery_alone_fails_the_requirement(profile):
+    ctx, _ = make_ctx(profile, Session(single=[(500, (), None), (500, (), None)]))
+    assert consume.run_consume(ctx, requirement(ctx, CONSUME)) is False
+    assert [o.passed for o in ctx.outcomes] == [False, True, True, True, True, True, True]
+    assert recorded(ctx)[0][3] == [1, 2]  # both attempts are cited
+
+
+def test_a_delivery_not_consumed_still_takes_the_other_steps_but_not_the_replay_watch(profile):
+    ctx, session = make_ctx(profile, Session(single=[(400, ("RCP1061",), None)]))
+    assert consume.run_consume(ctx, requirement(ctx, CONSUME)) is False
+    assert [o.rule for o in ctx.outcomes] == ["consume.single", "consume.batch", "consume.replay", *ATTACK_RULES]
+    assert session.waits == []
+
+
+def test_the_messages_to_reject_are_delivered_at_once_and_refused_with_their_code(profile):
+    ctx, session = make_ctx(profile)
+    req = requirement(ctx, REJECT)
+    assert req.advisory and req.kind == "reject"
+    assert consume.run_reject(ctx, req) is True
+    seq = {p["step"]: attempt_seqs(session, p["step"]) for p in session.probes}
+    assert [(c[1], c[2], c[3], c[4]["step"], c[4]["expected_code"], c[4]["judge_args"]["code"])
+            for c in recorded(ctx)] == [
+        ("consume.recipient-rejection", True, seq["bad-mpan"], "bad-mpan", "RCP1061", "RCP1061"),
+        ("consume.recipient-rejection", True, seq["future-timestamp"], "future-timestamp", "RCP1008", "RCP1008")]
+    assert session.waits == []  # refused in the reply: nothing to wait for
+    assert all(p["redeliver"] and p["kind"] == "plain" and len(p["items"]) == 1 for p in session.probes)
+    bad_mpan = probe_items(session, "bad-mpan")[0]["payload"]["CommonBlock"]
+    assert not is_valid_mpan(bad_mpan["M0"]["MPANCore"])
+    assert is_valid_mpan(bad_mpan["M0"]["MPANCore"][:12] + str(mpan_check_digit(bad_mpan["M0"]["MPANCore"][:12])))
+    assert parse_dip_timestamp(bad_mpan["S1"]["senderTimestamp"]) <= datetime.now(UTC)
+    future = probe_items(session, "future-timestamp")[0]["payload"]["CommonBlock"]
+    assert is_valid_mpan(future["M0"]["MPANCore"])
+    ahead = parse_dip_timestamp(future["S1"]["senderTimestamp"]) - datetime.now(UTC)
+    assert timedelta(hours=23) < ahead <= timedelta(days=1)
+    sender = ctx.sender_for("IF-061", req.event)
+    for p in session.probes:
+        common = p["items"][0]["payload"]["CommonBlock"]
+        assert common["S0"]["eventCode"] == f"[{req.event}]" and common["A0"]["primaryRecipients"] == [ctx.me.dip_id]
+        assert (common["S1"]["senderDIPID"], common["S1"]["senderRoleID"]) == (sender.dip_id, sender.role)
+        assert p["tag"] == {"requirement": req.id, "step": p["step"]}
+
+
+def test_a_rejection_reported_later_is_cited_and_waited_for_once(profile):
+    session = Session(**{"bad-mpan": [(201, ("RCP0000",), None)], "future-timestamp": [(201, ("RCP0000",), None)]})
+    ctx, session = make_ctx(profile, session)
+    me = ctx.me.dip_id
+    reported: dict[str, int] = {}
+
+    def report(step: str, messages: list[dict]) -> None:  # the participant reports after its 201
+        code = "RCP1061" if step == "bad-mpan" else "RCP1008"
+        tx = tx_of(messages[0])
+        def entry(c: str) -> dict:
+            return response_entry(c, transaction_id=tx, sender_id=me)
+
+        session.report("1999999999", [entry(code)], [code])  # another party's report is not it
+        session.report(me, [entry("RCP0000")], ["RCP0000"])  # nor one with another code
+        reported[step] = session.report(me, [entry(code)], [code]).transcript_seq
+
+    session.on_probe = report
+    assert consume.run_reject(ctx, requirement(ctx, REJECT)) is True
+    assert session.waits == [0.5]  # ONE bound for both messages
+    assert [c[3] for c in recorded(ctx)] == [attempt_seqs(session, "bad-mpan") + [reported["bad-mpan"]],
+                                             attempt_seqs(session, "future-timestamp") + [reported["future-timestamp"]]]
+
+
+def test_a_rejection_that_never_comes_fails_after_one_wait(profile):
+    ctx, session = make_ctx(profile, Session(**{"bad-mpan": [(201, ("RCP0000",), None)]}))
+    assert consume.run_reject(ctx, requirement(ctx, REJECT)) is False
+    assert [(o.rule, o.passed) for o in ctx.outcomes] == [("consume.recipient-rejection", False),
+                                                          ("consume.recipient-rejection", True)]
+    assert session.waits == [0.5]
+    ctx, session = make_ctx(profile, Session(**{"bad-mpan": [(400, ("RCP1003",), None)]}))
+    assert consume.run_reject(ctx, requirement(ctx, REJECT)) is False and session.waits == []  # a refusal is final
+
+
+def test_the_smoke_test_is_one_delivery(profile):
+    ctx, session = make_ctx(profile)
+    req = dataclasses.replace(requirement(ctx, CONSUME), id="MDR-5.4/IF-061/smoke")
+    assert consume.run_smoke(ctx, req) is True
+    [check] = recorded(ctx)
+    assert check[:4] == (req.id, "consume.single", True, [1]) and check[4]["step"] == "smoke"
+    assert check[4]["judge_args"]["what"] == f"IF-061 [{req.event}] smoke delivery"
+    [probe] = session.probes
+    common = probe["items"][0]["payload"]["CommonBlock"]
+    sender = ctx.sender_for("IF-061", req.event)
+    assert common["S0"]["eventCode"] == f"[{req.event}]" and common["S1"]["senderDIPID"] == sender.dip_id
+    assert probe["redeliver"] and probe["tag"] == {"requirement": req.id, "step": "smoke"}
+    assert common["A0"]["primaryRecipients"] == [ctx.me.dip_id]
+    ctx, _ = make_ctx(profile, Session(smoke=[(500, (), None), (500, (), None)]))
+    assert consume.run_smoke(ctx, req) is False
+    assert ctx.outcomes[0].findings[0].message.startswith(f"IF-061 [{req.event}] smoke delivery: not consumed")
+
+
+def test_samples_name_the_event_and_the_nominated_partner_as_sender(profile):
+    """An interface with several events, and a partner that is not the default market party: the
+    smoke delivery must carry the requirement's event and come from the partner the profile names."""
+    ctx, session = make_ctx(profile)
+    ctx.profile = dataclasses.replace(ctx.profile, partner=dataclasses.replace(ctx.profile.partner,
+                                                                               dip_id="1777777777"))
+    for rid_part, interface in (("IF-006/consume/MeterRemoval", "IF-006"), ("IF-061/consume", "IF-061")):
+        req = requirement(ctx, rid_part)
+        session.probes.clear()
+        consume.run_smoke(ctx, req)
+        common = session.probes[0]["items"][0]["payload"]["CommonBlock"]
+        sender = ctx.sender_for(interface, req.event)
+        assert common["S0"]["eventCode"] == f"[{req.event}]"
+        assert (common["S1"]["senderDIPID"], common["S1"]["senderRoleID"]) == (sender.dip_id, sender.role)
+    assert sender.dip_id == "1777777777"  # IF-061 comes from the nominated SDS
+
+
+def test_a_replay_is_a_copy_marked_as_replay():
+    item = {"payload": {"CommonBlock": {"D0": {"transactionID": "T-1", "replayIndicator": False}}}}
+    replay = consume._as_replay(item)
+    assert replay["payload"]["CommonBlock"]["D0"] == {"transactionID": "T-1", "replayIndicator": True}
+    assert item["payload"]["CommonBlock"]["D0"]["replayIndicator"] is False  # the original is untouched
+
+
+# --- the run path: produce --------------------------------------------------------------------------------
+
+class Sender:
+    """send(): what the trigger answered; `then` runs as the participant's reaction."""
+
+    def __init__(self, ok: bool = True, detail: str = "trigger answered HTTP 200", then=None) -> None:
+        self.ok, self.detail, self.then, self.calls = ok, detail, then, []
+
+    def __call__(self, role, interface_id, event, *, correlation_id=None, context=None, **kw) -> SendResult:
+        self.calls.append({"role": role, "interface": interface_id, "event": event, "correlation_id": correlation_id,
+                           "context": context})
+        if self.then is not None:
+            self.then(correlation_id)
+        return SendResult(self.ok, self.detail, seq=3)
+
+
+def _mine(ctx: RunContext, corr: str | None) -> dict:
+    return ctx.factory().message("IF-064", "MDRConsumption", sender=ctx.me, recipients=[ctx.partner.dip_id],
+                                 correlation_id=corr)
+
+
+def test_an_accepted_message_from_the_party_passes(profile):
+    ctx, session = make_ctx(profile)
+    req = requirement(ctx, PRODUCE)
+    sender = Sender(then=lambda corr: session.submit(_mine(ctx, corr), sender=ctx.me.dip_id))
+    ctx.send = sender  # type: ignore[method-assign]
+    assert produce.run_produce(ctx, req) is True
+    assert outcomes(ctx) == [("produce.accepted", True)] and ctx.outcomes[0].findings == []
+    [check] = recorded(ctx)
+    assert check[:4] == (req.id, "produce.accepted", True, [1, 3])
+    assert (check[4]["step"], check[4]["transaction_id"], check[4]["judge"]) == ("submit", "T-1", "produce.submission")
+    assert check[4]["judge_args"]["message"] == {"seq": 1, "index": 0}
+    assert check[4]["judge_args"]["identity"] == produce_judge.identity_of(ctx.profile)
+    [call] = sender.calls
+    assert (call["role"], call["interface"], call["event"]) == ("MDR", "IF-064", req.event)
+    assert call["context"] == {"requirement": req.id, "step": "trigger"}
+    # the correlation id is reproducible: today's date and the requirement's own generator
+    assert call["correlation_id"] == correlation_id(datetime.now(UTC), ctx.rng_for(req.id)) and session.waits == [0.5]
+
+
+def test_the_message_carrying_the_correlation_id_is_judged_before_others(profile):
+    ctx, session = make_ctx(profile)
+    req = requirement(ctx, PRODUCE)
+    flawed = Finding("mpan.check-digit", "/0/payload/CommonBlock/M0/MPANCore", "1", "2", "bad digit")
+
+    def send_two(corr):
+        session.submit(_mine(ctx, "CI-20250101-other"), sender=ctx.me.dip_id, findings=[flawed], tx="T-a")
+        session.submit(_mine(ctx, corr), sender=ctx.me.dip_id, tx="T-b")
+
+    ctx.send = Sender(then=send_two)  # type: ignore[method-assign]
+    assert produce.run_produce(ctx, req) is True
+    assert recorded(ctx)[0][3] == [2, 3] and recorded(ctx)[0][4]["transaction_id"] == "T-b"
+
+
+def test_an_uncorrelated_message_is_taken_when_nothing_carries_the_id(profile):
+    ctx, session = make_ctx(profile)
+    req = requirement(ctx, PRODUCE)
+    other_event = _mine(ctx, None)
+    other_event["payload"]["CommonBlock"]["S0"]["eventCode"] = "[Other]"
+    ctx.send = Sender(then=lambda corr: (  # type: ignore[method-assign]
+        session.submit(other_event, sender=ctx.me.dip_id, tx="T-event"),
+        session.submit(_mine(ctx, "CI-20250101-x"), sender=ctx.me.dip_id, tx="T-loose")))
+    assert produce.run_produce(ctx, req) is True
+    assert recorded(ctx)[0][4]["transaction_id"] == "T-loose"
+
+
+def test_the_trigger_failing_is_a_finding(profile):
+    ctx, _ = make_ctx(profile)
+    req = requirement(ctx, PRODUCE)
+    ctx.send = Sender(ok=False, detail="trigger answered HTTP 500")  # type: ignore[method-assign]
+    assert produce.run_produce(ctx, req) is False
+    assert recorded(ctx) == [(req.id, "produce.trigger", False, [3], {"step": "trigger"})]
+    assert ctx.outcomes[0].findings == [Finding(
+        "produce.trigger", "triggers.IF-064", "the trigger to succeed", "trigger answered HTTP 500",
+        f"could not ask the MDR to send IF-064 [{req.event}]: trigger answered HTTP 500")]
+
+
+def test_nothing_sent_is_a_timeout(profile):
+    ctx, session = make_ctx(profile)
+    req = requirement(ctx, PRODUCE)
+    session.submit(_mine(ctx, None), sender=ctx.me.dip_id, tx="T-old")  # before the trigger: not this one's
+    ctx.send = Sender(then=lambda corr: session.submit(  # type: ignore[method-assign]
+        _mine(ctx, corr), sender="1999999999", tx="T-other"))
+    assert produce.run_produce(ctx, req) is False
+    assert recorded(ctx) == [(req.id, "produce.timeout", False, [3], {"step": "wait"})]
+    assert ctx.outcomes[0].findings == [Finding(
+        "produce.timeout", "", f"IF-064 [{req.event}] from {ctx.me.dip_id} within 0.5 s", "nothing",
+        f"the MDR did not send IF-064 [{req.event}] to the DIP within 0.5 s of being asked "
+        "(trigger answered HTTP 200)")]
+
+
+def test_the_dips_refusal_of_this_message_is_the_one_judged(profile):
+    ctx, session = make_ctx(profile)
+    req = requirement(ctx, PRODUCE)
+    reasons = [Finding("schema.required", "/0/payload/CommonBlock", "M0", "absent", "M0 is required")]
+    session.refuse(["MSG1001"], sender=ctx.me.dip_id)  # earlier: not this message's
+
+    def refuse(corr):
+        session.refuse(["MSG1001"], endpoint="statusmessage", sender=ctx.me.dip_id)
+        session.refuse(["MSG1001"], interface="IF-061", sender=ctx.me.dip_id)
+        session.refuse(["MSG1001"], interface="if-064", sender="1999999999")
+        session.refuse(["MSG1002"], reasons, interface="if-064", sender=None)  # unauthenticated: may be the party's
+
+    ctx.send = Sender(then=refuse)  # type: ignore[method-assign]
+    assert produce.run_produce(ctx, req) is False
+    [check] = recorded(ctx)
+    assert check[:4] == (req.id, "produce.accepted", False, [5, 3])
+    assert (check[4]["status"], check[4]["codes"], check[4]["judge"]) == (400, ["MSG1002"], "submission.rejected")
+    assert ctx.outcomes[0].findings == [dataclasses.replace(
+        reasons[0], message="the DIP refused the IF-064 submission (MSG1002): M0 is required",
+        extra={"codes": ["MSG1002"]})]
+    ctx, session = make_ctx(profile)
+    session.refuse(["MSG1001"], sender=ctx.me.dip_id)
+    ctx.send = Sender()  # type: ignore[method-assign]
+    assert produce.run_produce(ctx, req) is False and ctx.outcomes[0].rule == "produce.timeout"
+
+
+def test_a_trigger_that_failed_because_the_dip_refused_names_the_dips_code(profile):
+    """The trigger answered an error because the DIP refused what the participant sent: the refusal
+    (already on the DIP, looked up without waiting) is the finding, the trigger's word a warning."""
+    ctx, session = make_ctx(profile)
+    req = requirement(ctx, PRODUCE)
+    ctx.send = Sender(ok=False, detail="trigger answered HTTP 502",  # type: ignore[method-assign]
+                      then=lambda corr: session.refuse(["MSG1010"], sender=ctx.me.dip_id))
+    assert produce.run_produce(ctx, req) is False
+    assert session.waits == [0.0]  # the refusal is known when the trigger answers: no step-long wait
+    [check] = recorded(ctx)
+    assert check[:4] == (req.id, "produce.accepted", False, [1, 3]) and check[4]["codes"] == ["MSG1010"]
+    assert ctx.outcomes[0].findings == [
+        Finding("hub.rejected", "", "MSG0000", "MSG1010", "the DIP refused the IF-064 submission (MSG1010)",
+                extra={"codes": ["MSG1010"]}),
+        Finding("produce.trigger", "triggers.IF-064", "the trigger to succeed", "trigger answered HTTP 502",
+                "the trigger reported the refusal: trigger answered HTTP 502", "warning")]
+
+
+def test_declared_flows_cites_the_undeclared_messages_and_scans_the_whole_session(profile):
+    ctx, session = make_ctx(profile)
+    req = requirement(ctx, "declared-flows")
+    assert req.interface is None and req.id.endswith("/declared-flows")
+    assert produce.run_produce(ctx, req) is True  # nothing sent: nothing undeclared
+    assert recorded(ctx)[0][3:] == ([], {"step": "declared-flows", "sent": 0, "expected_valid": False,
+                                         "judge": "produce.declared-flows", "judge_args": {
+                                             "party": ctx.me.dip_id, "role": "MDR",
+                                             "enabled": sorted(ctx.profile.enabled_interfaces)},
+                                         "transcript": [], "transcript_scan": [1, 1]})
+    ctx, session = make_ctx(profile)
+    stray = _mine(ctx, None)
+    stray["payload"]["CommonBlock"]["S0"]["interfaceID"] = "IF-070"
+    session.submit(_mine(ctx, None), sender=ctx.me.dip_id)
+    session.submit(stray, sender=ctx.me.dip_id, tx="T-9")
+    session.submit(copy.deepcopy(stray), sender=ctx.partner.dip_id)
+    assert "IF-070" not in ctx.profile.enabled_interfaces
+    assert produce.run_produce(ctx, req) is False
+    [check] = recorded(ctx)
+    assert (check[3], check[4]["sent"], check[4]["transcript_scan"]) == ([2], 2, [1, 3])
+    assert [(f.rule, f.actual, f.extra) for f in ctx.outcomes[0].findings] == [
+        ("produce.undeclared-flow", "IF-070", {"transactionID": "T-9"})]
