@@ -53,7 +53,8 @@ from harness.findings import Finding, short
 from harness.messages.access import dig
 from harness.messages.ids import LONDON, correlation_id, dip_timestamp, make_mpan
 from harness.paths import scenarios_dir
-from harness.transport.responses import parse_standard_response
+from harness.judges import apply as apply_judge
+from harness.judges.exchange import CONSUMPTION_RULES as _CONSUMPTION, REPLIES, unwanted
 
 UTC = timezone.utc
 QUIET_WINDOW = 1.0  # seconds a `nothing` step watches for what must not arrive (default)
@@ -73,9 +74,8 @@ ANSWERS = ("accepted", "rejected", "answer", "consumption")  # steps that answer
 NOTHING_RULES = ("exchange.after-stop", "exchange.reject", "exchange.unstarted")
 # Which MPAN a step concerns: the exchange's own, or a second one that no request of the exchange starts.
 MPANS = ("exchange", "unstarted")
-# How the party under test's webhook must answer a request delivered to it (`reply` of a request step).
-REPLIES = {"accept": "201 with RCP0000 for the delivered message",
-           "any": "a StandardResponse naming the delivered message, accepting or rejecting it (no 5xx, no silence)"}
+# The consumption rules every IF-064 answer is judged by (before-start and after-stop when they bind).
+CONSUMPTION_RULES = [r for r in _CONSUMPTION if r not in ("exchange.before-start", "exchange.after-stop")]
 CONSUMPTION_MODES = ("triggered", "spontaneous")
 STEP_KEYS = {"name", "sender", "interface", "event", "expect", "timeout", "fields", "rule", "window", "after",
              "scheduled", "reply", "mpan"}
@@ -363,7 +363,7 @@ class ExchangeHost(Protocol):
     """
 
     role: str  # role of the party under test; the other role is its partner
-    hub: Any  # harness.transport.hub.Hub, started, both parties registered
+    hub: Any  # harness.dip.client.RemoteHub: the run's DIP session (records, waits, record sets)
     recorder: Any  # Recorder | None
     step_timeout: float
 
@@ -543,6 +543,8 @@ class _Run:
                     return ("rejected", r)
             return None
 
+        if not asked:  # nothing more will come; what the DIP has seen so far decides
+            self.hub.sync()
         found = self.hub.wait_until(outcome, bound if asked else 0.0)
         if found is not None and found[0] == "rejected":
             self._refused(step, found[1], trigger)
@@ -564,7 +566,7 @@ class _Run:
         elif step.interface == "IF-063":
             self.stop = business.day_of(dig(item, "payload", "CustomBlock", "B083", "assignedMDREffectiveToDate"))
         messages = self._seqs(submission) + trigger
-        self._check(step, "exchange.timeout", [], messages, received_at=self._received(submission))
+        self._received_check(step, submission, [submission.transcript_seq], messages)
         self._own_message(step, submission, messages)
         if step.sender != self.host.role:
             self._delivery(step, submission, reply=step.reply)
@@ -587,23 +589,28 @@ class _Run:
             return self._seqs(request) + asked
         self.used.add(answer.transaction_id)
         messages = self._seqs(answer) + self._seqs(request) + asked
-        index, item = answer.index, answer.item
-        self._check(step, "exchange.timeout", [], messages, received_at=self._received(answer))
+        records = [answer.transcript_seq, request.transcript_seq]
+        self._received_check(step, answer, records, messages)
         others = {cid: f"request step {name!r} ({self.exchange.step(name).label})"
                   for name, cid in self.correlations.items() if name != step.request}
-        judged: list[tuple[str, list[Finding]]] = [
-            ("exchange.correlation", business.check_correlation(request.item, item, index=index, rule=self.rule,
-                                                                others=others))]
+        rules = ["exchange.correlation"]
         if step.expect == "accepted":
-            judged += [("exchange.accept", business.check_accepted(item, index=index)),
-                       ("exchange.echo", business.check_echo(request.item, item, index=index))]
+            rules += ["exchange.accept", "exchange.echo"]
         elif step.expect == "rejected":
-            judged += [("exchange.reject", business.check_rejected(item, index=index)),
-                       ("exchange.echo", business.check_echo(request.item, item, index=index))]
+            rules += ["exchange.reject", "exchange.echo"]
         elif step.expect == "consumption":
-            judged += self._consumption_rules(item, index, after_stop=self._after_stop(answer))
-        for rule, findings in judged:
-            self._check(step, rule, findings, messages)
+            rules += CONSUMPTION_RULES
+            if self.start is not None:
+                rules.append("exchange.before-start")
+        after_stop = step.expect == "consumption" and self._after_stop(answer)
+        if after_stop:
+            rules.append("exchange.after-stop")
+        base = {"answer": _ref(answer), "request": _ref(request), "others": others}
+        if step.expect == "consumption":
+            base.update(direction=self.direction, start=_iso(self.start), stop=_iso(self.stop) if after_stop else None,
+                        today=datetime.now(UTC).date().isoformat())
+        for rule in rules:
+            self._judge(step, rule, "exchange.answer", {"rule": rule, **base}, records, messages)
         self._own_message(step, answer, messages)
         if self.host.role != step.sender:
             self._delivery(step, answer)
@@ -614,6 +621,7 @@ class _Run:
         """A scheduled answer: already sent, else asked for through the sender's trigger, or waited for."""
         request = self.found[step.request]
         label = f"{step.label} for MPAN {self.mpan}"
+        self.hub.sync()  # already sent? (the DIP's records up to now, not only those read so far)
         answer = self._wait(match, 0.0)
         if answer is not None:
             return answer, bound, [], label
@@ -634,18 +642,6 @@ class _Run:
             return None, 0.0, asked, expected
         return self._wait(match, bound), bound, asked, expected
 
-    def _consumption_rules(self, item: dict, index: int, *, after_stop: bool) -> list[tuple[str, list[Finding]]]:
-        found = business.check_consumption(item, direction=self.direction, start=self.start,
-                                           stop=self.stop if after_stop else None, index=index,
-                                           today=datetime.now(UTC).date())
-        rules = ["exchange.measurement-quantity", "periods.count", "periods.sequence", "periods.utc",
-                 "periods.duration", "periods.quantity", "consumption.complete-days"]
-        if self.start is not None:
-            rules.append("exchange.before-start")
-        if after_stop:
-            rules.append("exchange.after-stop")
-        return [(rule, [f for f in found if f.rule == rule]) for rule in rules]
-
     def _after_stop(self, submission: Any) -> bool:
         """Was `submission` accepted after this exchange's stop request (so the stop date binds it)?"""
         stop_step = next((name for name, s in self.found.items() if s.interface_id == "IF-063"
@@ -658,97 +654,66 @@ class _Run:
         before = self.marks.get(after, set()) if after else set()
         window = min(step.window or self.quiet, self.bound(step))
         ours = self._of_step(step, self._sender_id(step.sender))
-        if step.rule == "exchange.after-stop":
-            if self.stop is None:
-                return []  # no stop was accepted: nothing to hold the partner to
-            stop = self.stop
-
-            def unwanted(item: dict) -> list[Finding]:
-                return business.check_consumption_window(item, stop=stop)
-        else:
-            why = ("which the MDR was never started for (an IF-063 came before any IF-061)"
-                   if step.rule == "exchange.unstarted" else "for which the MDR accepted no start")
-
-            def unwanted(item: dict) -> list[Finding]:
-                return business.check_not_sent(item, rule=step.rule or "exchange.reject", why=why)
+        if step.rule == "exchange.after-stop" and self.stop is None:
+            return []  # no stop was accepted: nothing to hold the partner to
         mpan = self.mpans[step.mpan]
+        args = {"rule": step.rule or "exchange.reject", "mpan": mpan, "sender": self._sender_id(step.sender),
+                "interface": step.interface, "event": step.event, "stop": _iso(self.stop),
+                "why": ("which the MDR was never started for (an IF-063 came before any IF-061)"
+                        if step.rule == "exchange.unstarted" else "for which the MDR accepted no start"),
+                "exclude": sorted(self.used)}
         match = lambda s: (id(s) not in before and ours(s) and business.mpan_of(s.item) == mpan  # noqa: E731
-                           and bool(unwanted(s.item)))
+                           and bool(unwanted(s.item, args)))
+        since = self.found[after].transcript_seq if after in self.found else 1
         first = self._wait(match, window)
         request_seqs = self._seqs(self.found[after]) if after in self.found else []
-        if first is None:
-            self._check(step, step.rule or "exchange.reject", [], request_seqs, window_s=window)
-            return request_seqs
-        offenders = [s for s in self.hub.received() if match(s)]
-        findings = []
+        offenders = [s for s in self.hub.received() if match(s)] if first is not None else []
         for s in offenders:
             self.used.add(s.transaction_id)
-            findings += [f for f in business.labelled(
-                [_reindex(f, s.index) for f in unwanted(s.item)], s.item) if f.rule == step.rule]
         messages = [q for s in offenders for q in self._seqs(s)] + request_seqs
-        self._check(step, step.rule or "exchange.reject", findings, messages, window_s=window)
+        records = [s.transcript_seq for s in offenders] + ([since] if after in self.found else [])
+        # The scanned range is judged again by verify: a message the step forbids cannot be left uncited.
+        self._judge(step, args["rule"], "exchange.nothing", args, records, messages,
+                    scan=(since or 1, max(since or 1, self.hub.last_seq)), window_s=window)
         return messages
 
     def _own_message(self, step: Step, submission: Any, messages: list[int]) -> None:
         """What the party under test sent carries the run's environment tag."""
         if step.sender != self.host.role or not self.environment:
             return
-        findings = business.check_environment(submission.item, self.environment, index=submission.index)
-        self._check(step, "environment.tag", findings, messages)
+        self._judge(step, "environment.tag", "message.environment",
+                    {"message": _ref(submission), "environment": self.environment}, [submission.transcript_seq],
+                    messages)
 
     def _delivery(self, step: Step, message: Any, *, reply: str = "accept") -> None:
-        """The party under test is the recipient: its webhook must answer the delivery of `message`
+        """The party under test is the recipient: its webhook must answer the DIP's delivery of `message`
         (`reply`: "accept" 201 and RCP0000, or "any" clean answer), naming the message it answers."""
         recipient = self._sender_id(self.host.role)
         tx = message.transaction_id
         bound = self.bound(step)
         delivery = self._wait_delivery(lambda d: d.recipient == recipient and tx in d.transaction_ids and not d.replay,
                                        bound)
-        label = business.message_label(message.item)
-        messages = self._seqs(message)
-        reply_findings: list[Finding] = []
-        if delivery is None:
-            findings = [Finding("exchange.delivery", "", f"delivered and answered ({REPLIES[reply]})",
-                                f"no delivery within {bound:g} s",
-                                f"{label}: the hub did not finish delivering it to {self.host.role} {recipient} "
-                                f"within {bound:g} s")]
-        else:
-            messages += [a.seq for a in delivery.result.responses if a.seq is not None]
-            ok = delivery.outcome == "accepted" if reply == "accept" else \
-                delivery.outcome in ("accepted", "rejected", "partial") and bool(delivery.result.rcp_codes)
-            findings = [] if ok else [Finding(
-                "exchange.delivery", "", REPLIES[reply],
-                f"{delivery.outcome} (HTTP {delivery.result.status}, codes {short(delivery.result.codes)})",
-                f"{label}: the {self.host.role}'s webhook {delivery.url} answered the delivery "
-                f"{delivery.outcome} (HTTP {delivery.result.status}); expected {REPLIES[reply]}")]
-            if delivery.result.responses and delivery.result.status is not None:
-                entries = parse_standard_response(delivery.result.responses[-1].body).entries
-                stored = {m.transaction_id: m.item for m in self.hub.inbox(recipient) if m.transaction_id in
-                          delivery.transaction_ids}
-                expected = [business.reply_keys(stored[t]) if t in stored else {"transactionID": t}
-                            for t in delivery.transaction_ids]
-                reply_findings = business.check_reply(entries, expected, where=f"{label}: the {self.host.role}'s "
-                                                      f"StandardResponse")
-        self._check(step, "exchange.delivery", findings, messages)
+        attempts = list(delivery.transcript_seqs) if delivery is not None else []
+        messages = self._seqs(message) + self.hub.evidence_seqs(attempts)
+        args = {"attempts": attempts, "reply": reply, "label": business.message_label(message.item),
+                "role": self.host.role, "recipient": recipient, "bound": bound}
+        records = [message.transcript_seq] + attempts
+        self._judge(step, "exchange.delivery", "exchange.delivery", args, records, messages)
         if delivery is not None:
-            self._check(step, "exchange.reply", reply_findings, messages)
+            self._judge(step, "exchange.reply", "exchange.reply", args, records, messages)
 
     # -- waiting and recording -------------------------------------------------------------------
 
     def _wait(self, predicate: Callable[[Any], bool], timeout: float) -> Any:
-        from harness.transport.hub import HubTimeout
-
         try:
             return self.hub.wait_for(predicate, timeout)
-        except HubTimeout:
+        except TimeoutError:
             return None
 
     def _wait_delivery(self, predicate: Callable[[Any], bool], timeout: float) -> Any:
-        from harness.transport.hub import HubTimeout
-
         try:
             return self.hub.wait_for_delivery(predicate, timeout)
-        except HubTimeout:
+        except TimeoutError:
             return None
 
     def _timeout(self, step: Step, bound: float, messages: list[int], detail: str) -> None:
@@ -766,19 +731,32 @@ class _Run:
     def _refused(self, step: Step, rejection: Any, trigger: list[int]) -> None:
         """The sender did send, and the DIP refused it: the finding carries the DIP's MSG code and reasons."""
         who = f"{step.sender} {self._sender_id(step.sender)}"
-        codes = ", ".join(rejection.codes) or f"HTTP {rejection.status}"
-        reasons = [f for f in rejection.findings if f.severity == "error"]
-        findings = [Finding(f.rule, f.path, f.expected, f.actual,
-                            f"{step.label} (step {step.name!r}) from {who}: the DIP refused it ({codes}): {f.message}",
-                            extra={**f.extra, "codes": list(rejection.codes)}) for f in reasons] or [Finding(
-            "exchange.request", "", "MSG0000", codes,
-            f"{step.label} (step {step.name!r}) from {who}: the DIP refused it ({codes})",
-            extra={"codes": list(rejection.codes)})]
         seqs = ([rejection.seq] if rejection.seq is not None else []) + trigger
-        self._check(step, "exchange.request", findings, seqs, status=rejection.status, codes=rejection.codes)
+        args = {"seq": rejection.transcript_seq, "prefix": f"{step.label} (step {step.name!r}) from {who}: the DIP "
+                f"refused it", "fallback": "exchange.request"}
+        self._judge(step, "exchange.request", "submission.rejected", args, [rejection.transcript_seq], seqs,
+                    status=rejection.status, codes=rejection.codes)
         self.aborted = True
 
-    def _check(self, step: Step, rule: str, findings: list[Finding], messages: list[int], **data: Any) -> None:
+    def _received_check(self, step: Step, submission: Any, records: list[int | None], messages: list[int]) -> None:
+        """The step's message arrived: the DIP accepted it from the step's sender."""
+        args = {"message": _ref(submission), "sender": self._sender_id(step.sender), "interface": step.interface,
+                "event": step.event}
+        self._judge(step, "exchange.timeout", "exchange.received", args, records, messages,
+                    received_at=self._received(submission))
+
+    def _judge(self, step: Step, rule: str, judge: str, args: dict[str, Any], records: list[int | None],
+               messages: list[int], *, scan: tuple[int, int] | None = None, **data: Any) -> None:
+        """A check judged from the DIP's records (`harness.judges`), recorded with its judge, so that verify
+        can judge the DIP's signed transcript the same way."""
+        seqs = sorted({s for s in records if isinstance(s, int)})
+        findings = apply_judge(judge, self.hub.record_set(seqs, scan), args)
+        self._check(step, rule, findings, messages, judge=judge, judge_args=args, transcript=seqs,
+                    transcript_scan=list(scan) if scan else None, **data)
+
+    def _check(self, step: Step, rule: str, findings: list[Finding], messages: list[int], *,
+               judge: str | None = None, judge_args: dict[str, Any] | None = None, transcript: list[int] | None = None,
+               transcript_scan: list[int] | None = None, **data: Any) -> None:
         findings = business.provisional(findings)
         passed = not [f for f in findings if f.severity == "error"]
         self.result.checks.append((rule, passed))
@@ -786,9 +764,11 @@ class _Run:
             self.result.passed = False
             self.result.findings.extend(findings)
         if self.host.recorder is not None:
+            judged = {"judge": judge, "judge_args": judge_args, "transcript": transcript,
+                      "transcript_scan": transcript_scan} if judge is not None else {}
             self.host.recorder.check(self.requirement, rule, passed, findings, messages=messages,
                                      exchange=self.exchange.name, step=step.name, interface=step.interface,
-                                     event=step.event, mpan=self.mpans[step.mpan], **data)
+                                     event=step.event, mpan=self.mpans[step.mpan], **judged, **data)
 
     def _event(self, kind: str, **data: Any) -> None:
         if self.host.recorder is not None:
@@ -807,10 +787,10 @@ class _Run:
         return submission.received_at.isoformat()
 
 
-def _reindex(finding: Finding, index: int) -> Finding:
-    """A finding computed on item 0 moved to item `index` of its wire body."""
-    if index == 0 or not finding.path.startswith("/0/"):
-        return finding
-    from dataclasses import replace
+def _ref(submission: Any) -> dict[str, Any]:
+    """How a judge's arguments name a message: its DIP transcript record and its place in the body."""
+    return {"seq": submission.transcript_seq, "index": submission.index}
 
-    return replace(finding, path=f"/{index}/" + finding.path[3:])
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day is not None else None

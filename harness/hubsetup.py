@@ -12,12 +12,13 @@ from typing import Any
 from cryptography import x509
 
 from harness.catalogue import load_catalogue
+from harness.dip.config import HubConfig, PartyRegistration
+from harness.dip.server import Hub
 from harness.errors import ConfigError
 from harness.files import read_config_bytes
 from harness.profile import PARTNER_API_KEY, Profile
 from harness.transport.apikeys import generate_api_key
 from harness.transport.delivery import WebhookConfig
-from harness.transport.hub import Hub, HubConfig, PartyRegistration
 
 DEFAULT_MAX_MESSAGE_COUNT = 100
 DEFAULT_MAX_PAYLOAD_KB = 1024
@@ -51,11 +52,15 @@ def party_webhooks(profile: Profile) -> dict[str, WebhookConfig]:
 
 
 def party_registration(profile: Profile) -> PartyRegistration:
-    """The party as the DIP knows it after onboarding: DIP ID, role, both API keys, certificate."""
+    """The party as the DIP knows it after onboarding: DIP ID, role, both API keys, signing certificate,
+    its mTLS client certificate (bound to its keys when the hub demands mTLS) and its webhooks' CA."""
     keys = (profile.resolve_secret("api_key_primary"), profile.resolve_secret("api_key_secondary"))
+    ca = profile.credential_path("tls_ca")
+    tls_ca = read_config_bytes(ca, "CA certificate", where=f"{profile.path}: credentials.tls_ca") if ca else None
     return PartyRegistration(dip_id=profile.party.dip_id, role=profile.role, mpid=profile.party.mpid,
                              api_keys=keys, certificate=load_certificate(profile),
-                             dcp_id=profile.party.dcp_id, webhooks=party_webhooks(profile))
+                             dcp_id=profile.party.dcp_id, webhooks=party_webhooks(profile),
+                             client_certificate=load_certificate(profile, "client_certificate"), tls_ca=tls_ca)
 
 
 def load_partner_certificate(profile: Profile) -> x509.Certificate | None:
@@ -117,19 +122,25 @@ def registrations(profile: Profile) -> list[PartyRegistration]:
 
 def build_hub(profile: Profile, *, host: str | None = None, port: int | None = None,
               recorder: Any = None, pack: Any = None, identity: Any = None, timeout: float | None = None,
-              parties: list[PartyRegistration] | None = None) -> Hub:
+              parties: list[PartyRegistration] | None = None,
+              delivery_client: tuple[Path, Path] | None = None) -> Hub:
     """A hub (not started) with the profile's party and partner registered.
 
     `timeout` bounds each routed delivery (default: the profile's harness.timeout), so that a slow
     webhook costs the run one bound per message, not the DIP's long production timeouts. `parties`:
     `registrations(profile)` made earlier (a run reads them before it creates its evidence folder).
+    `delivery_client`: (certificate, key) the DIP presents to webhooks (DipIdentity.delivery_client()).
     """
     from harness.transport.delivery import Timeouts
-    from harness.transport.hub import DeliverySettings
+    from harness.dip.config import DeliverySettings
 
     t = float(timeout if timeout is not None else profile.harness.timeout)
-    delivery = DeliverySettings(timeouts=Timeouts(connect=min(5.0, t), read=t, write=t, pool=min(5.0, t), total=t),
-                                retries=1, client_tls=delivery_tls(profile))
+    timeouts = Timeouts(connect=min(5.0, t), read=t, write=t, pool=min(5.0, t), total=t)
+    if delivery_client is not None:  # the DIP presents its client certificate; each party's tls_ca is trusted
+        delivery = DeliverySettings(timeouts=timeouts, retries=1, client_cert=delivery_client[0],
+                                    client_key=delivery_client[1])
+    else:
+        delivery = DeliverySettings(timeouts=timeouts, retries=1, client_tls=delivery_tls(profile))
     config = HubConfig(host=host or profile.harness.hub_host,
                        port=profile.harness.hub_port if port is None else port,
                        environment=profile.environment, identity=identity, delivery=delivery)

@@ -31,10 +31,10 @@ SECTIONS: dict[str, dict[str, str]] = {
 
 # The onboarding checks of guidance 4.1, in the order they are planned and reported.
 PREFLIGHT_CHECKS: dict[str, str] = {
-    "certificates": "signing (and mTLS) certificate present, valid and matching its private key",
+    "certificates": "signing (and mTLS) certificate present, valid, matching its private key, and accepted by the DIP",
     "api-keys": "primary and secondary API keys present and distinct",
     "identifiers": "DIP IDs and MPIDs of the party and partner well-formed",
-    "webhooks": "a reachable webhook for every enabled incoming interface",
+    "webhooks": "a reachable webhook for every enabled incoming interface, over TLS from the DIP too",
     "dcp": "DCP Id assigned when a DIP Connection Provider provisions the service",
     "partner": "partner nominated (DIP ID, MPID, endpoint) when extended interfaces are enabled",
 }

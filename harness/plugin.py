@@ -113,8 +113,8 @@ class _PluginRun:
 
     def context(self) -> Any:
         if self.run is None:
+            from harness.dip.identity import load_or_create
             from harness.messages.schemapack import load_pack
-            from harness.run.dipidentity import load_or_create
             from harness.run.session import CertificationRun, RunOptions
 
             out = Path(self.config.getoption("dipcert_out") or "reports")

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from harness.catalogue import Catalogue, load_catalogue
+from harness.dip.connection import DipUnavailable
 from harness.errors import ConfigError
 from harness.exchange import unanswered_requests
 from harness.findings import Finding, short
@@ -361,6 +362,13 @@ def probe_webhook(url: str, *, identity: Any, ca: Path | str | None = None,
                    f"webhook {url} did not answer within {timeout:g} s")]
     except httpx.HTTPError as exc:
         tls = _ssl_error(exc)
+        if tls is not None and client_cert is None and "CERTIFICATE_REQUIRED" in str(tls).upper():
+            # The server certificate was trusted and the webhook wants a client certificate: the DIP's,
+            # which this probe cannot present. The DIP's own leg is checked by its tls-probe.
+            return [_f("preflight.webhooks.client-certificate-required", path, "an answer to the probe",
+                       "a client certificate asked for", f"webhook {url} asks for a client certificate (mTLS): "
+                       "only the DIP's can reach it, so this probe stops at the handshake; the DIP's own TLS "
+                       "to it is checked separately", severity="warning")]
         if tls is not None:
             return [_f("preflight.webhooks.tls", path, "a TLS handshake with a trusted server certificate",
                        short(str(tls)), f"TLS handshake with {url} failed: {short(str(tls), 160)} "
@@ -406,6 +414,71 @@ def default_probe(profile: Profile) -> Probe:
                              timeout=profile.harness.timeout)
 
     return probe
+
+
+# --- both legs through the DIP (in a run, with its DIP session) ----------------------------------
+
+def check_dip_connection(hub: Any, profile: Profile) -> list[Finding]:
+    """Party -> DIP: a new connection with the profile's client certificate (mTLS), an authenticated call
+    of the party: the DIP's server certificate trusted, the client certificate and API key accepted."""
+    url = hub.base_url
+    caller = hub.caller.fresh()
+    try:
+        response = caller.call("GET", f"/dipcert/v1/sessions/{hub.session}/records",
+                               params={"after": 2 ** 62, "wait": 0})
+    except DipUnavailable as exc:
+        text = str(exc)
+        tls = any(w in text.upper() for w in ("SSL", "CERTIFICATE", "TLS", "HANDSHAKE"))
+        hint = "" if profile.credentials.client_certificate else \
+            " (the profile names no credentials.client_certificate: a DIP that demands mTLS refuses the connection)"
+        return [_f("preflight.certificates.dip-tls" if tls else "preflight.certificates.dip-unreachable",
+                   "credentials.client_certificate", f"a TLS connection to the DIP at {url}", short(text),
+                   f"the party cannot reach the DIP at {url}: {short(text, 200)}{hint if tls else ''}")]
+    finally:
+        caller.close()
+    status = response.status_code
+    if status == 200:
+        return []
+    if status == 403 and "client certificate" in response.text:
+        return [_f("preflight.certificates.dip-client-certificate", "credentials.client_certificate",
+                   "the client certificate the DIP registered for the party", f"HTTP {status}",
+                   f"the DIP at {url} refused the party's client certificate: {short(response.text, 200)}")]
+    return [_f("preflight.certificates.dip-auth", "credentials.api_key_primary", "the party's call accepted",
+               f"HTTP {status}", f"the DIP at {url} refused the party's authenticated call (API key, signature): "
+               f"{short(response.text, 200)}")]
+
+
+def check_dip_deliveries(hub: Any, profile: Profile, catalogue: Catalogue | None = None) -> list[Finding]:
+    """DIP -> webhook: for every https webhook the DIP delivers to, the DIP opens TLS with the client
+    certificate it delivers with (a `tls-probe`: no message sent) and says how the handshake went."""
+    catalogue = catalogue or load_catalogue()
+    me = profile.party.dip_id
+    urls: dict[str, str] = {}
+    for iid in profile.enabled_interfaces:
+        if "incoming" not in catalogue.get(iid).directions_for(profile.role):
+            continue
+        hook = hub.webhook(me, iid)
+        url = hook.callback_url if hook is not None else profile.webhook_for(iid)
+        if url and url.lower().startswith("https://"):
+            urls.setdefault(url, iid)
+    findings = []
+    for url, iid in urls.items():
+        answer = hub.probe(iid, me, "tls-probe", []).answer
+        error = answer.get("error")
+        if answer.get("outcome") in ("ok", "not-tls") or not error:
+            continue
+        if answer.get("client_cert_required") and not answer.get("client_cert_presented"):
+            findings.append(_f("preflight.webhooks.no-dip-client-certificate", f"webhook:{url}",
+                               "a client certificate the DIP presents", "none",
+                               f"webhook {url} ({iid}) asked for a client certificate and the DIP presented none: "
+                               f"the DIP cannot deliver to it (the DIP's operator must give the DIP a client "
+                               f"certificate, or the webhook must not demand one)", interfaces=[iid]))
+        else:
+            findings.append(_f("preflight.webhooks.dip-tls", f"webhook:{url}", "a TLS connection from the DIP",
+                               short(str(error)), f"the DIP could not open TLS to webhook {url} ({iid}): "
+                               f"{short(str(error), 200)} (register credentials.tls_ca with the DIP: the CA of the "
+                               f"webhook's certificate)", interfaces=[iid]))
+    return findings
 
 
 # --- all together -----------------------------------------------------------------------------

@@ -29,11 +29,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from harness.dip.identity import CERT, KEY
 from harness.errors import ConfigError, InputError, UsageError
 from harness.profile import Profile
 from harness.report.bodies import Bodies
 from harness.report.scope import build_scopes
-from harness.run.dipidentity import CERT, KEY
 from harness.transport.apikeys import API_KEY_HEADER
 from harness.transport.responses import CODE_PATTERN
 from harness.transport.signing import SIGNATURE_DATE, SIGNATURE_HEADERS, SigningIdentity, sign_request

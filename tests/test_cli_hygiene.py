@@ -6,13 +6,14 @@ from __future__ import annotations
 import io
 import logging
 import os
+import queue
 import re
-import selectors
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -65,18 +66,41 @@ def test_ctrl_c_stops_the_whole_demo_and_removes_its_scratch_keys(tmp_path: Path
 
 
 def _line_matching(process: subprocess.Popen, pattern: str, bound: float) -> str:
-    """The first stdout line matching `pattern`, waited for on the pipe within `bound` seconds."""
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
+    """The first stdout line matching `pattern`, waited for within `bound` seconds.
+
+    Lines are read by a thread into a queue: select() on the pipe cannot see lines already read into
+    the text wrapper's buffer (several lines written at once), so it would wait for output that came."""
+    lines = _lines(process)
+    deadline = time.monotonic() + bound
     seen = []
-    while selector.select(timeout=bound):
-        line = process.stdout.readline()
-        if not line:
+    while True:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        if line is None:
             break
         seen.append(line)
         if re.search(pattern, line):
             return line
     raise AssertionError(f"no line matching {pattern!r} within {bound} s: {seen}")
+
+
+_READERS: dict[int, queue.Queue] = {}
+
+
+def _lines(process: subprocess.Popen) -> queue.Queue:
+    if process.pid not in _READERS:
+        found: queue.Queue = queue.Queue()
+
+        def read() -> None:
+            for line in process.stdout:  # type: ignore[union-attr]
+                found.put(line)
+            found.put(None)
+
+        threading.Thread(target=read, daemon=True).start()
+        _READERS[process.pid] = found
+    return _READERS[process.pid]
 
 
 def test_sigterm_ends_serve_reference_with_143_and_removes_its_throwaway_keys() -> None:

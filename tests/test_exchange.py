@@ -2,8 +2,9 @@
 through a real Hub on 127.0.0.1.
 
 The host below implements the runner's host protocol (`harness.exchange.ExchangeHost`) the way a
-certification run does: the party under test and its partner are triggered over HTTP, the hub
-records its traffic into a real evidence log. Each MDR fault switch that breaks an exchange rule
+certification run does: the party under test and its partner are triggered over HTTP, and the runner
+sees the hub only through a DIP session of the party under test (`RemoteHub`), which mirrors the
+session's records into a real evidence log. Each MDR fault switch that breaks an exchange rule
 must make exactly that rule fail, with a finding naming the rule, the message and the JSON path.
 """
 
@@ -16,6 +17,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from harness.dip.client import RemoteHub
+from harness.dip.config import DeliverySettings, HubConfig, PartyRegistration
+from harness.dip.connection import DipCaller, DipConnection
+from harness.dip.server import Hub
 from harness.errors import ConfigError
 from harness.evidence.recorder import Recorder, read_records
 from harness.exchange import (Exchange, exchange_enabled, load_exchange, load_exchanges, resolve_fields,
@@ -26,7 +31,6 @@ from harness.reference.participant import ReferenceParticipant
 from harness.run.triggers import SendResult, trigger_spec
 from harness.transport.certs import cached_key, make_ca
 from harness.transport.delivery import Timeouts
-from harness.transport.hub import DeliverySettings, Hub, HubConfig, PartyRegistration
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
@@ -84,11 +88,17 @@ def make_host(pki, tmp_path) -> Iterator:
             opened.append(rec)  # closed last, after the hub has written its last event
         settings = DeliverySettings(timeouts=Timeouts(connect=1.0, read=3.0, write=1.0, pool=1.0, total=5.0),
                                     retries=0)
-        hub = Hub(HubConfig(identity=pki["dip"], delivery=settings), recorder=rec).start()
+        hub = Hub(HubConfig(identity=pki["dip"], delivery=settings)).start()
         opened.append(hub)
         for party in (MDR, SDS):
             hub.register_party(PartyRegistration(party.dip_id, party.role, party.mpid, API_KEYS[party.role],
                                                  pki[party.role].certificate))
+        # The runner sees the DIP only through a session of the party under test, over HTTP.
+        me = MDR if role == "MDR" else SDS
+        caller = DipCaller(DipConnection(hub.base_url), api_key=API_KEYS[role][0], identity=pki[role])
+        remote = RemoteHub(caller, recorder=rec).open(f"exchange-test-{len(opened)}", [], None)
+        assert remote.party.get("dip_id", me.dip_id) == me.dip_id
+        opened.append(remote)
         refs = {}
         for r, party, partner, faults in (("MDR", MDR, SDS, mdr_faults), ("SDS", SDS, MDR, sds_faults)):
             refs[r] = ReferenceParticipant(r, party=party, partner=partner, hub_url=hub.base_url,
@@ -96,7 +106,7 @@ def make_host(pki, tmp_path) -> Iterator:
                                            dip_certificate=pki["dip"].certificate, faults=faults,
                                            register_webhooks=True).start()
             opened.append(refs[r])
-        return RefHost(role, hub, refs, rec, step_timeout)
+        return RefHost(role, remote, refs, rec, step_timeout)
 
     yield make
     for thing in reversed(opened):
@@ -443,7 +453,9 @@ def test_a_request_the_dip_refuses_fails_at_once_with_the_dips_code(make_host, e
     host.hub.wait_until = spy
     result = run_exchange(host, exchanges["start-and-consume"], "SDS-6.3/exchange/start-and-consume")
     # not the 5 s bound: the request's wait ended on the DIP's refusal, and nothing else was waited for
-    [(bound, found)] = ended
+    # but (issue 15) the stream reaching the DIP's head once the trigger answered (RemoteHub.sync), at once
+    *synced, (bound, found) = ended
+    assert [f for _, f in synced] in ([], [True])
     assert bound in (0.0, 5.0) and found is not None and found[0] == "rejected"  # 0: the trigger said it failed
     assert result.failed_rules == {"exchange.request"}
     [finding] = [f for f in result.findings if f.rule == "hub.sender-role"]

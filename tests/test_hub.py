@@ -13,11 +13,13 @@ import pytest
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from harness.dip.config import DeliverySettings, HubConfig, HubTLS, PartyRegistration
+from harness.dip.model import HubTimeout
+from harness.dip.server import Hub
 from harness.messages.samples import DEFAULT_PARTIES, SampleFactory
 from harness.transport.certs import cached_key, make_ca
 from harness.transport.client import DipClient
 from harness.transport.delivery import Timeouts, WebhookConfig
-from harness.transport.hub import DeliverySettings, Hub, HubConfig, HubTimeout, HubTLS, PartyRegistration
 from harness.transport.responses import STANDARD_RESPONSE_KEYS, parse_code, response_entry
 from harness.transport.signing import verify_request
 from harness.transport.tls import client_context

@@ -409,7 +409,14 @@ def test_the_verdict_as_json_names_every_field(tmp_path: Path) -> None:
     assert result.to_dict() == {
         "bundle": str(archive), "run_id": "run-1", "state": "sound and ready, origin verified", "sound": True,
         "ready_by_evidence": True, "ready": True, "checked": "integrity and origin",
-        "party": None, "signer": origin, "manifest_sha256": manifest_sha, "findings": []}  # no party recorded
+        "party": None, "signer": origin, "manifest_sha256": manifest_sha, "findings": [],  # no party recorded
+        # issue 15: a bundle without a DIP transcript says so, and is self-test grade at best
+        "dip_transcript": {"present": False, "verified": False, "signed_by": None, "dip": None, "session": None,
+                           "partner": None, "count": 0, "judged": 0, "unjudged": 0},
+        "grade": {"level": "self-test", "nominated_partner": None, "reasons": [
+            "the DIP was simulated by dipcert on the party's own machine (embedded in the run, its signing key held "
+            "by the party): at best self-test evidence (certification needs a transcript signed by a DIP the "
+            "verifier trusts)"]}}
     party_run = {"party": {"role": "MDR", "dip_id": "1500000001", "mpid": "MDRA", "name": "not shown"}}
     shown = dataclasses.replace(result, records=[{"kind": "run-start", "run": party_run}]).to_dict()
     assert shown["party"] == {"role": "MDR", "dip_id": "1500000001", "mpid": "MDRA"}

@@ -715,7 +715,8 @@ def test_sds_trigger_sends_a_start_for_its_partner_and_state_shows_it(pki, dip, 
 @pytest.fixture
 def hub(pki):
     from harness.transport.delivery import Timeouts
-    from harness.transport.hub import DeliverySettings, Hub, HubConfig, PartyRegistration
+    from harness.dip.config import DeliverySettings, HubConfig, PartyRegistration
+    from harness.dip.server import Hub
 
     settings = DeliverySettings(timeouts=Timeouts(connect=1.0, read=3.0, write=1.0, pool=1.0, total=5.0), retries=0)
     with Hub(HubConfig(identity=pki["dip"], delivery=settings)) as server:

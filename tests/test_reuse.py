@@ -119,8 +119,8 @@ def anchor_args(pki: DemoPKI, b: PartyB) -> list[str]:
 def reuse_b(b: PartyB, sources, out: Path, *, unchanged: str | None = ATTESTED, trust=None) -> int:
     """`dipcert reuse` for B, with the reference MDR playing B's system on B's own port and keys."""
     from harness.commands import reuse
+    from harness.dip.identity import load_or_create
     from harness.reference.participant import ReferenceParticipant
-    from harness.run.dipidentity import load_or_create
 
     profile = load_profile(b.profile)
     dip, _ = load_or_create(out / ".dip")

@@ -700,15 +700,15 @@ def test_https_webhooks_are_delivered_to_with_the_profiles_ca(pki, tmp_path, tru
 # --- produce: what the DIP accepts but certification does not (checked against the profile) --------
 
 def _identity_case():
+    from harness.judges.produce import identity_of
     from harness.messages.samples import Party, SampleFactory
     from harness.profile import load_profile
-    from harness.run.context import RunContext
 
     profile = load_profile(ROOT / "fixtures" / "profiles" / "mdr-example.toml")
     profile = dataclasses.replace(profile, party=dataclasses.replace(profile.party, dcp_id="0987654321"))
     me = Party("MDR", profile.party.dip_id, profile.party.mpid, profile.party.dcp_id)
     item = SampleFactory(3).message("IF-062", sender=me, recipients=[profile.partner.dip_id])
-    return RunContext(profile, hub=None, recorder=None), item
+    return identity_of(profile), item  # what the run records as the produce judge's argument
 
 
 @pytest.mark.parametrize("field, value, rule", [
@@ -719,13 +719,13 @@ def _identity_case():
     (("A0", "primaryRecipients"), ["1333333333"], "produce.recipient"),
 ])
 def test_produce_identity_checks_fail_what_the_profile_does_not_declare(field, value, rule):
-    from harness.run.produce import identity_findings
+    from harness.judges.produce import identity_findings  # the produce judge (issue 15 moved it there)
 
-    ctx, item = _identity_case()
-    assert identity_findings(ctx, item) == []
+    identity, item = _identity_case()
+    assert identity_findings(item, identity) == []
     block, key = field
     item["payload"]["CommonBlock"][block][key] = value
-    [finding] = identity_findings(ctx, item)
+    [finding] = identity_findings(item, identity)
     assert finding.rule == rule and finding.path == f"/0/payload/CommonBlock/{block}/{key}"
     assert finding.severity == "error" and finding.actual == value
 

@@ -9,9 +9,10 @@ from hypothesis import strategies as st
 from harness.catalogue import load_catalogue
 from harness.errors import UsageError
 from harness.messages.checks import check_message
+from harness.messages.checks.content import check_r0_consistency
 from harness.messages.mutations import mutate
 from harness.messages.schemapack import load_pack
-from harness.messages.strategies import body_strategy, message_strategy
+from harness.messages.strategies import _TEXT_KINDS, body_strategy, message_strategy, uncoded
 from harness.messages.validate import validate_body, validate_message
 from harness.paths import default_spec_dir
 
@@ -111,3 +112,21 @@ def test_the_strategies_reach_the_corners(key) -> None:
 def test_unknown_interface_event_or_form_is_a_usage_error(call, message) -> None:
     with pytest.raises(UsageError, match=message):
         call()
+
+
+@pytest.mark.parametrize("code, text", [("A", "AAA100"), ("A", " RCP1061 lost"), ("R", "MSG0000"), ("R", "SP000 ok")])
+def test_free_text_read_as_a_contradicting_code_is_never_drawn(code, text) -> None:
+    """Regression (merge of issue 15): hypothesis drew free text starting like a failure code for an
+    R0 with responseCode A (and could draw a success code for R); r0.inconsistent rightly reads it
+    as a code, so a generated message contradicted itself. Such free text is never drawn now."""
+    item = {"payload": {"CommonBlock": {"R0": {"responseCode": code, "responseMessages": [text]}}}}
+    assert [f.rule for f in check_r0_consistency(item, 0)] == ["r0.inconsistent"]
+    assert not uncoded(text) and uncoded("appointment accepted") and uncoded("A100 is no code")
+
+
+@settings(max_examples=300, **FAST)
+@given(st.sampled_from(("A", "R")), st.data())
+def test_generated_response_messages_agree_with_their_code(code, data) -> None:
+    text = data.draw(_TEXT_KINDS["message" if code == "A" else "rejection"])
+    item = {"payload": {"CommonBlock": {"R0": {"responseCode": code, "responseMessages": [text]}}}}
+    assert check_r0_consistency(item, 0) == []

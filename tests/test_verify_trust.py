@@ -63,9 +63,13 @@ def read_records(folder: Path) -> Records:
     return [json.loads(line) for line in (folder / "evidence.jsonl").read_bytes().splitlines()]
 
 
-def forge(result: Any, where: Path, edit: Callable[[Records], None], identity: Any) -> Path:
-    """`result`'s bundle with `edit` applied to its records, re-chained, re-rendered and re-signed: a zip."""
+def forge(result: Any, where: Path, edit: Callable[[Records], None], identity: Any, *,
+          drop_transcript: bool = False) -> Path:
+    """`result`'s bundle with `edit` applied to its records, re-chained, re-rendered and re-signed: a zip.
+    `drop_transcript`: the DIP's transcript (which would contradict the edit) taken out too."""
     folder = Path(shutil.copytree(result.folder, where / result.folder.name))
+    if drop_transcript:
+        shutil.rmtree(folder / "dip")
     records = read_records(folder)
     edit(records)
     prev, lines = GENESIS, []
@@ -156,7 +160,8 @@ def test_integrity_only_is_asked_for_and_says_what_it_did_not_check(runs: dict[s
 def test_a_fresh_key_re_signing_flipped_failures_is_never_ready(pki: DemoPKI, runs: dict[str, Any],
                                                                   tmp_path: Path, capsys) -> None:
     key = stranger()
-    forged = forge(runs["failing"], tmp_path, lambda rs: (flip_failures(rs), claim_signer(key)(rs)), key)
+    forged = forge(runs["failing"], tmp_path, lambda rs: (flip_failures(rs), claim_signer(key)(rs)), key,
+                   drop_transcript=True)
     code, report = verify(capsys, forged)
     # integrity alone cannot tell: every hash, the chain and the signature hold, and the evidence says ready ...
     assert report["ready_by_evidence"] and errors_of(report) == set()
@@ -167,13 +172,21 @@ def test_a_fresh_key_re_signing_flipped_failures_is_never_ready(pki: DemoPKI, ru
     assert report["signer"]["status"] == "failed" and report["signer"]["subject"].endswith("CN=forger")
 
 
-def test_the_party_re_signing_its_own_edited_evidence_is_the_known_limit(pki: DemoPKI, runs: dict[str, Any],
-                                                                          tmp_path: Path, capsys) -> None:
-    """What verify cannot prove (docs/evidence.md): the party's own key re-signs anything it edits.
-    The DIP's countersigned transcript (issue 15) closes this; until then only a stronger edit shows."""
-    forged = forge(runs["failing"], tmp_path, flip_failures, pki.identities["MDR"])
-    code, report = verify(capsys, forged, *full(pki, runs["failing"]))
-    assert code == 0 and report["ready"]
+def test_the_party_re_signing_its_own_edited_evidence_fails_verify_with_the_dip_cert(
+        pki: DemoPKI, runs: dict[str, Any], tmp_path: Path, capsys) -> None:
+    """The party's own key re-signs anything it edits (docs/evidence.md); the DIP's countersigned
+    transcript (issue 15) is what it cannot re-sign. Every flipped verdict is judged again from it."""
+    dip_cert = pki.folder / "dip" / "dip-signing.pem"
+    forged = forge(runs["failing"], tmp_path / "a", flip_failures, pki.identities["MDR"])
+    code, report = verify(capsys, forged, *full(pki, runs["failing"]), "--dip-cert", dip_cert)
+    assert code == 1 and not report["sound"] and "transcript.verdict" in errors_of(report)
+    assert {f["extra"]["requirement"] for f in report["findings"] if f["rule"] == "transcript.verdict"} >= {IF024}
+    # ... and taking the transcript out leaves nothing the DIP signed:
+    gutted = forge(runs["failing"], tmp_path / "b", flip_failures, pki.identities["MDR"], drop_transcript=True)
+    code, report = verify(capsys, gutted, *full(pki, runs["failing"]))
+    assert code == 0 and report["ready"] and report["grade"]["level"] != "certification"  # the old limit, without it
+    code, report = verify(capsys, gutted, *full(pki, runs["failing"]), "--dip-cert", dip_cert)
+    assert code == 1 and errors_of(report) == {"transcript.missing"}
 
 
 def test_another_partys_certificate_from_the_same_trusted_ca_is_refused(pki: DemoPKI, runs: dict[str, Any],

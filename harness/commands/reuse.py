@@ -73,6 +73,7 @@ def decision_table(plan: object, console: object) -> None:
 def run(args: argparse.Namespace) -> int:
     from harness.commands.console import make_console
 
+    from harness.dip.identity import load_or_create
     from harness.errors import UsageError
     from harness.evidence.origin import load_anchors
     from harness.evidence.reuse import parse_attestation, plan_reuse
@@ -80,7 +81,6 @@ def run(args: argparse.Namespace) -> int:
     from harness.messages.schemapack import load_pack
     from harness.profile import load_profile
     from harness.report import terminal_summary
-    from harness.run.dipidentity import load_or_create
     from harness.run.session import RunOptions, run_certification
 
     if args.timeout is not None and not 0 < args.timeout <= 3600:

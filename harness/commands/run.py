@@ -13,7 +13,8 @@ import argparse
 from pathlib import Path
 
 HELP = ("Certify your MDR or SDS from a profile: preflight, consume, produce and the paired exchange "
-        "through a simulated DIP; writes a signed evidence bundle. Exit 0 ready, 1 not ready, 2 usage error.")
+        "through a DIP (a hosted one with --dip URL, else one embedded for a self-test); writes a signed evidence "
+        "bundle with the DIP's signed transcript. Exit 0 ready, 1 not ready, 2 usage error.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +29,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dip-key", type=Path, default=None, metavar="DIR",
                         help="folder holding the simulated DIP's signing key and certificate (made on first use; "
                              "default: <out>/.dip); give your webhook its dip-signing.pem to verify deliveries")
+    parser.add_argument("--dip", default=None, metavar="URL",
+                        help="a hosted DIP's base URL (e.g. https://dip.example:8443): the run opens a session there "
+                             "as your party (profile API key, signing certificate, client_certificate for mTLS) "
+                             "instead of starting an embedded DIP for a self-test")
+    parser.add_argument("--dip-cert", type=Path, default=None, metavar="DIP.pem",
+                        help="with --dip: the DIP's signing certificate; the run stops (exit 2) if the DIP signs "
+                             "with another")
+    parser.add_argument("--dip-ca", type=Path, default=None, metavar="CA.pem",
+                        help="with --dip: CA certificate(s) the DIP's TLS server certificate chains to "
+                             "(default: the system store)")
     parser.add_argument("--only", action="append", default=[], metavar="GLOB",
                         help="run only requirements whose id matches (repeatable); the rest stay not-run")
 
@@ -38,15 +49,15 @@ def run(args: argparse.Namespace) -> int:
     from harness.commands.console import make_console
     from rich.markup import escape
 
+    from harness.dip.identity import load_or_create
     from harness.errors import UsageError
     from harness.files import output_folder
     from harness.messages.schemapack import load_pack
     from harness.profile import load_profile
     from harness.report import terminal_summary
-    from harness.run.dipidentity import load_or_create
+    from harness.run.planning import certification_plan
     from harness.run.progress import progress_for
     from harness.run.session import RunOptions, run_certification
-    from harness.run.planning import certification_plan
 
     if args.timeout is not None and not 0 < args.timeout <= 3600:
         raise UsageError(f"--timeout should be between 0 and 3600 seconds, got {args.timeout:g}")
@@ -55,9 +66,17 @@ def run(args: argparse.Namespace) -> int:
     console = make_console()
     for warning in profile.warnings:
         console.print(f"[yellow]warning[/]: {escape(warning)}")
-    output_folder(args.out)  # after the profile and pack are checked: a refused command leaves nothing behind
-    dip, cert_path = load_or_create(args.dip_key or args.out / ".dip")
-    console.print(f"The simulated DIP signs deliveries with {cert_path}")
+    if (args.dip_cert or args.dip_ca) and not args.dip:
+        raise UsageError("--dip-cert and --dip-ca go with --dip URL (a hosted DIP)")
+    dip_cert = None
+    if args.dip:
+        from harness.commands.verify import load_dip_certificate
+
+        dip, dip_cert = None, load_dip_certificate(args.dip_cert) if args.dip_cert else None
+    output_folder(args.out)  # after every input is checked: a refused command leaves nothing behind
+    if not args.dip:
+        dip, cert_path = load_or_create(args.dip_key or args.out / ".dip")
+        console.print(f"The embedded (simulated) DIP signs deliveries with {cert_path}")
     only = list(args.only)
     plan = certification_plan(profile)
     selected = [r for r in plan if not only or any(fnmatch.fnmatchcase(r.id, g) for g in only)]
@@ -65,12 +84,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--only {' '.join(only)}: no enabled requirement of the plan matches")
 
     def opened(ctx) -> None:
-        view.inform(_hub_line(ctx))
+        view.inform(_hub_line(ctx, remote=bool(args.dip)))
         if only:  # the evidence says the run is partial (summary.json `selection`, the report header)
             ctx.event("selection", only=only, requirements=[r.id for r in selected if r.enabled])
 
     with progress_for(console, selected, f"{profile.role} {profile.party.dip_id}") as view:
-        options = RunOptions(out=args.out, pack=pack, dip_identity=dip, attested_by=args.attested_by,
+        options = RunOptions(out=args.out, pack=pack, dip_identity=dip, dip=args.dip, dip_cert=dip_cert,
+                             dip_ca=args.dip_ca, attested_by=args.attested_by,
                              timeout=args.timeout, announce=view.announce, countdown=view.countdown,
                              on_open=opened,
                              requirement_filter=(lambda r: any(fnmatch.fnmatchcase(r.id, g) for g in only))
@@ -91,7 +111,9 @@ def selection_exit_code(summary: dict, selected: list) -> int:
     return 0 if done and wanted and all(verdicts.get(rid) in ("pass", "reused") for rid in wanted) else 1
 
 
-def _hub_line(ctx) -> str:
-    """Where the participant's system must send: the hub's URL (and how to make it stable)."""
+def _hub_line(ctx, *, remote: bool = False) -> str:
+    """Where the participant's system must send: the DIP's URL (and, embedded, how to make it stable)."""
+    if remote:
+        return f"The run's DIP session is open at {ctx.hub.base_url}: your system's DIP client must point there."
     fixed = "" if ctx.profile.harness.hub_port else " (a free port for this run; set [harness] hub_port to fix it)"
     return f"The simulated DIP is at {ctx.hub.base_url}{fixed}: point your system's DIP client there."

@@ -32,6 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key", metavar="PEM", help="signing private key (with --hub)")
     parser.add_argument("--key-password-env", metavar="NAME", help="environment variable with the key's password")
     parser.add_argument("--dip-cert", metavar="PEM", help="the DIP's signing certificate, to verify deliveries (with --hub)")
+    parser.add_argument("--hub-ca", metavar="PEM", help="CA certificate of an https hub's server certificate (with --hub)")
+    parser.add_argument("--client-cert", metavar="PEM", help="client certificate to present to an mTLS hub (with --hub)")
+    parser.add_argument("--client-key", metavar="PEM", help="its private key (with --client-cert)")
+    parser.add_argument("--webhook-cert", metavar="PEM", help="serve the webhooks over HTTPS with this certificate")
+    parser.add_argument("--webhook-key", metavar="PEM", help="its private key (with --webhook-cert)")
+    parser.add_argument("--webhook-client-ca", metavar="PEM",
+                        help="demand a client certificate issued by this CA on the webhooks (the DIP's ca.pem)")
     parser.add_argument("--partner-api-key-env", metavar="NAME",
                         help="local hub only: API key your own system (the partner) will use; default: generated")
     parser.add_argument("--out", metavar="DIR", help="local hub only: folder for the throw-away certificates and keys")
@@ -86,10 +93,18 @@ def run(args: argparse.Namespace) -> int:
             hub, identity, dip_cert, keys, hub_url = _local_hub(args, out, party, partner)
         from harness.reference.participant import ReferenceParticipant
 
+        if bool(args.webhook_cert) != bool(args.webhook_key) or (args.webhook_client_ca and not args.webhook_cert):
+            raise UsageError("--webhook-cert and --webhook-key go together; --webhook-client-ca needs them")
+        if bool(args.client_cert) != bool(args.client_key):
+            raise UsageError("--client-cert and --client-key go together")
         participant = ReferenceParticipant(role, party=party, partner=partner, hub_url=hub_url, api_keys=keys,
                                            identity=identity, dip_certificate=dip_cert, faults=args.fault,
                                            port=args.port, seed=args.seed,
-                                           served_mpans=set(args.mpan) if args.mpan else None)
+                                           served_mpans=set(args.mpan) if args.mpan else None,
+                                           verify=args.hub_ca or True,
+                                           client_cert=(args.client_cert, args.client_key) if args.client_cert else None,
+                                           webhook_tls=(args.webhook_cert, args.webhook_key) if args.webhook_cert else None,
+                                           webhook_client_ca=args.webhook_client_ca)
         with participant:
             print(f"reference {role} {party.dip_id} ({party.mpid}) talking to the DIP at {hub_url}")
             if args.fault:
@@ -154,7 +169,8 @@ def _local_hub(args: argparse.Namespace, out: Path, party, partner):
     """A hub with throw-away PKI in `out`: the DIP, this participant and the partner (your system) registered."""
     from harness.transport.apikeys import generate_api_key, key_fingerprint
     from harness.transport.certs import make_ca
-    from harness.transport.hub import Hub, HubConfig, PartyRegistration
+    from harness.dip.config import HubConfig, PartyRegistration
+    from harness.dip.server import Hub
 
     ca = make_ca("dipcert serve-reference CA")
     dip = ca.issue("dip.local.dipcert")

@@ -25,6 +25,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="an earlier bundle that reused requirements rest on (repeatable), checked with the "
                              "same --trust and --signer; without it a bundle with reused requirements is flagged "
                              "(reuse.chain-missing)")
+    parser.add_argument("--dip-cert", type=Path, action="append", default=[], metavar="DIP.pem",
+                        help="the signing certificate (PEM) of a DIP you trust (repeatable): the bundle's DIP "
+                             "transcript must be signed by it, every verdict is judged again from it, and only then "
+                             "can the bundle be certification grade")
     parser.add_argument("--promotion", type=Path, default=None, metavar="RECORD",
                         help="a promotion record (promotion-<run id>.dsse.json, from dipcert promote) to check with "
                              "this bundle: signed by a production certificate a --trust CA issued, naming this "
@@ -59,9 +63,10 @@ def run(args: argparse.Namespace) -> int:
         if not earlier.exists():
             raise UsageError(f"--with {earlier}: no such bundle (expected a run folder or a .dipcert.zip)")
     anchors = load_anchors(args.trust, args.signer, integrity_only=args.integrity_only)
+    dip_certs = [load_dip_certificate(path) for path in args.dip_cert]
     pack = load_pack(args.spec)
     result = verify_bundle(args.bundle, anchors=anchors, pack=pack, revalidate=make_revalidator(pack),
-                           earlier=list(args.earlier))
+                           earlier=list(args.earlier), dip_certs=dip_certs)
     promotion = None
     if args.promotion is not None:  # issue 19: judged on the bundle as verified above, then part of its findings
         from harness.promotion.check import check_promotion
@@ -87,6 +92,17 @@ def run(args: argparse.Namespace) -> int:
                       f"{escape(str(origin.issuer))})", soft_wrap=True)
     colour = "green" if origin.verified else "red" if origin.status == "failed" else "yellow"
     console.print(f"origin: [{colour}]{escape(origin.explanation)}[/]", soft_wrap=True)
+    t = result.transcript
+    if t.present:
+        signed = f"signed by the DIP {t.signed_by}" if t.signed_by else (
+            "signature NOT checked (give --dip-cert)" if not dip_certs else "NOT signed by the DIP certificate given")
+        console.print(f"DIP transcript: {t.count} record(s), {signed}; {t.judged} check(s) judged again from it, "
+                      f"{t.unjudged} not judged (the harness's own observations)", soft_wrap=True)
+    grade = result.grade or {}
+    colour = "green" if grade.get("level") == "certification" else "yellow"
+    console.print(f"grade: [{colour}]{escape(str(grade.get('level')))}[/]", soft_wrap=True)
+    for reason in grade.get("reasons") or []:
+        console.print(f"  {escape(str(reason))}", soft_wrap=True)
     colour = "green" if result.ready else "yellow" if result.sound else "red"
     console.print(f"{escape(str(args.bundle))}: run {escape(str(result.run_id or '?'))}: [{colour}]{result.state}[/] "
                   f"({len(result.findings)} finding(s), schema pack {pack.name} {pack.version})", soft_wrap=True)
@@ -98,3 +114,17 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"to complete the check: dipcert verify {escape(str(args.bundle))} --trust CA.pem --signer "
                       f"sha256:<the certificate the party registered with the DIP>", soft_wrap=True)
     return result.exit_code
+
+
+def load_dip_certificate(path: Path):
+    """A `--dip-cert` PEM file; a one-line usage error otherwise."""
+    from cryptography import x509
+
+    from harness.errors import UsageError
+
+    try:
+        return x509.load_pem_x509_certificate(path.read_bytes())
+    except OSError as exc:
+        raise UsageError(f"--dip-cert {path}: cannot be read ({exc.strerror})") from None
+    except ValueError:
+        raise UsageError(f"--dip-cert {path}: not a PEM certificate (expected '-----BEGIN CERTIFICATE-----')") from None

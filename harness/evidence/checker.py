@@ -38,6 +38,7 @@ from harness.evidence.origin import (FAILED, NO_ANCHORS, NOT_CHECKED, UNPINNED, 
                                      Anchors, Origin, describe, issued_by_any)
 from harness.evidence.recorder import EVIDENCE_FILE, GENESIS, MESSAGES_DIR, line_hash
 from harness.evidence.safezip import DEFAULT_LIMITS, Limits
+from harness.evidence.transcript import TranscriptResult, check_transcript
 from harness.findings import Finding, errors, short
 from harness.profile import public_digest
 from harness.run.planning import plan_from_recorded_profile
@@ -60,6 +61,8 @@ class VerifyResult:
     revalidation: dict[int, list[Finding]] = field(default_factory=dict)
     origin: Origin = field(default_factory=Origin)
     anchors: Anchors = NO_ANCHORS
+    transcript: TranscriptResult = field(default_factory=TranscriptResult)  # the DIP's countersignature
+    grade: dict[str, Any] = field(default_factory=dict)  # recomputed: rehearsal, self-test or certification
     manifest_sha256: str | None = None  # "sha256:<hex>" of manifest.json's bytes: how reuse and the report name it
 
     @property
@@ -114,15 +117,20 @@ class VerifyResult:
                 "checked": "integrity-only" if self.anchors.integrity_only else "integrity and origin",
                 "party": {k: self.run.get("party", {}).get(k) for k in ("role", "dip_id", "mpid")}
                 if isinstance(self.run.get("party"), dict) else None,
-                "signer": self.origin.to_dict(), "manifest_sha256": self.manifest_sha256,
+                "signer": self.origin.to_dict(), "grade": self.grade,
+                "dip_transcript": self.transcript.to_dict(), "manifest_sha256": self.manifest_sha256,
                 "findings": [f.to_dict() for f in self.findings]}
 
 
 def check_bundle(folder: Path, source: Path, *, anchors: Anchors = NO_ANCHORS, pack: Any = None,
                  revalidate: Revalidate | None = None, plan_from_profile: PlanFromProfile | None = None,
                  expected_certificate: Any = None, now: datetime | None = None,
-                 limits: Limits = DEFAULT_LIMITS) -> VerifyResult:
+                 limits: Limits = DEFAULT_LIMITS, dip_certs: Sequence[Any] = ()) -> VerifyResult:
     """Checks the bundle in `folder` (already opened safely; `source` is what the user named).
+
+    `dip_certs`: the DIP signing certificate(s) the verifier trusts (`--dip-cert`): the DIP's transcript
+    in the bundle must be signed by one of them (else `transcript.*` findings), and only then can the
+    bundle be certification grade.
 
     The plan is always derived again from the recorded profile: `plan_from_profile` replaces the
     derivation (tests), it cannot switch it off.
@@ -132,7 +140,8 @@ def check_bundle(folder: Path, source: Path, *, anchors: Anchors = NO_ANCHORS, p
     result = VerifyResult(path=source, anchors=anchors)
     _Checker(folder, source, result, anchors=anchors, pack=pack, revalidate=revalidate,
              plan_from_profile=plan_from_profile or plan_from_recorded_profile,
-             expected_certificate=expected_certificate, now=now or datetime.now(timezone.utc), limits=limits).run()
+             expected_certificate=expected_certificate, now=now or datetime.now(timezone.utc), limits=limits,
+             dip_certs=tuple(dip_certs)).run()
     return result
 
 
@@ -168,6 +177,10 @@ class _Checker:
         self.revalidate()
         self.recompute_and_compare(manifest, summary)
         self.attachments(summary)
+        grade = self.result.grade
+        if grade.get("level") == "certification" and not self.result.sound:
+            grade.update(level="self-test", reasons=[*grade.get("reasons", []), "but the bundle is not sound (see the "
+                         "error findings): nothing it claims is certification evidence"])
 
     # -- manifest, files, signature ----------------------------------------------------------
     def manifest(self) -> dict[str, Any] | None:
@@ -572,6 +585,11 @@ class _Checker:
     def recompute_and_compare(self, manifest: Mapping[str, Any] | None, summary: Mapping[str, Any] | None) -> None:
         planned = self.plan(manifest)
         self.checks_outside_plan(planned)
+        # The DIP's transcript (issue 15): checked, and every judged check judged again from it.
+        self.result.transcript = check_transcript(self.folder, self.result.records, self.result.run, self.result.run_id,
+                                                  planned, self.o.get("dip_certs") or ())
+        self.result.findings.extend(self.result.transcript.findings)
+        self.result.grade = evidence_grade(self.result.run, planned, self.result.transcript.to_dict())
         verdicts = V.recompute(self.result.records, planned)
         self.result.verdicts = verdicts
         ready, blockers = V.readiness(verdicts, complete=self.result.complete)
@@ -588,13 +606,12 @@ class _Checker:
     def compare_grade(self, summary: Mapping[str, Any], records: Sequence[Mapping[str, Any]],
                       planned: Sequence[Mapping[str, Any]]) -> None:
         """The evidence grade recomputed from the run-start record (issue 14): a summary may not claim more."""
-        run = (records[0].get("run") if records and records[0].get("kind") == "run-start" else None) or {}
-        computed = evidence_grade(run if isinstance(run, Mapping) else {}, planned)["level"]
+        computed = self.result.grade.get("level") or "self-test"
         claimed = (summary.get("grade") or {}).get("level") if isinstance(summary.get("grade"), Mapping) else None
         if claimed is not None and overstates(claimed, computed):
             self.add(_f("summary.grade", f"{SUMMARY}/grade/level", computed, claimed,
-                        f"summary.json claims evidence grade {claimed!r}; the run-start record supports only "
-                        f"{computed!r}"))
+                        f"summary.json claims evidence grade {claimed!r}; the evidence (and the DIP's transcript) "
+                        f"supports only {computed!r}"))
 
     def compare_summary(self, summary: Mapping[str, Any], verdicts: Mapping[str, Mapping[str, Any]], ready: bool,
                         blockers: list[dict[str, Any]], manifest: Mapping[str, Any] | None) -> None:

@@ -6,13 +6,15 @@ evidence (DESIGN.md section 7). Levels, weakest first:
 - `rehearsal`: an exchange (guidance 5.3/6.3) ran with dipcert's built-in reference partner in
   place of the nominated partner: it shows the party can exchange, not that it did so with the
   partner the guidance requires;
-- `self-test`: the DIP was simulated by dipcert on the party's own machine (its key held by the
-  party): the party could have shaped everything the bundle records;
-- `certification`: reserved for a bundle carrying a transcript signed by a DIP the verifier trusts
-  (issue 15); nothing here grants it.
+- `self-test`: the DIP was run by the party (embedded in its run, or a DIP whose signing key the
+  verifier does not trust): the party could have shaped everything the bundle records;
+- `certification`: the bundle carries the DIP's transcript of the run's session, signed by a DIP key
+  the verifier trusts (`verify --dip-cert`), every verdict judged again from it agrees, and the
+  exchanges ran with the nominated (real) partner, as the DIP's session names it.
 
-`summary.json` and the report header carry the grade; `verify` recomputes it with the same function
-and flags a summary that claims more.
+The run itself never claims `certification` (only the verifier holds the DIP certificate it trusts);
+`summary.json` and the report header carry the grade the run can state, and `verify` recomputes it
+with the same function (given the transcript check) and flags a summary that claims more.
 """
 
 from __future__ import annotations
@@ -23,24 +25,49 @@ from typing import Any
 LEVELS = ("rehearsal", "self-test", "certification")  # weakest first
 
 
-def evidence_grade(run: Mapping[str, Any], planned: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """`{"level", "reasons", "nominated_partner"}` for a run-start `run` dict and its recorded plan."""
+def evidence_grade(run: Mapping[str, Any], planned: Sequence[Mapping[str, Any]],
+                   transcript: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """`{"level", "reasons", "nominated_partner"}` for a run-start `run` dict and its recorded plan.
+
+    `transcript`: verify's check of the DIP's transcript (`TranscriptResult.to_dict()`: `verified`,
+    `signed_by`, `partner`), None for the run's own statement.
+    """
     reasons: list[str] = []
     level = "self-test"
     partner = run.get("partner") if isinstance(run.get("partner"), Mapping) else None
+    dip = run.get("dip") if isinstance(run.get("dip"), Mapping) else {}
     exchanges = [p for p in planned if p.get("kind") == "exchange" and p.get("enabled")]
     nominated = None
     if partner is not None:
         nominated = {"role": partner.get("role"), "company": partner.get("company"), "dip_id": partner.get("dip_id"),
                      "mpid": partner.get("mpid")}
-    if partner is not None and partner.get("kind") == "reference" and exchanges:
+    rehearsal = partner is not None and partner.get("kind") == "reference" and bool(exchanges)
+    if rehearsal:
+        assert partner is not None
         level = "rehearsal"
         who = ", ".join(str(v) for v in (partner.get("company"), f"DIP ID {partner.get('dip_id')}") if v)
         reasons.append(f"the exchanges (guidance 5.3/6.3) ran with dipcert's built-in reference "
                        f"{partner.get('role') or 'partner'} standing in for the nominated partner ({who}): a "
                        f"rehearsal, not certification evidence for the exchange")
-    reasons.append("the DIP was simulated by dipcert in this run, its signing key held by the party: at best "
-                   "self-test evidence (certification needs a transcript signed by a DIP the verifier trusts)")
+    remote = dip.get("kind") == "remote"
+    if not remote:
+        reasons.append("the DIP was simulated by dipcert on the party's own machine (embedded in the run, its signing "
+                       "key held by the party): at best self-test evidence (certification needs a transcript signed "
+                       "by a DIP the verifier trusts)")
+    elif transcript is None:
+        reasons.append(f"the run went through the DIP at {dip.get('url')} ({dip.get('fingerprint')}): certification "
+                       f"grade only once `dipcert verify --dip-cert` checks its signed transcript")
+    elif not transcript.get("verified"):
+        reasons.append("the DIP's transcript in the bundle is missing, not signed by a DIP certificate the verifier "
+                       "trusts, or contradicts the party's evidence: self-test evidence at best")
+    elif exchanges and (partner is None or partner.get("kind") != "real" or transcript.get("partner") != partner.get("dip_id")):
+        reasons.append("the DIP's session does not name the nominated real partner the exchanges ran with: the "
+                       "exchanges are not certification evidence")
+    elif not rehearsal:
+        level = "certification"
+        reasons.append(f"the DIP ({transcript.get('signed_by')}) countersigned the run's transcript, every verdict "
+                       f"judged again on it agrees" + (f", and the exchanges ran with the nominated partner "
+                                                       f"{partner.get('dip_id')}" if exchanges and partner else ""))
     return {"level": level, "reasons": reasons, "nominated_partner": nominated}
 
 

@@ -144,17 +144,27 @@ class Recorder:
         return self._append({"kind": "event", "event": kind, "data": self._clean(data)})
 
     def check(self, requirement: str, rule: str, passed: bool, findings: Iterable[Finding] = (),
-              messages: Iterable[int] = (), **data: Any) -> int:
+              messages: Iterable[int] = (), *, judge: str | None = None, judge_args: Mapping[str, Any] | None = None,
+              transcript: Iterable[int] | None = None, transcript_scan: Sequence[int] | None = None,
+              **data: Any) -> int:
         """A check outcome for a requirement; `messages` are the seqs of the exchanges it judged.
 
         Put ``expected_valid=False`` in data when the judged messages were meant to be invalid
         (negative tests), so that `verify`'s re-validation does not count them against the check.
+        A check judged from the DIP's transcript names its `judge` (harness.judges), the `judge_args`
+        and the `transcript` seqs it read (and `transcript_scan`, the range it scanned for an absence):
+        `verify --dip-cert` judges the signed transcript with them again.
         """
         found = [f.to_dict() if isinstance(f, Finding) else dict(f) for f in findings]
-        return self._append({"kind": "check", "requirement": requirement, "rule": rule,
-                             "passed": bool(passed), "findings": self._clean(found),
-                             "messages": sorted({int(m) for m in messages}),
-                             "data": self._clean(data)})
+        record: dict[str, Any] = {"kind": "check", "requirement": requirement, "rule": rule,
+                                  "passed": bool(passed), "findings": self._clean(found),
+                                  "messages": sorted({int(m) for m in messages}), "data": self._clean(data)}
+        if judge is not None:
+            record.update(judge=judge, judge_args=self._clean(dict(judge_args or {})),
+                          transcript=sorted({int(s) for s in transcript or ()}))
+            if transcript_scan:
+                record["transcript_scan"] = [int(transcript_scan[0]), int(transcript_scan[1])]
+        return self._append(record)
 
     def close(self, status: str = "complete") -> None:
         """Writes the run-end record. Without it, `verify` reports the run as incomplete."""

@@ -44,7 +44,12 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str | bytes] = (), salt: bytes | None = None) -> None:
         self.salt = salt if salt is not None else os.urandom(16)
-        forms: dict[bytes, bytes] = {}  # form as it may appear -> the plain secret it stands for
+        self._forms: tuple[tuple[bytes, bytes], ...] = ()
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[str | bytes]) -> None:
+        """More secrets to redact from now on (e.g. API keys a DIP session hands out after the log began)."""
+        forms: dict[bytes, bytes] = dict(self._forms)  # form as it may appear -> the plain secret it stands for
         for secret in secrets:
             raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
             if not raw:
@@ -55,7 +60,7 @@ class Redactor:
             for ascii_only in (True, False):
                 forms.setdefault(json.dumps(text, ensure_ascii=ascii_only)[1:-1].encode("utf-8"), raw)
         # Longest first, so a secret that contains another is replaced whole.
-        self._forms: tuple[tuple[bytes, bytes], ...] = tuple(
+        self._forms = tuple(
             sorted(forms.items(), key=lambda item: (-len(item[0]), item[0])))
 
     @property

@@ -31,7 +31,8 @@ def verify_bundle(path: Path | str, *, trust: Sequence[Any] = (), signers: Seque
                   integrity_only: bool = False, anchors: Anchors | None = None, pack: Any = None,
                   revalidate: Revalidate | None = None, plan_from_profile: PlanFromProfile | None = None,
                   expected_certificate: Any = None, now: datetime | None = None,
-                  limits: Limits = DEFAULT_LIMITS, earlier: Sequence[Path | str] | None = None) -> VerifyResult:
+                  limits: Limits = DEFAULT_LIMITS, earlier: Sequence[Path | str] | None = None,
+                  dip_certs: Sequence[Any] = ()) -> VerifyResult:
     """Verifies a bundle folder or .dipcert.zip. Raises InputError (exit 2, one line) when it cannot be
     read at all or is malformed.
 
@@ -40,6 +41,8 @@ def verify_bundle(path: Path | str, *, trust: Sequence[Any] = (), signers: Seque
     on (guidance 5.4 / 6.4); when given (even empty) the chain is followed with the same anchors,
     None skips it. `pack` and `revalidate` default to re-validation with the bundled schema pack;
     `plan_from_profile` replaces (never removes) the plan derivation from the recorded profile.
+    `dip_certs`: the DIP signing certificates trusted to countersign (`--dip-cert`): the bundle's DIP
+    transcript must verify under one, and only then can its grade be `certification`.
     """
     anchors = anchors or Anchors(trust=tuple(trust), signers=tuple(signers), integrity_only=integrity_only)
     source = Path(path)
@@ -48,12 +51,15 @@ def verify_bundle(path: Path | str, *, trust: Sequence[Any] = (), signers: Seque
         folder = open_bundle(source, into=scratch, limits=limits)
         result = check_bundle(folder, source, anchors=anchors, pack=pack, revalidate=revalidate,
                               plan_from_profile=plan_from_profile, expected_certificate=expected_certificate,
-                              now=now, limits=limits)
+                              now=now, limits=limits, dip_certs=dip_certs)
         if earlier is not None:
             chain_pack = pack or load_pack(None)
             result.findings.extend(check_chain(folder, source, result.records, result.manifest,
                                                result.run.get("party") or {}, earlier, pack=chain_pack,
                                                anchors=anchors, now=now, signer=result.origin.fingerprint))
+            if result.grade.get("level") == "certification" and not result.sound:
+                result.grade.update(level="self-test", reasons=[*result.grade.get("reasons", []),
+                                                                "but a bundle it rests on does not verify"])
         return result
     finally:
         if scratch is not None:

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from harness.catalogue import load_catalogue
 from harness.messages import ids
+from harness.messages.checks.content import MESSAGE_CODE
 from harness.messages.samples import (
     ENVIRONMENTS,
     FORMS,
@@ -43,6 +44,14 @@ _HEX = "0123456789ABCDEF"
 # Printable text without control characters or surrogates: what a participant's free text may hold.
 _TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), min_size=1, max_size=40)
 
+
+def uncoded(text: str) -> bool:
+    """Free text that no rule reads as a coded message (`AAA100 ...` is read as failure code AAA100)."""
+    return MESSAGE_CODE.match(text) is None
+
+
+_UNCODED = _TEXT.filter(uncoded)
+
 _TEXT_KINDS: dict[str, st.SearchStrategy[str]] = {
     "meter_id": st.text(_ALNUM, min_size=1, max_size=10),
     "guid": st.lists(st.text(_HEX, min_size=2, max_size=2), min_size=1, max_size=8).map("-".join),
@@ -55,9 +64,11 @@ _TEXT_KINDS: dict[str, st.SearchStrategy[str]] = {
     "url": st.from_regex(r"https://[a-z]{1,20}\.example/[a-z0-9]{1,40}", fullmatch=True),
     "note": _TEXT,
     # R0 messages agree with the response code (checks rule r0.inconsistent): success codes, or
-    # free text with no code, for A; a failure code, or free text, for R.
-    "message": st.sampled_from(("SP000 - Proposed Appointment ACCEPTED", "MSG0000 - Success")) | _TEXT,
-    "rejection": st.sampled_from(("SP007 - Out of Operational Area", "RCP1061 - MPAN Invalid or Unknown")) | _TEXT,
+    # free text with no code, for A; a failure code, or free text, for R. Free text that starts like a
+    # code ("AAA100 ...") is read as one by that rule, so it is left out of both.
+    "message": st.sampled_from(("SP000 - Proposed Appointment ACCEPTED", "MSG0000 - Success")) | _UNCODED,
+    "rejection": st.sampled_from(("SP007 - Out of Operational Area", "RCP1061 - MPAN Invalid or Unknown"))
+    | _UNCODED,
 }
 
 

@@ -22,6 +22,7 @@ import queue
 import ssl
 import threading
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -41,6 +42,7 @@ from harness.transport.client import DipClient, SubmitResult
 from harness.transport.requestlog import request_handler
 from harness.transport.responses import response_entry, standard_response
 from harness.transport.signing import SIGNATURE, SigningIdentity, verify_request
+from harness.transport.tls import server_context
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +75,9 @@ class ReferenceParticipant:
                  register_webhooks: bool = True, client_timeout: float = 10.0,
                  slow_seconds: float = SLOW_SECONDS, verify: Any = True,
                  ssl_context: ssl.SSLContext | None = None, client_cert: tuple[str, str] | None = None,
-                 spontaneous_consumption: bool = False, webhook_delay: float = 0.0) -> None:
+                 webhook_tls: tuple[str | Path, str | Path] | None = None,
+                 webhook_client_ca: str | Path | bytes | None = None,
+                 spontaneous_consumption: bool = False, webhook_delay: float = 0.0, reconnect: float = 0.0) -> None:
         if role not in CERTIFIED_ROLES:
             raise UsageError(f"reference role should be one of {', '.join(CERTIFIED_ROLES)}, got {role!r}")
         if party.role != role:
@@ -92,13 +96,19 @@ class ReferenceParticipant:
         self.slow_seconds = slow_seconds
         # Not a fault: a correct webhook that takes this long to answer (bench/latency.py).
         self.webhook_delay = max(0.0, float(webhook_delay))
-        self.ssl_context = ssl_context  # serve webhooks over HTTPS (mTLS when it requires client certs)
+        # Webhooks over HTTPS: `ssl_context` as given, or built from `webhook_tls` (certificate, key); with
+        # `webhook_client_ca` they demand a client certificate issued by that CA (the DIP's, on the real DIP).
+        if ssl_context is None and webhook_tls is not None:
+            ssl_context = server_context(webhook_tls[0], webhook_tls[1], client_ca=webhook_client_ca)
+        elif webhook_client_ca is not None and webhook_tls is None:
+            raise ConfigError(f"reference {role}: webhook_client_ca needs webhook_tls (a server certificate and key)")
+        self.ssl_context = ssl_context
         self.state = ParticipantState()
         # Submissions alternate between the primary and the secondary API key (the DIP accepts either;
         # the hub records which slot each submission used), so every run exercises both.
         keys = (WRONG_API_KEY, WRONG_API_KEY) if "wrong-api-key" in self.faults else tuple(api_keys)
         self.clients = [DipClient(self.hub_url, api_key=key, identity=identity, timeout=client_timeout,
-                                  verify=verify, cert=client_cert,
+                                  verify=verify, cert=client_cert, reconnect=reconnect,
                                   header_hook=_flip_signature if "bad-signature" in self.faults else None)
                         for key in dict.fromkeys(keys)]
         self.client = self.clients[0]
@@ -107,7 +117,7 @@ class ReferenceParticipant:
         self._lock = threading.Lock()
         # Webhook registration is onboarding, not messaging: the sender faults do not touch it.
         self._admin = DipClient(self.hub_url, api_key=api_keys[0], identity=identity, timeout=client_timeout,
-                                verify=verify, cert=client_cert)
+                                verify=verify, cert=client_cert, reconnect=reconnect)
         self.behaviour = Behaviour(role, party=party, partner=partner, faults=self.faults, state=self.state,
                                    submit=self._submit, served_mpans=served_mpans, seed=seed,
                                    environment=environment, spontaneous_consumption=spontaneous_consumption)

@@ -77,7 +77,7 @@ def windows(records: Sequence[Mapping[str, Any]]) -> tuple[dict[str, tuple[int, 
 
 
 def relays(records: Sequence[Mapping[str, Any]]) -> dict[int, list[int]]:
-    """hub-inbound seq -> the hub-outbound seqs that delivered what it submitted (by transaction id)."""
+    """hub-inbound seq -> the delivery seqs that delivered what it submitted (by transaction id)."""
     delivered: dict[str, list[int]] = {}
     for r in records:
         if r.get("kind") == "event" and r.get("event") == "hub.delivery" and isinstance(r.get("data"), Mapping):
@@ -86,6 +86,11 @@ def relays(records: Sequence[Mapping[str, Any]]) -> dict[int, list[int]]:
             for tid in data.get("transaction_ids") or ():
                 if isinstance(tid, str):
                     delivered.setdefault(tid, []).extend(seqs)
+        elif r.get("kind") == "http" and r.get("channel") in ("hub-outbound", "webhook-delivery") \
+                and "transcript_seq" in _context(r):  # a DIP's delivery record, mirrored (issue 15)
+            for tid in _context(r).get("transaction_ids") or ():
+                if isinstance(tid, str):
+                    delivered.setdefault(tid, []).append(int(r["seq"]))
     out: dict[int, list[int]] = {}
     for r in records:
         if r.get("kind") == "http" and r.get("channel") == "hub-inbound":

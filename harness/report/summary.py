@@ -23,6 +23,8 @@ PARTY_FIELDS = ("role", "dip_id", "mpid", "dcp_id", "company")
 PARTNER_FIELDS = ("role", "dip_id", "mpid", "kind", "company")
 SYSTEM_FIELDS = ("name", "version", "build_id", "fingerprint")
 PACK_FIELDS = ("name", "version", "fingerprint")
+DIP_FIELDS = ("url", "kind", "label", "environment", "subject", "fingerprint", "tls", "mtls",
+              "delivery_client_certificate")
 
 
 def run_start(records: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
@@ -103,6 +105,8 @@ def build_summary(records: Sequence[Mapping[str, Any]], *, finished: str | None 
         summary["profile_digest"] = run["profile_digest"]
     if isinstance(run.get("attestation"), Mapping):
         summary["attestation"] = dict(run["attestation"])
+    if isinstance(run.get("dip"), Mapping):  # issue 15: which DIP, hosted or embedded (a self-test)
+        summary["dip"] = _pick(run["dip"], DIP_FIELDS)
     signer = run.get("signer_certificate_sha256")
     if isinstance(signer, str) and _FINGERPRINT.match(signer):
         # who signs the bundle: the party's registered certificate, as recorded when the run started

@@ -12,29 +12,22 @@ never send. Each attack here is a signed delivery that differs from a good one i
   X-DIP-Content-Hash, which is not the hash of the body received);
 - `stale-signature`: a correct DIP signature whose X-DIP-Signature-Date is a day old.
 
-What the participant must do is written in README ("What your webhook must refuse"), the catalogue
-(assumptions A-SIGNATURE, A-SIGNATURE-TRUST, A-SIGNATURE-FRESHNESS) and each finding.
+This module only describes them (for the consume checks and their findings): the deliveries are
+made by the DIP itself on request (`harness.dip.probes`, a probe of the same kind: only the DIP holds
+its key). What the participant must do is written in README ("What your webhook must refuse"), the
+catalogue (assumptions A-SIGNATURE, A-SIGNATURE-TRUST, A-SIGNATURE-FRESHNESS) and each finding.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from functools import lru_cache
-from threading import Lock
-from typing import Any
+from datetime import timedelta
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from harness.transport.signing import DEFAULT_SKEW
 
-from harness.transport.certs import cached_key
-from harness.transport.delivery import Signer, WebhookConfig, split_batches
-from harness.transport.signing import DEFAULT_SKEW, SigningIdentity, sign_request
+STALE_BY = timedelta(days=1)  # how old the stale-signature probe's X-DIP-Signature-Date is (harness.dip.probes)
 
-STALE_BY = timedelta(days=1)  # how old the stale-signature attack's X-DIP-Signature-Date is
 FRESHNESS_MINUTES = int(DEFAULT_SKEW.total_seconds() // 60)  # the window a webhook is expected to keep
-_KEYS = Lock()  # steps run concurrently: the attacker's key and certificate are made once, together
 
 
 @dataclass(frozen=True)
@@ -73,59 +66,3 @@ ATTACKS: tuple[Attack, ...] = (
 
 def attack(step: str) -> Attack:
     return next(a for a in ATTACKS if a.step == step)
-
-
-@lru_cache(maxsize=8)
-def _impostor_certificate(dip_der: bytes) -> x509.Certificate:
-    """A certificate for the attacker's key that names itself exactly as the DIP's certificate does."""
-    dip = x509.load_der_x509_certificate(dip_der)
-    key = cached_key("dipcert-attacker")
-    now = datetime.now(timezone.utc)
-    return (x509.CertificateBuilder().subject_name(dip.subject).issuer_name(dip.issuer)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=30))
-            .sign(key, hashes.SHA256()))
-
-
-def impostor(dip: SigningIdentity) -> SigningIdentity:
-    """`bad-signature`: the DIP's certificate with someone else's key; the signature cannot verify."""
-    with _KEYS:
-        return SigningIdentity.from_key_and_cert(cached_key("dipcert-impostor"), dip.certificate)
-
-
-def attacker(dip: SigningIdentity) -> SigningIdentity:
-    """`foreign-certificate`: the attacker's key and its own certificate; the signature verifies with it."""
-    der = dip.certificate.public_bytes(serialization.Encoding.DER)
-    with _KEYS:
-        return SigningIdentity.from_key_and_cert(cached_key("dipcert-attacker"), _impostor_certificate(der))
-
-
-def stale_signer(age: timedelta = STALE_BY) -> Signer:
-    """`stale-signature`: a correct signature, dated `age` ago."""
-    def sign(method: str, url: str, body: bytes, identity: Any) -> dict[str, str]:
-        return sign_request(method, url, body, identity, now=datetime.now(timezone.utc) - age)
-    return sign
-
-
-def signer_over(original: list[dict], config: WebhookConfig | None) -> Signer:
-    """`altered-body`: headers made over the wire bytes of `original`, whatever body is actually sent."""
-    signed = split_batches(original, config)[0][1]
-
-    def sign(method: str, url: str, body: bytes, identity: Any) -> dict[str, str]:
-        return sign_request(method, url, signed, identity)
-    return sign
-
-
-def hostile(step: str, dip: SigningIdentity, make: Callable[[], dict],
-            config: WebhookConfig | None) -> tuple[list[dict], SigningIdentity, Signer | None]:
-    """(messages to send, identity, signer) for one attack; `make()` gives a fresh valid sample."""
-    if step == "bad-signature":
-        return [make()], impostor(dip), None
-    if step == "foreign-certificate":
-        return [make()], attacker(dip), None
-    if step == "altered-body":
-        signed, sent = make(), make()
-        return [sent], dip, signer_over([signed], config)
-    if step == "stale-signature":
-        return [make()], dip, stale_signer()
-    raise ValueError(f"unknown attack {step!r}")

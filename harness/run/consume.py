@@ -1,7 +1,10 @@
 """Guidance 5.2a / 6.2a: the participant's webhook consumes every enabled incoming flow, and refuses
 what the DIP would never send.
 
-For one `consume` requirement (interface and event) the harness, playing the DIP, delivers:
+For one `consume` requirement (interface and event) the DIP delivers, as the harness asks it (the
+harness, playing the sending counterparty, submits through the DIP API where it holds that party's
+session keys, else asks the DIP for a `plain` probe; the replay, the hostile deliveries and the
+must-reject samples are always probes, since they need exact DIP fields or a crafted defect):
 1. one valid sample: `201` and a correct StandardResponse with RCP0000 (`consume.single`; finding
    rules `consume.status`, `consume.timeout` when no answer comes within the bound,
    `consume.connection` when the webhook cannot be reached at all, e.g. its TLS certificate is not
@@ -12,8 +15,8 @@ For one `consume` requirement (interface and event) the harness, playing the DIP
    without error (`consume.replay`) and, where the party answers that flow (IF-061 -> IF-062, ...),
    not processed twice: no second answer to it on the DIP (`consume.replay-once`, finding
    `consume.replay-processed`; assumption A-REPLAY, `harness.run.replay`);
-4. four hostile deliveries (`harness.run.adversary`), each refused with 400/401/403 or RCP9999: a
-   signature that does not verify (`consume.bad-signature`), an attacker's own certificate
+4. four hostile deliveries (`harness.run.adversary` describes them; the DIP makes them), each
+   refused with 400/401/403 or RCP9999: a signature that does not verify (`consume.bad-signature`), an attacker's own certificate
    (`consume.foreign-certificate`), a body altered after signing (`consume.altered-body`), a
    signature date a day old (`consume.stale-signature`).
 When the first delivery gets no answer at all, the rest would only repeat that, so they are not sent.
@@ -23,6 +26,9 @@ A `reject` requirement (one per interface, advisory unless the profile's policy 
 delivers the messages a recipient must reject, both at once: an MPAN core with a wrong check digit
 (RCP1061) and a senderTimestamp a day in the future (RCP1008), answered with that code in the reply
 or by `/statusmessage` within ONE bound for both (`consume.recipient-rejection`).
+
+Every check is judged from the DIP's records of those deliveries by `harness.judges.consume`, the
+judges `verify --dip-cert` runs again on the DIP's signed transcript.
 """
 
 from __future__ import annotations
@@ -36,16 +42,17 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from harness.findings import Finding
+from harness.judges.consume import acknowledged, errors_in
+from harness.judges.delivery import delivery_result
+from harness.judges.records import TranscriptRecord
+from harness.messages.access import dig
 from harness.messages.ids import break_check_digit, dip_timestamp
 from harness.plan import Requirement
 from harness.run import adversary, replay
 from harness.run.context import DEFAULT_BATCH, RunContext
 from harness.transport.delivery import DeliveryResult, WebhookConfig
-from harness.transport.responses import SUCCESS_CODES
 
 UTC = timezone.utc
-REFUSAL_STATUSES = (400, 401, 403)
-SIGNATURE_REFUSAL = "RCP9999"
 # Negative samples a recipient must reject, and the code it must give (the RCP code table).
 RECIPIENT_REJECTIONS = (
     ("bad-mpan", "RCP1061", "an MPAN core with a wrong check digit"),
@@ -58,16 +65,42 @@ class _Check:
     """A check worked out in a step (possibly on another thread), recorded later in a fixed order."""
 
     rule: str
-    passed: bool
-    findings: list[Finding] = field(default_factory=list)
-    messages: list[int] = field(default_factory=list)
+    judge: str | None
+    args: dict[str, Any]
+    transcript: list[int] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)  # only for a check no judge can make
     data: dict[str, Any] = field(default_factory=dict)
+    scan: tuple[int, int] | None = None
+
+
+@dataclass
+class _Sent:
+    """One delivery the DIP made to the participant: its attempt records (empty: none came)."""
+
+    attempts: list[TranscriptRecord]
+    problem: str | None = None  # why nothing was delivered (the DIP refused the sample, ...)
+
+    @property
+    def seqs(self) -> list[int]:
+        return [a.seq for a in self.attempts]
+
+    @property
+    def result(self) -> DeliveryResult:
+        return delivery_result(self.attempts)
+
+    @property
+    def delivered(self) -> list[dict]:
+        """The messages as the DIP delivered them (D0 added)."""
+        return [i for i in self.attempts[-1].items() if isinstance(i, dict)] if self.attempts else []
 
 
 def _record(ctx: RunContext, rid: str, checks: list[_Check]) -> bool:
     ok = True
     for c in checks:
-        ok &= ctx.check(rid, c.rule, c.passed, c.findings, c.messages, **c.data).passed
+        if c.judge is None:
+            ok &= ctx.check(rid, c.rule, not errors_in(c.findings), c.findings, [], **c.data).passed
+        else:
+            ok &= ctx.judge(rid, c.rule, c.judge, c.args, c.transcript, scan=c.scan, **c.data).passed
     return bool(ok)
 
 
@@ -78,68 +111,8 @@ def _concurrently(steps: list[Callable[[], list[_Check]]]) -> list[_Check]:
         return [check for future in futures for check in future.result()]
 
 
-def _seqs(result: DeliveryResult) -> list[int]:
-    return [a.seq for a in result.responses if a.seq is not None]
-
-
-def _codes(result: DeliveryResult) -> str:
-    """The RCP codes of a reply, or what stood in their place (never "None")."""
-    codes = [c for c in result.codes if c]
-    return ", ".join(codes) if codes else "no RCP code (no usable StandardResponse)"
-
-
-def _answered(result: DeliveryResult) -> str:
-    """How the webhook answered, including a redelivery: `HTTP 500, then HTTP 400 (RCP1006)`."""
-    parts = [f"HTTP {a.status}" if a.status is not None else (a.error or "no answer") for a in result.responses]
-    text = ", then ".join(parts) or "no answer"
-    codes = [c for c in result.codes if c]
-    return text + (f" ({', '.join(codes)})" if codes else "")
-
-
-def _redirect(status: int | None) -> bool:
-    return status is not None and 300 <= status < 400
-
-
-def _accept_findings(result: DeliveryResult, what: str, timeout: float) -> list[Finding]:
-    """Why a delivery of valid messages was not consumed: `consume.timeout`, `consume.connection`,
-    `consume.redelivery` or `consume.status`; a warning when it was, but only on redelivery."""
-    first = result.responses[0].status if result.responses else None
-    redelivered = len(result.responses) > 1
-    if result.outcome == "accepted" and all(c in SUCCESS_CODES for c in result.codes):
-        if redelivered:
-            return [Finding("consume.redelivery", "", "HTTP 201 at the first delivery", f"HTTP {first}",
-                            f"{what}: the webhook answered HTTP {first}; the DIP's redelivery of the same batch "
-                            f"was accepted", "warning")]
-        return []
-    if result.status is None:
-        detail = "; ".join(f.message for f in result.findings) or "no reply"
-        if any(f.rule == "delivery.timeout" for f in result.findings):
-            return [Finding("consume.timeout", "", f"an answer within {timeout:g} s", detail,
-                            f"{what}: the webhook did not answer within {timeout:g} s ({detail})")]
-        return [Finding("consume.connection", "", "a connection to the webhook (TCP, TLS)", detail,
-                        f"{what}: the webhook could not be reached ({detail})")]
-    detail = "; ".join(f"{f.rule}: {f.message}" for f in result.findings if f.severity == "error")
-    if redelivered and result.status is not None and result.status < 500 and result.status not in (408, 429):
-        return [Finding("consume.redelivery", "", "the redelivered batch accepted: HTTP 201, RCP0000",
-                        _answered(result),
-                        f"{what}: the webhook answered HTTP {first}, then refused the DIP's redelivery of the same "
-                        f"batch ({_answered(result)}). After a 5xx the DIP delivers the batch again: a webhook "
-                        f"must accept it (201, RCP0000) and must not treat it as a duplicate of what it failed",
-                        extra={"codes": result.codes})]
-    if _redirect(result.status):
-        return [Finding("consume.status", "", "HTTP 201 with a StandardResponse, RCP0000 for every message",
-                        f"HTTP {result.status}",
-                        f"{what}: the webhook answered with a redirect (HTTP {result.status}); the DIP does not "
-                        f"follow redirects, so the delivery was not consumed. Register the final URL",
-                        extra={"codes": result.codes})]
-    return [Finding("consume.status", "", "HTTP 201 with a StandardResponse, RCP0000 for every message",
-                    _answered(result),
-                    f"{what}: not consumed ({_answered(result)}{'; ' + detail if detail else ''})",
-                    extra={"codes": result.codes})]
-
-
 class _Deliveries:
-    """One requirement's view: where to deliver, who sends, fresh samples per step."""
+    """One requirement's view: where the DIP delivers, who sends, fresh samples per step."""
 
     def __init__(self, ctx: RunContext, req: Requirement, hook: WebhookConfig) -> None:
         assert req.interface and req.event
@@ -150,19 +123,62 @@ class _Deliveries:
         self._factories: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def sample(self, step: str) -> dict:
-        """A new valid egress sample from the step's own factory, seeded by requirement and step, so the
-        values are reproducible whatever runs alongside (each step makes its samples on one thread)."""
+    def _factory(self, step: str) -> Any:
+        """The step's own factory, seeded by requirement and step, so the values are reproducible
+        whatever runs alongside (each step makes its samples on one thread)."""
         with self._lock:
             factory = self._factories.get(step)
             if factory is None:
                 factory = self._factories[step] = self.ctx.factory_for(f"{self.req.id}:{step}")
-        item = factory.message(self.interface, self.event, sender=self.sender, recipients=[self.me.dip_id])
-        return factory.egress(item, recipients=[self.me.dip_id])
+        return factory
 
-    def deliver(self, step: str, items: list[dict], **kw: Any) -> DeliveryResult:
-        context = {"requirement": self.req.id, "interface": self.interface, "event": self.event, "step": step}
-        return self.ctx.deliver(self.hook.callback_url, items, config=self.hook, context=context, **kw)
+    def message(self, step: str) -> dict:
+        """A new valid sample as its sender submits it (ingress form)."""
+        return self._factory(step).message(self.interface, self.event, sender=self.sender,
+                                           recipients=[self.me.dip_id])
+
+    def sample(self, step: str) -> dict:
+        """A new valid sample as the DIP delivers it (egress form: D0 added), for a probe."""
+        return self._factory(step).egress(self.message(step), recipients=[self.me.dip_id])
+
+    def send(self, step: str, count: int = 1) -> _Sent:
+        """`count` new samples delivered by the DIP in one batch: submitted through the DIP API as the
+        sending counterparty when the harness plays it, else a `plain` probe (with one redelivery after
+        a 5xx, as the DIP redelivers)."""
+        ctx = self.ctx
+        client = ctx.sender(self.sender.role)
+        if client is None:
+            return self.probe(step, [self.sample(step) for _ in range(count)], redeliver=True)
+        answer = ctx.send_through_dip(self.sender.role, self.interface, [self.message(step) for _ in range(count)])
+        if not answer.ok or not all(answer.transaction_ids):
+            return _Sent([], f"the DIP refused the harness's own {self.label} sample as {self.sender.role} "
+                             f"{self.sender.dip_id} (HTTP {answer.status}, {', '.join(answer.messages) or 'no code'})")
+        wanted = set(answer.transaction_ids)
+        bound = ctx.delivery_bound()
+        try:
+            done = ctx.hub.wait_for_delivery(lambda d: d.recipient == self.me.dip_id and wanted & set(d.transaction_ids),
+                                             bound)
+        except TimeoutError:
+            return _Sent([], f"the DIP did not finish delivering the {self.label} sample within {bound:g} s")
+        records = ctx.hub.record_set(done.transcript_seqs)
+        return _Sent([r for s in done.transcript_seqs if (r := records.get(s)) is not None])
+
+    def probe(self, step: str, items: list[dict], *, kind: str = "plain", redeliver: bool = False) -> _Sent:
+        done = self.ctx.probe(self.interface, kind, items, redeliver=redeliver,
+                              tag={"requirement": self.req.id, "step": step})
+        records = self.ctx.hub.record_set(done.seqs)
+        return _Sent([r for s in done.seqs if (r := records.get(s)) is not None],
+                     None if done.seqs else f"the DIP made no {kind} delivery ({done.outcome})")
+
+    def accepted(self, step: str, sent: _Sent, what: str, **extra: Any) -> _Check:
+        """The check that a delivery of valid messages was consumed (judge `consume.accepted`)."""
+        rule = "consume.replay" if extra.get("replay") else f"consume.{'single' if step == 'smoke' else step}"
+        if sent.problem is not None:
+            return _Check(rule, None, {}, findings=[Finding(
+                "consume.no-delivery", "", f"a {self.label} delivery by the DIP", "none", f"{what}: {sent.problem}")],
+                data={"step": step})
+        args = {"attempts": sent.seqs, "what": what, "timeout": self.ctx.step_timeout, **extra}
+        return _Check(rule, "consume.accepted", args, sent.seqs, data={"step": step})
 
 
 def _webhook(ctx: RunContext, req: Requirement) -> WebhookConfig | None:
@@ -171,7 +187,8 @@ def _webhook(ctx: RunContext, req: Requirement) -> WebhookConfig | None:
     if hook is None:
         ctx.check(req.id, "consume.webhook", False, [Finding(
             "consume.webhook", f"webhooks.{req.interface}", "a webhook URL for this interface", "none",
-            f"no webhook is configured or registered for {req.interface}: nothing can be delivered")])
+            f"no webhook is configured in the profile or registered with the DIP for {req.interface}: nothing "
+            f"can be delivered")])
     return hook
 
 
@@ -183,99 +200,63 @@ def run_consume(ctx: RunContext, req: Requirement) -> bool:
     d = _Deliveries(ctx, req, hook)
     rid = req.id
     # 1. one message (redelivered once after a 5xx, as the DIP does)
-    first = d.sample("single")
-    since = datetime.now(UTC)
-    single = d.deliver("single", [first], redeliver=True)
-    problems = _accept_findings(single, f"{d.label} single delivery", ctx.step_timeout)
-    ok = _record(ctx, rid, [_Check("consume.single", not _errors(problems), problems, _seqs(single),
-                                   {"step": "single"})])
-    if single.status is None:
+    since = ctx.hub.last_seq + 1
+    single = d.send("single")
+    check = d.accepted("single", single, f"{d.label} single delivery")
+    ok = _record(ctx, rid, [check])
+    if not single.attempts or single.result.status is None:
         return False
-    consumed = not _errors(problems)
-    checks = _concurrently([lambda: _batch(d), lambda: _replay(d, first, since, consumed),
+    consumed = ok
+    checks = _concurrently([lambda: _batch(d), lambda: _replay(d, single, since, consumed),
                             *[(lambda a=a: _refused(d, a)) for a in adversary.ATTACKS]])
     return _record(ctx, rid, checks) and ok
-
-
-def _errors(findings: list[Finding]) -> bool:
-    return any(f.severity == "error" for f in findings)
 
 
 def _batch(d: _Deliveries) -> list[_Check]:
     """2. a batch in one POST."""
     size = max(1, min(DEFAULT_BATCH, d.hook.max_message_count or DEFAULT_BATCH))
-    batch = [d.sample("batch") for _ in range(size)]
-    result = d.deliver("batch", batch, redeliver=True)
-    problems = _accept_findings(result, f"{d.label} batch of {size}", d.ctx.step_timeout)
-    if not _errors(problems) and result.batches != 1 and size > 1:
-        problems.append(Finding("consume.status", "", "one POST", f"{result.batches} POSTs", "the batch was split",
-                                "warning"))
-    return [_Check("consume.batch", not _errors(problems), problems, _seqs(result), {"step": "batch", "size": size})]
+    sent = d.send("batch", size)
+    check = d.accepted("batch", sent, f"{d.label} batch of {size}", batch=size)
+    check.data["size"] = size
+    return [check]
 
 
-def _replay(d: _Deliveries, first: dict, since: datetime, consumed: bool) -> list[_Check]:
+def _replay(d: _Deliveries, first: _Sent, since: int, consumed: bool) -> list[_Check]:
     """3. the first message replayed: acknowledged, and (where the party answers it) not processed twice."""
     ctx = d.ctx
+    delivered = first.delivered[0]
     answers = replay.answers_to(d.interface, d.event, ctx.role, ctx.enabled_interfaces) if consumed else ()
-    seen = replay.first_answer(ctx.hub, first, answers, d.me.dip_id, since, ctx.step_timeout) if answers else None
-    result = d.deliver("replay", [_as_replay(first)])
-    problems = [Finding("consume.replay", f.path, f.expected, f.actual,
-                        f"replay (same D0.transactionID, replayIndicator true): {f.message}; a replay must be "
-                        f"acknowledged like the first delivery (assumption A-REPLAY)", f.severity, f.extra)
-                for f in _accept_findings(result, f"{d.label} replayed delivery", ctx.step_timeout)]
-    checks = [_Check("consume.replay", not _errors(problems), problems, _seqs(result), {"step": "replay"})]
-    if not answers or _errors(problems):
-        return checks
-    what = " or ".join(f"{a.interface} [{a.event}]" for a in answers)
-    if seen is None:
-        checks.append(_Check("consume.replay-once", True, [Finding(
-            "consume.replay-processed", "", f"{what} answering the first delivery", "none",
-            f"{d.label}: no {what} answering the first delivery reached the DIP within {ctx.step_timeout:g} s, so "
-            f"whether the replay was processed again could not be observed", "warning")],
-            _seqs(result), {"step": "replay-once"}))
-        return checks
-    answer, took = seen
-    window = min(ctx.step_timeout, max(ctx.quiet_window, 2 * took))
-    twice = replay.second_answer(ctx.hub, first, answers, d.me.dip_id, since, window)
-    tx = first["payload"]["CommonBlock"]["D0"]["transactionID"]
-    if twice:
-        seqs = [s.seq for s in twice if s.seq is not None]
-        checks.append(_Check("consume.replay-once", False, [Finding(
-            "consume.replay-processed", "/0/payload/CommonBlock/D0/replayIndicator",
-            f"one {what} for transaction {tx}", f"{len(twice)} answers (evidence {', '.join(map(str, seqs))})",
-            f"{d.label}: the replay of transaction {tx} (replayIndicator true) was processed again: the "
-            f"{ctx.role} sent {len(twice)} {what} answering it. A replay must be acknowledged (201, RCP0000) "
-            f"and not processed twice (assumption A-REPLAY)", extra={"transactionID": tx})],
-            _seqs(result) + seqs, {"step": "replay-once", "window": round(window, 3)}))
-    else:
-        # The answer is named, not cited: this check judges its count, not its content (which the
-        # produce and exchange requirements judge), so verify must not re-validate it as this check's.
-        checks.append(_Check("consume.replay-once", True, [], _seqs(result),
-                             {"step": "replay-once", "window": round(window, 3), "answer_seq": answer.seq}))
-    return checks
+    seen = replay.first_answer(ctx.hub, delivered, answers, d.me.dip_id, since, ctx.step_timeout) if answers else None
+    sent = d.probe("replay", [_as_replay(delivered)])
+    check = d.accepted("replay", sent, f"{d.label} replayed delivery", replay=True)
+    if not answers or check.judge is None or errors_in(_judged(ctx, check)):
+        return [check]
+    window = 0.0
+    if seen is not None:
+        window = min(ctx.step_timeout, max(ctx.quiet_window, 2 * seen[1]))
+        replay.second_answer(ctx.hub, delivered, answers, d.me.dip_id, since, window)
+    args = {"attempts": sent.seqs, "label": d.label, "answers": [[a.interface, a.event] for a in answers],
+            "party": d.me.dip_id, "role": ctx.role, "timeout": ctx.step_timeout}
+    data = {"step": "replay-once"} if seen is None else {"step": "replay-once", "window": round(window, 3)}
+    return [check, _Check("consume.replay-once", "consume.replay-once", args, sent.seqs, data=data,
+                          scan=(since, ctx.hub.last_seq))]
+
+
+def _judged(ctx: RunContext, check: _Check) -> list[Finding]:
+    """A check's findings now (without recording it): the step after it depends on them."""
+    from harness.judges import apply
+
+    return apply(str(check.judge), ctx.hub.record_set(check.transcript, check.scan), check.args)
 
 
 def _refused(d: _Deliveries, a: adversary.Attack) -> list[_Check]:
-    """4. a hostile delivery: 400/401/403 or RCP9999 for every message."""
-    items, identity, sign = adversary.hostile(a.step, d.ctx.hub.identity, lambda: d.sample(a.step), d.hook)
-    result = d.deliver(a.step, items, identity=identity, sign=sign)
-    refused = result.status in REFUSAL_STATUSES or (
-        result.status is not None and result.status < 300 and bool(result.codes)
-        and all(c == SIGNATURE_REFUSAL for c in result.codes))
-    problems = []
-    if not refused:
-        if result.status is None or result.status >= 500:
-            how = f"was not refused cleanly ({_answered(result)})"
-        elif _redirect(result.status):
-            how = (f"was answered with a redirect (HTTP {result.status}), which is neither a refusal nor an "
-                   f"acknowledgement")
-        else:
-            how = f"was accepted ({_answered(result)})"
-        problems.append(Finding(a.rule, f"header:{a.header}", "HTTP 400/401/403 or RCP9999 for every message",
-                                _answered(result),
-                                f"{d.label}: {a.what} {how}; the webhook must {a.must}, and answer 401 (or 400/403) "
-                                f"or RCP9999"))
-    return [_Check(a.check, not problems, problems, _seqs(result), {"step": a.step, "expected_valid": True})]
+    """4. a hostile delivery the DIP makes on request: 400/401/403 or RCP9999 for every message."""
+    sent = d.probe(a.step, [d.sample(a.step)], kind=a.step)
+    if sent.problem is not None:
+        return [_Check(a.check, None, {}, findings=[Finding("consume.no-delivery", "", f"a {a.step} probe", "none",
+                                                            f"{d.label}: {sent.problem}")], data={"step": a.step})]
+    return [_Check(a.check, "consume.refused", {"attempts": sent.seqs, "attack": a.step, "label": d.label},
+                   sent.seqs, data={"step": a.step, "expected_valid": True})]
 
 
 def run_reject(ctx: RunContext, req: Requirement) -> bool:
@@ -285,15 +266,16 @@ def run_reject(ctx: RunContext, req: Requirement) -> bool:
         return False
     d = _Deliveries(ctx, req, hook)
     negatives = [(name, code, what, _negative(d.sample(name), name)) for name, code, what in RECIPIENT_REJECTIONS]
-    results = {}
+    sent: dict[str, _Sent] = {}
 
     def send(name: str, item: dict) -> list[_Check]:
-        results[name] = d.deliver(name, [item], redeliver=True)
+        sent[name] = d.probe(name, [item], redeliver=True)
         return []
 
     _concurrently([(lambda n=name, i=item: send(n, i)) for name, _, _, item in negatives])
     # Accepted in the reply: the rejection may still come by /statusmessage; wait for all at once.
-    later = {name: (code, item) for name, code, _, item in negatives if _acknowledged(results[name])}
+    later = {name: (code, item) for name, code, _, item in negatives
+             if sent[name].attempts and acknowledged(sent[name].result)}
     reported: dict[str, Any] = {}
     if later:
         def all_reported() -> bool:
@@ -307,11 +289,17 @@ def run_reject(ctx: RunContext, req: Requirement) -> bool:
         ctx.hub.wait_until(all_reported, ctx.step_timeout)
     checks = []
     for name, code, what, item in negatives:
-        result = results[name]
-        problems = _rejection_findings(ctx, result, item, code, what, d.label, reported.get(name))
-        seqs = _seqs(result) + ([reported[name].seq] if name in reported and reported[name].seq else [])
-        checks.append(_Check("consume.recipient-rejection", not problems, problems, seqs,
-                             {"step": name, "expected_valid": False, "expected_code": code}))
+        tx = dig(item, "payload", "CommonBlock", "D0", "transactionID")
+        data = {"step": name, "expected_valid": False, "expected_code": code}
+        if sent[name].problem is not None:
+            checks.append(_Check("consume.recipient-rejection", None, {}, findings=[Finding(
+                "consume.no-delivery", "", f"a {name} probe", "none", f"{d.label}: {sent[name].problem}")], data=data))
+            continue
+        status = reported.get(name)
+        seqs = sent[name].seqs + ([status.transcript_seq] if status is not None else [])
+        args = {"attempts": sent[name].seqs, "code": code, "what": what, "label": d.label,
+                "timeout": ctx.step_timeout, "transaction_id": tx, "party": ctx.me.dip_id}
+        checks.append(_Check("consume.recipient-rejection", "consume.recipient-rejection", args, seqs, data=data))
     return _record(ctx, req.id, checks)
 
 
@@ -321,9 +309,7 @@ def run_smoke(ctx: RunContext, req: Requirement) -> bool:
     if hook is None:
         return False
     d = _Deliveries(ctx, req, hook)
-    result = d.deliver("smoke", [d.sample("smoke")], redeliver=True)
-    problems = _accept_findings(result, f"{d.label} smoke delivery", ctx.step_timeout)
-    return ctx.check(req.id, "consume.single", not _errors(problems), problems, _seqs(result), step="smoke").passed
+    return _record(ctx, req.id, [d.accepted("smoke", d.send("smoke"), f"{d.label} smoke delivery")])
 
 
 def _as_replay(item: dict) -> dict:
@@ -341,40 +327,8 @@ def _negative(item: dict, name: str) -> dict:
     return item
 
 
-def _acknowledged(result: DeliveryResult) -> bool:
-    return result.status == 201 and bool(result.codes) and all(c in SUCCESS_CODES for c in result.codes)
-
-
 def _status_for(ctx: RunContext, item: dict, code: str) -> Any:
     tx = item["payload"]["CommonBlock"]["D0"]["transactionID"]
     me = ctx.me.dip_id
     return next((s for s in ctx.hub.status_messages() if s.sender == me and code in s.codes and any(
         isinstance(e, dict) and e.get("transactionID") == tx for e in s.entries)), None)
-
-
-def _rejection_findings(ctx: RunContext, result: DeliveryResult, item: dict, code: str, what: str, label: str,
-                        status: Any) -> list[Finding]:
-    """The right code in the reply, or (after a 201 without it) in a status message within the bound."""
-    tx = item["payload"]["CommonBlock"]["D0"]["transactionID"]
-    where, extra = "/0/payload/CommonBlock", {"transactionID": tx}
-    if result.status is None:
-        timed_out = any(f.rule == "delivery.timeout" for f in result.findings)
-        return [Finding("consume.timeout" if timed_out else "consume.connection", "",
-                        f"an answer within {ctx.step_timeout:g} s", _answered(result),
-                        f"{label}: no answer to {what} ({_answered(result)})", extra=extra)]
-    if code in result.codes:
-        return []
-    if _acknowledged(result):
-        if status is not None:
-            return []
-        return [Finding("consume.recipient-rejection", where, code, f"HTTP 201, {_codes(result)}",
-                        f"{label}: {what} was accepted; a recipient must reject it with {code}, in the reply or by "
-                        f"/statusmessage within {ctx.step_timeout:g} s (assumption A-RECIPIENT-REJECTS)",
-                        extra=extra)]
-    if _redirect(result.status):
-        return [Finding("consume.recipient-rejection", where, code, f"HTTP {result.status}",
-                        f"{label}: {what} was answered with a redirect (HTTP {result.status}): neither a rejection "
-                        f"nor an acknowledgement; expected {code}", extra=extra)]
-    return [Finding("consume.recipient-rejection", where, code, _answered(result),
-                    f"{label}: {what} was answered {_answered(result)}, without {code}; a recipient must reject it "
-                    f"with {code} (assumption A-RECIPIENT-REJECTS)", extra=extra)]

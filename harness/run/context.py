@@ -1,9 +1,11 @@
 """What a requirement's check code talks to while a run is under way.
 
-One `RunContext` per run holds the profile, the evidence recorder, the started simulated DIP, the
-DIP's signing identity, and the partner (the built-in reference participant or a real endpoint).
-Check code asks it to deliver to the participant's webhook, to make a party send, and to record a
-check; it never touches the recorder's format itself.
+One `RunContext` per run holds the profile, the evidence recorder, the run's DIP session (a
+`RemoteHub`: the DIP reached through its API, embedded or hosted), the counterparties the harness
+plays, and the partner (the built-in reference participant or a real endpoint). Check code asks it
+to have the DIP deliver to the participant (a submission as a counterparty, or a probe), to make a
+party send, and to judge what the DIP's transcript shows (`judge`); it never touches the recorder's
+format itself.
 """
 
 from __future__ import annotations
@@ -19,13 +21,12 @@ from harness.findings import Finding
 from harness.messages.samples import DEFAULT_PARTIES, Party, SampleFactory
 from harness.profile import Profile, Trigger
 from harness.run.triggers import SendResult, fire, trigger_spec
-from harness.transport.delivery import DeliveryResult, Signer, Timeouts, WebhookConfig, deliver
+from harness.transport.delivery import WebhookConfig
 
 DEFAULT_BATCH = 3  # messages in the batched consume delivery (capped by the webhook's maxMessageCount)
 # Requirements and their steps run concurrently (issue 14): at most `[harness] parallel` times this
 # many deliveries to the participant's webhooks are in flight at once (documented in docs/profile.md).
 DELIVERIES_PER_REQUIREMENT = 3
-REDELIVERY_BACKOFF = (0.05, 0.5)  # seconds before the one redelivery after a 5xx/408/429 answer
 
 
 @dataclass
@@ -43,10 +44,12 @@ class RunContext:
 
     def __init__(self, profile: Profile, *, hub: Any, recorder: Any, pack: Any = None,
                  partner_reference: Any = None, catalogue: Catalogue | None = None, timeout: float | None = None,
-                 announce: Callable[[str], None] | None = None, run_id: str = "") -> None:
+                 announce: Callable[[str], None] | None = None, run_id: str = "",
+                 senders: Mapping[str, Any] | None = None) -> None:
         self.profile = profile
         self.role = profile.role
-        self.hub = hub
+        self.hub = hub  # harness.dip.client.RemoteHub: the run's DIP session, through the DIP's API only
+        self.senders = dict(senders or {})  # role -> DipClient of a counterparty the harness plays
         self.outcomes: list[CheckOutcome] = []
         # Check code elsewhere (the exchange engine) records through `recorder.check` directly; the
         # tracking view sees those checks too, so every requirement's verdict is known as it ends.
@@ -88,6 +91,9 @@ class RunContext:
         partner = self.partner
         if partner is not None and partner.role == role:
             return partner
+        played = (getattr(self.hub, "counterparties", None) or {}).get(role)
+        if played is not None:  # the DIP ID the session gave the counterparty the harness plays
+            return Party(role, played.dip_id, played.mpid)
         return DEFAULT_PARTIES[role]
 
     def sender_for(self, interface_id: str, event: str) -> Party:
@@ -114,38 +120,67 @@ class RunContext:
 
     def parties(self) -> dict[str, Party]:
         """Who the samples name per role: this party, its partner, and the default market parties."""
-        out = {**DEFAULT_PARTIES, self.role: self.me}
+        out = {**DEFAULT_PARTIES, **{role: self.party(role) for role in DEFAULT_PARTIES}, self.role: self.me}
         if self.partner is not None:
             out[self.partner.role] = self.partner
         return out
 
-    # --- delivering to the participant (the harness as the DIP) --------------------------------
+    # --- the DIP's deliveries to the participant ------------------------------------------------
 
     def webhook(self, interface_id: str) -> WebhookConfig | None:
-        """Where the DIP delivers `interface_id` to us: as registered on the hub, else the profile's URL."""
+        """Where the DIP delivers `interface_id` to us: as the DIP says it is registered (onboarding or
+        pubconfig), else the profile's URL (a DIP that does not tell its parties' webhooks)."""
         registered = self.hub.webhook(self.me.dip_id, interface_id)
         if registered is not None:
             return registered
         url = self.profile.webhook_for(interface_id)
         return WebhookConfig(url, None, None) if url else None
 
-    def timeouts(self) -> Timeouts:
-        t = self.step_timeout
-        return Timeouts(connect=min(5.0, t), read=t, write=t, pool=min(5.0, t), total=t)
+    def delivery_bound(self) -> float:
+        """How long a routed delivery may take before its last attempt is recorded: the DIP's own policy
+        (retries, per-attempt timeout, backoff) when it announces one, else four of the run's bounds."""
+        policy = (getattr(self.hub, "dip", None) or {}).get("delivery") or {}
+        try:
+            retries, timeout = int(policy["retries"]), float(policy["timeout"])
+            backoff = float((policy.get("backoff") or [0, 0])[-1])
+        except (KeyError, TypeError, ValueError, IndexError):
+            return 4 * self.step_timeout
+        return (retries + 1) * (timeout + backoff) + self.step_timeout
 
-    def deliver(self, url: str, items: list[dict], *, config: WebhookConfig | None = None, identity: Any = None,
-                context: Mapping[str, Any] | None = None, sign: Signer | None = None,
-                redeliver: bool = False) -> DeliveryResult:
-        """One signed delivery. With `redeliver`, a retryable answer (5xx gateway code, 408, 429) is
-        followed by ONE redelivery of the same batch, as the DIP redelivers; both attempts are in the
-        result and the evidence. Never a retry after a timeout: one bound of waiting per delivery."""
-        tls = getattr(self.hub.config.delivery, "client_tls", None)
-        recorder = _Contextual(self.recorder, context) if self.recorder is not None else None
+    def sender(self, role: str) -> Any:
+        """A DIP client acting as the counterparty `role` the harness plays in the session, or None."""
+        return self.senders.get(role)
+
+    def send_through_dip(self, role: str, interface_id: str, items: list[dict]) -> Any:
+        """Submit `items` as the counterparty `role` through the DIP API (the DIP adds D0 and delivers)."""
+        client = self.senders[role]
         with self._in_flight:
-            return deliver(url, items, identity=identity or self.hub.identity, config=config,
-                           timeout=self.timeouts(), retries=1 if redeliver else 0, backoff=REDELIVERY_BACKOFF,
-                           retry_errors=False, client_tls=tls, recorder=recorder, channel="webhook-delivery",
-                           sign=sign)
+            return client.submit(interface_id, items)
+
+    def probe(self, interface_id: str, kind: str, items: list[dict], *, redeliver: bool = False,
+              tag: dict[str, str] | None = None) -> Any:
+        """One delivery the DIP makes to us as asked (`plain` egress items, or a hostile kind); `tag` (the
+        requirement and step) is kept on its records, so the evidence and the report name them."""
+        with self._in_flight:
+            return self.hub.probe(interface_id, self.me.dip_id, kind, items, redeliver=redeliver,
+                                  timeout=self.step_timeout, tag=tag)
+
+    # --- judging from the DIP's transcript -------------------------------------------------------
+
+    def judge(self, requirement: str, rule: str, judge: str, args: Mapping[str, Any],
+              transcript: Iterable[int | None], *, scan: tuple[int, int] | None = None,
+              also: Iterable[int | None] = (), **data: Any) -> CheckOutcome:
+        """Judge `transcript` records with judge `judge` and record the check naming judge, arguments and
+        records, so that verify can judge the DIP's signed transcript the same way. `also`: evidence
+        seqs the check cites besides the mirrored DIP records (a trigger call)."""
+        from harness.judges import apply
+
+        seqs = sorted({s for s in transcript if isinstance(s, int)})
+        findings = apply(judge, self.hub.record_set(seqs, scan), args)
+        passed = not any(f.severity == "error" for f in findings)
+        evidence = self.hub.evidence_seqs(seqs) + [m for m in also if isinstance(m, int)]
+        return self.check(requirement, rule, passed, findings, evidence, judge=judge, judge_args=dict(args),
+                          transcript=seqs, transcript_scan=list(scan) if scan else None, **data)
 
     # --- asking a party to send ---------------------------------------------------------------
 
@@ -234,20 +269,6 @@ class _Tracking:
             seq = self._recorder.check(requirement, rule, passed, found, messages=messages, **data)
             self._outcomes.append(CheckOutcome(requirement, rule, bool(passed), found))
         return seq
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._recorder, name)
-
-
-class _Contextual:
-    """A recorder view that adds the requirement's context to every HTTP record it writes."""
-
-    def __init__(self, recorder: Any, context: Mapping[str, Any] | None) -> None:
-        self._recorder, self._context = recorder, dict(context or {})
-
-    def http(self, **kw: Any) -> int:
-        kw["context"] = {**self._context, **dict(kw.get("context") or {})}
-        return self._recorder.http(**kw)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._recorder, name)

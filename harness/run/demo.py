@@ -77,7 +77,7 @@ class DemoPKI:
 
 
 def make_pki(folder: Path) -> DemoPKI:
-    from harness.run.dipidentity import CERT, KEY
+    from harness.dip.identity import CERT, KEY
 
     ca = make_ca("dipcert demo CA", key=cached_key("demo-ca"))
     ca.write(folder, "ca")

@@ -1,7 +1,8 @@
 """Guidance 5.2b / 6.2b: the participant produces valid messages of every enabled outgoing flow.
 
 The harness triggers the participant (its profile's `http`, `command` or `manual` trigger), then
-waits, bounded, for what it sends to the simulated DIP. The hub's own judgement is the first check
+waits, bounded, for what it sends to the DIP (as the DIP's records show it). The DIP's own judgement
+is the first check
 (API key, signature, envelope and schema, sender, recipient, duplicate reference, timestamp skew:
 a rejection carries those findings and the DIP's MSG code, also when the trigger itself reports the
 refusal); on an accepted message the harness adds what the DIP would not reject but certification
@@ -12,6 +13,9 @@ A-COMPLETE-DAYS: provisional).
 
 `run_declared_flows` (requirement `<role>-5.2b/declared-flows`, planned last) flags any message the
 party sent on an interface its profile does not enable.
+
+The judgement itself is `harness.judges.produce`, on the DIP's record of the submission: the same
+judges `verify --dip-cert` runs on the DIP's signed transcript.
 """
 
 from __future__ import annotations
@@ -19,20 +23,15 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from harness import business
 from harness.findings import Finding
+from harness.judges.produce import identity_of, produce_rules
 from harness.messages.access import dig
 from harness.messages.ids import correlation_id
 from harness.plan import Requirement
 from harness.run.context import RunContext
 
 UTC = timezone.utc
-# Rules produce applies beyond the hub's, per interface (the plan reads them for the assumptions they rest on).
-PRODUCE_RULES: dict[str, tuple[str, ...]] = {"IF-064": ("periods.count", "consumption.complete-days")}
-
-
-def produce_rules(interface_id: str) -> tuple[str, ...]:
-    return PRODUCE_RULES.get(interface_id, ())
+__all__ = ["produce_rules", "run_produce", "run_declared_flows"]
 
 
 def run_produce(ctx: RunContext, req: Requirement) -> bool:
@@ -42,7 +41,7 @@ def run_produce(ctx: RunContext, req: Requirement) -> bool:
     rid, interface_id, event = req.id, req.interface, req.event
     me = ctx.me
     corr = correlation_id(datetime.now(UTC), ctx.rng_for(rid))
-    t0 = datetime.now(UTC)
+    since = ctx.hub.last_seq + 1  # the DIP's order, not a clock
     claimed_before = {s.transaction_id for s in ctx.hub.received()}
     rejections_before = len(ctx.hub.rejections())
     sent = ctx.send(ctx.role, interface_id, event, correlation_id=corr,
@@ -50,7 +49,7 @@ def run_produce(ctx: RunContext, req: Requirement) -> bool:
 
     def mine(s: Any) -> bool:
         return (s.transaction_id not in claimed_before and s.interface_id == interface_id and s.event == event
-                and s.sender == me.dip_id and s.received_at >= t0)
+                and s.sender == me.dip_id and (s.transcript_seq or 0) >= since)
 
     def refused() -> Any:
         for r in ctx.hub.rejections()[rejections_before:]:
@@ -68,6 +67,7 @@ def run_produce(ctx: RunContext, req: Requirement) -> bool:
     if not sent.ok:
         # The trigger failed; if that is because the DIP refused what the participant sent, say so with
         # the DIP's code rather than "could not ask".
+        ctx.hub.sync()  # what the DIP has seen by now, not only what the stream has brought so far
         found = ctx.hub.wait_until(refused, 0.0)
         if found is None:
             return ctx.check(rid, "produce.trigger", False, [Finding(
@@ -87,66 +87,16 @@ def run_produce(ctx: RunContext, req: Requirement) -> bool:
             f"{ctx.step_timeout:g} s of being asked ({sent.detail})")], [sent.seq], step="wait").passed
     kind, what = found
     if kind == "rejected":
-        codes = ",".join(what.codes) or f"HTTP {what.status}"
-        findings = [Finding(f.rule, f.path, f.expected, f.actual,
-                            f"the DIP refused the {interface_id} submission ({codes}): {f.message}", f.severity,
-                            {**f.extra, "codes": list(what.codes)})
-                    for f in what.findings if f.severity == "error"] or [Finding(
-            "hub.rejected", "", "MSG0000", codes, f"the DIP rejected the {interface_id} submission ({codes})",
-            extra={"codes": list(what.codes)})]
-        if not sent.ok:
-            findings = [*findings, Finding("produce.trigger", f"triggers.{interface_id}", "the trigger to succeed",
-                                           sent.detail, f"the trigger reported the refusal: {sent.detail}",
-                                           "warning")]
-        return ctx.check(rid, "produce.accepted", False, findings, [what.seq, sent.seq], step="submit",
-                         status=what.status, codes=what.codes, expected_valid=True).passed
+        args = {"seq": what.transcript_seq, "prefix": f"the DIP refused the {interface_id} submission",
+                "fallback": "hub.rejected", "interface": interface_id, "trigger": None if sent.ok else sent.detail}
+        return ctx.judge(rid, "produce.accepted", "submission.rejected", args, [what.transcript_seq],
+                         also=[sent.seq], step="submit", status=what.status, codes=what.codes,
+                         expected_valid=True).passed
     sub = what
-    findings = message_findings(ctx, sub.item, sub.index, sub.findings)
-    passed = not any(f.severity == "error" for f in findings)
-    return ctx.check(rid, "produce.accepted", passed, findings, [sub.seq, sent.seq], step="submit",
-                     transaction_id=sub.transaction_id).passed
-
-
-def message_findings(ctx: RunContext, item: dict, index: int, hub_findings: list[Finding]) -> list[Finding]:
-    """Everything judged on one accepted outgoing message: the hub's business checks, the identity and
-    environment against the profile, and the produce rules of its interface (resting on assumptions)."""
-    interface_id = dig(item, "payload", "CommonBlock", "S0", "interfaceID")
-    rules = produce_rules(interface_id) if isinstance(interface_id, str) else ()
-    found = [f for f in hub_findings if f.rule not in rules]
-    found += identity_findings(ctx, item, index)
-    if "periods.count" in rules:
-        found += business.check_periods_count(item, index=index)
-    if "consumption.complete-days" in rules:
-        found += business.check_complete_days(item, today=datetime.now(UTC).date(), index=index)
-    return business.provisional(found, ctx.catalogue)
-
-
-def identity_findings(ctx: RunContext, item: dict, index: int = 0) -> list[Finding]:
-    """Sender, recipient and environment as the profile declares them (the hub checks only consistency)."""
-    p = ctx.profile
-    common = dig(item, "payload", "CommonBlock") or {}
-    base = f"/{index}/payload/CommonBlock"
-    out: list[Finding] = []
-    s1 = common.get("S1") or {}
-    if s1.get("senderRoleID") != p.role:
-        out.append(Finding("produce.sender-role", f"{base}/S1/senderRoleID", p.role, s1.get("senderRoleID"),
-                           f"senderRoleID should be the party's role {p.role}"))
-    if s1.get("senderDIPID") != p.party.dip_id:
-        out.append(Finding("produce.sender-dip-id", f"{base}/S1/senderDIPID", p.party.dip_id, s1.get("senderDIPID"),
-                           "senderDIPID should be the party's DIP ID from the profile"))
-    dcp = s1.get("DIPConnectionProviderID")
-    if p.party.dcp_id and dcp != p.party.dcp_id:
-        out.append(Finding("produce.dcp", f"{base}/S1/DIPConnectionProviderID", p.party.dcp_id, dcp,
-                           "DIPConnectionProviderID should be the DCP ID from the profile"))
-    out += business.check_environment(item, p.environment, index=index)
-    if p.partner is not None:
-        primary = dig(common, "A0", "primaryRecipients")
-        receivers = _receivers(ctx, common)
-        if p.partner.role in receivers and (not isinstance(primary, list) or p.partner.dip_id not in primary):
-            out.append(Finding("produce.recipient", f"{base}/A0/primaryRecipients", [p.partner.dip_id], primary,
-                               f"A0.primaryRecipients should address the nominated {p.partner.role} "
-                               f"{p.partner.dip_id}"))
-    return out
+    args = {"message": {"seq": sub.transcript_seq, "index": sub.index}, "identity": identity_of(ctx.profile),
+            "today": datetime.now(UTC).date().isoformat()}
+    return ctx.judge(rid, "produce.accepted", "produce.submission", args, [sub.transcript_seq], also=[sent.seq],
+                     step="submit", transaction_id=sub.transaction_id).passed
 
 
 def run_declared_flows(ctx: RunContext, req: Requirement) -> bool:
@@ -155,24 +105,10 @@ def run_declared_flows(ctx: RunContext, req: Requirement) -> bool:
     enabled = set(ctx.profile.enabled_interfaces)
     mine = [s for s in ctx.hub.received() if s.sender == me]
     undeclared = [s for s in mine if s.interface_id not in enabled]
-    findings = [Finding(
-        "produce.undeclared-flow", f"/{s.index}/payload/CommonBlock/S0/interfaceID",
-        f"one of the enabled interfaces ({', '.join(sorted(enabled)) or 'none'})", s.interface_id,
-        f"{business.message_label(s.item)}: the {ctx.role} sent {s.interface_id}, which its profile does not "
-        f"enable (interfaces.{s.interface_id} = \"N\"): enable and certify it, or stop sending it",
-        extra={"transactionID": s.transaction_id}) for s in undeclared]
-    seqs = [s.seq for s in (undeclared or mine)]
+    seqs = [s.transcript_seq for s in (undeclared or mine)]
+    args = {"party": me, "role": ctx.role, "enabled": sorted(enabled)}
     # The check judges which interfaces were used, not the messages' content (their own produce and
     # exchange checks do): expected_valid=False tells verify not to hold an invalid one against it.
-    return ctx.check(req.id, "produce.undeclared-flow", not findings, findings, seqs, step="declared-flows",
-                     sent=len(mine), expected_valid=False).passed
-
-
-def _receivers(ctx: RunContext, common: dict) -> tuple[str, ...]:
-    interface_id = dig(common, "S0", "interfaceID")
-    code = dig(common, "S0", "eventCode")
-    try:
-        ev = ctx.catalogue.find_event_by_code(interface_id, code)
-    except Exception:  # noqa: BLE001 - an unreadable S0 is already a schema finding
-        return ()
-    return tuple(getattr(ev, "receivers", ()) or ())
+    return ctx.judge(req.id, "produce.undeclared-flow", "produce.declared-flows", args, seqs,
+                     scan=(1, max(1, ctx.hub.last_seq)), step="declared-flows", sent=len(mine),
+                     expected_valid=False).passed

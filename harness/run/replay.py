@@ -5,7 +5,7 @@ replayIndicator true) and does not process it again. Processing is mostly invisi
 except where the participant answers: the MDR answers IF-061 with IF-062, IF-065 reads with IF-065
 [ReadingRemote] or IF-064. Which request is answered by what is read from the exchange definitions
 (`scenarios/exchanges/*.toml`): the first answer step after a request step. After the first delivery
-the harness waits (bounded) for that answer on the hub; after the replay it watches, for a window
+the harness waits (bounded) for that answer in the DIP's records; after the replay it watches, for a window
 as long as the first answer took twice over (at least the run's quiet window, at most its timeout),
 for a second answer correlated with the same request (A-CORRELATION). Two answers: processed twice.
 """
@@ -57,15 +57,16 @@ def answers_to(interface_id: str, event: str, role: str, enabled: set[str]) -> t
                  if a.sender == role and a.interface in enabled)
 
 
-def answers_seen(hub: Any, request: dict, answers: tuple[Answer, ...], sender: str, since: Any) -> list[Any]:
-    """The hub's accepted submissions from `sender` answering `request` (correlated), received since `since`."""
+def answers_seen(hub: Any, request: dict, answers: tuple[Answer, ...], sender: str, since: int) -> list[Any]:
+    """The DIP's accepted submissions from `sender` answering `request` (correlated), from transcript
+    seq `since` on (the DIP's order, not a clock: a hosted DIP's clock is not the harness's)."""
     rule = correlation_rule()
     wanted = {(a.interface, a.event) for a in answers}
     return [s for s in hub.received() if s.sender == sender and (s.interface_id, s.event) in wanted
-            and s.received_at >= since and rule.matches(request, s.item)]
+            and (s.transcript_seq or 0) >= since and rule.matches(request, s.item)]
 
 
-def first_answer(hub: Any, request: dict, answers: tuple[Answer, ...], sender: str, since: Any,
+def first_answer(hub: Any, request: dict, answers: tuple[Answer, ...], sender: str, since: int,
                  timeout: float) -> tuple[Any, float] | None:
     """(the first answer, seconds it took) within `timeout`, or None."""
     started = time.monotonic()
@@ -73,7 +74,7 @@ def first_answer(hub: Any, request: dict, answers: tuple[Answer, ...], sender: s
     return (found[0], time.monotonic() - started) if found else None
 
 
-def second_answer(hub: Any, request: dict, answers: tuple[Answer, ...], sender: str, since: Any,
+def second_answer(hub: Any, request: dict, answers: tuple[Answer, ...], sender: str, since: int,
                   window: float) -> list[Any] | None:
     """Every answer when a second one arrives within `window`, else None."""
     def twice() -> list[Any] | None:

@@ -18,15 +18,18 @@ log = logging.getLogger(__name__)
 
 def run_preflight_check(ctx: RunContext, req: Requirement) -> bool:
     """Guidance 4.1: the preflight check named by the requirement id's last part."""
-    from harness.preflight import check_api_keys, check_certificates, check_dcp, check_identifiers, check_partner, \
-        check_webhooks, default_probe
+    from harness.preflight import check_api_keys, check_certificates, check_dcp, check_dip_connection, \
+        check_dip_deliveries, check_identifiers, check_partner, check_webhooks, default_probe
 
     check = req.id.rsplit("/", 1)[-1]
+    # Both legs through the run's DIP too: the party's connection to the DIP (mTLS with the profile's
+    # client certificate) with the certificates, the DIP's TLS to each webhook with the webhooks.
     functions = {
-        "certificates": lambda: check_certificates(ctx.profile),
+        "certificates": lambda: check_certificates(ctx.profile) + check_dip_connection(ctx.hub, ctx.profile),
         "api-keys": lambda: check_api_keys(ctx.profile),
         "identifiers": lambda: check_identifiers(ctx.profile),
-        "webhooks": lambda: check_webhooks(ctx.profile, probe=default_probe(ctx.profile)),
+        "webhooks": lambda: check_webhooks(ctx.profile, probe=default_probe(ctx.profile))
+        + check_dip_deliveries(ctx.hub, ctx.profile),
         "dcp": lambda: check_dcp(ctx.profile),
         "partner": lambda: check_partner(ctx.profile),
     }

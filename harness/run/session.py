@@ -1,9 +1,12 @@
 """One certification run, from profile to signed bundle.
 
-`CertificationRun` opens the evidence folder first (so that whatever happens next is recorded),
-starts the simulated DIP with the party and partner registered, starts the built-in reference
-partner when the profile asks for it, walks the plan, and always finishes: a run cut short by an
-error or Ctrl-C is still rendered and bundled, marked incomplete and not ready.
+`CertificationRun` finds its DIP first (a hosted one, `RunOptions.dip`, or one it starts embedded
+in this process), opens the evidence folder (so that whatever happens next is recorded, starting
+with who the DIP is), opens a DIP session as the party under test with the counterparties it plays
+(`harness.run.dipaccess`), starts the built-in reference partner when the profile asks for it, walks
+the plan, and always finishes: the session is closed, the DIP's signed transcript of it is put in the
+bundle (`dip/transcript.jsonl`, `dip/transcript.dsse.json`), and a run cut short by an error or
+Ctrl-C is still rendered and bundled, marked incomplete and not ready.
 """
 
 from __future__ import annotations
@@ -53,6 +56,9 @@ class RunOptions:
     requirement_filter: Callable[[Requirement], bool] | None = None
     extra_secrets: Sequence[str] = ()
     reuse: Any = None  # a ReusePlan: .covers(requirement_id) -> bool, .record(recorder, folder, identity)
+    dip: str | None = None  # a hosted DIP's base URL; None: an embedded DIP for a self-test
+    dip_cert: Any = None  # x509.Certificate the hosted DIP must sign with (`--dip-cert`)
+    dip_ca: Path | None = None  # CA(s) the hosted DIP's TLS server certificate chains to (None: system store)
 
 
 @dataclass
@@ -133,7 +139,9 @@ class CertificationRun:
         # issue 19: the [qualification] documents are read now too (a broken reference is exit 2).
         self._documents = load_documents(profile, profile_secrets(profile))
         self.ctx: RunContext | None = None
-        self._hub: Any = None
+        self._hub: Any = None  # RemoteHub: the run's DIP session
+        self._dip: Any = None  # DipAccess: the DIP (and the embedded hub to stop)
+        self._senders: dict[str, Any] = {}
         self._partner: Any = None
         self._recorder: Any = None
         self._status = "interrupted"  # until execute() completes (or the plugin says the session did)
@@ -169,19 +177,32 @@ class CertificationRun:
             "signer_certificate_subject": self.identity.certificate.subject.rfc4514_string() if self.identity else None,
             "attestation": attestation(p, self.o.attested_by, self.started),
             "harness_version": __version__,
+            "dip": self._dip.record() if self._dip is not None else None,
         }
 
     def open(self) -> RunContext:
         from harness.evidence.recorder import Recorder
-        from harness.hubsetup import build_hub
         from harness.messages.schemapack import load_pack
+        from harness.run import dipaccess
 
         pack = self.o.pack or load_pack(None)
         self.pack = pack
-        from harness.transport.apikeys import generate_api_key
-
-        self._partner_keys = (generate_api_key(), generate_api_key())
-        secrets_ = profile_secrets(self.profile) + list(self._partner_keys) + list(self.o.extra_secrets)
+        timeout = float(self.o.timeout or self.profile.harness.timeout)
+        if self.identity is None:
+            raise ConfigError(f"{self.profile.path}: credentials.signing_certificate and signing_key are needed: the "
+                              f"run opens its DIP session as the party, signed with them")
+        # The DIP first: who it is goes into the run-start record, and a DIP that cannot be reached is a
+        # one-line error (exit 2) before the evidence folder exists.
+        if self.o.dip:
+            self._dip = dipaccess.remote(self.o.dip, self.profile, dip_cert=self.o.dip_cert, ca=self.o.dip_ca,
+                                         timeout=timeout)
+        else:
+            self._dip = dipaccess.embedded(self.profile, identity=self.o.dip_identity, timeout=timeout, pack=pack)
+            reference = self.profile.partner is not None and self.profile.partner.is_reference
+            for party in self._parties:  # the party, and a real partner; the reference one is the session's
+                if not (reference and party.dip_id == self.profile.partner.dip_id):
+                    self._dip.register(party)
+        secrets_ = profile_secrets(self.profile) + list(self.o.extra_secrets)
         self.folder.parent.mkdir(parents=True, exist_ok=True)
         self._run = run = self._run_record(pack)
         self._recorder = Recorder(self.folder, secrets=secrets_, run=run)
@@ -190,11 +211,9 @@ class CertificationRun:
         if self.o.reuse is not None:
             self.o.reuse.record(self._recorder, self.folder, self.identity)
         record_qualification(self._recorder, self.folder, self.profile, self.plan, self._documents)
-        hub = build_hub(self.profile, recorder=self._recorder, pack=pack, identity=self.o.dip_identity,
-                        timeout=self.o.timeout, parties=self._parties)
-        self._hub = hub.start()
+        self._hub = self._open_session(timeout)
         partner = self.profile.partner
-        partner_ref = self._start_partner() if partner is not None and partner.is_reference else None
+        partner_ref = self._start_partner(timeout) if partner is not None and partner.is_reference else None
         if partner is not None and not partner.is_reference:
             from harness.hubsetup import partner_webhooks
 
@@ -202,9 +221,8 @@ class CertificationRun:
                                  webhooks={i: w.callback_url for i, w in sorted(partner_webhooks(self.profile).items())},
                                  trigger=partner.trigger.to_dict() if partner.trigger is not None else None)
         self.ctx = RunContext(self.profile, hub=self._hub, recorder=self._recorder, pack=pack,
-                              partner_reference=partner_ref,
-                              catalogue=self.catalogue, timeout=self.o.timeout, announce=self.o.announce,
-                              run_id=self.run_id)
+                              partner_reference=partner_ref, catalogue=self.catalogue, timeout=self.o.timeout,
+                              announce=self.o.announce, run_id=self.run_id, senders=self._senders)
         self.ctx.countdown = self.o.countdown
         # Faker's first instance takes a noticeable moment (provider discovery): make it now, not in a
         # dozen concurrent requirements at once, where it would eat into their bounds.
@@ -213,26 +231,70 @@ class CertificationRun:
             self.o.on_open(self.ctx)
         return self.ctx
 
-    def _start_partner(self) -> Any:
-        """The built-in reference partner, registered with the hub as the real partner would be."""
-        from harness.messages.samples import Party
-        from harness.reference.participant import ReferenceParticipant
-        from harness.transport.hub import PartyRegistration
+    def _open_session(self, timeout: float) -> Any:
+        """The DIP session as the party under test, with the counterparties the harness plays."""
+        from harness.dip.client import RemoteHub
+        from harness.dip.connection import DipCaller
+        from harness.run import dipaccess
+        from harness.run.demo import free_port
+        from harness.transport.client import DipClient
 
         p = self.profile
-        assert p.partner is not None
-        identity = self.o.partner_identity or _throwaway_identity(f"reference {p.partner.role.lower()} partner")
-        keys = self._partner_keys
-        self._hub.register_party(PartyRegistration(p.partner.dip_id, p.partner.role, p.partner.mpid, keys,
-                                                   identity.certificate))
+        self._partner_port = free_port() if p.partner is not None and p.partner.is_reference else None
+        partner_hooks = None
+        if self._partner_port is not None:
+            assert p.partner is not None
+            partner_hooks = {i: f"http://127.0.0.1:{self._partner_port}/webhook/{i.lower()}"
+                             for i in self._receives(p.partner.role)}
+        identities: dict[str, SigningIdentity] = {}
+
+        def identity_for(role: str) -> SigningIdentity:
+            if p.partner is not None and role == p.partner.role and self.o.partner_identity is not None:
+                identities[role] = self.o.partner_identity
+            else:
+                identities[role] = _throwaway_identity(f"reference {role.lower()} partner" if p.partner is not None
+                                                       and role == p.partner.role else f"dipcert {role.lower()}")
+            return identities[role]
+
+        played = dipaccess.counterparties(p, self.catalogue, identity_for=identity_for, partner_webhooks=partner_hooks)
+        caller = DipCaller(self._dip.connection, api_key=p.resolve_secret("api_key_primary"), identity=self.identity)
+        hub = RemoteHub(caller, recorder=self._recorder, catalogue=self.catalogue)
+        real = p.partner.dip_id if p.partner is not None and not p.partner.is_reference else None
+        hub.open(self.run_id, played, real)
+        self._recorder.event("dip.session", session=hub.session, dip=self._dip.record(),
+                             counterparties=[{"role": c.role, "dip_id": c.dip_id, "mpid": c.mpid}
+                                             for c in hub.counterparties.values()])
+        connection = self._dip.connection
+        for c in hub.counterparties.values():
+            if c.api_keys is not None:
+                self._senders[c.role] = DipClient(connection.base_url, api_key=c.api_keys[0], identity=c.identity,
+                                                  timeout=timeout, verify=connection.ssl_context())
+        return hub
+
+    def _receives(self, role: str) -> list[str]:
+        return sorted({e.interface_id for e in self.catalogue.events() if e.direction_for(role) == "incoming"})
+
+    def _start_partner(self, timeout: float) -> Any:
+        """The built-in reference partner: a counterparty of the session, with the keys the DIP gave it."""
+        from harness.messages.samples import Party
+        from harness.reference.participant import ReferenceParticipant
+
+        p = self.profile
+        assert p.partner is not None and self._hub is not None
+        played = self._hub.counterparties[p.partner.role]
+        if played.api_keys is None:
+            raise ConfigError(f"the DIP gave the reference {p.partner.role} no API keys")
+        self._recorder.redactor.add(list(played.api_keys))
+        connection = self._dip.connection
         partner = ReferenceParticipant(
-            p.partner.role, party=Party(p.partner.role, p.partner.dip_id, p.partner.mpid),
-            partner=Party(p.role, p.party.dip_id, p.party.mpid, p.party.dcp_id), hub_url=self._hub.base_url,
-            api_keys=keys, identity=identity, dip_certificate=self._hub.identity.certificate,
+            p.partner.role, party=Party(p.partner.role, played.dip_id, p.partner.mpid),
+            partner=Party(p.role, p.party.dip_id, p.party.mpid, p.party.dcp_id), hub_url=connection.base_url,
+            api_keys=played.api_keys, identity=played.identity, dip_certificate=self._hub.certificate,
             faults=self.o.partner_faults, seed=p.harness.seed + 1, environment=p.environment,
-            client_timeout=self.o.timeout or p.harness.timeout)
+            client_timeout=timeout, port=self._partner_port or 0, register_webhooks=False,
+            verify=connection.ssl_context())
         self._partner = partner.start()
-        self._recorder.event("partner", partner_kind="reference", role=p.partner.role, dip_id=p.partner.dip_id,
+        self._recorder.event("partner", partner_kind="reference", role=p.partner.role, dip_id=played.dip_id,
                              webhooks={i: partner.webhook_url(i) for i in partner.incoming_interfaces},
                              trigger=partner.trigger_url)
         return partner
@@ -338,13 +400,31 @@ class CertificationRun:
         self._status = "complete" if complete else "interrupted"
 
     def stop_services(self) -> None:
-        for thing in (self._partner, self._hub):
-            if thing is not None:
-                try:
-                    thing.stop()
-                except Exception:  # noqa: BLE001 - stopping must not lose the evidence
-                    pass
-        self._partner = self._hub = None
+        """The reference partner, then the session (closed; its signed transcript fetched into the bundle),
+        then an embedded DIP. A DIP that cannot give the transcript is recorded, not raised: the bundle
+        is still written (and verify says it carries no transcript)."""
+        from harness.dip.connection import DipUnavailable
+
+        if self._partner is not None:
+            try:
+                self._partner.stop()
+            except Exception:  # noqa: BLE001 - stopping must not lose the evidence
+                pass
+        if self._hub is not None:
+            try:
+                self._hub.close(self.folder)
+            except (DipUnavailable, OSError) as exc:
+                if self._recorder is not None and not self._recorder.closed:
+                    self._recorder.event("dip.transcript-missing", error=str(exc))
+        for client in self._senders.values():
+            client.close()
+        if self._dip is not None:
+            try:
+                self._dip.stop()
+            except Exception:  # noqa: BLE001
+                pass
+        self._partner = self._hub = self._dip = None
+        self._senders = {}
 
     def close(self) -> RunResult:
         """Stop everything, render the reports, sign and zip; safe to call after a failure."""

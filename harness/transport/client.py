@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,8 @@ import httpx
 from harness.transport.apikeys import API_KEY_HEADER
 from harness.transport.responses import parse_code
 from harness.transport.signing import SigningIdentity, sign_request
+
+RECONNECT_PAUSE = 0.2  # seconds between tries while the DIP is unreachable (DipClient.reconnect)
 
 HeaderHook = Callable[[dict[str, str]], dict[str, str]]
 
@@ -84,8 +87,12 @@ class DipClient:
     def __init__(self, base_url: str, *, api_key: str, identity: SigningIdentity, timeout: float = 10.0,
                  verify: bool | ssl.SSLContext | str = True,
                  cert: tuple[str | Path, str | Path] | None = None,
-                 header_hook: HeaderHook | None = None) -> None:
+                 header_hook: HeaderHook | None = None, reconnect: float = 0.0) -> None:
         self.base_url = base_url.rstrip("/")
+        # Seconds a call keeps trying while the DIP cannot be reached or dropped the connection (a
+        # restart): a participant that rides out a short outage. 0: one try. A request the DIP recorded
+        # before it went away and that is sent again is refused as a duplicate (its unique reference).
+        self.reconnect = reconnect
         self._api_key = api_key
         self.identity = identity
         self.timeout = timeout
@@ -136,6 +143,31 @@ class DipClient:
         body = json.dumps(responses, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         return self._post("/statusmessage", body)
 
+    def call(self, method: str, path: str, body: bytes = b"", *, query: str = "",
+             timeout: float | None = None) -> httpx.Response:
+        """Any signed, API-keyed request (the dipcert extension API: GET records, POST sessions...).
+
+        `query` is sent exactly as given (already encoded) and is part of the signed URL."""
+        url = self.base_url + path + (f"?{query}" if query else "")
+        headers = dict(sign_request(method, url.lower(), body, self.identity))
+        if self._header_hook is not None:
+            headers = dict(self._header_hook(headers))
+        if body:
+            headers["Content-Type"] = "application/json"
+        headers[API_KEY_HEADER] = self._api_key
+        return self._send(method, url, content=body, headers=headers,
+                          timeout=httpx.Timeout(timeout) if timeout is not None else httpx.USE_CLIENT_DEFAULT)
+
+    def _send(self, method: str, url: str, **kw: Any) -> httpx.Response:
+        deadline = time.monotonic() + self.reconnect
+        while True:
+            try:
+                return self._http.request(method, url, **kw)
+            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError):
+                if time.monotonic() + RECONNECT_PAUSE >= deadline:
+                    raise
+                time.sleep(RECONNECT_PAUSE)
+
     def _post(self, path: str, body: bytes) -> SubmitResult:
         url = self.base_url + path
         headers = dict(sign_request("POST", url.lower(), body, self.identity))
@@ -144,6 +176,6 @@ class DipClient:
         headers["Content-Type"] = "application/json"
         sent = dict(headers)
         headers[API_KEY_HEADER] = self._api_key  # never kept in the result: secrets stay out of evidence
-        response = self._http.post(url, content=body, headers=headers)
+        response = self._send("POST", url, content=body, headers=headers)
         parsed, ids, codes = _parse_response(response)
         return SubmitResult(response.status_code, parsed, ids, codes, body, url, sent)

@@ -102,6 +102,7 @@ class Attempt:
     response_headers: dict[str, str] = field(default_factory=dict)
     peer_certificate: str | None = None  # "sha256:<hex>" of the webhook's TLS certificate
     seq: int | None = None  # evidence sequence number when recorded
+    transcript_seq: int | None = None  # the hub's transcript record of this attempt, when it keeps one
 
 
 @dataclass
@@ -117,6 +118,9 @@ class DeliveryResult:
     @property
     def rcp_codes(self) -> list[str]:
         return [c for c in self.codes if c]
+
+
+AttemptHook = Callable[[Attempt, dict[str, str], bytes, list[dict]], None]
 
 
 @lru_cache(maxsize=1)
@@ -160,7 +164,8 @@ def deliver(url: str, messages: list[dict], *, identity: Any, config: WebhookCon
             sleep: Callable[[float], None] = time.sleep, client_tls: Any = None,
             max_response_bytes: int = MAX_RESPONSE_BYTES, recorder: Any = None,
             channel: str = "hub-outbound", extra_headers: dict[str, str] | None = None,
-            sign: Signer | None = None, retry_errors: bool = True) -> DeliveryResult:
+            sign: Signer | None = None, retry_errors: bool = True, client: httpx.Client | None = None,
+            on_attempt: AttemptHook | None = None) -> DeliveryResult:
     """Deliver `messages` to `url` in signed batches; never raises for anything the peer does.
 
     `retries` is the number of re-tries after the first attempt (so at most 1 + retries POSTs per
@@ -168,8 +173,10 @@ def deliver(url: str, messages: list[dict], *, identity: Any, config: WebhookCon
     Retry-After when smaller than the cap. `retry_errors=False` re-tries only a retryable status
     (a 5xx gateway code, 408, 429), never a timeout or a refused connection: a certification check
     that waits once for a slow webhook must not wait again. `sign(method, url, body, identity)` makes
-    the X-DIP-* headers (default: `signing.sign_request`); the consume checks pass hostile signers
+    the X-DIP-* headers (default: `signing.sign_request`); the hub's probes pass hostile signers
     (another certificate, a stale date, a hash of other bytes) to see that the webhook refuses them.
+    `client`: a long-lived (pooled, keep-alive) httpx client to send with instead of a new one per
+    call; `on_attempt(attempt, headers, body, items)` runs after each POST (the hub's transcript).
     """
     from harness.transport.signing import sign_request
 
@@ -188,15 +195,21 @@ def deliver(url: str, messages: list[dict], *, identity: Any, config: WebhookCon
                     "delivery.message-too-large", f"/{i}", f"at most {config.max_payload_kb:g} KB",
                     f"{len(body) / KB:.1f} KB", "one message exceeds maxPayloadSize; sent alone", "warning"))
     outcomes: list[Outcome] = []
-    with httpx.Client(timeout=timeout.httpx(), verify=client_tls if client_tls is not None else _default_tls(),
-                      follow_redirects=False, trust_env=False) as client:
+    own = client is None
+    if client is None:
+        client = httpx.Client(timeout=timeout.httpx(), verify=client_tls if client_tls is not None else _default_tls(),
+                              follow_redirects=False, trust_env=False)
+    try:
         for index, (items, body) in enumerate(batches):
             outcome = _deliver_batch(client, url, index, items, body, identity, sign_request, table, timeout,
                                      retries, backoff, sleep, max_response_bytes, recorder, channel,
-                                     extra_headers or {}, result, retry_errors)
+                                     extra_headers or {}, result, retry_errors, on_attempt)
             outcomes.append(outcome)
             if outcome in _TERMINAL:
                 break
+    finally:
+        if own:
+            client.close()
     result.outcome = max(outcomes, key=_SEVERITY_ORDER.index)
     return result
 
@@ -205,7 +218,8 @@ def _deliver_batch(client: httpx.Client, url: str, index: int, items: list[dict]
                    sign_request: Callable, table: Any, timeout: Timeouts, retries: int,
                    backoff: tuple[float, float], sleep: Callable[[float], None], max_bytes: int,
                    recorder: Any, channel: str, extra_headers: dict[str, str],
-                   result: DeliveryResult, retry_errors: bool = True) -> Outcome:
+                   result: DeliveryResult, retry_errors: bool = True,
+                   on_attempt: AttemptHook | None = None) -> Outcome:
     where = f"batch {index}" if result.batches > 1 else "delivery"
     for number in range(1, retries + 2):
         headers = {"Content-Type": "application/json", "Accept": "application/json",
@@ -215,32 +229,43 @@ def _deliver_batch(client: httpx.Client, url: str, index: int, items: list[dict]
         result.status = attempt.status
         result.responses.append(attempt)
         attempt.seq = _record(recorder, channel, url, headers, body, attempt)
-        last = number == retries + 1
-        if attempt.error is not None:
-            if attempt.error.startswith("response-too-large") or attempt.error.startswith("total-timeout"):
-                rule = "delivery.response-too-large" if attempt.error.startswith("response") else "delivery.timeout"
-                result.findings.append(Finding(rule, "", f"a reply within {max_bytes} bytes and {timeout.total:g} s",
-                                               attempt.error, f"{where}: the webhook's reply was cut off ({attempt.error})"))
-                return "failed"
-            kind = "timeout" if attempt.error.startswith("timeout") else "failed"
-            if last or not retry_errors:
-                result.findings.append(Finding(f"delivery.{'timeout' if kind == 'timeout' else 'connection'}", "",
-                                               "a reply from the webhook", attempt.error,
-                                               f"{where}: no reply after {number} attempt(s): {attempt.error}"))
-                return kind  # type: ignore[return-value]
-            sleep(_delay(number, backoff, None))
-            continue
-        status = attempt.status
-        assert status is not None
-        if status in table.retry:
-            if last:
-                result.findings.append(Finding("delivery.status", "", "201", str(status),
-                                               f"{where}: still HTTP {status} after {number} attempt(s)"))
-                return "failed"
-            sleep(_delay(number, backoff, attempt))
-            continue
-        return _classify(status, attempt, items, table, where, result)
+        if on_attempt is not None:
+            on_attempt(attempt, headers, body, items)
+        outcome = conclude(attempt, len(items), table, where, result, last=number == retries + 1,
+                           retry_errors=retry_errors)
+        if outcome is not None:
+            return outcome
+        sleep(_delay(number, backoff, attempt if attempt.error is None else None))
     raise AssertionError("unreachable")
+
+
+def conclude(attempt: Attempt, count: int, table: Any, where: str, result: DeliveryResult, *, last: bool,
+             retry_errors: bool = True) -> Outcome | None:
+    """What one attempt means for its batch: an outcome (findings added to `result`), or None when the
+    DIP delivers again. Pure: the live delivery and the transcript judges (`harness.judges`) share it,
+    so a verdict recomputed from the DIP's transcript is the verdict the run reached."""
+    if attempt.error is not None:
+        if attempt.error.startswith("response-too-large") or attempt.error.startswith("total-timeout"):
+            rule = "delivery.response-too-large" if attempt.error.startswith("response") else "delivery.timeout"
+            result.findings.append(Finding(rule, "", "a reply within the size and time bounds", attempt.error,
+                                           f"{where}: the webhook's reply was cut off ({attempt.error})"))
+            return "failed"
+        kind = "timeout" if attempt.error.startswith("timeout") else "failed"
+        if last or not retry_errors:
+            result.findings.append(Finding(f"delivery.{'timeout' if kind == 'timeout' else 'connection'}", "",
+                                           "a reply from the webhook", attempt.error,
+                                           f"{where}: no reply after {attempt.number} attempt(s): {attempt.error}"))
+            return kind  # type: ignore[return-value]
+        return None
+    status = attempt.status
+    assert status is not None
+    if status in table.retry:
+        if last:
+            result.findings.append(Finding("delivery.status", "", "201", str(status),
+                                           f"{where}: still HTTP {status} after {attempt.number} attempt(s)"))
+            return "failed"
+        return None
+    return _classify(status, attempt, [None] * count, table, where, result)
 
 
 def _classify(status: int, attempt: Attempt, items: list[dict], table: Any, where: str,
@@ -266,6 +291,22 @@ def _classify(status: int, attempt: Attempt, items: list[dict], table: Any, wher
     if status in table.partial:
         return "partial"
     return "rejected"
+
+
+def classify_attempt(attempt: Attempt, items: list[dict], retries_left: bool = False) -> tuple[str, list[str | None]]:
+    """(outcome, RCP codes) of one attempt on its own: what a transcript record of it says.
+
+    `retryable` for a status the DIP re-tries (when a retry is still to come); otherwise the outcomes
+    of `deliver` (`accepted`, `partial`, `rejected`, `refused`, `failed`, `timeout`).
+    """
+    table = load_code_table()
+    if attempt.error is not None:
+        return ("timeout" if attempt.error.startswith(("timeout", "total-timeout")) else "failed"), []
+    assert attempt.status is not None
+    if attempt.status in table.retry:
+        return ("retryable" if retries_left else "failed"), []
+    scratch = DeliveryResult("accepted", 1, attempt.status)
+    return _classify(attempt.status, attempt, items, table, "delivery", scratch), scratch.codes
 
 
 def _located(findings: list[Finding], where: str) -> list[Finding]:
@@ -304,7 +345,7 @@ def _post(client: httpx.Client, url: str, body: bytes, headers: dict[str, str], 
     started = time.monotonic()
     deadline = started + timeout.total
     try:
-        with client.stream("POST", url, content=body, headers=headers) as response:
+        with client.stream("POST", url, content=body, headers=headers, timeout=timeout.httpx()) as response:
             try:  # before the body is read: the connection may close with its last byte
                 peer = peer_certificate_sha256(response)
             except (TypeError, ValueError, AttributeError):

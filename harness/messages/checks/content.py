@@ -12,7 +12,7 @@ from harness.messages.checks.base import CLOCK_TOLERANCE, common, custom, event_
 
 PROFILE_CLASSES = range(1, 9)  # profile classes 1-8 (BSC): domestic 1-2, non-domestic 3-8
 # "<CODE> - <text>" (A-RESPONSE-MESSAGE): MSG0000, RCP1061, SP000, REG0000, DS001 ...
-_MESSAGE_CODE = re.compile(r"\s*([A-Z]{2,4})([0-9]{3,4})\b")
+MESSAGE_CODE = re.compile(r"\s*([A-Z]{2,4})([0-9]{3,4})\b")
 
 
 def check_r0_consistency(item: Any, index: int) -> list[Finding]:
@@ -26,7 +26,7 @@ def check_r0_consistency(item: Any, index: int) -> list[Finding]:
     if not isinstance(code, str) or not isinstance(messages, list):
         return []
     coded = [(i, m, match) for i, m in enumerate(messages)
-             if isinstance(m, str) and (match := _MESSAGE_CODE.match(m))]
+             if isinstance(m, str) and (match := MESSAGE_CODE.match(m))]
     failures = [(i, m) for i, m, match in coded if set(match.group(2)) != {"0"}]
     at = ptr(index, "CommonBlock", "R0", "responseCode")
     if code == "A" and failures:
