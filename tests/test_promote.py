@@ -20,14 +20,19 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from harness.cli import main
-from harness.errors import DipcertError
+from harness.findings import Finding
 from harness.evidence.verify import verify_bundle
 from harness.profile import load_profile
-from harness.promotion import promote as promote_module
 from harness.promotion.check import check_promotion
 from harness.promotion.differences import config_differences
 from harness.promotion.promote import Promotion, promote
-from harness.run.demo import COMPANY, DemoPKI, make_pki, run_party
+from harness.dip.config import HubConfig
+from harness.dip.server import Hub
+from harness.hubsetup import party_registration
+from harness.messages.samples import DEFAULT_PARTIES
+from harness.reference.participant import ReferenceParticipant
+from harness.run.demo import COMPANY, DemoPKI, free_port, make_pki, profile_text, run_party
+from harness.run.session import RunOptions, run_certification
 from harness.transport.certs import CertificateAuthority, cached_key, make_ca
 from harness.transport.tls import server_context
 
@@ -45,6 +50,30 @@ def certified(pki: DemoPKI, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The reference MDR certified on two interfaces (self-test grade: the DIP was simulated on the party's machine)."""
     result = run_party("MDR", pki, tmp_path_factory.mktemp("bundles"), timeout=2.0, interfaces=SMALL)
     assert result.ready
+    return result
+
+
+@pytest.fixture(scope="module")
+def certification(pki: DemoPKI, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The same certification through a DIP the verifier trusts (issue 15): the run reaches a hub started
+    here (`RunOptions.dip`), whose signed transcript in the bundle makes it certification grade under
+    `--dip-cert` (no exchange is enabled, so no real partner is needed)."""
+    folder = tmp_path_factory.mktemp("certification")
+    port = free_port()
+    path = pki.folder / "certification-mdr.toml"
+    path.write_text(profile_text("MDR", pki, hub_port=free_port(), port=port, timeout=5.0, interfaces=SMALL),
+                    encoding="utf-8")
+    profile = load_profile(path)
+    with Hub(HubConfig(identity=pki.dip)) as hub, ReferenceParticipant(
+            "MDR", party=DEFAULT_PARTIES["MDR"], partner=DEFAULT_PARTIES["SDS"], hub_url=hub.base_url,
+            api_keys=pki.api_keys["MDR"], identity=pki.identities["MDR"], dip_certificate=pki.dip.certificate,
+            port=port, register_webhooks=False):
+        hub.register_party(party_registration(profile))  # the DIP's operator onboarded the party
+        result = run_certification(profile, RunOptions(out=folder, dip=hub.base_url, dip_cert=pki.dip.certificate,
+                                                        timeout=5.0, partner_identity=pki.identities["SDS"]))
+    assert result.ready, result.summary["blockers"]
+    grade = verify_bundle(result.zip_path, trust=[pki.ca], dip_certs=[pki.dip.certificate]).grade
+    assert grade["level"] == "certification", grade
     return result
 
 
@@ -308,18 +337,42 @@ def test_the_command_says_what_is_wrong_in_one_line(certified: Any, production: 
     assert expected in err and "\n" not in err and "Traceback" not in err
 
 
+# -- a certification-grade bundle is promoted --------------------------------------------------------
+def test_a_certified_bundle_is_promoted_and_verify_checks_the_record(
+        certification: Any, production: Production, pki: DemoPKI, capsys: pytest.CaptureFixture[str]) -> None:
+    dip_cert = pki.folder / "dip" / "dip-signing.pem"
+    ca = pki.keep_anchor(certification)
+    code = main(["promote", "--from", str(certification.zip_path), "--profile", str(production.profile()),
+                 "--trust", str(ca), "--trust", str(production.ca_file), "--signer", pki.signer("MDR"),
+                 "--dip-cert", str(dip_cert), "--out", str(production.folder / "records")])
+    out = capsys.readouterr().out
+    assert code == 0 and "PROMOTED" in out, out
+    record = production.folder / "records" / f"promotion-{certification.run_id}.dsse.json"
+    payload = payload_of(record)
+    assert payload["certification"]["grade"]["level"] == "certification"
+    assert all(d["allowed"] for d in payload["differences"]) and all(c["passed"] for c in payload["checks"])
+    verify = ["verify", str(certification.zip_path), "--trust", str(ca), "--trust", str(production.ca_file),
+              "--signer", pki.signer("MDR"), "--dip-cert", str(dip_cert), "--promotion", str(record)]
+    assert main(verify) == 0, capsys.readouterr().out
+    # without the DIP's certificate the bundle is not certification grade, and the record is refused
+    assert main([a for a in verify if a not in (str(dip_cert), "--dip-cert")]) == 1
+    assert "promotion.bundle.grade" in capsys.readouterr().out
+
+
+def test_the_certified_bundle_is_refused_for_a_newly_enabled_interface(certification: Any, production: Production,
+                                                                       pki: DemoPKI) -> None:
+    promotion = decide(certification, production, pki, production.profile(interfaces=SMALL + ("IF-006",)),
+                       dip_certs=[pki.dip.certificate])
+    assert error_rules(promotion) == {"promote.difference"}
+    good = decide(certification, production, pki, dip_certs=[pki.dip.certificate])
+    assert good.promoted and good.record is not None and good.grade["level"] == "certification"
+
+
 # -- the record and verify --promotion --------------------------------------------------------------
 @pytest.fixture()
-def record(certified: Any, production: Production, pki: DemoPKI, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A promotion record written by promote() for this module's bundle, its grade stood in as certification.
-
-    The stand-in exists only until issue 15's certification grade is on this branch (see the real
-    certification-grade test below); everything else in the record is computed for real.
-    """
-    real = promote_module.bundle_grade
-    with monkeypatch.context() as patch:  # undone at once: verify must see the real grade
-        patch.setattr(promote_module, "bundle_grade", lambda result: {**real(result), "level": "certification"})
-        promotion = decide(certified, production, pki)
+def record(certification: Any, production: Production, pki: DemoPKI) -> Path:
+    """A promotion record written by promote() for the certification-grade bundle."""
+    promotion = decide(certification, production, pki, dip_certs=[pki.dip.certificate])
     assert promotion.promoted and promotion.record is not None, [str(f) for f in promotion.findings]
     return promotion.record
 
@@ -328,79 +381,83 @@ def payload_of(path: Path) -> dict[str, Any]:
     return json.loads(base64.b64decode(json.loads(path.read_text())["payload"]))
 
 
-def test_the_record_names_the_bundle_by_hash_and_lists_every_difference(record: Path, certified: Any) -> None:
-    assert record.name == f"promotion-{certified.run_id}.dsse.json"
+def verified(certification: Any, production: Production, pki: DemoPKI) -> Any:
+    """The bundle as the DIP Manager verifies it: the CAs, the party's pinned certificate, the DIP's."""
+    return verify_bundle(certification.zip_path, trust=trust(pki, production), signers=[pki.signer("MDR")],
+                         dip_certs=[pki.dip.certificate])
+
+
+def test_the_record_names_the_bundle_by_hash_and_lists_every_difference(record: Path, certification: Any) -> None:
+    assert record.name == f"promotion-{certification.run_id}.dsse.json"
     envelope = json.loads(record.read_text())
     assert envelope["payloadType"] == "application/vnd.dipcert.promotion+json"
     payload = payload_of(record)
-    verified = verify_bundle(certified.zip_path, integrity_only=True)
-    assert payload["certification"]["manifest_sha256"] == verified.manifest_sha256
-    assert payload["certification"]["run_id"] == certified.run_id
+    assert payload["certification"]["manifest_sha256"] == verify_bundle(certification.zip_path,
+                                                                        integrity_only=True).manifest_sha256
+    assert payload["certification"]["run_id"] == certification.run_id
     keys = {d["key"]: d["allowed"] for d in payload["differences"]}
     assert keys["party.dip_id"] and keys["environment"] and all(keys.values())
-    assert [c["check"] for c in payload["checks"]] == ["environment", "system", "identifiers", "api-keys", "certificates", "dcp",
-                                                       "webhooks"]
+    assert [c["check"] for c in payload["checks"]] == ["environment", "system", "identifiers", "api-keys",
+                                                       "certificates", "dcp", "webhooks"]
     assert "prod-primary-key" not in record.read_text()  # secrets by reference only
 
 
-def test_verify_checks_the_record_with_its_bundle(record: Path, certified: Any, production: Production,
+def test_verify_checks_the_record_with_its_bundle(record: Path, certification: Any, production: Production,
                                                   pki: DemoPKI, tmp_path: Path) -> None:
-    bundle = verify_bundle(certified.zip_path, trust=trust(pki, production))
-    rules = {f.rule for f in check_promotion(record, bundle, trust=tuple(trust(pki, production)))}
-    # the bundle is self-test grade: verify (which recomputes the grade) says so, nothing else
-    assert rules == {"promotion.bundle.grade"}
-
-    def rewrite(edit: Any) -> Path:
-        envelope = json.loads(record.read_text())
-        payload = payload_of(record)
-        edit(payload)
-        envelope["payload"] = base64.b64encode(json.dumps(payload).encode()).decode()
-        out = tmp_path / f"edited-{len(list(tmp_path.iterdir()))}.json"
-        out.write_text(json.dumps(envelope))
-        return out
-
-    def hide_difference(p: dict[str, Any]) -> None:
-        p["differences"] = p["differences"][1:]
-    tampered = {f.rule for f in check_promotion(rewrite(hide_difference), bundle, trust=tuple(trust(pki, production)))}
-    assert "promotion.signature.invalid" in tampered
-    untrusted = {f.rule for f in check_promotion(record, bundle, trust=(pki.ca,))}
-    assert "promotion.signature.untrusted" in untrusted
+    bundle = verified(certification, production, pki)
+    assert check_promotion(record, bundle, trust=tuple(trust(pki, production))) == []
+    envelope = json.loads(record.read_text())
+    payload = payload_of(record)
+    payload["differences"] = payload["differences"][1:]
+    envelope["payload"] = base64.b64encode(json.dumps(payload).encode()).decode()
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(envelope))
+    assert {f.rule for f in check_promotion(edited, bundle, trust=tuple(trust(pki, production)))} == \
+        {"promotion.signature.invalid"}
+    assert {f.rule for f in check_promotion(record, bundle, trust=(pki.ca,))} == {"promotion.signature.untrusted"}
+    # the same record against the bundle verified without the DIP's certificate: not certification grade
+    weaker = verify_bundle(certification.zip_path, trust=trust(pki, production), signers=[pki.signer("MDR")])
+    assert {f.rule for f in check_promotion(record, weaker, trust=tuple(trust(pki, production)))} == \
+        {"promotion.bundle.grade"}
 
 
-def test_verify_recomputes_the_differences_and_the_bundle_hash(record: Path, certified: Any, production: Production,
-                                                               pki: DemoPKI, tmp_path: Path) -> None:
-    """A record re-signed by the party after editing it is still checked against the bundle."""
+def test_verify_recomputes_the_differences_and_the_bundle_hash(record: Path, certification: Any,
+                                                               production: Production, pki: DemoPKI,
+                                                               tmp_path: Path) -> None:
+    """A record edited and re-signed by the party is still checked against the bundle."""
     from harness.promotion.record import write_record
 
-    bundle = verify_bundle(certified.zip_path, trust=trust(pki, production))
+    bundle = verified(certification, production, pki)
     identity = production.signing.identity()
-    payload = payload_of(record)
-    payload["differences"] = [d for d in payload["differences"] if d["key"] != "party.dip_id"]
-    hidden = write_record(tmp_path / "a", certified.run_id, payload, identity)
-    assert "promotion.differences" in {f.rule for f in check_promotion(hidden, bundle,
-                                                                        trust=tuple(trust(pki, production)))}
-    payload = payload_of(record)
-    payload["certification"]["manifest_sha256"] = "sha256:" + "0" * 64
-    other = write_record(tmp_path / "b", certified.run_id, payload, identity)
-    assert "promotion.bundle-manifest" in {f.rule for f in check_promotion(other, bundle,
-                                                                            trust=tuple(trust(pki, production)))}
-    payload = payload_of(record)
-    payload["production"]["profile"]["interfaces"]["IF-006"] = True
-    widened = write_record(tmp_path / "c", certified.run_id, payload, identity)
-    found = check_promotion(widened, bundle, trust=tuple(trust(pki, production)))
-    assert "profile:interfaces.IF-006" in [f.path for f in found if f.rule == "promotion.disallowed"]
+
+    def rules_after(edit: Any, name: str) -> list[Finding]:
+        payload = payload_of(record)
+        edit(payload)
+        return check_promotion(write_record(tmp_path / name, certification.run_id, payload, identity), bundle,
+                               trust=tuple(trust(pki, production)))
+
+    hidden = rules_after(lambda p: p.update(differences=[d for d in p["differences"] if d["key"] != "party.dip_id"]),
+                         "hidden")
+    assert [f.rule for f in hidden] == ["promotion.differences"]
+    other = rules_after(lambda p: p["certification"].update(manifest_sha256="sha256:" + "0" * 64), "other")
+    assert [f.rule for f in other] == ["promotion.bundle-manifest"]
+    widened = rules_after(lambda p: p["production"]["profile"]["interfaces"].update({"IF-006": True}), "widened")
+    assert ("promotion.disallowed", "profile:interfaces.IF-006") in [(f.rule, f.path) for f in widened]
+    failed = rules_after(lambda p: p["checks"][0].update(passed=False), "failed")
+    assert [f.rule for f in failed] == ["promotion.check-failed"]
 
 
-def test_dipcert_verify_with_promotion(record: Path, certified: Any, production: Production, pki: DemoPKI,
-                                       tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    ca = pki.keep_anchor(certified)
-    argv = ["verify", str(certified.zip_path), "--trust", str(ca), "--trust", str(production.ca_file),
-            "--signer", pki.signer("MDR"), "--promotion", str(record), "--json"]
-    assert main(argv) == 1  # a self-test bundle: promotion.bundle.grade
-    out = json.loads(capsys.readouterr().out)
-    assert [f["rule"] for f in out["promotion"]["findings"]] == ["promotion.bundle.grade"]
+def test_dipcert_verify_promotion_json_and_a_malformed_record(record: Path, certification: Any,
+                                                              production: Production, pki: DemoPKI, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    ca = pki.keep_anchor(certification)
+    argv = ["verify", str(certification.zip_path), "--trust", str(ca), "--trust", str(production.ca_file),
+            "--signer", pki.signer("MDR"), "--dip-cert", str(pki.folder / "dip" / "dip-signing.pem"), "--json",
+            "--promotion"]
+    assert main(argv + [str(record)]) == 0
+    assert json.loads(capsys.readouterr().out)["promotion"]["findings"] == []
     junk = tmp_path / "junk.json"
     junk.write_text("{not json")
-    assert main(argv[:-3] + ["--promotion", str(junk)]) == 2
+    assert main(argv + [str(junk)]) == 2
     err = capsys.readouterr().err.strip()
-    assert "junk.json" in err and "\n" not in err
+    assert "junk.json" in err and "\n" not in err and "Traceback" not in err

@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
     from harness.commands.console import make_console
+    from harness.commands.verify import load_dip_certificate
     from harness.errors import UsageError
     from harness.evidence.origin import load_anchors
     from harness.profile import load_profile
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.margin_days <= 3650:
         raise UsageError(f"--margin-days should be between 0 and 3650, got {args.margin_days}")
     anchors = load_anchors(args.trust, args.signer)
-    dip_certs = [_dip_certificate(path) for path in args.dip_cert]
+    dip_certs = [load_dip_certificate(path) for path in args.dip_cert]
     profile = load_profile(args.profile)
     result = promote(args.bundle, profile, trust=anchors.trust, signers=anchors.signers, dip_certs=dip_certs,
                      margin_days=args.margin_days, out=args.out,
@@ -87,16 +88,3 @@ def run(args: argparse.Namespace) -> int:
     console.print("[red]REFUSED[/]: no promotion record written", soft_wrap=True)
     return 1
 
-
-def _dip_certificate(path: Path):  # -> x509.Certificate
-    """A `--dip-cert` PEM file; a one-line usage error otherwise."""
-    from cryptography import x509
-
-    from harness.errors import UsageError
-
-    try:
-        return x509.load_pem_x509_certificate(path.read_bytes())
-    except OSError as exc:
-        raise UsageError(f"--dip-cert {path}: cannot be read ({exc.strerror})") from None
-    except ValueError:
-        raise UsageError(f"--dip-cert {path}: not a PEM certificate (expected '-----BEGIN CERTIFICATE-----')") from None

@@ -8,7 +8,6 @@ check has an error finding.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -17,11 +16,8 @@ from typing import Any
 
 from cryptography import x509
 
-from harness.errors import UsageError
-from harness.evidence import verdicts as V
 from harness.evidence.bundle import certificate_fingerprint
 from harness.evidence.checker import VerifyResult
-from harness.evidence.grade import evidence_grade
 from harness.evidence.origin import UNPINNED, VERIFIED, Anchors
 from harness.evidence.verify import verify_bundle
 from harness.findings import Finding, errors, short
@@ -43,12 +39,8 @@ def _f(rule: str, path: str, expected: str, actual: Any, message: str) -> Findin
 
 
 def bundle_grade(result: VerifyResult) -> dict[str, Any]:
-    """The grade verify recomputed (issue 15: with the DIP certificates given); before that API, the
-    grade the run-start record supports, which is never `certification`."""
-    grade = getattr(result, "grade", None)
-    if isinstance(grade, Mapping) and grade.get("level"):
-        return dict(grade)
-    return evidence_grade(result.run, V.planned_requirements(result.records))
+    """The grade verify recomputed: `certification` only with the DIP's transcript checked (`dip_certs`)."""
+    return dict(result.grade) if result.grade.get("level") else {"level": "self-test", "reasons": []}
 
 
 def bundle_findings(result: VerifyResult) -> list[Finding]:
@@ -119,11 +111,7 @@ def promote(bundle: Path, production: Profile, *, trust: Sequence[x509.Certifica
     bundles reused requirements rest on (always followed: a reused requirement without its bundle refuses)."""
     now = now or datetime.now(timezone.utc)
     anchors = Anchors(trust=tuple(trust), signers=tuple(signers))
-    # `dip_certs` reaches verify only when given: the argument exists once issue 15's transcript check does.
-    if dip_certs and "dip_certs" not in inspect.signature(verify_bundle).parameters:
-        raise UsageError("--dip-cert: this dipcert cannot check a DIP transcript yet (issue 15)")
-    extra = {"dip_certs": tuple(dip_certs)} if dip_certs else {}
-    result = verify_bundle(bundle, anchors=anchors, earlier=list(earlier), **extra)
+    result = verify_bundle(bundle, anchors=anchors, earlier=list(earlier), dip_certs=tuple(dip_certs))
     certified = result.run.get("profile") if isinstance(result.run.get("profile"), Mapping) else {}
     found = config_differences(certified, production.to_public_dict())
     checks, certificates = check_production(production, certified_fingerprint=result.run.get("system_fingerprint"),
