@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "preflight": ("harness.commands.preflight", "check onboarding readiness (guidance 4.1)"),
     "verify": ("harness.commands.verify", "re-check an evidence bundle independently"),
     "reuse": ("harness.commands.reuse", "build evidence on a DCP's earlier certification"),
+    "promote": ("harness.commands.promote", "promote a certified configuration to production (5.5 / 6.5)"),
     "report": ("harness.commands.report", "re-render the reports of a bundle"),
     "replay": ("harness.commands.replay", "re-send a recorded message, freshly signed, and compare"),
     "hub": ("harness.commands.hub", "run the simulated DIP on its own"),

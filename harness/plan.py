@@ -20,11 +20,13 @@ from harness.catalogue import Catalogue, load_catalogue
 if TYPE_CHECKING:
     from harness.profile import Profile
 
-Kind = Literal["preflight", "consume", "reject", "produce", "exchange", "reuse", "smoke"]
+Kind = Literal["preflight", "qualification", "consume", "reject", "produce", "exchange", "reuse", "smoke"]
 
 SECTIONS: dict[str, dict[str, str]] = {
-    "MDR": {"preflight": "4.1", "consume": "5.2a", "reject": "5.2a", "produce": "5.2b", "exchange": "5.3", "reuse": "5.4"},
-    "SDS": {"preflight": "4.1", "consume": "6.2a", "reject": "6.2a", "produce": "6.2b", "exchange": "6.3", "reuse": "6.4"},
+    "MDR": {"preflight": "4.1", "qualification": "5.1", "consume": "5.2a", "reject": "5.2a", "produce": "5.2b",
+            "exchange": "5.3", "reuse": "5.4"},
+    "SDS": {"preflight": "4.1", "qualification": "6.1", "consume": "6.2a", "reject": "6.2a", "produce": "6.2b",
+            "exchange": "6.3", "reuse": "6.4"},
 }
 
 # The onboarding checks of guidance 4.1, in the order they are planned and reported.
@@ -94,6 +96,28 @@ def preflight_requirement(role: str, check: str, enabled: bool = True) -> Requir
                        assumptions=(), title=f"Onboarding: {PREFLIGHT_CHECKS[check]} (guidance {sec})")
 
 
+def qualification_requirement(profile: "Profile") -> Requirement | None:
+    """`<role>-5.1|6.1/qualification/uep-confirmation` (issue 19), planned when the profile has a [qualification].
+
+    Enabled when the smart-meter data is collected with the MDR DCC User Role, by an MDR or an SDS:
+    the guidance note's introduction asks the organisation using that role to complete UEPT in it
+    before BSC Qualification, and MHHS-DEL1384 A203 asks SDSs for SECAS's confirmation that the full
+    User Entry Process was completed. With the existing Import/Export Supplier roles (A198) no UEP is
+    needed: planned, not enabled. It checks that the confirmation is attached, not what it says.
+    """
+    q = getattr(profile, "qualification", None)
+    if q is None:
+        return None
+    role = profile.role
+    sec = section(role, "qualification")
+    return Requirement(
+        id=f"{role}-{sec}/qualification/uep-confirmation", role=role, section=sec, kind="qualification",
+        interface=None, event=None, direction=None, enabled=q.dcc_user_role == "MDR", provisional=False,
+        assumptions=(),
+        title="Qualification prerequisite: SECAS's confirmation that the full DCC User Entry Process for the MDR "
+              "User Role was completed, attached (MHHS-DEL1384 A203; attested by the party, not proved by dipcert)")
+
+
 def exchange_requirement(role: str, name: str, enabled: bool, *, title: str | None = None,
                          assumptions: tuple[str, ...] = ()) -> Requirement:
     """`MDR-5.3/exchange/<name>`: one extended message exchange with the nominated partner."""
@@ -157,6 +181,9 @@ def build_plan(profile: "Profile", catalogue: Catalogue | None = None, *,
     role = profile.role
     applicable = preflight_applicable(profile, catalogue)
     plan = [preflight_requirement(role, check, applicable[check]) for check in PREFLIGHT_CHECKS]
+    qualification = qualification_requirement(profile)
+    if qualification is not None:
+        plan.append(qualification)
     enabled = set(profile.enabled_interfaces)
     for interface in catalogue.interfaces.values():
         for direction, kind, verb in (("incoming", "consume", "Consume"), ("outgoing", "produce", "Produce")):

@@ -212,6 +212,34 @@ class ExchangeSettings:
         return out
 
 
+DCC_USER_ROLES = ("supplier", "MDR")
+OPERATING_MODELS = {
+    1: "Supplier performs the MDR function using its existing data collection process",
+    2: "Supplier performs the MDR function using a new data collection process",
+    3: "Supplier contracts with the SDS to perform the MDR function",
+    4: "Supplier contracts with the SDS to perform the MDR function using a third-party organisation",
+}
+DOCUMENT_KEYS = ("uep_confirmation", "uept_certificate")
+
+
+@dataclass(frozen=True)
+class Qualification:
+    """The `[qualification]` table: MHHS-DEL1384's prerequisites, attested by the party (issue 19).
+
+    The harness cannot prove what these documents say; it records the statement, attaches the
+    documents by hash, and blocks an MDR DCC User Role without SECAS's UEP confirmation (A203).
+    """
+
+    dcc_user_role: str  # "supplier" (IS/ES) or "MDR"
+    operating_model: int  # 1..4, guidance appendix 1
+    mdr_dip_id: str | None = None
+    uep_confirmation: str | None = None  # paths as written; Profile.document_path resolves them
+    uept_certificate: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return _drop_none(vars(self))
+
+
 @dataclass(frozen=True)
 class Profile:
     path: Path
@@ -230,6 +258,7 @@ class Profile:
     # `dipcert run` and `dipcert preflight`; preflight's partner check fails it.
     warnings: tuple[str, ...] = field(default=(), compare=False)
     policy: Policy = field(default_factory=Policy)
+    qualification: Qualification | None = None  # issue 19: MHHS-DEL1384 prerequisites
 
     @property
     def role(self) -> str:
@@ -261,6 +290,22 @@ class Profile:
             raise ConfigError(f"{self.path}: credentials.{name}: not a path field (expected one of: {', '.join(PATH_KEYS)})")
         written = getattr(self.credentials, name)
         return None if written is None else (self.base_dir / written).expanduser()
+
+    def document_path(self, name: str) -> Path | None:
+        """A `[qualification]` document resolved against the profile's folder (None when not set)."""
+        if name not in DOCUMENT_KEYS:
+            raise ConfigError(f"{self.path}: qualification.{name}: not a document field (expected one of: "
+                              f"{', '.join(DOCUMENT_KEYS)})")
+        written = getattr(self.qualification, name) if self.qualification is not None else None
+        return None if written is None else (self.base_dir / written).expanduser()
+
+    @property
+    def mdr_dip_id(self) -> str | None:
+        """The MDR DIP ID the qualification states (A201); an MDR party's own DIP ID by default."""
+        q = self.qualification
+        if q is None:
+            return None
+        return q.mdr_dip_id or (self.party.dip_id if self.role == "MDR" else None)
 
     def partner_certificate_path(self) -> Path | None:
         """The real partner's DIP signing certificate, resolved against the profile's folder (None when not set)."""
@@ -325,6 +370,8 @@ class Profile:
             data["exchange"] = self.exchange.to_dict()
         if not self.policy.is_default:  # left out at its default, so older profiles keep their digest
             data["policy"] = self.policy.to_dict()
+        if self.qualification is not None:  # only when given, so older profiles keep their digest
+            data["qualification"] = self.qualification.to_dict()
         return data
 
     def digest(self) -> str:
@@ -593,10 +640,11 @@ def _build(data: dict[str, Any], path: Path, catalogue: Catalogue) -> Profile:
                                 spontaneous_within=float(x["spontaneous_within"]) if "spontaneous_within" in x else None)
     if exchange.spontaneous_within is not None and exchange.consumption != "spontaneous":
         raise fail("exchange.spontaneous_within", 'only used with consumption = "spontaneous"')
+    qualification = _qualification(data["qualification"], party, fail) if "qualification" in data else None
     profile = Profile(path=path, environment=data.get("environment", "UIT"), party=party, system=system,
                       partner=partner, interfaces=interfaces, declared_directions=declared, webhooks=webhooks,
                       credentials=credentials, triggers=triggers, harness=harness, exchange=exchange,
-                      policy=policy)
+                      policy=policy, qualification=qualification)
     return replace(profile, warnings=tuple(f"{path}: {w}" for w in unanswered_request_warnings(profile, catalogue)))
 
 
@@ -631,6 +679,24 @@ def _partner(q: dict[str, Any], role: str, catalogue: Catalogue, fail: Any) -> P
                    signing_certificate=q.get("signing_certificate"),
                    api_key=SecretRef(env=api_key.get("env"), file=api_key.get("file")) if api_key else None,
                    webhooks=dict(q.get("webhooks", {})))
+
+
+def _qualification(q: dict[str, Any], party: Party, fail: Any) -> Qualification:
+    """The [qualification] table; the MDR DIP ID must be the party's own for an MDR, never an SDS's DIP ID."""
+    mdr_dip_id = q.get("mdr_dip_id")
+    if mdr_dip_id is not None and party.role == "MDR" and mdr_dip_id != party.dip_id:
+        raise fail("qualification.mdr_dip_id", f"an MDR's MDR DIP ID is its own party.dip_id ({party.dip_id}), "
+                                               f"got {mdr_dip_id!r} (omit it, or write party.dip_id)")
+    if mdr_dip_id is not None and party.role == "SDS" and mdr_dip_id == party.dip_id:
+        raise fail("qualification.mdr_dip_id", f"{mdr_dip_id} is the SDS's own DIP ID (party.dip_id); the MDR "
+                                               f"DIP ID is a separate DIP ID allocated for the MDR role (DEL1384 A201)")
+    confirmation, certificate = q.get("uep_confirmation"), q.get("uept_certificate")
+    if confirmation is not None and confirmation == certificate:
+        raise fail("qualification.uep_confirmation", "the same file as qualification.uept_certificate: the UEPT "
+                                                     "test completion certificate alone does not show the full "
+                                                     "User Entry Process (DEL1384 A203); give SECAS's confirmation")
+    return Qualification(dcc_user_role=q["dcc_user_role"], operating_model=int(q["operating_model"]),
+                         mdr_dip_id=mdr_dip_id, uep_confirmation=confirmation, uept_certificate=certificate)
 
 
 def _trigger(t: dict[str, Any], key: str, fail: Any) -> Trigger:

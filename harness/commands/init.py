@@ -35,6 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--partner-dip-id", metavar="N", help="the nominated partner's DIP ID")
     parser.add_argument("--interfaces", metavar="IF-061,IF-062,...|all",
                         help="interfaces to certify: a comma-separated list or 'all' (default all)")
+    parser.add_argument("--dcc-user-role", choices=("supplier", "MDR"),
+                        help="MHHS-DEL1384: how the smart-meter data is collected: the existing Import/Export "
+                             "Supplier DCC User Roles (supplier) or the MDR DCC User Role (MDR); writes [qualification]")
+    parser.add_argument("--operating-model", type=int, choices=(1, 2, 3, 4),
+                        help="the guidance appendix's operating model of the MDR function (1-4; with --dcc-user-role)")
     parser.add_argument("--non-interactive", action="store_true", help="never ask; use flags and defaults")
     parser.add_argument("--force", action="store_true", help="overwrite an existing file")
 
@@ -97,6 +102,10 @@ def _ask(args: argparse.Namespace, known: list[str]) -> dict[str, Any]:
         partner = "SDS" if answers["role"] == "MDR" else "MDR"
         answers["partner_mpid"] = get("partner_mpid", f"Nominated {partner}'s MPID", _check_mpid)
         answers["partner_dip_id"] = get("partner_dip_id", f"Nominated {partner}'s DIP ID", _check_dip_id)
+    if getattr(args, "operating_model", None) is not None and getattr(args, "dcc_user_role", None) is None:
+        raise UsageError("--operating-model: give --dcc-user-role too (the [qualification] table needs both)")
+    answers["dcc_user_role"] = getattr(args, "dcc_user_role", None)
+    answers["operating_model"] = getattr(args, "operating_model", None)
     return answers
 
 
@@ -202,7 +211,32 @@ def render_profile(answers: dict[str, Any]) -> str:
         "<IF>/reject requirements (wrong MPAN check digit -> RCP1061, future senderTimestamp -> RCP1008)",
         "",
     ]
-    return "\n".join(lines)
+    return "\n".join(lines + qualification_lines(answers))
+
+
+def qualification_lines(answers: dict[str, Any]) -> list[str]:
+    """The [qualification] table (MHHS-DEL1384): written when --dcc-user-role is given, else commented out."""
+    role = answers.get("dcc_user_role")
+    model = answers.get("operating_model") or (1 if role == "supplier" else 3)
+    mark = "" if role else "# "
+    lines = [
+        "# MHHS-DEL1384 qualification prerequisites, attested (not proved by dipcert): the documents go into the",
+        "# bundle by hash. With the MDR DCC User Role, SECAS's confirmation of the full DCC User Entry Process is",
+        "# required (A203): without it <role>-5.1|6.1/qualification/uep-confirmation fails. See docs/profile.md.",
+        f"{mark}[qualification]",
+        f"{mark}dcc_user_role = {_q(role or 'MDR')}             # supplier (existing IS/ES DCC User Roles) or MDR "
+        "(the MDR DCC User Role)",
+        f"{mark}operating_model = {model}                 # guidance appendix: 1-2 Supplier performs MDR, 3 the SDS does, "
+        "4 the SDS through a third party",
+    ]
+    if answers["role"] == "SDS":
+        lines.append("# mdr_dip_id = \"0000000000\"         # the MDR DIP ID allocated to you when you perform MDR (A201)")
+    if role == "MDR" or not role:
+        lines.append(f"{mark}uep_confirmation = \"evidence/secas-uep-confirmation.pdf\"   # SECAS's confirmation of "
+                     "the full User Entry Process")
+    lines += ["# uept_certificate = \"evidence/dcc-uept-certificate.pdf\"   # optional; not enough on its own (A203)",
+              ""]
+    return lines
 
 
 def run(args: argparse.Namespace) -> int:
@@ -218,7 +252,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{out}: is a folder; give a file name with --out")
     answers = _ask(args, list(load_catalogue().interfaces))
     text = render_profile(answers)
-    parse_profile(tomllib.loads(text), out)  # what init writes must load
+    parse_profile(tomllib.loads(text), out)  # what init writes must load (documents are read by run, not here)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8")

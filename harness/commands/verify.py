@@ -29,6 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the signing certificate (PEM) of a DIP you trust (repeatable): the bundle's DIP "
                              "transcript must be signed by it, every verdict is judged again from it, and only then "
                              "can the bundle be certification grade")
+    parser.add_argument("--promotion", type=Path, default=None, metavar="RECORD",
+                        help="a promotion record (promotion-<run id>.dsse.json, from dipcert promote) to check with "
+                             "this bundle: signed by a production certificate a --trust CA issued, naming this "
+                             "bundle by hash, its differences computed again")
     parser.add_argument("--json", action="store_true", help="print the result and findings as JSON")
 
 
@@ -63,8 +67,16 @@ def run(args: argparse.Namespace) -> int:
     pack = load_pack(args.spec)
     result = verify_bundle(args.bundle, anchors=anchors, pack=pack, revalidate=make_revalidator(pack),
                            earlier=list(args.earlier), dip_certs=dip_certs)
+    promotion = None
+    if args.promotion is not None:  # issue 19: judged on the bundle as verified above, then part of its findings
+        from harness.promotion.check import check_promotion
+
+        promotion = check_promotion(args.promotion, result, trust=anchors.trust)
+        result.findings.extend(promotion)
     if args.json:
-        print(json.dumps({**result.to_dict(), "schema_pack": {"name": pack.name, "version": pack.version}},
+        extra = {"promotion": {"record": str(args.promotion), "findings": [f.to_dict() for f in promotion]}} \
+            if promotion is not None else {}
+        print(json.dumps({**result.to_dict(), "schema_pack": {"name": pack.name, "version": pack.version}, **extra},
                          indent=2))
         return result.exit_code
     console = make_console()
@@ -94,6 +106,10 @@ def run(args: argparse.Namespace) -> int:
     colour = "green" if result.ready else "yellow" if result.sound else "red"
     console.print(f"{escape(str(args.bundle))}: run {escape(str(result.run_id or '?'))}: [{colour}]{result.state}[/] "
                   f"({len(result.findings)} finding(s), schema pack {pack.name} {pack.version})", soft_wrap=True)
+    if promotion is not None:
+        bad = [f for f in promotion if f.severity == "error"]
+        console.print(f"promotion record {escape(str(args.promotion))}: " + (
+            "[green]checked with this bundle[/]" if not bad else f"[red]{len(bad)} error finding(s)[/]"), soft_wrap=True)
     if not anchors.complete and not anchors.integrity_only:
         console.print(f"to complete the check: dipcert verify {escape(str(args.bundle))} --trust CA.pem --signer "
                       f"sha256:<the certificate the party registered with the DIP>", soft_wrap=True)

@@ -28,7 +28,9 @@ from cryptography import x509
 
 from harness.errors import DipcertError, InputError
 from harness.evidence import safejson
+from harness.evidence import qualification as Q
 from harness.evidence import verdicts as V
+from harness.evidence.attachments import check_attachments
 from harness.evidence.grade import evidence_grade, overstates
 from harness.evidence.bundle import (MANIFEST, REPORT, SIGNATURE, SUMMARY, bundle_files, certificate_fingerprint,
                                      file_sha256, manifest_sha256, signature_verifies, summary_errors)
@@ -174,6 +176,7 @@ class _Checker:
         self.bodies()
         self.revalidate()
         self.recompute_and_compare(manifest, summary)
+        self.attachments(summary)
         grade = self.result.grade
         if grade.get("level") == "certification" and not self.result.sound:
             grade.update(level="self-test", reasons=[*grade.get("reasons", []), "but the bundle is not sound (see the "
@@ -477,6 +480,26 @@ class _Checker:
                                 f"{bad[0]}", f"check for {record.get('requirement')} (record seq "
                                 f"{record.get('seq')}) passed, but message seq {seq} fails re-validation: "
                                 f"{bad[0]}", seq=seq, requirement=record.get("requirement")))
+
+    def attachments(self, summary: Mapping[str, Any] | None) -> None:
+        """Issue 19: every attached document unchanged, the qualification requirement judged again from
+        the recorded profile and the attachment events, and summary.json's statement of them."""
+        records = self.result.records
+        self.result.findings.extend(check_attachments(self.folder, records))
+        profile = self.result.run.get("profile")
+        again = errors(Q.rejudge(profile, records))
+        for item in V.planned_requirements(records):
+            rid = str(item.get("id"))
+            computed = self.result.verdicts.get(rid, {}).get("verdict")
+            if item.get("kind") == "qualification" and computed == "pass" and again:
+                self.add(_f("qualification.disagrees", rid, "fail", "pass", f"{rid} passed in the evidence, but "
+                            f"judged again from the attachments: {again[0].message}", requirement=rid))
+        if summary is not None and "qualification" in summary:
+            expected = Q.statement(profile if isinstance(profile, Mapping) else None, records)
+            if summary.get("qualification") != expected:
+                self.add(_f("summary.qualification", f"{SUMMARY}/qualification", "the statement and attachments "
+                            "in the evidence", "another", "summary.json's qualification is not what the recorded "
+                            "profile and the attachment events say"))
 
     # -- the plan ----------------------------------------------------------------------------
     def plan(self, manifest: Mapping[str, Any] | None) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from harness.errors import InputError
 from harness.evidence import verdicts as V
 from harness.evidence.grade import evidence_grade
 from harness.evidence.recorder import EVIDENCE_FILE
+from harness.evidence.qualification import statement
 
 _FINGERPRINT = re.compile(r"^sha256:[0-9a-f]{64}$")
 PARTY_FIELDS = ("role", "dip_id", "mpid", "dcp_id", "company")
@@ -97,6 +98,9 @@ def build_summary(records: Sequence[Mapping[str, Any]], *, finished: str | None 
         summary["selection"] = {"only": [str(g) for g in selection.get("only") or ()],
                                 "requirements": [str(r) for r in selection.get("requirements") or ()],
                                 "partial": True}
+    qualification = statement(run.get("profile") if isinstance(run.get("profile"), Mapping) else None, records)
+    if qualification is not None:  # issue 19: MHHS-DEL1384 prerequisites, attested (never a harness verdict)
+        summary["qualification"] = qualification
     if isinstance(run.get("profile_digest"), str):
         summary["profile_digest"] = run["profile_digest"]
     if isinstance(run.get("attestation"), Mapping):

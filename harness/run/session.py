@@ -27,6 +27,7 @@ from harness.catalogue import load_catalogue
 from harness.errors import ConfigError, Terminated
 from harness.plan import Requirement, plan_to_dicts
 from harness.profile import PARTNER_API_KEY, Profile
+from harness.evidence.qualification import load_documents, record_qualification
 from harness.run.context import RunContext
 from harness.run.planning import certification_plan
 from harness.transport.signing import SigningIdentity
@@ -135,6 +136,8 @@ class CertificationRun:
         from harness.hubsetup import registrations
 
         self._parties = registrations(profile)
+        # issue 19: the [qualification] documents are read now too (a broken reference is exit 2).
+        self._documents = load_documents(profile, profile_secrets(profile))
         self.ctx: RunContext | None = None
         self._hub: Any = None  # RemoteHub: the run's DIP session
         self._dip: Any = None  # DipAccess: the DIP (and the embedded hub to stop)
@@ -207,6 +210,7 @@ class CertificationRun:
                              profile=self.profile.to_public_dict())
         if self.o.reuse is not None:
             self.o.reuse.record(self._recorder, self.folder, self.identity)
+        record_qualification(self._recorder, self.folder, self.profile, self.plan, self._documents)
         self._hub = self._open_session(timeout)
         partner = self.profile.partner
         partner_ref = self._start_partner(timeout) if partner is not None and partner.is_reference else None
@@ -299,7 +303,7 @@ class CertificationRun:
         """The requirements this run executes, in plan order."""
         out = []
         for req in self.plan:
-            if not req.enabled or req.kind == "reuse":
+            if not req.enabled or req.kind in ("reuse", "qualification"):  # both judged at open()
                 continue
             if self.o.requirement_filter is not None and not self.o.requirement_filter(req):
                 continue
