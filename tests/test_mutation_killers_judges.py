@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,12 @@ from harness.run.context import DEFAULT_BATCH, RunContext
 from harness.run.demo import make_pki, profile_text
 from harness.run.planning import certification_plan
 from harness.run.triggers import SendResult
+from harness.transport.certs import cached_key, make_ca
 from harness.transport.delivery import Attempt, DeliveryResult, WebhookConfig
 from harness.transport.hub import Rejection, StatusMessage, Submission
-from harness.transport.signing import SigningIdentity
+from harness.transport.signing import (
+    CONTENT_HASH, SIGNATURE_DATE, SigningIdentity, content_hash, parse_signature_date, verify_request,
+)
 
 UTC = timezone.utc
 
@@ -1070,3 +1074,48 @@ def test_every_finding_on_an_accepted_message_points_into_that_item(profile):
     for unreadable in (None, ["IF-064"]):
         item["payload"]["CommonBlock"]["S0"]["interfaceID"] = unreadable
         assert [f.rule for f in produce.message_findings(ctx, item, 3, [])] == ["produce.sender-role"]
+
+
+# --- the hostile deliveries themselves (harness/run/adversary.py) ------------------------------------
+
+@pytest.fixture
+def clock_fourteen_hours_ahead(monkeypatch):
+    """The machine's local time zone UTC+14 (a POSIX TZ string: no tz database needed)."""
+    monkeypatch.setenv("TZ", "XYZ-14")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.fixture(scope="module")
+def dip_identity():
+    ca = make_ca("adversary killers CA", key=cached_key("test-ca"))
+    return ca.issue("dip.test", key=cached_key("test-dip")).identity()
+
+
+def test_the_stale_signature_is_dated_a_day_ago_in_utc_whatever_the_local_zone(dip_identity,
+                                                                             clock_fourteen_hours_ahead):
+    items, identity, sign = adversary.hostile("stale-signature", dip_identity, lambda: {"n": 1}, None)
+    assert identity is dip_identity and sign is not None
+    headers = sign("POST", "https://webhook.example/dip", b"[]", identity)
+    dated = parse_signature_date(headers[SIGNATURE_DATE])
+    assert dated is not None
+    assert abs(dated - (datetime.now(timezone.utc) - adversary.STALE_BY)) < timedelta(minutes=1)
+    assert verify_request("POST", "https://webhook.example/dip", b"[]", headers,
+                          expected_certificate=dip_identity.certificate)[0].rule == "signature.skew"
+
+
+def test_the_altered_body_headers_are_those_of_the_first_delivery_of_the_original(dip_identity):
+    """With a webhook taking one message at a time, the DIP would have sent (and signed) `[a]` alone."""
+    a, b = {"n": 1}, {"n": 2}
+    config = WebhookConfig("https://webhook.example/dip", max_message_count=1)
+    headers = adversary.signer_over([a, b], config)("POST", "https://webhook.example/dip", b"[]", dip_identity)
+    assert headers[CONTENT_HASH] == content_hash(b'[{"n":1}]')
+    assert adversary.signer_over([a, b], None)("POST", "u", b"[]", dip_identity)[CONTENT_HASH] == content_hash(
+        b'[{"n":1},{"n":2}]')
+
+
+def test_an_unknown_attack_is_named() -> None:
+    with pytest.raises(ValueError, match=r"^unknown attack 'replayed-nonce'$"):
+        adversary.hostile("replayed-nonce", None, dict, None)  # type: ignore[arg-type]
