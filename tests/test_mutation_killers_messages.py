@@ -21,9 +21,9 @@ import pytest
 
 from harness.findings import Finding
 from harness.messages import checks, ids
-from harness.messages.checks import content
+from harness.messages.checks import base, content
 from harness.messages.checks.base import ptr
-from test_rules import sample
+from test_rules import NOW, sample
 
 PUBLISHED_WEIGHTS = (3, 5, 7, 13, 17, 19, 23, 29, 31, 37, 41, 43)
 WHEN = datetime(2024, 7, 1, 10, 0, tzinfo=timezone.utc)  # 11:00 in London (BST)
@@ -448,3 +448,23 @@ def test_a_settlement_day_not_at_midnight_is_named_field_by_field() -> None:
         "periods.day-start", "/5/payload/CustomBlock/B941List/1/settlementDay/settlementDayDate",
         "2024-06-29T00:00:00+00:00", "2024-06-29T00:30:00+01:00",
         "settlementDayDate 2024-06-29T00:30:00+01:00 is not the start of a day (expected time 00:00:00)")]
+
+
+def test_the_rule_registry_reads_odd_blocks_without_raising_and_numbers_from_item_zero() -> None:
+    """A schema-invalid message (S0's interfaceID or eventCode a list, a block that is not an object)
+    gets the schema's findings: no rule may raise on it, and the readers give an empty block."""
+    for field in ("interfaceID", "eventCode"):
+        item = sample("IF-064")
+        common_block = item["payload"]["CommonBlock"]
+        common_block["S0"][field] = [common_block["S0"][field]]
+        common_block["S1"]["senderRoleID"] = "SDS"  # sender.role would fire if the event were read
+        assert base.event_of(item) is None
+        assert [f.rule for f in checks.check_message(item, 0, now=NOW)] == ["sur.role"], field
+    for block in ("CommonBlock", "CustomBlock"):
+        for odd in (["S0"], "S0", 7):
+            item = {"payload": {block: odd}}
+            assert base.common(item) == {} and base.custom(item) == {}
+            assert checks.check_message(item, 0, now=NOW) == []
+    wrong_role = sample("IF-064")
+    wrong_role["payload"]["CommonBlock"]["S1"]["senderRoleID"] = "SDS"
+    assert [f.path for f in checks.RULES["sender.role"](wrong_role)] == ["/0/payload/CommonBlock/S1/senderRoleID"]

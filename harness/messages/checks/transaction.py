@@ -13,8 +13,8 @@ from harness.messages.checks.base import CLOCK_TOLERANCE, common, ptr, sent_at, 
 def check_d0_publication(item: Any, index: int) -> list[Finding]:
     """`d0.publication` (RCP1042): D0.publicationID is the publication of S0's interface (IF-061 -> PUB-061)."""
     block = common(item)
-    publication = dig(block, "D0", "publicationID")
-    interface = load_catalogue().interfaces.get(dig(block, "S0", "interfaceID"))
+    publication, declared = dig(block, "D0", "publicationID"), dig(block, "S0", "interfaceID")
+    interface = load_catalogue().interfaces.get(declared) if isinstance(declared, str) else None
     if interface is None or not isinstance(publication, str) or publication == interface.publication_id:
         return []
     return [Finding("d0.publication", ptr(index, "CommonBlock", "D0", "publicationID"), interface.publication_id,
