@@ -14,6 +14,7 @@ ones) are asked for with `probe`; the DIP makes and records them.
 from __future__ import annotations
 
 import base64
+import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -137,8 +138,15 @@ class RemoteHub:
             if self._thread is not None:
                 self._thread.join(self.poll_wait + self.caller.connection.timeout + 1)
         (folder / "dip").mkdir(parents=True, exist_ok=True)
-        self._download(f"{API}/sessions/{self.session}/transcript", folder / TRANSCRIPT_FILE)
-        self._download(f"{API}/sessions/{self.session}/transcript/envelope", folder / ENVELOPE_FILE)
+        # The envelope first, then the records: a delivery still in flight when the session closed may
+        # append a record after the DIP signed. The chain is append-only, so the bundle keeps exactly
+        # the first `count` records the signature covers (verify checks them against its hash).
+        envelope = self._download(f"{API}/sessions/{self.session}/transcript/envelope", folder / ENVELOPE_FILE)
+        lines = self._fetch(f"{API}/sessions/{self.session}/transcript")
+        count = _signed_count(envelope)
+        if count is not None:
+            lines = b"".join(lines.splitlines(keepends=True)[:count])
+        (folder / TRANSCRIPT_FILE).write_bytes(lines)
 
     def stop(self) -> None:
         """Stop reading records, leaving the session open (its owner closes it, or a new session of the
@@ -148,11 +156,16 @@ class RemoteHub:
             self._thread.join(self.poll_wait + self.caller.connection.timeout + 1)
         self.caller.close()
 
-    def _download(self, path: str, target: Path) -> None:
+    def _fetch(self, path: str) -> bytes:
         response = self.caller.call("GET", path, timeout=max(60.0, self.caller.connection.timeout))
         if response.status_code != 200:
             raise DipUnavailable(f"GET {path}: the DIP answered HTTP {response.status_code}: {response.text[:200]}")
-        target.write_bytes(response.content)
+        return response.content
+
+    def _download(self, path: str, target: Path) -> bytes:
+        content = self._fetch(path)
+        target.write_bytes(content)
+        return content
 
     def _stream(self) -> None:
         """Long-poll the records until stopped; connection trouble is retried by the caller (bounded)."""
@@ -338,3 +351,14 @@ class RemoteHub:
             raise HubTimeout(f"no matching {what} within {timeout:g} s ({len(items)} {what}(s) seen, "
                              f"{len(self._rejections)} rejected request(s){extra})")
         return found
+
+
+def _signed_count(envelope: bytes) -> int | None:
+    """The record count the DIP's signed statement names; None when the envelope cannot be read
+    (verify then reports it: nothing is cut on a guess)."""
+    try:
+        statement = json.loads(base64.b64decode(json.loads(envelope)["payload"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+    count = statement.get("count") if isinstance(statement, dict) else None
+    return count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else None
