@@ -333,16 +333,8 @@ class RemoteHub:
 
     def wait_until(self, condition: Callable[[], T | None], timeout: float) -> T | None:
         """`condition()` (called with the view's lock held, on every new record) until truthy or `timeout`."""
-        deadline = time.monotonic() + timeout
         with self._cond:
-            while True:
-                result = condition()
-                if result:
-                    return result
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return None
-                self._cond.wait(remaining)
+            return self._cond.wait_for(condition, timeout) or None
 
     def _wait(self, items: list[T], predicate: Callable[[T], bool] | None, timeout: float, what: str) -> T:
         found = self.wait_until(lambda: next((i for i in items if predicate is None or predicate(i)), None), timeout)

@@ -49,16 +49,8 @@ class Observed:
 
     def wait_until(self, condition: Callable[[], T | None], timeout: float) -> T | None:
         """`condition()` (called with the lock held, on every change) until truthy or `timeout`."""
-        deadline = time.monotonic() + timeout
         with self.cond:
-            while True:
-                result = condition()
-                if result:
-                    return result
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return None
-                self.cond.wait(remaining)
+            return self.cond.wait_for(condition, timeout) or None
 
     def wait(self, items: list[T], predicate: Callable[[T], bool] | None, timeout: float, what: str) -> T:
         deadline = time.monotonic() + timeout
