@@ -13,7 +13,8 @@ rusage for that one child), both for the folder and for the zip. A verify that d
 "sound and ready, origin verified" (exit 0) is printed as a failure: a fast wrong answer is no figure.
 
 The goal (issue 16): 10,000 messages under 5 s, 100,000 under 60 s, peak RSS under 150 MB whatever
-the count, folder and zip alike.
+the count, folder and zip alike. Bundles are built in a child process too, so that the verify
+child's peak RSS is its own and not the builder's pages it was forked with.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class Bundle:
     zip_path: Path
     signer: str
     built_s: float
+    ca_file: Path | None = None  # the CA that issued the signer (the verifier's --trust)
 
 
 def sample_bodies(count: int = 60) -> list[tuple[str, bytes]]:
@@ -131,6 +133,15 @@ def build(out: Path, messages: int, ca, identity) -> Bundle:
     return Bundle(messages, folder, zip_path, signer, time.perf_counter() - started)
 
 
+def built(out: Path, messages: int) -> Bundle:
+    """`build` in a child process: a child's peak RSS counts the parent's pages it was forked with,
+    so the bench process itself must stay small (writing 100,000 messages would not)."""
+    done = subprocess.run([sys.executable, __file__, "--build-only", str(messages), "--keep", str(out)],
+                          check=True, capture_output=True, text=True)
+    data = json.loads(done.stdout.strip().splitlines()[-1])
+    return Bundle(messages, Path(data["folder"]), Path(data["zip"]), data["signer"], data["built_s"], Path(data["ca"]))
+
+
 def measure(path: Path, ca_file: Path, signer: str) -> tuple[float, float, int, str]:
     """Wall seconds, peak RSS (MB) of that one child (os.wait4), exit code, and verify's state."""
     command = [sys.executable, "-m", "harness.cli", "verify", str(path), "--trust", str(ca_file),
@@ -157,26 +168,32 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1,000 messages only")
     parser.add_argument("--counts", type=int, nargs="*", help="message counts (default 1000 10000 100000)")
     parser.add_argument("--keep", type=Path, default=None, help="write the bundles here and keep them")
+    parser.add_argument("--build-only", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.build_only is not None:  # the child that writes one bundle (see built())
+        ca = make_ca("dipcert bench CA", key=cached_key("demo-ca"))
+        identity = ca.issue("bench-mdr.dipcert", key=cached_key("demo-MDR")).identity()
+        bundle = build(args.keep, args.build_only, ca, identity)
+        ca_file = args.keep / f"bench-{args.build_only}.ca.pem"
+        ca_file.write_bytes(ca.cert.public_bytes(Encoding.PEM))
+        print(json.dumps({"folder": str(bundle.folder), "zip": str(bundle.zip_path), "signer": bundle.signer,
+                          "built_s": bundle.built_s, "ca": str(ca_file)}))
+        return
     counts = args.counts or ([1_000] if args.quick else sorted(TIME_GOAL))
     scratch = args.keep or Path(tempfile.mkdtemp(prefix="dipcert-bench-verify-"))
     scratch.mkdir(parents=True, exist_ok=True)
     console = Console(width=200)
-    ca = make_ca("dipcert bench CA", key=cached_key("demo-ca"))
-    identity = ca.issue("bench-mdr.dipcert", key=cached_key("demo-MDR")).identity()
-    ca_file = scratch / "ca.pem"
-    ca_file.write_bytes(ca.cert.public_bytes(Encoding.PEM))
     table = Table(title="dipcert verify at scale (each verify a child process; peak RSS of that child)")
     for column in ("messages", "form", "members", "verify s", "goal s", "peak RSS MB", "goal MB", "result"):
         table.add_column(column, justify="left" if column in ("form", "result") else "right")
     try:
         for count in counts:
-            bundle = build(scratch, count, ca, identity)
+            bundle = built(scratch, count)
             console.print(f"built {count:,} messages in {bundle.built_s:.1f} s: {bundle.zip_path.name} "
                           f"({bundle.zip_path.stat().st_size / 1e6:.1f} MB zipped)")
             members = sum(len(files) for _root, _dirs, files in os.walk(bundle.folder))
             for form, path in (("folder", bundle.folder), ("zip", bundle.zip_path)):
-                spent, rss, code, state = measure(path, ca_file, bundle.signer)
+                spent, rss, code, state = measure(path, bundle.ca_file, bundle.signer)
                 goal = TIME_GOAL.get(count)
                 ok = code == 0 and (goal is None or spent < goal) and rss < RSS_GOAL_MB
                 table.add_row(f"{count:,}", form, f"{members:,}", f"{spent:.2f}", "-" if goal is None else f"< {goal:g}",
@@ -186,6 +203,7 @@ def main() -> None:
             if args.keep is None:
                 shutil.rmtree(bundle.folder)
                 bundle.zip_path.unlink()
+                bundle.ca_file.unlink()
     finally:
         if args.keep is None:
             shutil.rmtree(scratch, ignore_errors=True)
