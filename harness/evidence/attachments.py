@@ -125,7 +125,7 @@ def check_attachments(folder: Path, records: Sequence[Mapping[str, Any]]) -> lis
             findings.append(_f(f"{EVENT}.hash", name, str(data.get("sha256")), actual,
                                f"{name} is not the document attachment event seq {seq} recorded "
                                f"({data.get('attests')}): replaced or edited", seq=seq))
-    for name in bundle_files(folder):
+    for name in bundle_files(folder, ATTACHMENTS_DIR):
         if name.startswith(f"{ATTACHMENTS_DIR}/") and name not in named:
             findings.append(_f(f"{EVENT}.unreferenced", name, "named by an attachment event", "orphan",
                                f"{name} is not named by any attachment event: it attests nothing",

@@ -15,9 +15,12 @@ both are put together by `harness.evidence.verify.verify_bundle`.
 from __future__ import annotations
 
 import base64
+import bisect
+import hashlib
 import json
+import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from html.parser import HTMLParser
@@ -32,13 +35,13 @@ from harness.evidence import qualification as Q
 from harness.evidence import verdicts as V
 from harness.evidence.attachments import check_attachments
 from harness.evidence.grade import evidence_grade, overstates
-from harness.evidence.bundle import (MANIFEST, REPORT, SIGNATURE, SUMMARY, bundle_files, certificate_fingerprint,
+from harness.evidence.bundle import (MANIFEST, REPORT, SIGNATURE, SUMMARY, certificate_fingerprint,
                                      file_sha256, manifest_sha256, signature_verifies, summary_errors)
 from harness.evidence.origin import (FAILED, NO_ANCHORS, NOT_CHECKED, UNPINNED, UNVERIFIED, VERIFIED,
                                      Anchors, Origin, describe, issued_by_any)
 from harness.evidence.recorder import EVIDENCE_FILE, GENESIS, MESSAGES_DIR, line_hash
-from harness.evidence.safezip import DEFAULT_LIMITS, Limits
-from harness.evidence.transcript import TranscriptResult, check_transcript
+from harness.evidence.safezip import DEFAULT_LIMITS, Limits, count_files
+from harness.evidence.transcript import MIRROR_CHANNELS, TranscriptResult, check_transcript
 from harness.findings import Finding, errors, short
 from harness.profile import public_digest
 from harness.run.planning import plan_from_recorded_profile
@@ -54,6 +57,8 @@ class VerifyResult:
     findings: list[Finding] = field(default_factory=list)
     manifest: dict[str, Any] | None = None
     summary: dict[str, Any] | None = None
+    # every record but the HTTP exchanges: those are checked as the log is read (bodies, hashes, re-validation)
+    # and not kept, so that verify's memory does not grow with the messages a run exchanged
     records: list[dict[str, Any]] = field(default_factory=list)
     verdicts: dict[str, dict[str, Any]] = field(default_factory=dict)  # recomputed from the evidence
     complete: bool = False
@@ -158,6 +163,12 @@ class _Checker:
         self.o = options
         self.anchors: Anchors = options["anchors"]
         self.add = result.findings.append
+        self.root = os.fspath(folder)
+        self.seqs = _Seqs()  # every record's seq, as ranges
+        self.referenced = bytearray()  # seq -> 1 request, 2 response body named by its record
+        self.referenced_far: set[tuple[int, int]] = set()
+        self.body_findings: list[Finding] = []
+        self.mirrors: list[dict[str, Any]] = []  # exchanges the DIP's transcript also holds (their digests)
 
     def where(self, name: str) -> str:
         return f"{self.source}: {name}"
@@ -189,9 +200,11 @@ class _Checker:
             self.add(_f("bundle.manifest", MANIFEST, "present", "absent", f"no {MANIFEST}: the run was not "
                         f"finalised, so file hashes and the signature cannot be checked"))
             return None
-        data = safejson.read(path, self.where(MANIFEST), max_bytes=self.o["limits"].max_manifest_bytes)
+        limits: Limits = self.o["limits"]
+        present = count_files(self.folder)
+        data = safejson.read(path, self.where(MANIFEST), max_bytes=limits.manifest_limit(present))
         files = data.get("files") if isinstance(data, dict) else None
-        limit = self.o["limits"].max_members
+        limit = limits.listed_limit(present)
         if isinstance(files, dict) and len(files) > limit:  # before the schema walks a million entries
             raise InputError(f"{self.where(MANIFEST)}: lists {len(files)} files, more than the limit of {limit}; refused")
         safejson.check_shape(data, safejson.MANIFEST_SCHEMA, self.where(MANIFEST))
@@ -221,16 +234,20 @@ class _Checker:
         return data
 
     def files(self, manifest: Mapping[str, Any]) -> None:
+        """Every listed file hashed (a missing one named), then every file the manifest does not list.
+        One walk and one hash per file, no list of the bundle's files kept beside the manifest's."""
         listed: dict[str, Any] = manifest["files"]
-        present = set(bundle_files(self.folder))
         for rel in sorted(listed):
-            if rel not in present:
+            try:
+                actual = file_sha256(os.path.join(self.root, rel))
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
                 self.add(_f("bundle.missing-file", rel, "present", "absent",
                             f"{rel} is listed in the manifest but missing from the bundle"))
-            elif file_sha256(self.folder / rel) != listed[rel]:
-                self.add(_f("bundle.hash", rel, listed[rel], file_sha256(self.folder / rel),
+                continue
+            if actual != listed[rel]:
+                self.add(_f("bundle.hash", rel, listed[rel], actual,
                             f"{rel} changed after the manifest was written (SHA-256 differs)"))
-        for rel in sorted(present - set(listed)):
+        for rel in sorted(rel for rel in _walk(self.root) if rel not in listed):
             self.add(_f("bundle.extra-file", rel, "not present", "present",
                         f"{rel} is in the bundle but not in the manifest (added afterwards)"))
 
@@ -365,47 +382,61 @@ class _Checker:
         return record
 
     def chain(self) -> None:
+        """One pass over the log: each record's shape and link, and, for an HTTP exchange, its bodies
+        hashed and its request re-validated as it is read (`exchange`). Only the records the rest of
+        the check reads again are kept: an exchange leaves its seq and, if the DIP's transcript
+        mirrors it, its statuses and digests; so memory does not grow with the bodies' records."""
         path = self.folder / EVIDENCE_FILE
         if not path.is_file():
             self.add(_f("evidence.missing", EVIDENCE_FILE, "present", "absent", f"no {EVIDENCE_FILE} in the bundle"))
             return
-        lines = path.read_bytes().split(b"\n")
-        truncated = lines.pop() if lines else b""  # after a final "\n" this is b""
-        prev, expected_seq, records = GENESIS, 1, []
+        prev, expected_seq, records = GENESIS, 1, self.result.records
         ended_at: int | None = None  # line number of the first run-end
         after_end = False
-        for number, line in enumerate(lines, start=1):
-            after_end = after_end or ended_at is not None
-            record = self.record(line, number)
-            if isinstance(record, Finding):
-                self.add(record)
+        truncated = b""
+        end: list[dict[str, Any]] = []
+        with open(path, "rb") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.endswith(b"\n"):  # the last line, cut short: never a record
+                    truncated = line
+                    break
+                line = line[:-1]
+                after_end = after_end or ended_at is not None
+                record = self.record(line, number)
+                if isinstance(record, Finding):
+                    self.add(record)
+                    prev = line_hash(line)
+                    expected_seq += 1
+                    continue
+                seq = record["seq"]
+                where = f"{EVIDENCE_FILE}#seq={seq}"
+                if record.get("prev") != prev:
+                    self.add(_f("evidence.chain", where, prev, record.get("prev"),
+                                f"record seq {seq} (line {number}) does not follow the record before it: a record "
+                                f"was removed, inserted, reordered or edited just before it", seq=seq))
+                if seq != expected_seq:
+                    if seq > expected_seq:
+                        gap = (f"seq {expected_seq}" if seq == expected_seq + 1
+                               else f"seq {expected_seq}..{seq - 1}")
+                        message = f"{gap} missing before record seq {seq} (line {number}): records were removed"
+                    else:
+                        message = f"record seq {seq} at line {number} is out of order (expected seq {expected_seq})"
+                    self.add(_f("evidence.sequence", where, expected_seq, seq, message, seq=seq))
+                if (record["kind"] == "run-start") != (number == 1):
+                    self.add(_f("evidence.sequence", where, "run-start first and only first", record["kind"],
+                                f"record seq {seq}: the run-start record must be the first record"))
+                expected_seq = seq + 1
                 prev = line_hash(line)
-                expected_seq += 1
-                continue
-            seq = record["seq"]
-            where = f"{EVIDENCE_FILE}#seq={seq}"
-            if record.get("prev") != prev:
-                self.add(_f("evidence.chain", where, prev, record.get("prev"),
-                            f"record seq {seq} (line {number}) does not follow the record before it: a record "
-                            f"was removed, inserted, reordered or edited just before it", seq=seq))
-            if seq != expected_seq:
-                if seq > expected_seq:
-                    gap = (f"seq {expected_seq}" if seq == expected_seq + 1
-                           else f"seq {expected_seq}..{seq - 1}")
-                    message = f"{gap} missing before record seq {seq} (line {number}): records were removed"
+                self.seqs.add(seq)
+                if record["kind"] == "http":
+                    self.exchange(record, number)
                 else:
-                    message = f"record seq {seq} at line {number} is out of order (expected seq {expected_seq})"
-                self.add(_f("evidence.sequence", where, expected_seq, seq, message, seq=seq))
-            if (record["kind"] == "run-start") != (number == 1):
-                self.add(_f("evidence.sequence", where, "run-start first and only first", record["kind"],
-                            f"record seq {seq}: the run-start record must be the first record"))
-            expected_seq = seq + 1
-            prev = line_hash(line)
-            records.append(record)
-            if record["kind"] == "run-end" and ended_at is None:
-                ended_at = number
-        self.result.records = records
-        end = [r for r in records if r["kind"] == "run-end"]
+                    records.append(record)
+                if record["kind"] == "run-end":
+                    end.append(record)
+                    if ended_at is None:
+                        ended_at = number
+        self.seqs.freeze()
         if truncated:
             self.add(_f("evidence.incomplete", EVIDENCE_FILE, "whole lines", "a truncated last line",
                         "the evidence log ends mid-record: the run was interrupted while writing"))
@@ -421,49 +452,92 @@ class _Checker:
         self.result.complete = bool(end) and not truncated and not after_end and len(end) == 1 and \
             end[-1].get("status") == "complete"
 
-    def bodies(self) -> None:
-        referenced: set[str] = set()
-        for record in self.result.records:
-            if record["kind"] != "http":
+    def exchange(self, record: dict[str, Any], line: int) -> None:
+        """An HTTP record as it is read: its body files checked and hashed (findings kept for their place
+        after the manifest's), its request body re-validated from the same bytes, its mirror kept."""
+        seq = record["seq"]
+        for side in ("request", "response"):
+            body = (record.get(side) or {}).get("body")
+            if body is None:
                 continue
-            seq = record["seq"]
-            for side in ("request", "response"):
-                body = (record.get(side) or {}).get("body")
-                if body is None:
-                    continue
-                name = body.get("file")
-                where = f"{EVIDENCE_FILE}#seq={seq}/{side}"
-                if not isinstance(name, str) or not _BODY_FILE.match(name) or \
-                        not name.startswith(f"{MESSAGES_DIR}/{seq}-{side}"):
-                    self.add(_f("evidence.body-file", where, f"{MESSAGES_DIR}/{seq}-{side}.bin", name,
-                                f"record seq {seq} names an unexpected {side} body file", seq=seq))
-                    continue
-                referenced.add(name)
-                path = self.folder / name
-                if not path.is_file():
-                    self.add(_f("evidence.body-missing", name, "present", "absent",
-                                f"the {side} body of record seq {seq} is missing", seq=seq))
-                elif file_sha256(path) != body.get("sha256"):
-                    self.add(_f("evidence.body-hash", name, body.get("sha256"), file_sha256(path),
-                                f"the {side} body of record seq {seq} is not the one recorded", seq=seq))
-        for name in bundle_files(self.folder):
-            if name.startswith(f"{MESSAGES_DIR}/") and name not in referenced:
-                self.add(_f("evidence.unreferenced-body", name, "referenced by a record", "orphan",
-                            f"{name} is not referenced by any record", severity="warning"))
+            name = body.get("file")
+            where = f"{EVIDENCE_FILE}#seq={seq}/{side}"
+            data: bytes | None = None
+            if not isinstance(name, str) or not _BODY_FILE.match(name) or \
+                    not name.startswith(f"{MESSAGES_DIR}/{seq}-{side}"):
+                self.body_findings.append(_f("evidence.body-file", where, f"{MESSAGES_DIR}/{seq}-{side}.bin", name,
+                                             f"record seq {seq} names an unexpected {side} body file", seq=seq))
+            else:
+                self.refer(seq, side, line)
+                path = os.path.join(self.root, name)
+                if not os.path.isfile(path):
+                    self.body_findings.append(_f("evidence.body-missing", name, "present", "absent",
+                                                 f"the {side} body of record seq {seq} is missing", seq=seq))
+                else:
+                    if side == "request" and self.o.get("revalidate") is not None:
+                        data = _read(path)
+                        actual = hashlib.sha256(data).hexdigest()
+                    else:
+                        actual = file_sha256(path)
+                    if actual != body.get("sha256"):
+                        self.body_findings.append(_f("evidence.body-hash", name, body.get("sha256"), actual,
+                                                     f"the {side} body of record seq {seq} is not the one recorded",
+                                                     seq=seq))
+            if side == "request":
+                self.revalidate_one(record, body, data)
+        if record.get("channel") in MIRROR_CHANNELS and isinstance((record.get("context") or {}).get("transcript_seq"), int):
+            self.mirrors.append(_mirror(record))
+
+    def refer(self, seq: int, side: str, line: int) -> None:
+        """Marks messages/<seq>-<side>.bin as named by its record: a bit per seq for a log whose seqs
+        follow its lines, a set only for seqs far from their line (a damaged log)."""
+        bit = 1 if side == "request" else 2
+        if seq <= line + 1:
+            if seq >= len(self.referenced):
+                self.referenced.extend(bytes(max(seq + 1 - len(self.referenced), len(self.referenced))))
+            self.referenced[seq] |= bit
+        else:
+            self.referenced_far.add((seq, bit))
+
+    def is_referenced(self, seq: int, side: str) -> bool:
+        bit = 1 if side == "request" else 2
+        if seq < len(self.referenced) and self.referenced[seq] & bit:
+            return True
+        return (seq, bit) in self.referenced_far
+
+    def bodies(self) -> None:
+        """The body findings met while reading the log, then every body file no record names."""
+        self.result.findings.extend(self.body_findings)
+        self.body_findings = []
+        for name in sorted(name for name in _walk(self.root, MESSAGES_DIR) if not self.named(name)):
+            self.add(_f("evidence.unreferenced-body", name, "referenced by a record", "orphan",
+                        f"{name} is not referenced by any record", severity="warning"))
+
+    def named(self, name: str) -> bool:
+        """Is messages/<seq>-<side>.bin named by record <seq>?"""
+        body = _BODY_FILE.match(name)
+        return body is not None and self.is_referenced(int(name[len(MESSAGES_DIR) + 1:name.index("-")]), body.group(1))
+
+    def revalidate_one(self, record: Mapping[str, Any], body: Any, data: bytes | None) -> None:
+        """A request body re-validated with the reviewer's schema pack (`data`: its bytes, already read)."""
+        hook: Revalidate | None = self.o.get("revalidate")
+        if hook is None or not isinstance(body, dict) or not isinstance(body.get("file"), str) or \
+                not _BODY_FILE.match(body["file"]):
+            return
+        if data is None:
+            path = os.path.join(self.root, body["file"])
+            if not os.path.isfile(path):
+                return
+            data = _read(path)
+        found = list(hook(record, data) or [])
+        if found:
+            self.result.revalidation[record["seq"]] = found
 
     def revalidate(self) -> None:
-        hook: Revalidate | None = self.o.get("revalidate")
-        if hook is None:
+        """A passing check contradicted by the re-validation of a message it cites (bodies were
+        re-validated as the log was read: `revalidate_one`)."""
+        if self.o.get("revalidate") is None:
             return
-        by_seq = {r["seq"]: r for r in self.result.records}
-        for record in self.result.records:
-            body = ((record.get("request") or {}).get("body")) if record["kind"] == "http" else None
-            if not isinstance(body, dict) or not isinstance(body.get("file"), str) or \
-                    not _BODY_FILE.match(body["file"]) or not (self.folder / body["file"]).is_file():
-                continue
-            found = list(hook(record, (self.folder / body["file"]).read_bytes()) or [])
-            if found:
-                self.result.revalidation[record["seq"]] = found
         # Only a requirement the evidence passes can be contradicted: a failing one already says the
         # messages it cites are wrong (e.g. its correlation check passed on a 47-period IF-064).
         failing = {r.get("requirement") for r in self.result.records
@@ -475,7 +549,7 @@ class _Checker:
                 continue
             for seq in record.get("messages") or ():
                 bad = errors(self.result.revalidation.get(seq, []))
-                if bad and seq in by_seq:
+                if bad and seq in self.seqs:
                     self.add(_f("revalidate.disagrees", f"{EVIDENCE_FILE}#seq={seq}", "valid",
                                 f"{bad[0]}", f"check for {record.get('requirement')} (record seq "
                                 f"{record.get('seq')}) passed, but message seq {seq} fails re-validation: "
@@ -586,7 +660,7 @@ class _Checker:
         planned = self.plan(manifest)
         self.checks_outside_plan(planned)
         # The DIP's transcript (issue 15): checked, and every judged check judged again from it.
-        self.result.transcript = check_transcript(self.folder, self.result.records, self.result.run, self.result.run_id,
+        self.result.transcript = check_transcript(self.folder, [*self.result.records, *self.mirrors], self.result.run, self.result.run_id,
                                                   planned, self.o.get("dip_certs") or ())
         self.result.findings.extend(self.result.transcript.findings)
         self.result.grade = evidence_grade(self.result.run, planned, self.result.transcript.to_dict())
@@ -633,7 +707,7 @@ class _Checker:
         listed: dict[str, tuple[int, Mapping[str, Any]]] = {}
         for index, item in enumerate(summary.get("requirements") or []):
             listed.setdefault(item["id"], (index, item))
-        known_seqs = {r["seq"] for r in self.result.records}
+        known_seqs = self.seqs
         for rid, computed in sorted(verdicts.items()):
             if rid not in listed:
                 if computed["planned"] or computed["verdict"] != "not-run":
@@ -711,6 +785,69 @@ class _Markers(HTMLParser):
         rid, verdict = values.get("data-requirement"), values.get("data-verdict")
         if rid is not None and verdict is not None:
             self.markers.setdefault(rid, set()).add(verdict)
+
+
+class _Seqs:
+    """The seqs the log holds, as merged ranges: one range for a sound log, however long."""
+
+    def __init__(self) -> None:
+        self._ranges: list[list[int]] = []
+        self._starts: list[int] = []
+
+    def add(self, seq: int) -> None:
+        if self._ranges and self._ranges[-1][1] + 1 == seq:
+            self._ranges[-1][1] = seq
+        else:
+            self._ranges.append([seq, seq])
+
+    def freeze(self) -> None:
+        merged: list[list[int]] = []
+        for start, end in sorted(self._ranges):
+            if merged and start <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        self._ranges, self._starts = merged, [start for start, _ in merged]
+
+    def __contains__(self, seq: object) -> bool:
+        if not isinstance(seq, int):
+            return False
+        index = bisect.bisect_right(self._starts, seq) - 1
+        return index >= 0 and self._ranges[index][1] >= seq
+
+
+def _mirror(record: Mapping[str, Any]) -> dict[str, Any]:
+    """What `transcript` compares of an exchange the DIP's transcript also holds: seq, channel, the
+    transcript seq, the status and the bodies' digests (not the headers, URL or context)."""
+    def side(name: str) -> dict[str, Any] | None:
+        value = record.get(name)
+        if not isinstance(value, Mapping):
+            return None
+        body = value.get("body")
+        kept = {"body": {k: body.get(k) for k in ("sha256", "redacted")} if isinstance(body, Mapping) else body}
+        if "status" in value:
+            kept["status"] = value.get("status")
+        return kept
+
+    return {"seq": record.get("seq"), "kind": record.get("kind"), "channel": record.get("channel"),
+            "context": {"transcript_seq": (record.get("context") or {}).get("transcript_seq")},
+            "request": side("request"), "response": side("response")}
+
+
+def _walk(root: str, under: str | None = None) -> Iterator[str]:
+    """Every file under `root` (or its subfolder `under`) as a POSIX path relative to `root`, manifest
+    and signature excluded, unsorted: nothing listed, so a walk of 400,000 files costs no memory."""
+    for current, _dirs, files in os.walk(os.path.join(root, under) if under else root):
+        rel = os.path.relpath(current, root)
+        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+        for name in files:
+            if prefix + name not in (MANIFEST, SIGNATURE):
+                yield prefix + name
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
 
 
 def _parse_time(value: Any) -> datetime | None:

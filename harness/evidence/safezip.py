@@ -24,14 +24,38 @@ _CHUNK = 1 << 16
 
 @dataclass(frozen=True)
 class Limits:
-    max_members: int = 20_000
+    """What a bundle may hold before it is refused unread. Member counts scale with the bundle: a
+    run writes two body files per message (and the Allure results two more), so a fixed cap refused
+    the harness's own large bundles. A zip may hold as many members as its manifest can list (its
+    size over the fewest bytes one entry takes), a folder's manifest may list as many files as the
+    folder holds, and the manifest may be as large as its members need; `max_members_ceiling`
+    bounds all of it whatever a hostile bundle claims."""
+
+    max_members: int = 20_000  # members (files) any bundle may hold, whatever its manifest says
     max_member_bytes: int = 256 * 1024 * 1024
     max_total_bytes: int = 1024 * 1024 * 1024
     max_ratio: float = 200.0  # uncompressed / compressed, checked on members above ratio_floor
     ratio_floor: int = 1024 * 1024
-    # manifest.json lists at most max_members files (~150 bytes each): a larger one is refused before it
-    # is extracted or parsed, the cheap check before the heavy work
+    # manifest.json: refused above this size (or what its members need, see manifest_limit) before it is
+    # extracted or parsed, the cheap check before the heavy work
     max_manifest_bytes: int = 8 * 1024 * 1024
+    max_members_ceiling: int = 2_000_000  # ~500,000 messages: no scaling goes past it
+    manifest_entry_bytes: int = 70  # the fewest bytes one manifest entry takes: "<name>":"<64 hex>",
+    manifest_bytes_per_member: int = 256  # room for one entry of the indented manifest with a long name
+
+    def member_limit(self, manifest_bytes: int) -> int:
+        """Members a zip may hold with a manifest of `manifest_bytes`: as many as it can list, plus the
+        manifest and its signature; never fewer than `max_members`, never more than the ceiling."""
+        return min(self.max_members_ceiling,
+                   max(self.max_members, manifest_bytes // self.manifest_entry_bytes + 2))
+
+    def listed_limit(self, present: int) -> int:
+        """Files a folder's manifest may list when the folder holds `present` files."""
+        return min(self.max_members_ceiling, max(self.max_members, present))
+
+    def manifest_limit(self, members: int) -> int:
+        """The largest manifest.json a bundle of `members` files may carry."""
+        return max(self.max_manifest_bytes, min(members, self.max_members_ceiling) * self.manifest_bytes_per_member)
 
 
 DEFAULT_LIMITS = Limits()
@@ -65,16 +89,39 @@ def open_bundle(path: Path | str, *, into: Path | str | None = None, limits: Lim
 
 
 def check_folder(folder: Path) -> None:
-    """Refuses symlinks and special files anywhere inside a bundle folder."""
-    for root, dirs, files in os.walk(folder, followlinks=False):
-        for name in dirs + files:
-            full = Path(root) / name
-            rel = full.relative_to(folder).as_posix()
-            mode = os.lstat(full).st_mode
-            if stat.S_ISLNK(mode):
-                raise InputError(f"{folder}: member {rel!r} is a symbolic link; bundles hold regular files only")
-            if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
-                raise InputError(f"{folder}: member {rel!r} is not a regular file")
+    """Refuses symlinks and special files anywhere inside a bundle folder.
+
+    os.scandir's entries know their type without a stat of each file: a bundle holds several files
+    per message, and this walk runs before every verify of a folder."""
+    stack = [os.fspath(folder)]
+    root = len(stack[0]) + 1
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                if entry.is_symlink():
+                    raise InputError(f"{folder}: member {_rel(entry.path, root)!r} is a symbolic link; bundles hold "
+                                     f"regular files only")
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                elif not entry.is_file(follow_symlinks=False):
+                    raise InputError(f"{folder}: member {_rel(entry.path, root)!r} is not a regular file")
+
+
+def count_files(folder: Path) -> int:
+    """The regular files under `folder` (after `check_folder`), counted without listing them."""
+    count, stack = 0, [os.fspath(folder)]
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                else:
+                    count += 1
+    return count
+
+
+def _rel(path: str, root: int) -> str:
+    return path[root:].replace(os.sep, "/")
 
 
 def _safe_name(zip_path: Path, name: str) -> PurePosixPath:
@@ -98,8 +145,14 @@ def extract_zip(zip_path: Path, target: Path, *, limits: Limits = DEFAULT_LIMITS
         raise InputError(f"{zip_path}: unreadable zip ({exc})") from None
     with archive:
         infos = archive.infolist()
-        if len(infos) > limits.max_members:
-            raise InputError(f"{zip_path}: {len(infos)} members, more than the limit of {limits.max_members}")
+        manifest_limit = limits.manifest_limit(len(infos))
+        manifests = [i for i in infos if PurePosixPath(i.filename).name == "manifest.json" and
+                     len(PurePosixPath(i.filename).parts) <= 2]
+        manifest_bytes = max((i.file_size for i in manifests), default=0)
+        member_limit = limits.member_limit(min(manifest_bytes, manifest_limit))
+        if len(infos) > member_limit:
+            raise InputError(f"{zip_path}: {len(infos)} members, more than the limit of {member_limit} "
+                             f"(what its manifest.json can list)")
         seen: set[str] = set()
         declared_total = 0
         for info in infos:
@@ -116,9 +169,9 @@ def extract_zip(zip_path: Path, target: Path, *, limits: Limits = DEFAULT_LIMITS
             if info.flag_bits & 0x1:
                 raise InputError(f"{zip_path}: member {info.filename!r} is encrypted; refused")
             if PurePosixPath(info.filename).name == "manifest.json" and len(pure.parts) <= 2 and \
-                    info.file_size > limits.max_manifest_bytes:
+                    info.file_size > manifest_limit:
                 raise InputError(f"{zip_path}: member {info.filename!r} is {info.file_size} bytes, over the "
-                                 f"manifest limit of {limits.max_manifest_bytes}; refused")
+                                 f"manifest limit of {manifest_limit}; refused")
             if info.file_size > limits.max_member_bytes:
                 raise InputError(f"{zip_path}: member {info.filename!r} is {info.file_size} bytes, over the "
                                  f"limit of {limits.max_member_bytes}")
