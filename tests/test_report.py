@@ -393,6 +393,9 @@ def test_allure_results_hold_a_result_per_requirement_with_steps_and_attachments
         assert (paths["allure"] / attachment["source"]).is_file()
     failed = by_id[IF062]["steps"][0]
     assert failed["status"] == "failed" and "senderRoleID" in failed["statusDetails"]["message"]
+    [findings] = [a for a in failed["attachments"] if a["name"] == "findings"]
+    assert json.loads((paths["allure"] / findings["source"]).read_text())[0]["rule"] == "schema.required"
+    assert not any(a["name"] == "findings" for a in exchange["steps"][0]["attachments"])  # a passed check has none
     assert {"name": "tag", "value": "provisional"} in by_id[IF065]["labels"]
 
 
