@@ -189,7 +189,7 @@ def dipcert_samples(dipcert_run: Any) -> Any:
 
 
 @pytest.fixture
-def dipcert_certify(dipcert_run: Any) -> Iterator[Any]:
+def dipcert_certify(dipcert_run: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """`dipcert_certify(requirement)`: run it; skip when not enabled; fail the test with its findings (an
     advisory requirement that fails is an expected failure, `xfail`: shown, not failing the session)."""
     from harness.run.requirements import run_requirement
@@ -199,6 +199,8 @@ def dipcert_certify(dipcert_run: Any) -> Iterator[Any]:
             pytest.skip(f"not-enabled: {requirement.id} (the profile does not enable it)")
         before = len(dipcert_run.outcomes)
         verdict = run_requirement(dipcert_run, requirement)
+        if request.config.getoption("allure_report_dir", None):
+            _allure_steps(dipcert_run, requirement)
         if verdict != "pass":
             lines = [f"{requirement.id}: {verdict}"]
             for outcome in dipcert_run.outcomes[before:]:
@@ -213,3 +215,21 @@ def dipcert_certify(dipcert_run: Any) -> Iterator[Any]:
         return verdict
 
     yield go
+
+
+def _allure_steps(ctx: Any, requirement: Any) -> None:
+    """With --alluredir: the requirement's checks as allure-pytest steps, the messages they judged and
+    their findings as attachments (the same steps as the bundle's allure-results/), and the
+    requirement id as its parameter instead of the Requirement object's repr."""
+    import allure
+
+    from harness.evidence.recorder import read_records
+    from harness.report.allure import check_steps, report_steps
+    from harness.report.bodies import Bodies
+
+    folder = ctx.recorder.folder
+    allure.dynamic.parameter("requirement", requirement.id)
+    allure.dynamic.title(f"{requirement.id}: {requirement.title}")
+    if requirement.interface:
+        allure.dynamic.feature(requirement.interface)
+    report_steps(check_steps(requirement.id, read_records(ctx.recorder.path), Bodies(folder)))
