@@ -35,6 +35,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--dipcert-attested-by", default=None, help="'Name, Role' attesting the run")
     group.addoption("--dipcert-dip-key", default=None,
                     help="folder with the simulated DIP's signing key and certificate (default: <out>/.dip)")
+    # Guidance 5.4 / 6.4, as `dipcert reuse`: the earlier bundles, the DCP's attestation, verify's anchors.
+    group.addoption("--dipcert-reuse-from", action="append", default=[], metavar="BUNDLE",
+                    help="an earlier bundle of the same system to rest requirements on (repeatable)")
+    group.addoption("--dipcert-unchanged-since-attested-by", default=None, metavar="ATTESTATION",
+                    help="with --dipcert-reuse-from: 'Name, Organisation' of the DCP or supplier attesting that the "
+                         "system is unchanged since the earlier run(s) (required for any reuse)")
+    group.addoption("--dipcert-trust", action="append", default=[], metavar="CA.pem",
+                    help="with --dipcert-reuse-from: CA that issued the earlier bundles' signing certificates")
+    group.addoption("--dipcert-signer", action="append", default=[], metavar="SHA256",
+                    help="with --dipcert-reuse-from: pin the earlier bundles' signer")
+    group.addoption("--dipcert-integrity-only", action="store_true", default=False,
+                    help="with --dipcert-reuse-from: check the earlier bundles' integrity alone")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -79,8 +91,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if _PLAN_KEY not in metafunc.config.stash:
         from harness.run.planning import certification_plan
 
-        metafunc.config.stash[_PLAN_KEY] = certification_plan(profile)
+        metafunc.config.stash[_PLAN_KEY] = certification_plan(
+            profile, reuse=bool(metafunc.config.getoption("dipcert_reuse_from")))
     plan = [r for r in metafunc.config.stash[_PLAN_KEY] if r.kind == kind]
+    if not plan:  # e.g. reuse and smoke outside a reuse run: one skip that says so, not "empty parameter set"
+        metafunc.parametrize("requirement", [pytest.param(None, marks=pytest.mark.skip(
+            reason=f"the plan has no {kind} requirement"))], ids=[f"{kind}-none"])
+        return
     metafunc.parametrize("requirement", plan, ids=[r.id for r in plan])
 
 
@@ -120,12 +137,46 @@ class _PluginRun:
             out = Path(self.config.getoption("dipcert_out") or "reports")
             spec = self.config.getoption("dipcert_spec")
             dip, _ = load_or_create(Path(self.config.getoption("dipcert_dip_key") or out / ".dip"))
-            options = RunOptions(out=out, pack=load_pack(spec), dip_identity=dip,
+            pack = load_pack(spec)
+            options = RunOptions(out=out, pack=pack, dip_identity=dip,
                                  timeout=self.config.getoption("dipcert_timeout"),
-                                 attested_by=self.config.getoption("dipcert_attested_by"))
+                                 attested_by=self.config.getoption("dipcert_attested_by"),
+                                 reuse=self._reuse_or_exit(pack))
             self.run = CertificationRun(_profile(self.config), options)
             self.run.open()
         return self.run.ctx
+
+    def _reuse_or_exit(self, pack: Any) -> Any:
+        from harness.errors import DipcertError
+
+        try:
+            return self._reuse(pack)
+        except DipcertError as exc:  # a usage mistake: one line and the session stops (exit 4), no tracebacks
+            pytest.exit(f"dipcert: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+
+    def _reuse(self, pack: Any) -> Any:
+        """The reuse decision (`dipcert reuse`'s, from the same code) when --dipcert-reuse-from is given."""
+        sources = [Path(s) for s in self.config.getoption("dipcert_reuse_from")]
+        if not sources:
+            return None
+        from harness.evidence.origin import load_anchors
+        from harness.evidence.reuse import parse_attestation, plan_reuse
+        from harness.errors import UsageError
+
+        profile = _profile(self.config)
+        for source in sources:
+            if not source.exists():
+                raise UsageError(f"--dipcert-reuse-from {source}: no such bundle (expected a run folder or a "
+                                 f".dipcert.zip)")
+        option = "--dipcert-unchanged-since-attested-by"
+        attestation = parse_attestation(self.config.getoption("dipcert_unchanged_since_attested_by"), option=option)
+        anchors = load_anchors([Path(t) for t in self.config.getoption("dipcert_trust")],
+                               self.config.getoption("dipcert_signer"),
+                               integrity_only=self.config.getoption("dipcert_integrity_only"), required=True,
+                               command="--dipcert-reuse-from")
+        timeout = self.config.getoption("dipcert_timeout") or profile.harness.timeout
+        return plan_reuse(profile, sources, attestation=attestation, pack=pack, anchors=anchors,
+                          probe_timeout=timeout)
 
     def close(self, complete: bool) -> None:
         if self.run is not None and self.result is None:
@@ -189,7 +240,7 @@ def dipcert_samples(dipcert_run: Any) -> Any:
 
 
 @pytest.fixture
-def dipcert_certify(dipcert_run: Any) -> Iterator[Any]:
+def dipcert_certify(dipcert_run: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """`dipcert_certify(requirement)`: run it; skip when not enabled; fail the test with its findings (an
     advisory requirement that fails is an expected failure, `xfail`: shown, not failing the session)."""
     from harness.run.requirements import run_requirement
@@ -197,8 +248,15 @@ def dipcert_certify(dipcert_run: Any) -> Iterator[Any]:
     def go(requirement: Any) -> str:
         if not requirement.enabled:
             pytest.skip(f"not-enabled: {requirement.id} (the profile does not enable it)")
+        reuse = request.config.stash[_RUN_KEY].run.o.reuse
+        if reuse is not None and reuse.covers(requirement.id):
+            return "reused"  # rests on the earlier bundle (the bundle says which): a pass, nothing runs live
+        if requirement.kind == "reuse":
+            return _reuse_decision(dipcert_run, requirement)
         before = len(dipcert_run.outcomes)
         verdict = run_requirement(dipcert_run, requirement)
+        if request.config.getoption("allure_report_dir", None):
+            _allure_steps(dipcert_run, requirement)
         if verdict != "pass":
             lines = [f"{requirement.id}: {verdict}"]
             for outcome in dipcert_run.outcomes[before:]:
@@ -213,3 +271,36 @@ def dipcert_certify(dipcert_run: Any) -> Iterator[Any]:
         return verdict
 
     yield go
+
+
+def _allure_steps(ctx: Any, requirement: Any) -> None:
+    """With --alluredir: the requirement's checks as allure-pytest steps, the messages they judged and
+    their findings as attachments (the same steps as the bundle's allure-results/), and the
+    requirement id as its parameter instead of the Requirement object's repr."""
+    import allure
+
+    from harness.evidence.recorder import read_records
+    from harness.report.allure import check_steps, report_steps
+    from harness.report.bodies import Bodies
+
+    folder = ctx.recorder.folder
+    allure.dynamic.parameter("requirement", requirement.id)
+    allure.dynamic.title(f"{requirement.id}: {requirement.title}")
+    if requirement.interface:
+        allure.dynamic.feature(requirement.interface)
+    report_steps(check_steps(requirement.id, read_records(ctx.recorder.path), Bodies(folder)))
+
+
+def _reuse_decision(ctx: Any, requirement: Any) -> str:
+    """The reuse decision's check, recorded when the run opened (as under `dipcert reuse`): read from the
+    evidence, not run again; the test fails with its findings when the decision is unsound."""
+    from harness.evidence.recorder import read_records
+
+    checks = [r for r in read_records(ctx.recorder.path)
+              if r.get("kind") == "check" and r.get("requirement") == requirement.id]
+    if checks and all(r.get("passed") is True for r in checks):
+        return "pass"
+    lines = [f"{requirement.id}: {'fail' if checks else 'not-run'}"]
+    lines += [f"  {f.get('rule')}: {f.get('message')}" for r in checks for f in r.get("findings") or []
+              if f.get("severity", "error") == "error"]
+    pytest.fail("\n".join(lines), pytrace=False)

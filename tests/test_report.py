@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import xmlschema
 
 from harness.errors import InputError
 from harness.evidence import verdicts as V
@@ -30,6 +31,8 @@ from harness.report.html import aggregate
 from test_verify import Identity, make_identity
 
 PACK_OBJ = load_pack()
+# The Jenkins xUnit schema CI servers read junit.xml with (MIT, vendored from pytest's sdist: tests/data).
+JUNIT_SCHEMA = xmlschema.XMLSchema(Path(__file__).resolve().parent / "data" / "junit-10.xsd")
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "profiles"
 API_KEY = "sEcReT-api-key-7f1e2d3c4b5a69788796a5b4c3d2e1f0"
 NOW = datetime(2026, 11, 23, 17, 1, 2, tzinfo=timezone.utc)
@@ -358,6 +361,20 @@ def test_junit_has_one_testcase_per_requirement_with_the_right_outcome(full: tup
     assert cases[START_STOP].get("classname") == "exchange" and cases[START_STOP].find("failure") is None
     assert cases["MDR-5.2a/IF-006/consume/MeterInstall"].find("error") is not None
     assert cases["MDR-4.1/preflight/dcp"].find("skipped") is not None
+    assert "provisional: " in cases[IF065].find("system-out").text
+
+
+def test_junit_is_valid_against_the_jenkins_junit_schema(full: tuple[Path, dict[str, Path]]) -> None:
+    """Every outcome (failure with findings, error, skipped, a provisional verdict's note) in one file."""
+    _folder, paths = full
+    errors = [str(e.reason) for e in JUNIT_SCHEMA.iter_errors(str(paths["junit"]))]
+    assert errors == []
+    # and the schema is not a rubber stamp: what the file used to hold is refused
+    root = ET.parse(paths["junit"]).getroot()
+    root.set("skipped", "1")
+    case = next(root.iter("testcase"))
+    ET.SubElement(ET.SubElement(case, "properties"), "property", name="provisional", value="x")
+    assert len(list(JUNIT_SCHEMA.iter_errors(ET.tostring(root, encoding="unicode")))) == 2
 
 
 def test_allure_results_hold_a_result_per_requirement_with_steps_and_attachments(
@@ -376,6 +393,9 @@ def test_allure_results_hold_a_result_per_requirement_with_steps_and_attachments
         assert (paths["allure"] / attachment["source"]).is_file()
     failed = by_id[IF062]["steps"][0]
     assert failed["status"] == "failed" and "senderRoleID" in failed["statusDetails"]["message"]
+    [findings] = [a for a in failed["attachments"] if a["name"] == "findings"]
+    assert json.loads((paths["allure"] / findings["source"]).read_text())[0]["rule"] == "schema.required"
+    assert not any(a["name"] == "findings" for a in exchange["steps"][0]["attachments"])  # a passed check has none
     assert {"name": "tag", "value": "provisional"} in by_id[IF065]["labels"]
 
 
@@ -402,7 +422,8 @@ def test_a_ready_run_shows_ready_and_its_certification_basis_and_verifies(tmp_pa
     assert "dip_id=0987654321" in basis and IF061 in basis  # reused from, and what ran live
     root = ET.parse(paths["junit"]).getroot()
     reuse = next(c for c in root.iter("testcase") if c.get("name") == "MDR-5.4/reuse")
-    assert {p.get("name") for p in reuse.iter("property")} >= {"reused_from.run_id"}
+    assert "reused_from.run_id: 20260101T000000Z-DCP-0000000001-ffff" in reuse.find("system-out").text
+    JUNIT_SCHEMA.validate(str(paths["junit"]))  # a reused requirement's facts keep the file valid
     archive = finalise_bundle(folder, run_id=RUN_ID, harness_version="0.1.0", schema_pack=PACK,
                               profile_digest=summary["profile_digest"], started=summary["started"],
                               finished=summary["finished"], attestation=ATTESTATION, identity=party,

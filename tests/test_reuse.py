@@ -252,6 +252,49 @@ def test_same_system_reuses_a_and_runs_the_partys_own_checks_live(world, a, tmp_
     assert {"bundle.hash", "reuse.chain-signature", "reuse.chain-artefact"} <= rules_of(found)
 
 
+def test_reuse_runs_under_pytest_with_the_verdicts_of_dipcert_reuse(world, a, tmp_path: Path) -> None:
+    """The pytest route (scenarios/test_reuse.py, `--dipcert-reuse-from`) decides with the same code as
+    `dipcert reuse`: the same requirements reused, the same ones live, the same verdicts."""
+    from harness.dip.identity import load_or_create
+    from harness.reference.participant import ReferenceParticipant
+
+    work, pki = world
+    b = write_b(pki, tmp_path / "b")
+    assert reuse_b(b, [a.zip_path], tmp_path / "cli") == 0
+    expected = {rid: entry["verdict"] for rid, entry in summary(bundle_of(tmp_path / "cli")).items()}
+    assert "reused" in expected.values() and expected["MDR-5.4/reuse"] == "pass"
+    profile = load_profile(b.profile)
+    dip, _ = load_or_create(tmp_path / "cli" / ".dip")  # the DIP B's webhooks already trust
+    participant = ReferenceParticipant(
+        "MDR", party=B, partner=DEFAULT_PARTIES["SDS"], hub_url=f"http://127.0.0.1:{profile.harness.hub_port}",
+        api_keys=b.keys, identity=b.identity, dip_certificate=dip.certificate, port=b.port,
+        register_webhooks=False, client_timeout=TIMEOUT, slow_seconds=TIMEOUT * 3)
+    root = Path(__file__).resolve().parents[1]
+    with participant:
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "scenarios", "-o", "testpaths=scenarios", "-p", "no:cacheprovider",
+             "-rs", f"--dipcert-profile={b.profile}", f"--dipcert-out={tmp_path / 'pytest'}",
+             f"--dipcert-dip-key={tmp_path / 'cli' / '.dip'}", f"--dipcert-timeout={TIMEOUT}",
+             f"--dipcert-reuse-from={a.zip_path}", f"--dipcert-unchanged-since-attested-by={ATTESTED}",
+             f"--dipcert-trust={b.earlier_ca}", f"--junitxml={tmp_path / 'pytest.xml'}"],
+            cwd=root, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert {rid: e["verdict"] for rid, e in summary(bundle_of(tmp_path / "pytest")).items()} == expected
+    names = (tmp_path / "pytest.xml").read_text("utf-8")
+    assert 'name="test_reuse[MDR-5.4/reuse]"' in names and 'name="test_smoke[MDR-5.4/IF-061/smoke]"' in names
+
+
+def test_reuse_options_under_pytest_are_checked_with_one_line(tmp_path: Path) -> None:
+    profile = Path(__file__).resolve().parents[1] / "fixtures" / "profiles" / "mdr-example.toml"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "scenarios", "-o", "testpaths=scenarios", "-p", "no:cacheprovider",
+         f"--dipcert-profile={profile}", f"--dipcert-out={tmp_path}", f"--dipcert-reuse-from={tmp_path / 'nope.zip'}",
+         f"--dipcert-unchanged-since-attested-by={ATTESTED}", "--dipcert-integrity-only"],
+        cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 4 and "--dipcert-reuse-from" in done.stdout and "nope.zip: no such bundle" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+
+
 def flip_byte(path: Path, offset: int = 200) -> None:
     data = bytearray(path.read_bytes())
     data[offset] ^= 0x01

@@ -1,10 +1,13 @@
 """allure-results/: the run as Allure test results, for teams that already read their tests in Allure.
 
 One result per requirement, one step per check record, the request and response bodies of the
-messages each check judged attached to its step. Written with allure-python-commons' model (so the
-JSON is the shape Allure reads) but not through its file logger, whose random file names would make
-the bundle unreproducible: every uuid here is uuid5(run id, requirement, ...), and times come from
-the evidence.
+messages each check judged and the check's findings attached to its step. `check_steps` builds
+those steps from the evidence; both routes use it: `write_allure` puts them in the bundle's
+allure-results/, and `report_steps` hands them to allure-pytest (`allure.step` / `allure.attach`)
+when `pytest scenarios --alluredir DIR` runs, so the two Allure views of one run show the same
+checks. The bundle's folder is written with allure-python-commons' model (so the JSON is the shape
+Allure reads) but not through its file logger, whose random file names would make the bundle
+unreproducible: every uuid here is uuid5(run id, requirement, ...), and times come from the evidence.
 """
 
 from __future__ import annotations
@@ -13,9 +16,14 @@ import json
 import shutil
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import allure
+from allure_commons.model2 import (Attachment, Label, Parameter, Status, StatusDetails, TestResult,
+                                   TestStepResult)
 
 from harness.report.bodies import Bodies
 from harness.report.sequence import message_label
@@ -44,26 +52,91 @@ def _dump(item: Any) -> bytes:
     return json.dumps(data, sort_keys=True, ensure_ascii=False, indent=1).encode("utf-8") + b"\n"
 
 
+@dataclass(frozen=True)
+class StepAttachment:
+    name: str
+    data: bytes
+    key: tuple[Any, ...]  # what makes its file name unique in the bundle (uuid5 of run id, requirement, key)
+
+
+@dataclass(frozen=True)
+class CheckStep:
+    """One check record of a requirement, as an Allure step."""
+
+    name: str
+    passed: bool
+    message: str | None = None
+    trace: str | None = None
+    time: str | None = None
+    attachments: list[StepAttachment] = field(default_factory=list)
+
+
+def _findings_text(findings: Sequence[Mapping[str, Any]]) -> str:
+    return "\n".join(f"{f.get('rule')} at {f.get('path') or '/'}: expected {f.get('expected')}, "
+                     f"actual {f.get('actual')}: {f.get('message')}" for f in findings)
+
+
+def check_steps(requirement: str, records: Sequence[Mapping[str, Any]], bodies: Bodies) -> list[CheckStep]:
+    """The requirement's check records, in order, each with the bodies of the messages it judged and
+    (when it has any) its findings as JSON."""
+    by_seq = {r.get("seq"): r for r in records if isinstance(r.get("seq"), int)}
+    steps = []
+    for check in records:
+        if check.get("kind") != "check" or check.get("requirement") != requirement:
+            continue
+        attachments = []
+        for seq in check.get("messages") or ():
+            record = by_seq.get(seq)
+            if record is None or record.get("kind") != "http":
+                continue
+            for side in ("request", "response"):
+                data = bodies.get(record, side)
+                if data is not None:
+                    label = message_label(record, bodies.get(record, "request"))
+                    attachments.append(StepAttachment(f"#{seq} {record.get('channel')} {label} {side}", data,
+                                                      (seq, side)))
+        findings = check.get("findings") or []
+        if findings:
+            attachments.append(StepAttachment(
+                "findings", json.dumps(findings, sort_keys=True, ensure_ascii=False, indent=1).encode("utf-8"),
+                (check.get("seq"), "findings")))
+        steps.append(CheckStep(name=f"#{check.get('seq')} {check.get('rule')}", passed=check.get("passed") is True,
+                               message=str(findings[0].get("message")) if findings else None,
+                               trace=_findings_text(findings) if findings else None, time=check.get("time"),
+                               attachments=attachments))
+    return steps
+
+
+class CheckFailed(AssertionError):
+    """Raised inside a live `allure.step` so that allure-pytest marks that step failed (never escapes)."""
+
+
+def report_steps(steps: Sequence[CheckStep]) -> None:
+    """The steps through allure-pytest's public API, into the running test's result (a no-op when
+    pytest runs without --alluredir: no listener is registered then)."""
+    for step in steps:
+        try:
+            with allure.step(step.name):
+                for a in step.attachments:
+                    allure.attach(a.data, name=a.name, attachment_type=allure.attachment_type.JSON)
+                if not step.passed:
+                    raise CheckFailed(step.trace or step.message or "the check failed")
+        except CheckFailed:
+            pass
+
+
 def write_allure(out: Path | str, summary: Mapping[str, Any], records: Sequence[Mapping[str, Any]],
                  folder: Path | str) -> Path:
     """Writes `out` afresh (its old contents are removed) from the summary, records and body files."""
-    from allure_commons.model2 import (Attachment, Label, Parameter, Status, StatusDetails, TestResult,
-                                       TestStepResult)
-
     target = Path(out)
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
     run_id = summary["run_id"]
     plan = plan_index(records)
-    by_seq = {r.get("seq"): r for r in records if isinstance(r.get("seq"), int)}
     bodies = Bodies(Path(folder))
     status_of = {"pass": Status.PASSED, "reused": Status.PASSED, "fail": Status.FAILED,
                  "not-run": Status.BROKEN, "not-enabled": Status.SKIPPED}
-    checks: dict[str, list[Mapping[str, Any]]] = {}
-    for r in records:
-        if r.get("kind") == "check" and isinstance(r.get("requirement"), str):
-            checks.setdefault(r["requirement"], []).append(r)
     starts: dict[str, Any] = {}
     ends: dict[str, Any] = {}
     for r in records:
@@ -73,42 +146,22 @@ def write_allure(out: Path | str, summary: Mapping[str, Any], records: Sequence[
         elif r.get("event") == "requirement-end" and isinstance(rid, str):
             ends[rid] = r.get("time")
 
-    def attach(rid: str, seq: int, side: str, record: Mapping[str, Any]) -> Attachment | None:
-        data = bodies.get(record, side)
-        if data is None:
-            return None
-        source = f"{_id(run_id, rid, seq, side)}-attachment.json"
-        (target / source).write_bytes(data)
-        label = message_label(record, bodies.get(record, "request"))
-        return Attachment(name=f"#{seq} {record.get('channel')} {label} {side}", source=source,
-                          type="application/json")
+    def attach(rid: str, a: StepAttachment) -> Attachment:
+        source = f"{_id(run_id, rid, *a.key)}-attachment.json"
+        (target / source).write_bytes(a.data)
+        return Attachment(name=a.name, source=source, type="application/json")
 
     for entry in summary["requirements"]:
         rid = entry["id"]
         item = plan.get(rid) or {}
         kind = str(item.get("kind") or ("exchange" if "/exchange/" in rid else "requirement"))
         steps = []
-        for check in checks.get(rid, []):
-            step_attachments = []
-            for seq in check.get("messages") or ():
-                record = by_seq.get(seq)
-                if record is None or record.get("kind") != "http":
-                    continue
-                for side in ("request", "response"):
-                    found = attach(rid, seq, side, record)
-                    if found is not None:
-                        step_attachments.append(found)
-            findings = check.get("findings") or []
-            details = None
-            if findings:
-                details = StatusDetails(message=str(findings[0].get("message")),
-                                        trace="\n".join(f"{f.get('rule')} at {f.get('path') or '/'}: "
-                                                        f"expected {f.get('expected')}, actual {f.get('actual')}: "
-                                                        f"{f.get('message')}" for f in findings))
-            moment = _ms(check.get("time"))
-            steps.append(TestStepResult(name=f"#{check.get('seq')} {check.get('rule')}",
-                                        status=Status.PASSED if check.get("passed") is True else Status.FAILED,
-                                        statusDetails=details, stage="finished", attachments=step_attachments,
+        for step in check_steps(rid, records, bodies):
+            moment = _ms(step.time)
+            details = StatusDetails(message=step.message, trace=step.trace) if step.message else None
+            steps.append(TestStepResult(name=step.name, status=Status.PASSED if step.passed else Status.FAILED,
+                                        statusDetails=details, stage="finished",
+                                        attachments=[attach(rid, a) for a in step.attachments],
                                         start=moment, stop=moment))
         verdict = entry["verdict"]
         message = {"not-run": "enabled but did not run", "not-enabled": "not enabled in the profile"}.get(verdict)
