@@ -1,8 +1,9 @@
 """Where the harness's data lives, whether installed from a wheel or run from the repository.
 
-The repository keeps `schemas/` and `scenarios/` at the top level (DESIGN.md); a wheel carries them
-inside the package as `harness/_data/`. Everything that reads data asks here, so the two layouts
-never leak into the rest of the code.
+The repository keeps `schemas/` and `scenarios/` at the top level (DESIGN.md); a wheel carries the
+schemas inside the package as `harness/_data/schemas` and the scenarios as the importable package
+`dipcert_scenarios` (so `pytest --pyargs dipcert_scenarios` collects them). Everything that reads
+data asks here, so the two layouts never leak into the rest of the code.
 """
 
 from __future__ import annotations
@@ -12,8 +13,12 @@ from pathlib import Path
 _PACKAGE = Path(__file__).resolve().parent
 
 
-def _data_dir(name: str) -> Path:
-    for candidate in (_PACKAGE / "_data" / name, _PACKAGE.parent / name):
+SCENARIOS_PACKAGE = "dipcert_scenarios"  # the scenarios' name in a wheel (pyproject.toml force-include)
+
+
+def _data_dir(name: str, installed: str | None = None) -> Path:
+    for candidate in (_PACKAGE / "_data" / name, *((_PACKAGE.parent / installed,) if installed else ()),
+                      _PACKAGE.parent / name):
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError(f"dipcert data folder {name!r} is missing from the installation")
@@ -26,7 +31,7 @@ def schemas_dir() -> Path:
 
 def scenarios_dir() -> Path:
     """The certification test plan (pytest modules and exchange definitions)."""
-    return _data_dir("scenarios")
+    return _data_dir("scenarios", installed=SCENARIOS_PACKAGE)
 
 
 def default_spec_dir() -> Path | None:

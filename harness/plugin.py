@@ -9,11 +9,19 @@ does not enable is a skipped test marked `not-enabled`.
 
 Scenario modules ask for requirements with `@pytest.mark.dipcert("consume")` and a `requirement`
 argument; `dipcert_certify(requirement)` runs it and fails the test with the findings.
+
+Every option is `--dipcert-*` and has an ini key of the same name (`dipcert_profile`, `dipcert_out`,
+...; the command line wins; an ini path is relative to the ini file). Without a profile the plugin is
+inert: it adds no tests, no fixtures without the `dipcert_` prefix, and collects nothing of its own,
+so an unrelated suite in the same environment runs as if dipcert were not installed. Requirement ids
+are the tests' parameter ids, stable from run to run, so `--lf` reruns only the requirements that
+failed (the bundle then records the selection and is not ready: the rest did not run).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +30,27 @@ import pytest
 _RUN_KEY = pytest.StashKey[Any]()
 _PROFILE_KEY = pytest.StashKey[Any]()
 _PLAN_KEY = pytest.StashKey[Any]()
+_SELECTED_KEY = pytest.StashKey[list[str]]()
+
+# name -> (help, is a path); each is `--dipcert-<name>` on the command line and `dipcert_<name>` in the ini file
+SETTINGS: dict[str, tuple[str, bool]] = {
+    "profile": ("participant profile (TOML); without one the plugin is inert", True),
+    "out": ("folder for the evidence bundle (default: reports/)", True),
+    "spec": ("folder with Elexon's DIP API specification (unresolved YAML)", True),
+    "timeout": ("bound for every wait, in seconds", False),
+    "attested_by": ("'Name, Role' attesting the run", False),
+    "dip_key": ("folder with the simulated DIP's signing key and certificate (default: $DIPCERT_HOME/dip, "
+                "else ~/.dipcert/dip: the one every dipcert route shares)", True),
+}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("dipcert", "dipcert certification")
-    group.addoption("--dipcert-profile", default=None, help="participant profile (TOML)")
-    group.addoption("--dipcert-out", default=None, help="folder for the evidence bundle (default: reports/)")
     # Prefixed like every option here: a bare --spec collides with the pytest-spec plugin.
-    group.addoption("--dipcert-spec", dest="dipcert_spec", default=None,
-                    help="folder with Elexon's DIP API specification (unresolved YAML)")
-    group.addoption("--dipcert-timeout", type=float, default=None, help="bound for every wait, in seconds")
-    group.addoption("--dipcert-attested-by", default=None, help="'Name, Role' attesting the run")
-    group.addoption("--dipcert-dip-key", default=None,
-                    help="folder with the simulated DIP's signing key and certificate (default: <out>/.dip)")
+    for name, (text, _path) in SETTINGS.items():
+        group.addoption(f"--dipcert-{name.replace('_', '-')}", dest=f"dipcert_{name}", default=None,
+                        type=float if name == "timeout" else None, help=text)
+        parser.addini(f"dipcert_{name}", f"{text} (as --dipcert-{name.replace('_', '-')})", default="")
     # Guidance 5.4 / 6.4, as `dipcert reuse`: the earlier bundles, the DCP's attestation, verify's anchors.
     group.addoption("--dipcert-reuse-from", action="append", default=[], metavar="BUNDLE",
                     help="an earlier bundle of the same system to rest requirements on (repeatable)")
@@ -49,22 +65,45 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="with --dipcert-reuse-from: check the earlier bundles' integrity alone")
 
 
+def setting(config: pytest.Config, name: str) -> Any:
+    """`--dipcert-<name>`, else the ini key `dipcert_<name>` (a path relative to the ini file), else None."""
+    value = config.getoption(f"dipcert_{name}")
+    if value is not None:
+        return value
+    raw = str(config.getini(f"dipcert_{name}") or "").strip()
+    if not raw:
+        return None
+    if name == "timeout":
+        try:
+            return float(raw)
+        except ValueError:
+            raise pytest.UsageError(f"dipcert: ini dipcert_timeout: expected seconds, got {raw!r}") from None
+    if SETTINGS[name][1]:
+        base = config.inipath.parent if config.inipath is not None else config.rootpath
+        return str(base / Path(raw).expanduser())
+    return raw
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "dipcert(kind): parametrise `requirement` with the plan's requirements "
                                        "of this kind (preflight, consume, reject, produce, exchange)")
     workers = getattr(config.option, "numprocesses", None)
-    if config.getoption("dipcert_profile") and workers:
+    if setting(config, "profile") and workers:
         # One certification run is one simulated DIP, one evidence log and one bundle: it cannot be
         # split across pytest-xdist workers (each would start its own DIP on the same ports).
         raise pytest.UsageError(f"dipcert: a certification run cannot be split across pytest-xdist workers "
                                 f"(-n {workers}); run it without -n")
+    if setting(config, "profile"):
+        for name in SETTINGS:  # an unusable ini value is one line and exit 4 now
+            setting(config, name)
+        _profile(config)  # so is a profile error (not a collection error in every scenario module)
 
 
 def _profile(config: pytest.Config) -> Any:
     """The profile named by --dipcert-profile, loaded once; a profile error stops the session (exit 4)."""
     if _PROFILE_KEY in config.stash:
         return config.stash[_PROFILE_KEY]
-    path = config.getoption("dipcert_profile")
+    path = setting(config, "profile")
     profile = None
     if path:
         from harness.errors import DipcertError
@@ -120,6 +159,19 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     items.sort(key=key)
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The requirement ids this session runs (after -k, --lf, a file given alone): a run of fewer than
+    the plan's enabled requirements records its selection, as `dipcert run --only` does."""
+    ids = []
+    for item in session.items:
+        callspec = getattr(item, "callspec", None)
+        req = callspec.params.get("requirement") if callspec is not None else None
+        if getattr(req, "enabled", False):
+            ids.append(req.id)
+    session.config.stash[_SELECTED_KEY] = ids
+
+
 class _PluginRun:
     """The session's run, opened lazily so that collecting (or `--collect-only`) starts nothing."""
 
@@ -127,23 +179,35 @@ class _PluginRun:
         self.config = config
         self.run: Any = None
         self.result: Any = None
+        self._services = ExitStack()  # what the run stands on: the reference party, when the profile asks
 
     def context(self) -> Any:
         if self.run is None:
-            from harness.dip.identity import load_or_create
+            from harness.dip.identity import dip_folder, load_or_create
             from harness.messages.schemapack import load_pack
+            from harness.run.demo import reference_party
             from harness.run.session import CertificationRun, RunOptions
 
-            out = Path(self.config.getoption("dipcert_out") or "reports")
-            spec = self.config.getoption("dipcert_spec")
-            dip, _ = load_or_create(Path(self.config.getoption("dipcert_dip_key") or out / ".dip"))
-            pack = load_pack(spec)
-            options = RunOptions(out=out, pack=pack, dip_identity=dip,
-                                 timeout=self.config.getoption("dipcert_timeout"),
-                                 attested_by=self.config.getoption("dipcert_attested_by"),
-                                 reuse=self._reuse_or_exit(pack))
-            self.run = CertificationRun(_profile(self.config), options)
-            self.run.open()
+            config = self.config
+            out = Path(setting(config, "out") or "reports")
+            dip, _ = load_or_create(dip_folder(setting(config, "dip_key")))
+            timeout = setting(config, "timeout")
+            pack = load_pack(setting(config, "spec"))
+            options = RunOptions(out=out, pack=pack, dip_identity=dip, timeout=timeout,
+                                 attested_by=setting(config, "attested_by"), reuse=self._reuse_or_exit(pack))
+            # `[party] endpoint = "reference"`: dipcert's reference participant is started as the party
+            profile, _participant = self._services.enter_context(
+                reference_party(_profile(config), dip_certificate=dip.certificate, timeout=timeout))
+            self.run = CertificationRun(profile, options)
+            try:
+                self.run.open()
+            except BaseException:
+                self._services.close()
+                raise
+            selected = config.stash.get(_SELECTED_KEY, None)
+            runnable = {r.id for r in self.run.selected()}  # enabled, and not judged at open (qualification)
+            if selected is not None and set(selected) < runnable:
+                self.run.ctx.event("selection", only=sorted(set(selected)), requirements=sorted(set(selected)))
         return self.run.ctx
 
     def _reuse_or_exit(self, pack: Any) -> Any:
@@ -174,14 +238,17 @@ class _PluginRun:
                                self.config.getoption("dipcert_signer"),
                                integrity_only=self.config.getoption("dipcert_integrity_only"), required=True,
                                command="--dipcert-reuse-from")
-        timeout = self.config.getoption("dipcert_timeout") or profile.harness.timeout
+        timeout = setting(self.config, "timeout") or profile.harness.timeout
         return plan_reuse(profile, sources, attestation=attestation, pack=pack, anchors=anchors,
                           probe_timeout=timeout)
 
     def close(self, complete: bool) -> None:
-        if self.run is not None and self.result is None:
-            self.run.mark(complete)
-            self.result = self.run.close()
+        try:
+            if self.run is not None and self.result is None:
+                self.run.mark(complete)
+                self.result = self.run.close()
+        finally:
+            self._services.close()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

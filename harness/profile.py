@@ -40,6 +40,7 @@ TRIGGER_KINDS = ("http", "command", "manual")
 TRIGGER_DEFAULT_TIMEOUT = {"http": 10.0, "command": 60.0, "manual": 300.0}
 REFERENCE = "reference"
 PARTNER_API_KEY = "partner.api_key"  # the secret name `resolve_secret` takes for the real partner's key
+REFERENCE_SUPPLIED = ("webhooks", "credentials", "triggers")  # what `[party] endpoint = "reference"` makes at run time
 INLINE_SECRET = 'secrets must be referenced as {env = "NAME"} or {file = "path"}, not written inline'
 
 _INTERFACE_KEY = re.compile(r"^if-?(\d{3})$", re.IGNORECASE)
@@ -57,6 +58,12 @@ class Party:
     mpid: str
     dip_id: str
     dcp_id: str | None = None
+    endpoint: str | None = None  # "reference": dipcert's reference participant plays the party (a rehearsal)
+
+    @property
+    def is_reference(self) -> bool:
+        """True when dipcert starts its own reference participant as this party (`[party] endpoint = "reference"`)."""
+        return self.endpoint == REFERENCE
 
 
 @dataclass(frozen=True)
@@ -408,6 +415,15 @@ def load_profile(path: Path | str, *, catalogue: Catalogue | None = None) -> Pro
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    party = data.get("party")
+    if isinstance(party, dict) and party.get("endpoint") == REFERENCE:
+        # A written profile leaves these to the harness; the profile as it ran (recorded in the evidence,
+        # read again by verify through parse_profile) holds the ones the harness made.
+        supplied = [t for t in REFERENCE_SUPPLIED if t in data]
+        if supplied:
+            raise ConfigError(f'{path}: {supplied[0]}: not with party.endpoint = "reference": dipcert makes the '
+                              f'reference participant\'s webhooks, credentials and triggers itself at run time; '
+                              f'remove [{supplied[0]}]')
     return parse_profile(data, path, catalogue=catalogue)
 
 
@@ -570,7 +586,8 @@ def _build(data: dict[str, Any], path: Path, catalogue: Catalogue) -> Profile:
         return ConfigError(f"{path}: {key}: {message}")
 
     p = data["party"]
-    party = Party(role=p["role"], company=p["company"], mpid=p["mpid"], dip_id=p["dip_id"], dcp_id=p.get("dcp_id"))
+    party = Party(role=p["role"], company=p["company"], mpid=p["mpid"], dip_id=p["dip_id"], dcp_id=p.get("dcp_id"),
+                  endpoint=p.get("endpoint"))
     role = party.role
     s = data["system"]
     system = SystemUnderTest(name=s["name"], version=s["version"], build_id=s.get("build_id"),

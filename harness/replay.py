@@ -4,8 +4,9 @@ Why not the recorded request as it was: its X-DIP-Signature-Date is stale (the D
 signature minutes old), the port of the run's simulated DIP no longer exists, and the API key was
 redacted before it reached the evidence. A replay therefore takes the exact body bytes from the
 bundle's `messages/`, signs them now with the identity that sent them (the participant's signing key
-from its profile for what the participant submitted; the simulated DIP's key, `.dip/` beside the
-bundle or `--dip-key DIR`, for what the DIP delivered), adds the API key the profile references,
+from its profile for what the participant submitted; the simulated DIP's key, from `--dip-key DIR`,
+`.dip/` beside the bundle (where older runs kept it) or the shared `~/.dipcert/dip`, for what the
+DIP delivered), adds the API key the profile references,
 and puts the answer beside the recorded one, the way Schemathesis replays a failing case. Secrets
 are read when sending and never printed.
 
@@ -46,7 +47,6 @@ DROPPED = frozenset({"content-length", "host", "connection", "transfer-encoding"
 MARKER = re.compile(r"\[redacted sha256:[0-9a-f]{16}\]")
 DELIVERED = ("webhook-delivery", "hub-outbound")  # the DIP sent these: re-signed as the DIP
 MAX_ANSWER_BYTES = 1024 * 1024
-DIP_FOLDER = ".dip"
 
 
 @dataclass(frozen=True)

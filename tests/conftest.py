@@ -4,15 +4,33 @@ The specification-comparison tests skip when Elexon's specification is not besid
 (`../shared/elexon-dip-api`): a contributor without it still runs everything else. CI has it there,
 so in CI (environment variable CI set, as CI runners do) such a skip would hide that dipcert was
 never compared with the specification: there it is a failure instead.
+
+No test writes to the real home: DIPCERT_HOME (where every route keeps the simulated DIP's identity,
+harness.dip.identity) points at a scratch folder for the whole session, subprocesses included.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 import pytest
 
 SPEC_FOLDER = "../shared/elexon-dip-api"  # every "specification missing" skip reason names it
+
+
+_HOME = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_HOME] = os.environ["DIPCERT_HOME"] = tempfile.mkdtemp(prefix="dipcert-home-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    home = config.stash.get(_HOME, None)
+    if home is not None:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def in_ci() -> bool:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import stat
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 from cryptography import x509
 
-from harness.dip.identity import CERT, KEY, PARTS, load_identity, load_or_create
+from harness.dip.identity import (CERT, HOME_ENV, KEY, PARTS, default_folder, dip_folder, load_identity,
+                                  load_or_create)
 from harness.errors import ConfigError
+
+PROFILES = Path(__file__).resolve().parents[1] / "fixtures" / "profiles"
 
 
 def _mode(path) -> int:
@@ -64,3 +71,43 @@ def test_client_certificates_come_from_the_client_ca(tmp_path):
     client_ca = x509.load_pem_x509_certificate(identity.path("client-ca").read_bytes())
     assert issued.cert.issuer == client_ca.subject
     issued.cert.verify_directly_issued_by(client_ca)
+
+
+MAKE = ("import sys\nfrom harness.dip.identity import dip_folder, load_or_create\n"
+        "identity, _ = load_or_create(dip_folder(sys.argv[1] if len(sys.argv) > 1 else None))\n"
+        "print(identity.fingerprint())\n")
+
+
+def test_processes_making_it_at_once_make_one_identity(tmp_path):
+    """Two first runs into one place (the issue saw 4 races in 6 trials): the lock makes one identity.
+    Processes, not threads: fcntl locks are per open file description, so this is the real case."""
+    env = {**os.environ, HOME_ENV: str(tmp_path / "home")}
+    procs = [subprocess.Popen([sys.executable, "-c", MAKE], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(5)]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in outs]
+    prints = {out.strip() for out, _ in outs}
+    assert len(prints) == 1
+    made = load_identity(tmp_path / "home" / "dip", tls=False)
+    assert prints == {made.signing.fingerprint()}
+
+
+def test_one_documented_place_shared_by_every_route(tmp_path, monkeypatch):
+    monkeypatch.setenv(HOME_ENV, str(tmp_path / "dipcert"))
+    assert default_folder() == tmp_path / "dipcert" / "dip" == dip_folder(None)
+    assert dip_folder(tmp_path / "elsewhere") == tmp_path / "elsewhere"  # --dip-key / --dipcert-dip-key
+    monkeypatch.delenv(HOME_ENV)
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    assert default_folder() == tmp_path / "user" / ".dipcert" / "dip"
+
+
+def test_dipcert_run_keeps_it_in_the_shared_place_not_under_out(tmp_path, monkeypatch):
+    """The trap of the issue: a run into another --out made another key, and a webhook that pinned the first
+    refused everything. The identity is made before the party's certificate is read (this profile's is
+    missing: exit 2), in DIPCERT_HOME, never under --out."""
+    from harness.cli import main
+
+    monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))
+    assert main(["run", "--profile", str(PROFILES / "mdr-example.toml"), "--out", str(tmp_path / "out")]) == 2
+    assert (tmp_path / "home" / "dip" / CERT).is_file()
+    assert not (tmp_path / "out" / ".dip").exists()

@@ -119,11 +119,11 @@ def anchor_args(pki: DemoPKI, b: PartyB) -> list[str]:
 def reuse_b(b: PartyB, sources, out: Path, *, unchanged: str | None = ATTESTED, trust=None) -> int:
     """`dipcert reuse` for B, with the reference MDR playing B's system on B's own port and keys."""
     from harness.commands import reuse
-    from harness.dip.identity import load_or_create
+    from harness.dip.identity import dip_folder, load_or_create
     from harness.reference.participant import ReferenceParticipant
 
     profile = load_profile(b.profile)
-    dip, _ = load_or_create(out / ".dip")
+    dip, _ = load_or_create(dip_folder())  # the one `dipcert reuse` uses without --dip-key
     participant = ReferenceParticipant(
         "MDR", party=B, partner=DEFAULT_PARTIES["SDS"], hub_url=f"http://127.0.0.1:{profile.harness.hub_port}",
         api_keys=b.keys, identity=b.identity, dip_certificate=dip.certificate, port=b.port,

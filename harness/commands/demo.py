@@ -50,11 +50,13 @@ def run(args: argparse.Namespace) -> int:
         parse_faults(faults[role], role)  # a wrong switch is a usage error before anything starts
         if faults[role] and role not in roles:
             raise UsageError(f"--fault for the {role} given, but --role {args.role} does not certify the {role}")
+    from harness.dip.identity import dip_folder, load_or_create
     from harness.files import output_folder
     from harness.run.demo import demo_party, scratch_pki
     from harness.run.session import run_certification
 
     output_folder(args.out)
+    dip, _cert = load_or_create(dip_folder())  # the DIP every route shares (harness.dip.identity)
 
     console = make_console()
     results = []
@@ -62,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         for role in roles:
             label = f"reference {role}" + (f" with {', '.join(faults[role])}" if faults[role] else "")
             console.rule(f"Certifying the {label}")
-            with demo_party(role, pki, args.out, faults=faults[role], timeout=args.timeout) as (profile, options):
+            with demo_party(role, pki, args.out, faults=faults[role], timeout=args.timeout, dip=dip) as (profile, options):
                 with progress_for(console, certification_plan(profile), label) as view:
                     options.announce = view.announce
                     result = run_certification(profile, options, on_requirement=view.on_requirement,

@@ -27,9 +27,12 @@ def run(args: argparse.Namespace) -> int:
     from harness.plan import PREFLIGHT_CHECKS, preflight_applicable, preflight_requirement
     from harness.preflight import run_preflight
     from harness.profile import load_profile
+    from harness.run.demo import reference_party
 
     profile = load_profile(args.profile)
-    results = run_preflight(profile, probe=False if args.no_probe else None)
+    # `[party] endpoint = "reference"`: the checks look at the reference participant as a run starts it
+    with reference_party(profile, dip_certificate=None) as (profile, _participant):
+        results = run_preflight(profile, probe=False if args.no_probe else None)
     applicable = preflight_applicable(profile)
     rows = []
     for check, findings in results.items():

@@ -31,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "participant submitted; its webhooks and TLS CA are used for deliveries")
     parser.add_argument("--dip-key", type=Path, default=None, metavar="DIR",
                         help="folder with the simulated DIP's dip-signing.pem/.key, to sign what the DIP delivered "
-                             "(default: .dip next to the bundle, else reports/.dip)")
+                             "(default: .dip next to the bundle, as older runs kept it, else $DIPCERT_HOME/dip or "
+                             "~/.dipcert/dip, where every route keeps it)")
     parser.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
                         help="bound for the answer (default: 10)")
     parser.add_argument("--curl", action="store_true",
@@ -45,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
     from harness.commands.console import make_console
 
+    from harness.dip.identity import default_folder
     from harness.errors import UsageError
     from harness.evidence.safezip import open_bundle
     from harness.profile import load_profile
@@ -65,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         record = pick(records, args.target, bodies)
         dip = None
         if record.get("channel") in DELIVERED:
-            dip_folder = args.dip_key or next((p for p in (bundle.resolve().parent / ".dip", Path("reports") / ".dip")
+            dip_folder = args.dip_key or next((p for p in (bundle.resolve().parent / ".dip", default_folder())
                                                if p.is_dir()), None)
             dip = load_dip_identity(dip_folder) if dip_folder is not None else None
             if args.dip_key is not None and dip is None:

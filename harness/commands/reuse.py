@@ -39,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="bound for every wait (default: the profile's harness.timeout)")
     parser.add_argument("--dip-key", type=Path, default=None, metavar="DIR",
-                        help="folder holding the simulated DIP's signing key and certificate (default: <out>/.dip)")
+                        help="folder holding the simulated DIP's signing key and certificate (default: "
+                             "$DIPCERT_HOME/dip, else ~/.dipcert/dip, shared by every route)")
 
 
 def decision_table(plan: object, console: object) -> None:
@@ -73,7 +74,7 @@ def decision_table(plan: object, console: object) -> None:
 def run(args: argparse.Namespace) -> int:
     from harness.commands.console import make_console
 
-    from harness.dip.identity import load_or_create
+    from harness.dip.identity import dip_folder, load_or_create
     from harness.errors import UsageError
     from harness.evidence.origin import load_anchors
     from harness.evidence.reuse import parse_attestation, plan_reuse
@@ -92,13 +93,16 @@ def run(args: argparse.Namespace) -> int:
     anchors = load_anchors(args.trust, args.signer, integrity_only=args.integrity_only, required=True,
                            command="dipcert reuse")
     profile = load_profile(args.profile)
+    if profile.party.is_reference:
+        raise UsageError(f'{args.profile}: party.endpoint = "reference": reuse certifies a party\'s own system on '
+                         f'earlier evidence; the reference participant has none to reuse (use dipcert run)')
     pack = load_pack(args.spec)
     plan = plan_reuse(profile, args.sources, attestation=attestation, pack=pack, anchors=anchors,
                       probe_timeout=args.timeout or profile.harness.timeout)
     console = make_console()
     decision_table(plan, console)
     output_folder(args.out)  # after every input is checked: a refused command leaves nothing behind
-    dip, _cert_path = load_or_create(args.dip_key or args.out / ".dip")
+    dip, _cert_path = load_or_create(dip_folder(args.dip_key))
     options = RunOptions(out=args.out, pack=pack, dip_identity=dip, attested_by=args.attested_by,
                          timeout=args.timeout, reuse=plan)
     result = run_certification(profile, options)

@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="bound for every wait (default: the profile's harness.timeout)")
     parser.add_argument("--dip-key", type=Path, default=None, metavar="DIR",
                         help="folder holding the simulated DIP's signing key and certificate (made on first use; "
-                             "default: <out>/.dip); give your webhook its dip-signing.pem to verify deliveries")
+                             "default: $DIPCERT_HOME/dip, else ~/.dipcert/dip, shared by every route); give your "
+                             "webhook its dip-signing.pem to verify deliveries")
     parser.add_argument("--dip", default=None, metavar="URL",
                         help="a hosted DIP's base URL (e.g. https://dip.example:8443): the run opens a session there "
                              "as your party (profile API key, signing certificate, client_certificate for mTLS) "
@@ -49,13 +50,14 @@ def run(args: argparse.Namespace) -> int:
     from harness.commands.console import make_console
     from rich.markup import escape
 
-    from harness.dip.identity import load_or_create
+    from harness.dip.identity import dip_folder, load_or_create
     from harness.errors import UsageError
     from harness.files import output_folder
     from harness.messages.schemapack import load_pack
     from harness.profile import load_profile
     from harness.report import terminal_summary
     from harness.run.planning import certification_plan
+    from harness.run.demo import reference_party
     from harness.run.progress import progress_for
     from harness.run.session import RunOptions, run_certification
 
@@ -68,6 +70,9 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"[yellow]warning[/]: {escape(warning)}")
     if (args.dip_cert or args.dip_ca) and not args.dip:
         raise UsageError("--dip-cert and --dip-ca go with --dip URL (a hosted DIP)")
+    if args.dip and profile.party.is_reference:
+        raise UsageError(f'{args.profile}: party.endpoint = "reference" runs dipcert\'s reference participant against '
+                         f'the embedded DIP only; drop --dip')
     dip_cert = None
     if args.dip:
         from harness.commands.verify import load_dip_certificate
@@ -75,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         dip, dip_cert = None, load_dip_certificate(args.dip_cert) if args.dip_cert else None
     output_folder(args.out)  # after every input is checked: a refused command leaves nothing behind
     if not args.dip:
-        dip, cert_path = load_or_create(args.dip_key or args.out / ".dip")
+        dip, cert_path = load_or_create(dip_folder(args.dip_key))
         console.print(f"The embedded (simulated) DIP signs deliveries with {cert_path}")
     only = list(args.only)
     plan = certification_plan(profile)
@@ -95,7 +100,10 @@ def run(args: argparse.Namespace) -> int:
                              on_open=opened,
                              requirement_filter=(lambda r: any(fnmatch.fnmatchcase(r.id, g) for g in only))
                              if only else None)
-        result = run_certification(profile, options, on_requirement=view.on_requirement, on_start=view.on_start)
+        # `[party] endpoint = "reference"`: dipcert's reference participant started as the party (docs/profile.md)
+        with reference_party(profile, dip_certificate=dip.certificate if dip is not None else None,
+                             timeout=args.timeout) as (running, _participant):
+            result = run_certification(running, options, on_requirement=view.on_requirement, on_start=view.on_start)
     terminal_summary(result.summary, console, bundle=result.zip_path)
     console.print(f"report: {result.folder / 'report.html'}")
     if only and result.interrupted is None:

@@ -7,8 +7,12 @@
     client-ca.pem / .key          the CA whose client certificates the API accepts (mTLS); the
                                   operator issues participants' certificates from it (`dipcert hub client-cert`)
 
-Default folder: `<out>/.dip` (`reports/.dip`), outside every bundle; `dipcert run`, `dipcert reuse`,
-the pytest plugin and `dipcert hub serve` all read it. Keys are written 0600, the folder 0700. The
+Default folder: `~/.dipcert/dip`, or `$DIPCERT_HOME/dip` when the environment variable DIPCERT_HOME is
+set (`default_folder()`): ONE place per user, outside every bundle and every `--out`, read by every
+route (`dipcert run`, `dipcert reuse`, `dipcert demo`, `dipcert replay`, the pytest plugin), so a webhook
+that pinned `dip-signing.pem` once keeps verifying whichever route or output folder the next run
+uses. `--dip-key DIR` (`--dipcert-dip-key DIR`, ini `dipcert_dip_key`) names another folder; `dipcert
+hub serve` keeps its own in `STATE/identity`. Keys are written 0600, the folder 0700. The
 folder is created under an exclusive file lock (fcntl on `.lock`), so two processes starting at once
 make one identity, not two. A part that is missing is made (an older folder with only the signing
 pair gains the TLS parts the first time a hub needs them); a part with only one of its two files is
@@ -36,10 +40,22 @@ from harness.transport.certs import CertificateAuthority, IssuedCert, make_ca, n
 from harness.transport.signing import SigningIdentity
 
 CERT, KEY = "dip-signing.pem", "dip-signing.key"
+HOME_ENV = "DIPCERT_HOME"  # dipcert's per-user folder; the DIP identity is its `dip/`
 DEFAULT_NAMES = ("localhost", "127.0.0.1", "::1")
 PARTS = {"ca": ("ca.pem", "ca.key"), "client-ca": ("client-ca.pem", "client-ca.key"),
          "tls-server": ("tls-server.pem", "tls-server.key"),
          "delivery-client": ("delivery-client.pem", "delivery-client.key")}
+
+
+def default_folder() -> Path:
+    """`$DIPCERT_HOME/dip`, else `~/.dipcert/dip`: where every route keeps the simulated DIP's identity."""
+    home = os.environ.get(HOME_ENV, "").strip()
+    return (Path(home).expanduser() if home else Path.home() / ".dipcert") / "dip"
+
+
+def dip_folder(explicit: Path | str | None = None) -> Path:
+    """The folder a route uses: the one given (`--dip-key`, `--dipcert-dip-key`), else `default_folder()`."""
+    return Path(explicit).expanduser() if explicit else default_folder()
 
 
 @contextmanager

@@ -5,7 +5,8 @@ evidence (DESIGN.md section 7). Levels, weakest first:
 
 - `rehearsal`: an exchange (guidance 5.3/6.3) ran with dipcert's built-in reference partner in
   place of the nominated partner: it shows the party can exchange, not that it did so with the
-  partner the guidance requires;
+  partner the guidance requires; or the party under test was itself dipcert's reference
+  participant (`[party] endpoint = "reference"`): the bundle then proves the harness, not a system;
 - `self-test`: the DIP was run by the party (embedded in its run, or a DIP whose signing key the
   verifier does not trust): the party could have shaped everything the bundle records;
 - `certification`: the bundle carries the DIP's transcript of the run's session, signed by a DIP key
@@ -49,6 +50,14 @@ def evidence_grade(run: Mapping[str, Any], planned: Sequence[Mapping[str, Any]],
         reasons.append(f"the exchanges (guidance 5.3/6.3) ran with dipcert's built-in reference "
                        f"{partner.get('role') or 'partner'} standing in for the nominated partner ({who}): a "
                        f"rehearsal, not certification evidence for the exchange")
+    profile = run.get("profile") if isinstance(run.get("profile"), Mapping) else {}
+    party = profile.get("party") if isinstance(profile.get("party"), Mapping) else {}
+    if party.get("endpoint") == "reference":
+        level = "rehearsal"
+        rehearsal = True
+        reasons.append("the party under test was dipcert's own reference participant (profile party.endpoint = "
+                       "\"reference\"), started by the harness with a certificate and API keys made for the run: "
+                       "a rehearsal of the harness, evidence about no participant's system")
     remote = dip.get("kind") == "remote"
     if not remote:
         reasons.append("the DIP was simulated by dipcert on the party's own machine (embedded in the run, its signing "

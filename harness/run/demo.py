@@ -17,7 +17,7 @@ import socket
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +27,13 @@ from harness.catalogue import load_catalogue
 from harness.evidence.bundle import certificate_fingerprint
 from harness.evidence.origin import Anchors
 from harness.messages.samples import DEFAULT_PARTIES, Party
-from harness.profile import Profile
+from harness.profile import Credentials, Profile, SecretRef, Trigger, load_profile
+from harness.reference.faults import parse_faults
+from harness.reference.participant import ReferenceParticipant
 from harness.run.session import RunOptions, RunResult, run_certification
 from harness.transport.apikeys import generate_api_key
 from harness.transport.certs import cached_key, make_ca
+from harness.transport.signing import SigningIdentity
 
 ROLES = ("MDR", "SDS")
 # The demo's reference participants share one process (and its GIL) with the harness and answer at
@@ -158,18 +161,30 @@ timeout = {timeout}
 '''
 
 
+def reference_participant(role: str, pki: DemoPKI, *, party: Party, partner: Party, hub_url: str, port: int,
+                          dip_certificate: Any, timeout: float, faults: Sequence[str] = (),
+                          webhook_delay: float = 0.0, **settings: Any) -> ReferenceParticipant:
+    """dipcert's reference `role` as a party under test: its certificate and API keys from `pki`,
+    listening on `port`, answering the DIP at `hub_url`, verifying deliveries with `dip_certificate`.
+    The one place the demo and a profile's `[party] endpoint = "reference"` make it."""
+    return ReferenceParticipant(
+        role, party=party, partner=partner, hub_url=hub_url, api_keys=pki.api_keys[role],
+        identity=pki.identities[role], dip_certificate=dip_certificate, faults=faults, port=port,
+        register_webhooks=False, client_timeout=timeout, slow_seconds=timeout * 3, webhook_delay=webhook_delay,
+        **settings)
+
+
 @contextmanager
 def demo_party(role: str, pki: DemoPKI, out: Path, *, faults: Sequence[str] = (), timeout: float = 5.0,
                announce: Callable[[str], None] | None = None, interfaces: Sequence[str] | None = None,
-               webhook_delay: float = 0.0, parallel: int | None = None) -> Iterator[tuple[Profile, RunOptions]]:
+               webhook_delay: float = 0.0, parallel: int | None = None,
+               dip: SigningIdentity | None = None) -> Iterator[tuple[Profile, RunOptions]]:
     """The reference `role` (with `faults`) running, its profile written and loaded, run options ready.
     `webhook_delay`: its webhooks answer only after that many seconds (a slow but correct system);
-    `parallel`: the profile's `[harness] parallel` (default DEMO_PARALLEL)."""
-    from harness.profile import load_profile
-    from harness.reference.participant import ReferenceParticipant
-
-    from harness.reference.faults import parse_faults
-
+    `parallel`: the profile's `[harness] parallel` (default DEMO_PARALLEL); `dip`: the simulated DIP's
+    signing identity (`dipcert demo` passes the shared one, harness.dip.identity; default the scratch
+    DIP in `pki`)."""
+    dip = dip or pki.dip
     hub_port, port = free_port(), free_port()
     path = pki.folder / f"demo-{role.lower()}.toml"
     disabled = parse_faults(list(faults), role).disabled_interfaces
@@ -179,16 +194,62 @@ def demo_party(role: str, pki: DemoPKI, out: Path, *, faults: Sequence[str] = ()
     profile = load_profile(path)
     party = DEFAULT_PARTIES[role]
     partner = DEFAULT_PARTIES["SDS" if role == "MDR" else "MDR"]
-    participant = ReferenceParticipant(
-        role, party=Party(role, party.dip_id, party.mpid), partner=partner, hub_url=f"http://127.0.0.1:{hub_port}",
-        api_keys=pki.api_keys[role], identity=pki.identities[role], dip_certificate=pki.dip.certificate,
-        faults=faults, port=port, register_webhooks=False, client_timeout=timeout, slow_seconds=timeout * 3,
-        webhook_delay=webhook_delay)
-    options = RunOptions(out=Path(out), dip_identity=pki.dip, partner_identity=pki.identities[partner.role],
+    participant = reference_participant(
+        role, pki, party=Party(role, party.dip_id, party.mpid), partner=partner, hub_url=f"http://127.0.0.1:{hub_port}",
+        port=port, dip_certificate=dip.certificate, timeout=timeout, faults=faults, webhook_delay=webhook_delay)
+    options = RunOptions(out=Path(out), dip_identity=dip, partner_identity=pki.identities[partner.role],
                          timeout=timeout, party_reference=participant, announce=announce,
                          attested_by="dipcert demo, reference participants")
     with participant:
         yield profile, options
+
+
+def reference_profile(profile: Profile, pki: DemoPKI, *, hub_port: int, port: int, timeout: float) -> Profile:
+    """`profile` (`[party] endpoint = "reference"`) as it runs: the webhooks, credentials and trigger of
+    the reference participant listening on `port`, made in `pki` (absolute paths, so the profile's own
+    folder does not matter), and the simulated DIP on `hub_port`. Everything else is the profile's own,
+    and `party.endpoint` stays in it, so the evidence says who played the party."""
+    role = profile.role
+    cert, key = pki.files[role]
+    folder = pki.folder.resolve()
+    incoming = sorted({e.interface_id for e in load_catalogue().events() if e.direction_for(role) == "incoming"})
+    return replace(
+        profile,
+        webhooks={i: f"http://127.0.0.1:{port}/webhook/{i.lower()}" for i in incoming},
+        credentials=Credentials(
+            api_key_primary=SecretRef(file=str(folder / f"{role.lower()}-api-key-primary")),
+            api_key_secondary=SecretRef(file=str(folder / f"{role.lower()}-api-key-secondary")),
+            signing_certificate=str(cert.resolve()), signing_key=str(key.resolve())),
+        triggers={"default": Trigger(kind="http", url=f"http://127.0.0.1:{port}/trigger", timeout=timeout)},
+        harness=replace(profile.harness, hub_host="127.0.0.1", hub_port=hub_port))
+
+
+@contextmanager
+def reference_party(profile: Profile, *, dip_certificate: Any, timeout: float | None = None,
+                    faults: Sequence[str] = ()) -> Iterator[tuple[Profile, ReferenceParticipant | None]]:
+    """For a profile with `[party] endpoint = "reference"`: dipcert's reference participant started as the
+    party under test, on free loopback ports, with a certificate and API keys made for the run in a
+    private scratch folder (removed afterwards, as the demo's are). Yields the profile as it runs
+    (`reference_profile`) and the participant; a profile for the party's own system passes through
+    unchanged (participant None), so every route can wrap its run in this."""
+    if not profile.party.is_reference:
+        yield profile, None
+        return
+    bound = float(timeout or profile.harness.timeout)
+    counterpart = "SDS" if profile.role == "MDR" else "MDR"
+    p = profile.partner
+    partner = Party(counterpart, p.dip_id, p.mpid) if p is not None else DEFAULT_PARTIES[counterpart]
+    hub_port = profile.harness.hub_port or free_port()
+    port = free_port()
+    with scratch_pki() as pki:
+        running = reference_profile(profile, pki, hub_port=hub_port, port=port, timeout=bound)
+        participant = reference_participant(
+            profile.role, pki, party=Party(profile.role, profile.party.dip_id, profile.party.mpid, profile.party.dcp_id),
+            partner=partner, hub_url=f"http://127.0.0.1:{hub_port}", port=port, dip_certificate=dip_certificate,
+            timeout=bound, faults=faults, seed=profile.harness.seed, environment=profile.environment,
+            spontaneous_consumption=profile.exchange.consumption == "spontaneous")
+        with participant:
+            yield running, participant
 
 
 def run_party(role: str, pki: DemoPKI, out: Path, *, faults: Sequence[str] = (), timeout: float = 5.0,
