@@ -17,7 +17,7 @@ import threading
 from collections.abc import Sequence
 
 from harness import __version__
-from harness.errors import DipcertError, Terminated
+from harness.core.errors import DipcertError, Terminated
 
 # name -> (module, one-line help). Order is the order shown in --help.
 COMMANDS: dict[str, tuple[str, str]] = {

@@ -55,8 +55,8 @@ def _profile(config: pytest.Config) -> Any:
     path = config.getoption("dipcert_profile")
     profile = None
     if path:
-        from harness.errors import DipcertError
-        from harness.profile import load_profile
+        from harness.core.errors import DipcertError
+        from harness.config.profile import load_profile
 
         try:
             profile = load_profile(Path(path))
@@ -77,7 +77,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             reason="no --dipcert-profile given: nothing to certify"))], ids=[f"{kind}-no-profile"])
         return
     if _PLAN_KEY not in metafunc.config.stash:
-        from harness.run.planning import certification_plan
+        from harness.plan.certification import certification_plan
 
         metafunc.config.stash[_PLAN_KEY] = certification_plan(profile)
     plan = [r for r in metafunc.config.stash[_PLAN_KEY] if r.kind == kind]

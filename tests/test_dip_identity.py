@@ -9,7 +9,7 @@ import pytest
 from cryptography import x509
 
 from harness.dip.identity import CERT, KEY, PARTS, load_identity, load_or_create
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 
 
 def _mode(path) -> int:

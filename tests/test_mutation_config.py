@@ -18,13 +18,13 @@ ROOT = Path(__file__).resolve().parents[1]
 # The modules whose code decides a verdict (after issues 12, 13 and 14 split them): the message rules,
 # identifiers, request signatures, the bundle check and its origin and reuse chain, the business rules,
 # the replay watch, and (issue 15) the judges: every consume, produce and exchange verdict as a pure
-# function of DIP transcript records (harness/run/adversary.py only describes the attacks now).
+# function of DIP transcript records (harness/judges/attacks.py only describes the attacks now).
 VERDICT_MODULES = {*(f"harness/messages/checks/{name}.py" for name in (
                        "__init__", "base", "body", "content", "mpan", "periods", "sender", "transaction")),
                    "harness/messages/ids.py", "harness/transport/signing.py",
                    "harness/evidence/checker.py", "harness/evidence/origin.py", "harness/evidence/earlier.py",
                    "harness/evidence/revalidate.py",
-                   "harness/business.py", "harness/run/replay.py",
+                   "harness/messages/business.py", "harness/run/replay.py",
                    *(f"harness/judges/{name}.py" for name in (
                        "__init__", "records", "delivery", "consume", "produce", "exchange"))}
 SLOW = {"tests/test_run.py", "tests/test_reference.py", "tests/test_exchange.py", "tests/test_reuse.py",

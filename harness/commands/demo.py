@@ -30,10 +30,10 @@ def run(args: argparse.Namespace) -> int:
     from harness.commands.console import make_console
     from rich.markup import escape
 
-    from harness.errors import UsageError
+    from harness.core.errors import UsageError
     from harness.reference.faults import parse_faults
     from harness.report import terminal_summary
-    from harness.run.planning import certification_plan
+    from harness.plan.certification import certification_plan
     from harness.run.progress import progress_for
 
     if args.list_faults:
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         parse_faults(faults[role], role)  # a wrong switch is a usage error before anything starts
         if faults[role] and role not in roles:
             raise UsageError(f"--fault for the {role} given, but --role {args.role} does not certify the {role}")
-    from harness.files import output_folder
+    from harness.core.files import output_folder
     from harness.run.demo import demo_party, scratch_pki
     from harness.run.session import run_certification
 

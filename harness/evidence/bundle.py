@@ -22,10 +22,10 @@ from typing import Any
 
 import jsonschema
 
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 from harness.evidence.recorder import EVIDENCE_FILE, read_records, utc_iso
 from harness.evidence.safezip import check_folder
-from harness.paths import schemas_dir
+from harness.core.paths import schemas_dir
 
 FORMAT = "dipcert-bundle/1"
 MANIFEST = "manifest.json"

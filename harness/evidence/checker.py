@@ -26,7 +26,7 @@ from typing import Any
 
 from cryptography import x509
 
-from harness.errors import DipcertError, InputError
+from harness.core.errors import DipcertError, InputError
 from harness.evidence import safejson
 from harness.evidence import qualification as Q
 from harness.evidence import verdicts as V
@@ -39,9 +39,9 @@ from harness.evidence.origin import (FAILED, NO_ANCHORS, NOT_CHECKED, UNPINNED, 
 from harness.evidence.recorder import EVIDENCE_FILE, GENESIS, MESSAGES_DIR, line_hash
 from harness.evidence.safezip import DEFAULT_LIMITS, Limits
 from harness.evidence.transcript import TranscriptResult, check_transcript
-from harness.findings import Finding, errors, short
-from harness.profile import public_digest
-from harness.run.planning import plan_from_recorded_profile
+from harness.core.findings import Finding, errors, short
+from harness.config.profile import public_digest
+from harness.plan.certification import plan_from_recorded_profile
 
 Revalidate = Callable[[Mapping[str, Any], bytes], list[Finding]]
 PlanFromProfile = Callable[[Mapping[str, Any]], Sequence[Mapping[str, Any]]]

@@ -19,9 +19,9 @@ from typing import Any
 
 import jsonschema
 
-from harness.errors import InputError
-from harness.findings import short
-from harness.paths import schemas_dir
+from harness.core.errors import InputError
+from harness.core.findings import short
+from harness.core.paths import schemas_dir
 
 #: dipcert's own files nest about 8 levels deep; nothing legitimate comes near this.
 MAX_DEPTH = 48

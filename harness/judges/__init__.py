@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from harness.findings import Finding
+from harness.core.findings import Finding
 from harness.judges.records import RecordSet, TranscriptRecord
 
 Judge = Callable[[RecordSet, Mapping[str, Any]], list[Finding]]

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Literal, Protocol, TypeVar
 
-from harness.catalogue import Event, load_catalogue
-from harness.errors import UsageError
+from harness.core.catalogue import Event, load_catalogue
+from harness.core.errors import UsageError
 from harness.messages import ids
 
 Form = Literal["ingress", "egress"]

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from jsonschema.exceptions import ValidationError, best_match
 from referencing.exceptions import Unresolvable
 
-from harness.errors import ConfigError
-from harness.findings import Finding, short
+from harness.core.errors import ConfigError
+from harness.core.findings import Finding, short
 from harness.messages.dialect import FORMAT_DESCRIPTIONS
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ def _s0(item: Any) -> dict | None:
 
 def identify(item: dict) -> tuple[str, str] | None:
     """(interface id, event name) from S0, or None when S0 does not name a catalogued event."""
-    from harness.catalogue import load_catalogue
+    from harness.core.catalogue import load_catalogue
 
     s0 = _s0(item)
     if s0 is None or not isinstance(s0.get("interfaceID"), str) or not isinstance(s0.get("eventCode"), str):
@@ -194,7 +194,7 @@ def _default_pack() -> SchemaPack:
 def _s0_findings(item: Any, index: int,
                  interface_id: str | None) -> tuple[list[Finding], tuple[str, str] | None]:
     """S0's claims checked against the catalogue (and the endpoint); the event if it is known."""
-    from harness.catalogue import load_catalogue
+    from harness.core.catalogue import load_catalogue
 
     catalogue = load_catalogue()
     s0 = _s0(item) or {}
@@ -239,7 +239,7 @@ def validate_message(item: dict, index: int = 0, *, interface_id: str | None = N
         return [Finding("envelope.item", pointer(index), 'an object {"payload": {...}}', what,
                         f"item {index} is {what}, expected an object with a 'payload' object")]
     if interface_id is not None:
-        from harness.catalogue import load_catalogue
+        from harness.core.catalogue import load_catalogue
 
         interface_id = load_catalogue().get(interface_id).id
     findings, identified = _s0_findings(item, index, interface_id)

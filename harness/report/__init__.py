@@ -20,7 +20,7 @@ REPORT_FILES = {"summary": "summary.json", "html": "report.html", "junit": "juni
 
 def run_records(folder: Path | str, *, label: Path | str | None = None) -> list[dict]:
     """The evidence records of a run folder; InputError (naming `label`, default the folder) when there are none."""
-    from harness.errors import InputError
+    from harness.core.errors import InputError
     from harness.evidence.recorder import EVIDENCE_FILE
     from harness.evidence.safejson import read_records
 
@@ -40,7 +40,7 @@ def render_reports(folder: Path | str, *, out: Path | str | None = None) -> dict
     separate folder, so that a finalised bundle's hashed files stay untouched.
     Raises InputError when the folder holds no readable evidence.
     """
-    from harness.errors import InputError
+    from harness.core.errors import InputError
     from harness.evidence.bundle import summary_errors, write_summary
     from harness.evidence.recorder import EVIDENCE_FILE
     from harness.report.allure import write_allure

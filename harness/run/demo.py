@@ -23,11 +23,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from harness.catalogue import load_catalogue
+from harness.core.catalogue import load_catalogue
 from harness.evidence.bundle import certificate_fingerprint
 from harness.evidence.origin import Anchors
 from harness.messages.samples import DEFAULT_PARTIES, Party
-from harness.profile import Profile
+from harness.config.profile import Profile
 from harness.run.session import RunOptions, RunResult, run_certification
 from harness.transport.apikeys import generate_api_key
 from harness.transport.certs import cached_key, make_ca
@@ -165,7 +165,7 @@ def demo_party(role: str, pki: DemoPKI, out: Path, *, faults: Sequence[str] = ()
     """The reference `role` (with `faults`) running, its profile written and loaded, run options ready.
     `webhook_delay`: its webhooks answer only after that many seconds (a slow but correct system);
     `parallel`: the profile's `[harness] parallel` (default DEMO_PARALLEL)."""
-    from harness.profile import load_profile
+    from harness.config.profile import load_profile
     from harness.reference.participant import ReferenceParticipant
 
     from harness.reference.faults import parse_faults

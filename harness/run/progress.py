@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from harness.plan import Requirement
+from harness.plan.requirements import Requirement
 
 COLOURS = {"pass": "green", "fail": "bold red", "not-run": "yellow"}
 

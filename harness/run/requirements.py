@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 
-from harness.findings import Finding
-from harness.plan import PREFLIGHT_CHECKS, Requirement
+from harness.core.findings import Finding
+from harness.plan.requirements import PREFLIGHT_CHECKS, Requirement
 from harness.run.context import RunContext
 
 log = logging.getLogger(__name__)
@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 def run_preflight_check(ctx: RunContext, req: Requirement) -> bool:
     """Guidance 4.1: the preflight check named by the requirement id's last part."""
-    from harness.preflight import check_api_keys, check_certificates, check_dcp, check_dip_connection, \
+    from harness.run.preflight import check_api_keys, check_certificates, check_dcp, check_dip_connection, \
         check_dip_deliveries, check_identifiers, check_partner, check_webhooks, default_probe
 
     check = req.id.rsplit("/", 1)[-1]
@@ -63,7 +63,8 @@ def run_requirement(ctx: RunContext, req: Requirement, *, lane: str = "sequentia
 
             run_smoke(ctx, req)
         elif req.kind == "exchange":
-            from harness.exchange import exchange_named, run_exchange
+            from harness.config.exchanges import exchange_named
+            from harness.run.exchange import run_exchange
 
             run_exchange(ctx, exchange_named(req.id.rsplit("/", 1)[-1]), req.id, rng=ctx.rng_for(req.id))
         else:

@@ -1,6 +1,6 @@
 """Where the harness's data lives, whether installed from a wheel or run from the repository.
 
-The repository keeps `schemas/` and `scenarios/` at the top level (DESIGN.md); a wheel carries them
+The repository keeps `schemas/` and `scenarios/` at the top level (ARCHITECTURE.md); a wheel carries them
 inside the package as `harness/_data/`. Everything that reads data asks here, so the two layouts
 never leak into the rest of the code.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parents[1]  # harness/ (this module is harness/core/paths.py)
 
 
 def _data_dir(name: str) -> Path:

@@ -1,0 +1,54 @@
+"""The architecture of ARCHITECTURE.md, checked: layers only import downwards, and the top of
+`harness/` holds only the package's entry points.
+
+import-linter's contract ([tool.importlinter] in pyproject.toml) sees function-local imports too,
+so an upward import hidden inside a function fails here as well as one at module top.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ENTRY_POINTS = {"__init__.py", "cli.py", "plugin.py"}
+
+
+def _lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command; "
+                           "sys.exit(lint_imports_command())", "--no-cache"], cwd=cwd, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_every_layer_imports_only_the_layers_below_it():
+    result = _lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "1 kept, 0 broken" in result.stdout
+
+
+def test_the_layer_contract_fails_an_upward_import(tmp_path):
+    """The contract can fail: a copy of the package where the core imports the CLI layer breaks it."""
+    copy = tmp_path / "repo"
+    (copy / "harness").mkdir(parents=True)
+    subprocess.run(["cp", "-r", str(ROOT / "harness"), str(copy)], check=True, timeout=60)
+    (copy / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text("utf-8"), "utf-8")
+    with (copy / "harness" / "core" / "errors.py").open("a", encoding="utf-8") as fh:
+        fh.write("\n\ndef _upward() -> None:\n    from harness.commands import run  # noqa: F401\n")
+    result = _lint_imports(copy)
+    assert result.returncode != 0
+    assert "harness.core is not allowed to import harness.commands" in result.stdout
+
+
+def test_the_top_of_the_package_holds_only_entry_points():
+    loose = {p.name for p in (ROOT / "harness").glob("*.py")} - ENTRY_POINTS
+    assert loose == set(), f"modules at the top of harness/ belong in a layer (ARCHITECTURE.md): {sorted(loose)}"
+
+
+@pytest.mark.parametrize("package", sorted(p.parent.name for p in (ROOT / "harness").glob("*/__init__.py")))
+def test_every_package_says_what_it_holds(package):
+    text = (ROOT / "harness" / package / "__init__.py").read_text("utf-8").strip()
+    assert text.startswith('"""'), f"harness/{package}/__init__.py needs a docstring saying its one job"
+    assert package in (ROOT / "ARCHITECTURE.md").read_text("utf-8"), f"ARCHITECTURE.md does not describe {package}"
