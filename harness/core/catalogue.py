@@ -11,8 +11,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from harness.core.files import read_toml
 from harness.core.errors import ConfigError, UsageError
+from harness.core.files import read_toml
 from harness.core.paths import schemas_dir
 
 Direction = Literal["incoming", "outgoing"]
