@@ -8,6 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.core.errors import InputError
+from harness.evidence.bundle import summary_errors, write_summary
+from harness.evidence.recorder import EVIDENCE_FILE
+from harness.evidence.safejson import read_records
+from harness.report.allure import write_allure
+from harness.report.html import render_html
+from harness.report.junit import write_junit
 from harness.report.summary import build_summary
 from harness.report.terminal import terminal_summary
 
@@ -20,10 +27,6 @@ REPORT_FILES = {"summary": "summary.json", "html": "report.html", "junit": "juni
 
 def run_records(folder: Path | str, *, label: Path | str | None = None) -> list[dict]:
     """The evidence records of a run folder; InputError (naming `label`, default the folder) when there are none."""
-    from harness.core.errors import InputError
-    from harness.evidence.recorder import EVIDENCE_FILE
-    from harness.evidence.safejson import read_records
-
     log = Path(folder) / EVIDENCE_FILE
     if not log.is_file():
         raise InputError(f"{label or folder}: no {EVIDENCE_FILE} (expected a dipcert run folder or bundle)")
@@ -40,13 +43,6 @@ def render_reports(folder: Path | str, *, out: Path | str | None = None) -> dict
     separate folder, so that a finalised bundle's hashed files stay untouched.
     Raises InputError when the folder holds no readable evidence.
     """
-    from harness.core.errors import InputError
-    from harness.evidence.bundle import summary_errors, write_summary
-    from harness.evidence.recorder import EVIDENCE_FILE
-    from harness.report.allure import write_allure
-    from harness.report.html import render_html
-    from harness.report.junit import write_junit
-
     source = Path(folder)
     target = Path(out) if out is not None else source
     log = source / EVIDENCE_FILE
