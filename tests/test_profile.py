@@ -458,9 +458,9 @@ def test_must_reject_policy_is_advisory_by_default_and_can_block(tmp_path: Path)
     assert blocking.to_public_dict()["policy"] == {"must_reject": "blocking"}
     assert blocking.digest() != default.digest()
     # the recorded public dict reads back as the same policy (verify derives the plan from it)
-    from harness.plan.certification import _as_profile_toml
+    from harness.plan.certification import as_profile_toml
 
-    again = parse_profile(_as_profile_toml(blocking.to_public_dict()), tmp_path / "again.toml")
+    again = parse_profile(as_profile_toml(blocking.to_public_dict()), tmp_path / "again.toml")
     assert again.policy == blocking.policy
 
 

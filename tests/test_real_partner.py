@@ -233,9 +233,9 @@ def test_public_dict_keeps_references_and_reparses(pki):
     public = profile.to_public_dict()
     assert public["partner"]["api_key"] == {"file": "partner-api-key"}
     assert pki.partner_key not in json.dumps(public)
-    from harness.plan.certification import _as_profile_toml
+    from harness.plan.certification import as_profile_toml
 
-    again = parse_profile(_as_profile_toml(public), Path("<recorded>"))
+    again = parse_profile(as_profile_toml(public), Path("<recorded>"))
     assert again.partner == profile.partner and again.digest() == profile.digest()
 
 

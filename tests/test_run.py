@@ -80,10 +80,10 @@ def test_reference_participant_passes_every_enabled_requirement(clean, role):
 
 def certification_plan_for(result):
     from harness.config.profile import parse_profile
-    from harness.plan.certification import _as_profile_toml
+    from harness.plan.certification import as_profile_toml
 
     run = json.loads((result.folder / "evidence.jsonl").read_text("utf-8").splitlines()[0])["run"]
-    return certification_plan(parse_profile(_as_profile_toml(run["profile"]), Path("<recorded>")))
+    return certification_plan(parse_profile(as_profile_toml(run["profile"]), Path("<recorded>")))
 
 
 @pytest.mark.parametrize("role", ["MDR", "SDS"])

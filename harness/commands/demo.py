@@ -37,9 +37,9 @@ def run(args: argparse.Namespace) -> int:
     from harness.run.progress import progress_for
 
     if args.list_faults:
-        from harness.commands.serve_reference import _print_faults
+        from harness.commands.serve_reference import print_faults
 
-        _print_faults()
+        print_faults()
         return 0
     if not 0 < args.timeout <= 600:
         raise UsageError(f"--timeout should be between 0 and 600 seconds, got {args.timeout:g}")

@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop after this many seconds instead of waiting for Ctrl-C")
 
 
-def _print_faults() -> None:
+def print_faults() -> None:
     from harness.reference.faults import load_faults
 
     for fault in load_faults():
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from harness.reference.faults import parse_faults
 
     if args.list_faults:
-        _print_faults()
+        print_faults()
         return 0
     role = args.role.upper()
     parse_faults(args.fault, role)  # a wrong switch is a usage error before anything starts

@@ -61,7 +61,7 @@ def write_summary(folder: Path | str, summary: Mapping[str, Any]) -> Path:
         raise ValueError(f"summary.json does not match evidence-summary.schema.json: {problems[0]}"
                          + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
     path = Path(folder) / SUMMARY
-    path.write_bytes(_json_bytes(summary))
+    path.write_bytes(json_bytes(summary))
     return path
 
 
@@ -170,10 +170,10 @@ def finalise_bundle(folder: Path | str, *, run_id: str, harness_version: str, sc
     }
     if extra:
         manifest["extra"] = dict(extra)
-    manifest_bytes = _json_bytes(manifest)
+    manifest_bytes = json_bytes(manifest)
     (folder / MANIFEST).write_bytes(manifest_bytes)
     if identity is not None:
-        (folder / SIGNATURE).write_bytes(_json_bytes(sign_bytes(manifest_bytes, identity)))
+        (folder / SIGNATURE).write_bytes(json_bytes(sign_bytes(manifest_bytes, identity)))
     return write_zip(folder, folder.parent / f"{run_id}{ZIP_SUFFIX}", prefix=run_id)
 
 
@@ -194,7 +194,7 @@ def write_zip(folder: Path, target: Path, *, prefix: str) -> Path:
     return target
 
 
-def _json_bytes(value: Any) -> bytes:
+def json_bytes(value: Any) -> bytes:
     return (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import UsageError
-from harness.evidence.bundle import _json_bytes, sign_bytes
+from harness.evidence.bundle import json_bytes, sign_bytes
 from harness.evidence.earlier import (ARTEFACT, ARTEFACT_SIGNATURE, EarlierBundle, load_earlier, same_party,
                                       verify_detached)
 from harness.evidence.origin import NO_ANCHORS, NOT_CHECKED, UNPINNED, Anchors
@@ -249,10 +249,10 @@ class ReusePlan:
     def record(self, recorder: Any, folder: Path | str, identity: Any) -> None:
         """Writes reuse.json (+ reuse.sig when the party has a signing identity) and the evidence."""
         folder = Path(folder)
-        data = _json_bytes(self.to_dict(run_id=folder.name))
+        data = json_bytes(self.to_dict(run_id=folder.name))
         (folder / ARTEFACT).write_bytes(data)
         if identity is not None:
-            (folder / ARTEFACT_SIGNATURE).write_bytes(_json_bytes(sign_bytes(data, identity)))
+            (folder / ARTEFACT_SIGNATURE).write_bytes(json_bytes(sign_bytes(data, identity)))
         self.artefact_sha256 = "sha256:" + hashlib.sha256(data).hexdigest()
         recorder.event("reuse-decision", artefact=ARTEFACT, sha256=self.artefact_sha256,
                        signed=identity is not None, accepted=[d.requirement for d in self.accepted],

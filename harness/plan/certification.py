@@ -68,13 +68,13 @@ def plan_from_recorded_profile(plan_data: dict[str, Any]) -> list[dict[str, Any]
     recorded = plan_data.get("profile")
     if not isinstance(recorded, dict):
         return [dict(r) for r in plan_data.get("requirements") or [] if isinstance(r, dict)]
-    data = _as_profile_toml(recorded)
+    data = as_profile_toml(recorded)
     profile = parse_profile(data, Path("<recorded profile>"))
     reuse = any(isinstance(r, dict) and r.get("kind") == "reuse" for r in plan_data.get("requirements") or [])
     return plan_to_dicts(certification_plan(profile, reuse=reuse))
 
 
-def _as_profile_toml(public: dict[str, Any]) -> dict[str, Any]:
+def as_profile_toml(public: dict[str, Any]) -> dict[str, Any]:
     """The public dict back into the profile's TOML shape ("Y"/"N" flags)."""
     data = {k: v for k, v in public.items() if k != "interfaces"}
     interfaces = {}

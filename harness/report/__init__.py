@@ -59,3 +59,18 @@ def render_reports(folder: Path | str, *, out: Path | str | None = None) -> dict
     paths["junit"] = write_junit(target / REPORT_FILES["junit"], summary, records)
     paths["allure"] = write_allure(target / REPORT_FILES["allure"], summary, records, source)
     return paths
+
+# -- public face (what other layers use; tests/test_architecture.py keeps it complete) --
+from harness.report.bodies import Bodies
+from harness.report.curl import curl_command, variables
+from harness.report.replay import (
+    DELIVERED, differences, load_dip_identity, pick, prepare, recorded_answer, recorded_dip_signer, send,
+)
+from harness.report.sequence import message_label
+from harness.report.summary import run_info
+
+__all__ = [
+    "Bodies", "DELIVERED", "curl_command", "differences", "load_dip_identity", "message_label", "pick", "prepare",
+    "recorded_answer", "recorded_dip_signer", "render_reports", "run_info", "run_records", "send",
+    "terminal_summary", "variables",
+]
