@@ -22,7 +22,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from harness.profile import HarnessSettings
+from harness.config.profile import HarnessSettings
 from harness.run.demo import make_pki, run_party
 
 TARGET = 3.0

@@ -5,7 +5,7 @@ Run from the repository, with the `mutation` extra installed (`pip install -e '.
     python bench/mutation.py                    # mutmut run, then the score per module
     python bench/mutation.py --survivors        # ... and the diff of every surviving mutant
     python bench/mutation.py --no-run           # the score of the last run (mutants/ is kept)
-    python bench/mutation.py harness.business   # only the mutants of some modules (mutmut globs)
+    python bench/mutation.py harness.messages.business   # only the mutants of some modules (mutmut globs)
 
 mutmut ([tool.mutmut] in pyproject.toml) copies the package to `mutants/`, mutates one function at a
 time and runs, for each mutant, only the selected fast unit tests that call that function. A mutant
@@ -134,7 +134,7 @@ def score_table(found: list[Outcome]) -> list[tuple[str, Counter, float]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mutants", nargs="*", help="mutmut mutant-name globs, e.g. 'harness.business*'")
+    parser.add_argument("mutants", nargs="*", help="mutmut mutant-name globs, e.g. 'harness.messages.business*'")
     parser.add_argument("--no-run", action="store_true", help="report the last run only")
     parser.add_argument("--survivors", action="store_true", help="print the diff of every surviving mutant")
     parser.add_argument("--excluded", action="store_true", help="print the excluded equivalent mutants")

@@ -26,7 +26,7 @@ import jsonschema_rs
 from rich.console import Console
 from rich.table import Table
 
-from harness.catalogue import load_catalogue
+from harness.core.catalogue import load_catalogue
 from harness.messages.dialect import DATE_FORMAT, DATE_TIME_FORMAT, is_date, is_date_time
 from harness.messages.samples import SampleFactory
 from harness.messages.schemapack import bundled_pack

@@ -41,10 +41,10 @@ from harness.evidence.bundle import certificate_fingerprint, finalise_bundle
 from harness.evidence.recorder import Recorder
 from harness.messages.samples import SampleFactory
 from harness.messages.schemapack import load_pack
-from harness.plan import plan_to_dicts
-from harness.profile import load_profile
+from harness.plan.requirements import plan_to_dicts
+from harness.config.profile import load_profile
 from harness.report import render_reports
-from harness.run.planning import certification_plan
+from harness.plan.certification import certification_plan
 from harness.transport.certs import cached_key, make_ca
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,7 +17,8 @@ import threading
 from collections.abc import Sequence
 
 from harness import __version__
-from harness.errors import DipcertError, Terminated
+from harness.core.errors import DipcertError, Terminated
+from harness.core.outcomes import ExitCode
 
 # name -> (module, one-line help). Order is the order shown in --help.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -72,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()
-        return 2
+        return ExitCode.USAGE
     if threading_is_main():
         signal.signal(signal.SIGTERM, _terminate)  # cleanup as for Ctrl-C, not a silent death
     try:
@@ -82,13 +83,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except Terminated:
         print(f"dipcert {args.command}: terminated", file=sys.stderr)
-        return 143
+        return ExitCode.TERMINATED
     except KeyboardInterrupt:
         print(f"dipcert {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
     except BrokenPipeError:  # output piped into `head` and closed early: not an error of the user's
         sys.stderr.close()
-        return 0
+        return ExitCode.OK
 
 
 def threading_is_main() -> bool:

@@ -106,8 +106,8 @@ def _profile(config: pytest.Config) -> Any:
     path = setting(config, "profile")
     profile = None
     if path:
-        from harness.errors import DipcertError
-        from harness.profile import load_profile
+        from harness.core.errors import DipcertError
+        from harness.config.profile import load_profile
 
         try:
             profile = load_profile(Path(path))
@@ -128,7 +128,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             reason="no --dipcert-profile given: nothing to certify"))], ids=[f"{kind}-no-profile"])
         return
     if _PLAN_KEY not in metafunc.config.stash:
-        from harness.run.planning import certification_plan
+        from harness.plan.certification import certification_plan
 
         metafunc.config.stash[_PLAN_KEY] = certification_plan(
             profile, reuse=bool(metafunc.config.getoption("dipcert_reuse_from")))
@@ -211,7 +211,7 @@ class _PluginRun:
         return self.run.ctx
 
     def _reuse_or_exit(self, pack: Any) -> Any:
-        from harness.errors import DipcertError
+        from harness.core.errors import DipcertError
 
         try:
             return self._reuse(pack)
@@ -225,7 +225,7 @@ class _PluginRun:
             return None
         from harness.evidence.origin import load_anchors
         from harness.evidence.reuse import parse_attestation, plan_reuse
-        from harness.errors import UsageError
+        from harness.core.errors import UsageError
 
         profile = _profile(self.config)
         for source in sources:

@@ -2,7 +2,7 @@
 
 Each exchange defined as data in `scenarios/exchanges/*.toml` is one requirement
 (`MDR-5.3/exchange/<name>`, `SDS-6.3/exchange/<name>`); the steps and business rules run in
-`harness.exchange` and `harness.business`."""
+`harness.run.exchange`, `harness.judges.exchange` and `harness.messages.business`."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from harness.dip import probes
-from harness.run import adversary
+from harness.judges import attacks
 from harness.transport.certs import cached_key, make_ca
 from harness.transport.signing import sign_request, verify_request
 
@@ -62,9 +62,9 @@ def test_the_foreign_certificate_verifies_when_the_header_is_trusted(dip):
 
 
 def test_every_attack_says_what_the_webhook_must_do():
-    assert {a.step for a in adversary.ATTACKS} == {"bad-signature", "foreign-certificate", "altered-body",
+    assert {a.step for a in attacks.ATTACKS} == {"bad-signature", "foreign-certificate", "altered-body",
                                                   "stale-signature"}
-    for a in adversary.ATTACKS:
+    for a in attacks.ATTACKS:
         assert a.rule.endswith("-accepted") and a.check.startswith("consume.") and a.must and a.what
-    assert "5 minutes" in adversary.attack("stale-signature").must
-    assert adversary.STALE_BY == probes.STALE_BY  # what the finding says is what the DIP does
+    assert "5 minutes" in attacks.attack("stale-signature").must
+    assert attacks.STALE_BY == probes.STALE_BY  # what the finding says is what the DIP does

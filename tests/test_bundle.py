@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from harness.errors import ConfigError, InputError
+from harness.core.errors import ConfigError, InputError
 from harness.evidence.bundle import certificate_fingerprint, finalise_bundle, manifest_sha256
 from harness.evidence.safezip import Limits, open_bundle
 from test_verify import verify_bundle

@@ -1,4 +1,4 @@
-"""The exchange's business rules (harness.business) as pure functions: each passes on a good
+"""The exchange's business rules (harness.messages.business) as pure functions: each passes on a good
 message and fails, naming the rule, the message and the JSON path, on a message broken in
 exactly that way."""
 
@@ -9,9 +9,9 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from harness import business
-from harness.catalogue import load_catalogue
-from harness.errors import ConfigError
+from harness.messages import business
+from harness.core.catalogue import load_catalogue
+from harness.core.errors import ConfigError
 from harness.messages.samples import SampleFactory
 
 NOW = datetime(2025, 3, 12, 10, 0, tzinfo=timezone.utc)

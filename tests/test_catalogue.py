@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.catalogue import load_catalogue
-from harness.errors import ConfigError, UsageError
+from harness.core.catalogue import load_catalogue
+from harness.core.errors import ConfigError, UsageError
 
 
 def test_nine_interfaces_and_their_event_counts() -> None:

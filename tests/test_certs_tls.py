@@ -18,7 +18,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 from harness.transport import certs
 from harness.transport.tls import client_context, peer_certificate_sha256, server_context
 

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from harness.cli import main
-from harness.paths import default_spec_dir
+from harness.core.paths import default_spec_dir
 from test_validate import mutate, valid_item
 
 
@@ -136,7 +136,7 @@ def test_five_megabyte_file(tmp_path, capsys) -> None:
 def test_official_spec_option(tmp_path, capsys) -> None:
     spec = default_spec_dir()
     if spec is None:
-        pytest.skip("Elexon's specification is not at ../shared/elexon-dip-api (harness.paths.default_spec_dir)")
+        pytest.skip("Elexon's specification is not at ../shared/elexon-dip-api (harness.core.paths.default_spec_dir)")
     path = write(tmp_path, "bad.json", [valid_item(), mutate(valid_item(), "CommonBlock/S1/senderDIPID", None)])
     assert main(["validate", "--spec", str(spec), path]) == 1
     out = capsys.readouterr().out
@@ -158,7 +158,7 @@ def test_schemas_check_passes_for_both_packs(capsys) -> None:
     assert "CHECK PASSED" in capsys.readouterr().out
     spec = default_spec_dir()
     if spec is None:
-        pytest.skip("Elexon's specification is not at ../shared/elexon-dip-api (harness.paths.default_spec_dir)")
+        pytest.skip("Elexon's specification is not at ../shared/elexon-dip-api (harness.core.paths.default_spec_dir)")
     assert main(["schemas", "--spec", str(spec), "--check"]) == 0
     out = capsys.readouterr().out
     assert "elexon-dip-api" in out and "2.1.0" in out and "IF-065-ReadingRemote" in out and "CHECK PASSED" in out
@@ -167,7 +167,7 @@ def test_schemas_check_passes_for_both_packs(capsys) -> None:
 def test_schemas_check_reports_unresolved_references(tmp_path, capsys) -> None:
     spec = default_spec_dir()
     if spec is None:
-        pytest.skip("Elexon's specification is not at ../shared/elexon-dip-api (harness.paths.default_spec_dir)")
+        pytest.skip("Elexon's specification is not at ../shared/elexon-dip-api (harness.core.paths.default_spec_dir)")
     folder = tmp_path / "spec"
     shutil.copytree(spec, folder, ignore=shutil.ignore_patterns(".git", "*.md"))
     (folder / "DataTypes-unresolved.yaml").unlink()

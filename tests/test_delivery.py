@@ -276,7 +276,7 @@ def test_webhook_config_parsing():
 
 
 def test_standard_response_parsing_and_code_table(tmp_path):
-    from harness.errors import ConfigError
+    from harness.core.errors import ConfigError
     from harness.transport.responses import load_code_table, parse_code, parse_standard_response
 
     good = standard_response([response_entry("RCP0000", sender_id="1400000001")])

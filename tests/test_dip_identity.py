@@ -14,7 +14,7 @@ from cryptography import x509
 
 from harness.dip.identity import (CERT, HOME_ENV, KEY, PARTS, default_folder, dip_folder, load_identity,
                                   load_or_create)
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 
 PROFILES = Path(__file__).resolve().parents[1] / "fixtures" / "profiles"
 

@@ -18,9 +18,9 @@ import pytest
 from harness.dip.config import DeliverySettings, HubConfig
 from harness.dip.identity import load_identity
 from harness.dip.server import Hub
-from harness.hubsetup import party_registration
+from harness.dip.provision import party_registration
 from harness.messages.samples import DEFAULT_PARTIES
-from harness.profile import load_profile
+from harness.config.profile import load_profile
 from harness.reference.participant import ReferenceParticipant
 from harness.run.demo import free_port, make_pki, profile_text
 from harness.run.session import RunOptions, run_certification

@@ -1,7 +1,7 @@
 """The paired exchange: definitions as data and the runner, between both reference participants
 through a real Hub on 127.0.0.1.
 
-The host below implements the runner's host protocol (`harness.exchange.ExchangeHost`) the way a
+The host below implements the runner's host protocol (`harness.run.exchange.ExchangeHost`) the way a
 certification run does: the party under test and its partner are triggered over HTTP, and the runner
 sees the hub only through a DIP session of the party under test (`RemoteHub`), which mirrors the
 session's records into a real evidence log. Each MDR fault switch that breaks an exchange rule
@@ -21,10 +21,10 @@ from harness.dip.client import RemoteHub
 from harness.dip.config import DeliverySettings, HubConfig, PartyRegistration
 from harness.dip.connection import DipCaller, DipConnection
 from harness.dip.server import Hub
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 from harness.evidence.recorder import Recorder, read_records
-from harness.exchange import (Exchange, exchange_enabled, load_exchange, load_exchanges, resolve_fields,
-                              run_exchange)
+from harness.config.exchanges import Exchange, exchange_enabled, load_exchange, load_exchanges, resolve_fields
+from harness.run.exchange import run_exchange
 from harness.messages.samples import DEFAULT_PARTIES
 from harness.reference.faults import load_faults
 from harness.reference.participant import ReferenceParticipant
@@ -404,7 +404,7 @@ def test_scheduled_consumption_is_asked_for_through_the_trigger_and_the_finding_
 def test_spontaneous_consumption_is_waited_for_within_its_window(make_host, exchanges, spontaneous):
     from types import SimpleNamespace
 
-    from harness.profile import ExchangeSettings
+    from harness.config.profile import ExchangeSettings
 
     host = make_host("MDR", recorder=False)
     host.refs["MDR"].behaviour.spontaneous_consumption = spontaneous
@@ -432,7 +432,7 @@ def test_an_exchange_the_party_took_no_part_in_never_passes(make_host, exchanges
 
 
 def test_requests_without_their_answers_are_derived_from_the_definitions(exchanges):
-    from harness.exchange import unanswered_requests
+    from harness.config.exchanges import unanswered_requests
 
     gaps = {(req, ans): names for req, ans, names in unanswered_requests({"IF-061", "IF-063"}, exchanges.values())}
     assert gaps == {("IF-061", "IF-062"): ["reject", "start-and-consume", "stop"],

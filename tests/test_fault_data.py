@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 from harness.reference.faults import FaultCase, load_faults, parse_fault
 
 BASE = '''

@@ -214,7 +214,7 @@ def test_business_checks_kept_as_findings_or_rejected_when_asked(pki):
 
 
 def test_party_registration_errors(pki):
-    from harness.errors import ConfigError
+    from harness.core.errors import ConfigError
 
     hub = Hub(HubConfig(identity=pki["dip"]))
     good = PartyRegistration(MDR.dip_id, "MDR", "MDRA", KEYS[MDR.dip_id], None)
@@ -229,7 +229,7 @@ def test_party_registration_errors(pki):
 
 
 def test_api_key_helpers(tmp_path, monkeypatch):
-    from harness.errors import ConfigError
+    from harness.core.errors import ConfigError
     from harness.transport.apikeys import ApiKeyRegistry, generate_api_key, key_fingerprint, read_api_key
 
     key = generate_api_key()

@@ -9,9 +9,9 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from harness import business
-from harness.errors import ConfigError
-from harness.findings import Finding
+from harness.messages import business
+from harness.core.errors import ConfigError
+from harness.core.findings import Finding
 from harness.messages.checks import code_for_rule
 from harness.messages.samples import SampleFactory
 
@@ -311,7 +311,7 @@ def test_an_echo_that_is_not_an_object_echoes_nothing(start, answer):
 def test_the_correlation_rule_defaults_without_a_table_and_names_a_vanished_catalogue(tmp_path):
     import re
 
-    from harness.catalogue import load_catalogue
+    from harness.core.catalogue import load_catalogue
 
     source = re.sub(r"(?ms)^\[correlation\]\n.*?(?=^\[|\Z)", "", load_catalogue().source.read_text("utf-8"))
     path = tmp_path / "catalogue.toml"

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from harness.errors import InputError
+from harness.core.errors import InputError
 from harness.evidence.bundle import certificate_fingerprint, file_sha256
 from harness.evidence.recorder import GENESIS, Recorder, line_hash
 from harness.evidence.safejson import MAX_DEPTH
-from harness.findings import Finding, short
-from harness.profile import public_digest
+from harness.core.findings import Finding, short
+from harness.config.profile import public_digest
 from test_mutation_killers_verify import write_summary_unchecked
 from test_verify import (DIGEST, NOW, PLAN, PROFILE, make_bundle, make_identity, make_summary, record_run,
                          refinalise, verify_bundle)

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from harness.errors import InputError
+from harness.core.errors import InputError
 from harness.evidence import checker, earlier
 from harness.evidence.bundle import certificate_fingerprint, manifest_sha256, sign_bytes
 from harness.evidence.earlier import EarlierBundle, check_chain, same_party, verify_detached
 from harness.evidence.origin import Anchors, Origin
-from harness.findings import Finding, short
+from harness.core.findings import Finding, short
 from test_verify import NOW, make_bundle, make_identity
 
 A = "sha256:" + "a" * 64

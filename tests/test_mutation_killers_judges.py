@@ -26,16 +26,17 @@ import pytest
 
 from harness.dip.client import ProbeResult
 from harness.dip.model import Rejection, StatusMessage, Submission
-from harness.findings import Finding
+from harness.core.findings import Finding
 from harness.judges import RecordSet, TranscriptRecord, apply
 from harness.judges import produce as produce_judge
 from harness.messages.ids import correlation_id, is_valid_mpan, mpan_check_digit, parse_dip_timestamp
 from harness.messages.samples import DEFAULT_PARTIES, SampleFactory
-from harness.profile import load_profile
-from harness.run import adversary, consume, produce
+from harness.config.profile import load_profile
+from harness.judges import attacks
+from harness.run import consume, produce
 from harness.run.context import DEFAULT_BATCH, RunContext
 from harness.run.demo import make_pki, profile_text
-from harness.run.planning import certification_plan
+from harness.plan.certification import certification_plan
 from harness.run.triggers import SendResult
 from harness.transport.delivery import WebhookConfig
 from harness.transport.responses import response_entry, standard_response
@@ -43,7 +44,7 @@ from harness.transport.responses import response_entry, standard_response
 UTC = timezone.utc
 MDR, SDS = DEFAULT_PARTIES["MDR"], DEFAULT_PARTIES["SDS"]
 FACTORY = SampleFactory(21, parties=DEFAULT_PARTIES)
-ATTACK_RULES = [a.check for a in adversary.ATTACKS]
+ATTACK_RULES = [a.check for a in attacks.ATTACKS]
 LABEL = "IF-061 [MDRStart]"
 
 
@@ -227,7 +228,7 @@ def test_a_refused_replay_fails_the_replay_step():
     (200, ("RCP9999", "RCP9999"), "HTTP 200"), (302, (), "HTTP 302"), (300, ("RCP9999", "RCP9999"), "HTTP 300"),
     (404, (), "HTTP 404"), (500, (), "HTTP 500"), (None, (), "connection: ConnectError: refused"),
 ])
-@pytest.mark.parametrize("attack", adversary.ATTACKS, ids=lambda a: a.step)
+@pytest.mark.parametrize("attack", attacks.ATTACKS, ids=lambda a: a.step)
 def test_a_hostile_delivery_must_be_refused(status, codes, said, attack):
     items = [egress(), egress()]
     body = reply(items, *codes) if codes else b""
@@ -596,7 +597,7 @@ def test_only_the_flows_the_profile_enables_may_be_sent():
 # --- the run path: which records a check cites, and when a step is not taken -----------------------------
 
 Script = list  # [(status, codes, error), ...]: the attempts the DIP records for one probe, in turn
-HOSTILE = {a.step for a in adversary.ATTACKS}
+HOSTILE = {a.step for a in attacks.ATTACKS}
 
 
 class Session:
@@ -780,7 +781,7 @@ def test_a_participant_that_consumes_correctly_passes_every_step(profile):
         "batch": ("consume.batch", seq["batch"], "consume.accepted", seq["batch"]),
         "replay": ("consume.replay", seq["replay"], "consume.accepted", seq["replay"]),
         "replay-once": ("consume.replay-once", seq["replay"], "consume.replay-once", seq["replay"]),
-        **{a.step: (a.check, seq[a.step], "consume.refused", seq[a.step]) for a in adversary.ATTACKS}}
+        **{a.step: (a.check, seq[a.step], "consume.refused", seq[a.step]) for a in attacks.ATTACKS}}
     assert steps["batch"][4]["size"] == DEFAULT_BATCH and steps["replay"][4]["judge_args"]["replay"] is True
     scan = steps["replay-once"][4]["transcript_scan"]  # from before the first delivery to after the replay
     assert scan[0] == 1 and max(seq["replay"]) <= scan[1] <= session.last_seq

@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from harness.findings import Finding
+from harness.core.findings import Finding
 from harness.messages import checks, ids
 from harness.messages.checks import base, content
 from harness.messages.checks.base import ptr

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from harness.errors import ConfigError, UsageError
+from harness.core.errors import ConfigError, UsageError
 from harness.evidence.bundle import certificate_fingerprint
 from harness.evidence.origin import Anchors, load_anchors, load_trust, parse_pin
 from test_verify import make_ca, make_identity

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from harness.findings import Finding
+from harness.core.findings import Finding
 from harness.evidence.revalidate import CHANNEL_FORMS, make_revalidator
 from harness.messages.samples import SampleFactory
 from harness.messages.schemapack import load_pack

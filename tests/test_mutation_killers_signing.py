@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding
 from werkzeug.datastructures import Headers
 
-from harness.errors import ConfigError
-from harness.findings import Finding
+from harness.core.errors import ConfigError
+from harness.core.findings import Finding
 from harness.transport import certs
 from harness.transport.signing import (
     CONTENT_HASH, SIGNATURE, SIGNATURE_CERTIFICATE, SIGNATURE_DATE, SIGNATURE_HEADERS, SigningIdentity,

@@ -16,12 +16,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
 from harness.evidence.bundle import certificate_fingerprint, file_sha256, sign_bytes
-from harness.errors import InputError
+from harness.core.errors import InputError
 from harness.evidence.recorder import Recorder
 from harness.evidence import checker
 from harness.evidence.checker import VerifyResult, _parse_time
 from harness.evidence.origin import Anchors, issued_by_any
-from harness.findings import Finding
+from harness.core.findings import Finding
 from test_verify import (NOW, PLAN, Identity, _cert, _key, make_bundle, make_ca, make_identity, make_summary,
                          record_run, refinalise, rules, verify_bundle)
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft4Validator
 
-from harness.catalogue import load_catalogue
-from harness.errors import ConfigError, UsageError
+from harness.core.catalogue import load_catalogue
+from harness.core.errors import ConfigError, UsageError
 from harness.messages.official import EVENTS_FILE, OfficialPack, _parse_file, convert_schema
-from harness.paths import default_spec_dir
+from harness.core.paths import default_spec_dir
 
 # --- nullable and keyword conversion (no specification needed) -----------------------------------
 
@@ -68,7 +68,7 @@ def test_conversion_leaves_its_input_alone() -> None:
 def spec_dir() -> Path:
     spec = default_spec_dir()
     if spec is None:
-        pytest.skip("Elexon's specification is not at ../shared/elexon-dip-api (harness.paths.default_spec_dir)")
+        pytest.skip("Elexon's specification is not at ../shared/elexon-dip-api (harness.core.paths.default_spec_dir)")
     return spec
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.plan import (PREFLIGHT_CHECKS, build_plan, exchange_requirement, plan_to_dicts, reuse_requirement)
-from harness.profile import Partner, load_profile
+from harness.plan.requirements import (PREFLIGHT_CHECKS, build_plan, exchange_requirement, plan_to_dicts, reuse_requirement)
+from harness.config.profile import Partner, load_profile
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "profiles"
 
@@ -126,7 +126,7 @@ def test_plan_for_partnerless_profile_still_lists_partner_check(mdr_all) -> None
 
 
 def test_must_reject_is_its_own_requirement_per_interface_advisory_unless_the_policy_blocks(mdr_all) -> None:
-    from harness.profile import Policy
+    from harness.config.profile import Policy
 
     plan = {r.id: r for r in build_plan(mdr_all)}
     rejects = [r for r in plan.values() if r.kind == "reject"]

@@ -142,7 +142,7 @@ def test_the_reference_profile_certifies_as_shipped(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("path", sorted(PROFILES.glob("*.toml")), ids=lambda p: p.name)
 def test_every_fixture_profile_runs_as_shipped_or_says_what_it_needs(path: Path) -> None:
-    from harness.profile import load_profile
+    from harness.config.profile import load_profile
 
     profile = load_profile(path)  # every fixture profile loads
     header = [line for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("#")]

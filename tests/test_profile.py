@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from harness.catalogue import load_catalogue
-from harness.errors import ConfigError
-from harness.profile import (PATH_KEYS, SECRET_KEYS, Partner, load_profile, normalise_interface_id, parse_profile,
+from harness.core.catalogue import load_catalogue
+from harness.core.errors import ConfigError
+from harness.config.profile import (PATH_KEYS, SECRET_KEYS, Partner, load_profile, normalise_interface_id, parse_profile,
                              profile_schema)
-from harness.paths import schemas_dir
+from harness.core.paths import schemas_dir
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "profiles"
 
@@ -458,9 +458,9 @@ def test_must_reject_policy_is_advisory_by_default_and_can_block(tmp_path: Path)
     assert blocking.to_public_dict()["policy"] == {"must_reject": "blocking"}
     assert blocking.digest() != default.digest()
     # the recorded public dict reads back as the same policy (verify derives the plan from it)
-    from harness.run.planning import _as_profile_toml
+    from harness.plan.certification import as_profile_toml
 
-    again = parse_profile(_as_profile_toml(blocking.to_public_dict()), tmp_path / "again.toml")
+    again = parse_profile(as_profile_toml(blocking.to_public_dict()), tmp_path / "again.toml")
     assert again.policy == blocking.policy
 
 

@@ -20,15 +20,15 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from harness.cli import main
-from harness.findings import Finding
+from harness.core.findings import Finding
 from harness.evidence.verify import verify_bundle
-from harness.profile import load_profile
+from harness.config.profile import load_profile
 from harness.promotion.check import check_promotion
 from harness.promotion.differences import config_differences
 from harness.promotion.promote import Promotion, promote
 from harness.dip.config import HubConfig
 from harness.dip.server import Hub
-from harness.hubsetup import party_registration
+from harness.dip.provision import party_registration
 from harness.messages.samples import DEFAULT_PARTIES
 from harness.reference.participant import ReferenceParticipant
 from harness.run.demo import COMPANY, DemoPKI, free_port, make_pki, profile_text, run_party
@@ -92,7 +92,7 @@ class Production:
                 interfaces: tuple[str, ...] = SMALL, webhook: str | None = None, signing: str = "production-signing",
                 party_extra: str = "", credentials_extra: str = "", api_keys: bool = True,
                 dip_id: str = PRODUCTION_DIP_ID) -> Path:
-        from harness.catalogue import load_catalogue
+        from harness.core.catalogue import load_catalogue
 
         enabled = "\n".join(f'{i} = "{"Y" if i in interfaces else "N"}"' for i in load_catalogue().interfaces)
         keys = ('api_key_primary = { file = "api-key-primary" }\napi_key_secondary = { file = "api-key-secondary" }\n'

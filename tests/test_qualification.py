@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from harness.cli import main
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 from harness.evidence.verify import verify_bundle
-from harness.plan import build_plan
-from harness.profile import Qualification, load_profile, parse_profile
+from harness.plan.requirements import build_plan
+from harness.config.profile import Qualification, load_profile, parse_profile
 from harness.evidence.qualification import RULE, judge
 from harness.run.demo import DemoPKI, demo_party, make_pki, profile_text
 from harness.run.session import run_certification

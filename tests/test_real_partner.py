@@ -18,15 +18,15 @@ import pytest
 
 from harness.cli import main
 from harness.evidence.revalidate import make_revalidator
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 from harness.evidence.verify import verify_bundle
-from harness.hubsetup import build_hub
+from harness.dip.provision import build_hub
 from harness.messages.samples import DEFAULT_PARTIES, Party, SampleFactory
 from harness.messages.schemapack import load_pack
-from harness.profile import load_profile, parse_profile
+from harness.config.profile import load_profile, parse_profile
 from harness.reference.participant import ReferenceParticipant, webhook_path
 from harness.run.demo import free_port, make_pki, profile_text
-from harness.run.planning import plan_from_recorded_profile
+from harness.plan.certification import plan_from_recorded_profile
 from harness.run.session import RunOptions, run_certification
 from harness.transport.apikeys import generate_api_key
 from harness.transport.certs import cached_key, make_ca
@@ -233,9 +233,9 @@ def test_public_dict_keeps_references_and_reparses(pki):
     public = profile.to_public_dict()
     assert public["partner"]["api_key"] == {"file": "partner-api-key"}
     assert pki.partner_key not in json.dumps(public)
-    from harness.run.planning import _as_profile_toml
+    from harness.plan.certification import as_profile_toml
 
-    again = parse_profile(_as_profile_toml(public), Path("<recorded>"))
+    again = parse_profile(as_profile_toml(public), Path("<recorded>"))
     assert again.partner == profile.partner and again.digest() == profile.digest()
 
 

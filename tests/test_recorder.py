@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 from harness.evidence.recorder import GENESIS, Recorder, read_records
 from harness.evidence.redact import Redactor
 from harness.evidence.verify import verify_bundle
-from harness.findings import Finding
+from harness.core.findings import Finding
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
 PRIMARY = "PRIMARY-api-key-9f8e7d6c5b4a39281706f5e4d3c2b1a0"

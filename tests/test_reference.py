@@ -20,8 +20,8 @@ import pytest
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from harness.catalogue import load_catalogue
-from harness.errors import UsageError
+from harness.core.catalogue import load_catalogue
+from harness.core.errors import UsageError
 from harness.messages.ids import LONDON, break_check_digit, dip_timestamp, is_valid_mpan, make_mpan
 from harness.messages.checks import check_periods_count
 from harness.messages.samples import DEFAULT_PARTIES, SampleFactory

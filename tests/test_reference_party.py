@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from harness.dip.identity import dip_folder, load_or_create
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 from harness.evidence.grade import evidence_grade
-from harness.profile import load_profile
+from harness.config.profile import load_profile
 from harness.run.demo import reference_party
 from harness.run.session import RunOptions, run_certification
 

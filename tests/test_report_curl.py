@@ -73,7 +73,7 @@ def test_redaction_markers_become_variables_and_nothing_else_does(tmp_path: Path
 
 @pytest.mark.parametrize("canary", CANARIES)
 def test_the_replay_line_pasted_into_bash_runs_nothing_whatever_the_evidence_holds(tmp_path: Path, canary: str) -> None:
-    from harness.replay import replay_command
+    from harness.report.replay import replay_command
 
     for run_id, target in ((f"run{canary}", "#12"), ("run", f"MDR-5.2a/IF-006{canary}")):
         command = replay_command(run_id, target, "hub-inbound")

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from harness.evidence.recorder import Recorder, read_records
-from harness.findings import Finding
-from harness.plan import build_plan, plan_to_dicts
-from harness.profile import load_profile
+from harness.core.findings import Finding
+from harness.plan.requirements import build_plan, plan_to_dicts
+from harness.config.profile import load_profile
 from harness.report import build_summary, render_reports
 from harness.report.bodies import resolve, show_body, show_headers
 from harness.report.causes import root_causes

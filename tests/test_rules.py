@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.findings import errors
+from harness.core.findings import errors
 from harness.messages import ids
 from harness.messages.checks import BODY_RULES, RULES, check_body, check_message, check_periods_count, code_for_rule
 from harness.messages.samples import SampleFactory

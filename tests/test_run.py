@@ -23,10 +23,10 @@ from harness.cli import main
 from harness.evidence.revalidate import make_revalidator
 from harness.evidence.verify import verify_bundle
 from harness.messages.schemapack import load_pack
-from harness.profile import HarnessSettings, Trigger
+from harness.config.profile import HarnessSettings, Trigger
 from harness.reference.faults import FaultDef, load_faults, parse_faults
 from harness.run.demo import demo_party, make_pki, run_party
-from harness.run.planning import certification_plan, plan_from_recorded_profile
+from harness.plan.certification import certification_plan, plan_from_recorded_profile
 from harness.run.session import run_certification
 from harness.run.triggers import fire
 
@@ -79,11 +79,11 @@ def test_reference_participant_passes_every_enabled_requirement(clean, role):
 
 
 def certification_plan_for(result):
-    from harness.profile import parse_profile
-    from harness.run.planning import _as_profile_toml
+    from harness.config.profile import parse_profile
+    from harness.plan.certification import as_profile_toml
 
     run = json.loads((result.folder / "evidence.jsonl").read_text("utf-8").splitlines()[0])["run"]
-    return certification_plan(parse_profile(_as_profile_toml(run["profile"]), Path("<recorded>")))
+    return certification_plan(parse_profile(as_profile_toml(run["profile"]), Path("<recorded>")))
 
 
 @pytest.mark.parametrize("role", ["MDR", "SDS"])
@@ -660,7 +660,7 @@ def test_manual_trigger_waits_with_a_countdown_for_the_operator(pki, tmp_path, o
 def test_https_webhooks_are_delivered_to_with_the_profiles_ca(pki, tmp_path, trusted):
     """A webhook whose certificate comes from a private CA: deliveries trust `credentials.tls_ca`."""
     from harness.messages.samples import DEFAULT_PARTIES
-    from harness.profile import load_profile
+    from harness.config.profile import load_profile
     from harness.reference.participant import ReferenceParticipant
     from harness.run.demo import free_port, profile_text
     from harness.run.session import RunOptions
@@ -702,7 +702,7 @@ def test_https_webhooks_are_delivered_to_with_the_profiles_ca(pki, tmp_path, tru
 def _identity_case():
     from harness.judges.produce import identity_of
     from harness.messages.samples import Party, SampleFactory
-    from harness.profile import load_profile
+    from harness.config.profile import load_profile
 
     profile = load_profile(ROOT / "fixtures" / "profiles" / "mdr-example.toml")
     profile = dataclasses.replace(profile, party=dataclasses.replace(profile.party, dcp_id="0987654321"))
@@ -857,7 +857,7 @@ def test_checks_keep_their_order_and_both_api_keys_are_used_in_a_clean_run(clean
 
 
 def test_a_blocking_must_reject_policy_makes_its_failure_a_blocker(pki, tmp_path):
-    from harness.profile import Policy
+    from harness.config.profile import Policy
 
     rid = "MDR-5.2a/IF-008/reject"
     with demo_party("MDR", pki, tmp_path, faults=["accept-bad-mpan"], timeout=1.0) as (profile, options):

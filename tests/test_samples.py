@@ -7,8 +7,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from harness.catalogue import load_catalogue
-from harness.errors import UsageError
+from harness.core.catalogue import load_catalogue
+from harness.core.errors import UsageError
 from harness.messages import ids
 from harness.messages.samples import (
     DEFAULT_PARTIES,
@@ -20,7 +20,7 @@ from harness.messages.samples import (
 )
 from harness.messages.schemapack import load_pack
 from harness.messages.validate import validate_body, validate_message
-from harness.paths import default_spec_dir
+from harness.core.paths import default_spec_dir
 
 EVENTS = load_catalogue().events()
 NOW = datetime(2025, 6, 30, 23, 15, 10, tzinfo=timezone.utc)  # BST: London date is 1 July

@@ -20,10 +20,10 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from harness.catalogue import load_catalogue
-from harness.errors import ConfigError, UsageError
+from harness.core.catalogue import load_catalogue
+from harness.core.errors import ConfigError, UsageError
 from harness.messages.schemapack import BundledPack, SchemaPack, fingerprint_files, load_pack
-from harness.paths import default_spec_dir, schemas_dir
+from harness.core.paths import default_spec_dir, schemas_dir
 
 PACK_DIR = schemas_dir() / "dip"
 CATALOGUE = load_catalogue()
@@ -486,7 +486,7 @@ def test_envelope_schema_validates_wire_arrays(pack: BundledPack) -> None:
 # -- against Elexon's specification --------------------------------------------------------------
 SPEC_DIR = default_spec_dir()
 _skip_without_spec = pytest.mark.skipif(
-    SPEC_DIR is None, reason="Elexon's specification is not at ../shared/elexon-dip-api (harness.paths.default_spec_dir)")
+    SPEC_DIR is None, reason="Elexon's specification is not at ../shared/elexon-dip-api (harness.core.paths.default_spec_dir)")
 
 
 def needs_spec(test: Callable) -> Callable:

@@ -14,7 +14,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 from harness.transport import certs
 from harness.transport.signing import (
     CONTENT_HASH, SIGNATURE, SIGNATURE_CERTIFICATE, SIGNATURE_DATE, SIGNATURE_HEADERS, SigningIdentity,

@@ -13,7 +13,7 @@ TESTS = '''
 import pytest
 
 def test_needs_the_spec():
-    pytest.skip("Elexon's specification is not at ../shared/elexon-dip-api (harness.paths.default_spec_dir)")
+    pytest.skip("Elexon's specification is not at ../shared/elexon-dip-api (harness.core.paths.default_spec_dir)")
 
 @pytest.mark.skipif(True, reason="Elexon's specification is not at ../shared/elexon-dip-api")
 def test_marked():

@@ -12,12 +12,12 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from harness.errors import UsageError
+from harness.core.errors import UsageError
 from harness.messages.ids import (
     break_check_digit, dip_timestamp, make_mpan, sender_unique_reference, settlement_period_ends, utc_timestamp,
 )
 from harness.messages.validate import identify, pointer, validate_body, validate_message
-from harness.paths import default_spec_dir
+from harness.core.paths import default_spec_dir
 
 WHEN = datetime(2024, 3, 21, 12, 0, tzinfo=timezone.utc)
 MPAN = make_mpan(random.Random(1), "_J")
@@ -73,7 +73,7 @@ def pack(request):
     if request.param == "official":
         spec = default_spec_dir()
         if spec is None:
-            pytest.skip("Elexon's specification is not at ../shared/elexon-dip-api (harness.paths.default_spec_dir)")
+            pytest.skip("Elexon's specification is not at ../shared/elexon-dip-api (harness.core.paths.default_spec_dir)")
         return load_pack(spec)
     return load_pack()
 
@@ -258,7 +258,7 @@ def test_validate_message_directly_and_unknown_endpoint() -> None:
 
 def test_samples_validate_cleanly_under_both_packs(pack) -> None:
     samples = pytest.importorskip("harness.messages.samples")
-    from harness.catalogue import load_catalogue
+    from harness.core.catalogue import load_catalogue
 
     factory = samples.SampleFactory(seed=7)
     for event in load_catalogue().events():

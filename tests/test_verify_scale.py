@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import InputError
+from harness.core.errors import InputError
 from harness.evidence.bundle import certificate_fingerprint, finalise_bundle, write_summary
 from harness.evidence.recorder import Recorder
 from harness.evidence.revalidate import make_revalidator

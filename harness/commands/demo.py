@@ -30,16 +30,16 @@ def run(args: argparse.Namespace) -> int:
     from harness.commands.console import make_console
     from rich.markup import escape
 
-    from harness.errors import UsageError
+    from harness.core.errors import UsageError
     from harness.reference.faults import parse_faults
     from harness.report import terminal_summary
-    from harness.run.planning import certification_plan
+    from harness.plan.certification import certification_plan
     from harness.run.progress import progress_for
 
     if args.list_faults:
-        from harness.commands.serve_reference import _print_faults
+        from harness.commands.serve_reference import print_faults
 
-        _print_faults()
+        print_faults()
         return 0
     if not 0 < args.timeout <= 600:
         raise UsageError(f"--timeout should be between 0 and 600 seconds, got {args.timeout:g}")
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         if faults[role] and role not in roles:
             raise UsageError(f"--fault for the {role} given, but --role {args.role} does not certify the {role}")
     from harness.dip.identity import dip_folder, load_or_create
-    from harness.files import output_folder
+    from harness.core.files import output_folder
     from harness.run.demo import demo_party, scratch_pki
     from harness.run.session import run_certification
 

@@ -64,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.errors import UsageError
+    from harness.core.errors import UsageError
 
     if args.hub_command == "serve":
         return _serve(args)
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check_port(port: int | None, option: str = "--port") -> None:
-    from harness.errors import UsageError
+    from harness.core.errors import UsageError
 
     if port is not None and not 0 <= port <= 65535:
         raise UsageError(f"{option} should be 1-65535 (or 0 for any free port), got {port}")
@@ -97,8 +97,8 @@ def _wait(duration: float | None) -> None:
 def _quick(args: argparse.Namespace) -> int:
     # Imports here keep `dipcert --help` fast (see harness/cli.py).
     from harness.dip.log import printer
-    from harness.hubsetup import build_hub
-    from harness.profile import load_profile
+    from harness.dip.provision import build_hub
+    from harness.config.profile import load_profile
 
     _check_port(args.port)
     profile = load_profile(args.profile)
@@ -121,7 +121,7 @@ def _serve(args: argparse.Namespace) -> int:
     from harness.dip.identity import load_identity
     from harness.dip.log import printer
     from harness.dip.server import Hub
-    from harness.errors import UsageError
+    from harness.core.errors import UsageError
     from harness.transport.apikeys import read_api_key
     from harness.transport.delivery import Timeouts
 

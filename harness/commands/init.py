@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from harness.errors import UsageError
+from harness.core.errors import UsageError
 
 HELP = ("Write a commented participant profile (TOML). Missing answers are asked on a terminal, "
         "or taken from example defaults with --non-interactive. Refuses to overwrite without --force.")
@@ -60,7 +60,7 @@ def _check_dip_id(value: str, flag: str) -> str:
 
 def parse_interfaces(value: str, known: list[str]) -> list[str]:
     """'all' or 'IF-061,if062' -> catalogue ids in catalogue order; unknown ids are a UsageError."""
-    from harness.profile import normalise_interface_id
+    from harness.config.profile import normalise_interface_id
 
     if value.strip().lower() == "all":
         return list(known)
@@ -118,7 +118,7 @@ def _q(value: str) -> str:
 
 def render_profile(answers: dict[str, Any]) -> str:
     """The commented profile text for these answers."""
-    from harness.catalogue import load_catalogue
+    from harness.core.catalogue import load_catalogue
 
     catalogue = load_catalogue()
     role = answers["role"]
@@ -242,8 +242,8 @@ def qualification_lines(answers: dict[str, Any]) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     import tomllib
 
-    from harness.catalogue import load_catalogue
-    from harness.profile import parse_profile
+    from harness.core.catalogue import load_catalogue
+    from harness.config.profile import parse_profile
 
     out: Path = args.out
     if out.exists() and not args.force:

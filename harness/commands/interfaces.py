@@ -44,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
     from harness.commands.console import make_console
     from rich.table import Table
 
-    from harness.catalogue import load_catalogue
-    from harness.errors import UsageError
+    from harness.core.catalogue import load_catalogue
+    from harness.core.errors import UsageError
 
     if args.role is not None and args.role not in ROLES:
         raise UsageError(f"--role should be one of {', '.join(ROLES)}, got {args.role!r}")

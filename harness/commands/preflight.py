@@ -23,10 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.findings import errors
-    from harness.plan import PREFLIGHT_CHECKS, preflight_applicable, preflight_requirement
-    from harness.preflight import run_preflight
-    from harness.profile import load_profile
+    from harness.core.findings import errors
+    from harness.plan.requirements import PREFLIGHT_CHECKS, preflight_applicable, preflight_requirement
+    from harness.run.preflight import run_preflight
+    from harness.config.profile import load_profile
     from harness.run.demo import reference_party
 
     profile = load_profile(args.profile)

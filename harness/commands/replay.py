@@ -47,10 +47,10 @@ def run(args: argparse.Namespace) -> int:
     from harness.commands.console import make_console
 
     from harness.dip.identity import default_folder
-    from harness.errors import UsageError
+    from harness.core.errors import UsageError
     from harness.evidence.safezip import open_bundle
-    from harness.profile import load_profile
-    from harness.replay import load_dip_identity, pick, prepare, recorded_dip_signer, DELIVERED
+    from harness.config.profile import load_profile
+    from harness.report.replay import load_dip_identity, pick, prepare, recorded_dip_signer, DELIVERED
     from harness.report import run_records
     from harness.report.bodies import Bodies
     from harness.report.sequence import message_label
@@ -104,7 +104,7 @@ def _send_and_compare(console, replay, record, bodies, timeout: float) -> int:
     from rich.table import Table
     from rich.text import Text
 
-    from harness.replay import differences, recorded_answer, send
+    from harness.report.replay import differences, recorded_answer, send
 
     now = send(replay, timeout=timeout)  # first: a target that cannot be reached is one line, exit 2
     then = recorded_answer(record, bodies)

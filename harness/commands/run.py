@@ -51,12 +51,12 @@ def run(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
     from harness.dip.identity import dip_folder, load_or_create
-    from harness.errors import UsageError
-    from harness.files import output_folder
+    from harness.core.errors import UsageError
+    from harness.core.files import output_folder
     from harness.messages.schemapack import load_pack
-    from harness.profile import load_profile
+    from harness.config.profile import load_profile
     from harness.report import terminal_summary
-    from harness.run.planning import certification_plan
+    from harness.plan.certification import certification_plan
     from harness.run.demo import reference_party
     from harness.run.progress import progress_for
     from harness.run.session import RunOptions, run_certification

@@ -34,9 +34,9 @@ def file_name(interface_id: str, event_name: str, n: int) -> str:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from harness.catalogue import Event, load_catalogue
-    from harness.errors import UsageError
-    from harness.files import output_folder
+    from harness.core.catalogue import Event, load_catalogue
+    from harness.core.errors import UsageError
+    from harness.core.files import output_folder
     from harness.messages.samples import SampleFactory
 
     catalogue = load_catalogue()

@@ -39,8 +39,8 @@ def run(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    from harness.catalogue import load_catalogue
-    from harness.errors import DipcertError
+    from harness.core.catalogue import load_catalogue
+    from harness.core.errors import DipcertError
     from harness.messages.schemapack import load_pack
 
     pack = load_pack(args.spec)

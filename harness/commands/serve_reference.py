@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop after this many seconds instead of waiting for Ctrl-C")
 
 
-def _print_faults() -> None:
+def print_faults() -> None:
     from harness.reference.faults import load_faults
 
     for fault in load_faults():
@@ -65,13 +65,13 @@ def _env(name: str, what: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.errors import UsageError
-    from harness.files import output_folder
+    from harness.core.errors import UsageError
+    from harness.core.files import output_folder
     from harness.messages.samples import DEFAULT_PARTIES
     from harness.reference.faults import parse_faults
 
     if args.list_faults:
-        _print_faults()
+        print_faults()
         return 0
     role = args.role.upper()
     parse_faults(args.fault, role)  # a wrong switch is a usage error before anything starts
@@ -133,7 +133,7 @@ def _forever() -> None:
 
 
 def _external(args: argparse.Namespace):
-    from harness.errors import UsageError
+    from harness.core.errors import UsageError
     from harness.transport.signing import SigningIdentity
 
     missing = [flag for flag, value in (("--api-key-env", args.api_key_env), ("--cert", args.cert),
@@ -155,7 +155,7 @@ def _load_cert(path: str):
 
     from cryptography import x509
 
-    from harness.errors import ConfigError
+    from harness.core.errors import ConfigError
 
     try:
         return x509.load_pem_x509_certificates(Path(path).read_bytes())[0]

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from harness.errors import InputError
+from harness.core.errors import InputError
 
 HELP = ("Validate DIP message files (each a JSON array of {\"payload\": ...} items) against the schema "
         "pack and dipcert's extra checks (docs/rules.md). Exit 0 valid, 1 invalid, 2 a file unreadable "
@@ -68,8 +68,8 @@ def run(args: argparse.Namespace) -> int:
     from harness.commands.console import make_console
     from rich.text import Text
 
-    from harness.catalogue import load_catalogue
-    from harness.findings import errors
+    from harness.core.catalogue import load_catalogue
+    from harness.core.findings import errors
     from harness.messages.schemapack import load_pack
     from harness.messages.validate import validate_body
 

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from harness.commands.console import make_console
     from rich.markup import escape
 
-    from harness.errors import UsageError
+    from harness.core.errors import UsageError
     from harness.evidence.origin import load_anchors
     from harness.evidence.revalidate import make_revalidator
     from harness.evidence.verify import verify_bundle
@@ -120,7 +120,7 @@ def load_dip_certificate(path: Path):
     """A `--dip-cert` PEM file; a one-line usage error otherwise."""
     from cryptography import x509
 
-    from harness.errors import UsageError
+    from harness.core.errors import UsageError
 
     try:
         return x509.load_pem_x509_certificate(path.read_bytes())

@@ -7,3 +7,18 @@ their scope), `auth` (who is calling), `ingress` (the DIP's checks of a submissi
 route, deliver), `probes` (crafted deliveries), `api` and `extension` (the HTTP endpoints), `server`
 (the Hub: start, stop, and the in-process views of `observed`).
 """
+
+# -- public face (what other layers use; tests/test_architecture.py keeps it complete) --
+from harness.dip.client import Counterparty, RemoteHub
+from harness.dip.config import DeliverySettings, HubConfig, PartyRegistration
+from harness.dip.connection import DipCaller, DipConnection, DipUnavailable
+from harness.dip.identity import CERT, KEY, default_folder, dip_folder, load_identity, load_or_create
+from harness.dip.log import printer
+from harness.dip.provision import build_hub, partner_webhooks, registrations
+from harness.dip.server import Hub
+
+__all__ = [
+    "CERT", "Counterparty", "DeliverySettings", "DipCaller", "DipConnection", "DipUnavailable", "Hub", "HubConfig",
+    "KEY", "PartyRegistration", "RemoteHub", "build_hub", "default_folder", "dip_folder", "load_identity",
+    "load_or_create", "partner_webhooks", "printer", "registrations",
+]

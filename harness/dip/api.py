@@ -30,8 +30,8 @@ from harness.dip.ingress import check_submission, entry, message_request, replay
 from harness.dip.model import Rejection, StatusMessage, StoredMessage
 from harness.dip.routing import Job
 from harness.dip.transcript import HUB_CHAIN, body_sha256
-from harness.errors import DipcertError
-from harness.findings import Finding, short
+from harness.core.errors import DipcertError
+from harness.core.findings import Finding, short
 from harness.messages import ids
 from harness.messages.validate import identify, parse_body, validate_body
 from harness.transport.apikeys import API_KEY_HEADER

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from cryptography import x509
 
-from harness.catalogue import Catalogue, load_catalogue
+from harness.core.catalogue import Catalogue, load_catalogue
 from harness.dip import views
 from harness.dip.connection import DipCaller, DipUnavailable
 from harness.dip.model import Delivery, HubTimeout, Rejection, StatusMessage, Submission

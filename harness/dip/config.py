@@ -15,7 +15,7 @@ from typing import Any
 
 from cryptography import x509
 
-from harness.catalogue import Catalogue
+from harness.core.catalogue import Catalogue
 from harness.transport.delivery import MAX_RESPONSE_BYTES, Timeouts, WebhookConfig
 
 DIP_SENDER_ID = "0000000000"  # the DIP's own id in StandardResponse.senderID (spec examples: zeros)

@@ -18,7 +18,7 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 
-from harness.errors import ConfigError, DipcertError
+from harness.core.errors import ConfigError, DipcertError
 from harness.transport.apikeys import API_KEY_HEADER
 from harness.transport.signing import SigningIdentity, sign_request
 

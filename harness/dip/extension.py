@@ -20,7 +20,7 @@ from harness.dip.http import Reply, json_response
 from harness.dip.parties import GLOBAL, Session
 from harness.dip.routing import Job
 from harness.dip.transcript import export_lines, sign_export, utc_now, with_bodies
-from harness.errors import ConfigError, DipcertError
+from harness.core.errors import ConfigError, DipcertError
 from harness.transport.apikeys import generate_api_key
 from harness.transport.delivery import WebhookConfig
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
-from harness.findings import Finding
+from harness.core.findings import Finding
 from harness.transport.apikeys import API_KEY_HEADER
 
 SECRET_HEADERS = (API_KEY_HEADER.lower(), "authorization")

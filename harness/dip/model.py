@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from harness.findings import Finding
+from harness.core.findings import Finding
 from harness.transport.delivery import DeliveryResult
 
 

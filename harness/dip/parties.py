@@ -25,10 +25,10 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from harness.catalogue import Catalogue
+from harness.core.catalogue import Catalogue
 from harness.dip.config import PartyRegistration
 from harness.dip.store import Database
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 from harness.messages import ids
 from harness.transport.delivery import WebhookConfig
 from harness.transport.signing import certificate_fingerprint

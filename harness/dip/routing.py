@@ -28,7 +28,7 @@ from harness.dip.model import Delivery, StoredMessage, Submission
 from harness.dip.parties import Party, PartyKey
 from harness.dip.pool import ClientPool
 from harness.dip.transcript import HUB_CHAIN, body_sha256
-from harness.findings import Finding
+from harness.core.findings import Finding
 from harness.transport.delivery import (Attempt, DeliveryResult, Signer, Timeouts, WebhookConfig, classify_attempt,
                                         deliver, split_batches)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from harness.catalogue import Catalogue
+from harness.core.catalogue import Catalogue
 from harness.dip.model import Delivery, Rejection, StatusMessage, Submission
 from harness.judges.delivery import delivery_result
 from harness.judges.records import TranscriptRecord

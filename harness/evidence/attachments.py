@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 from harness.evidence.bundle import bundle_files, file_sha256
 from harness.evidence.redact import Redactor
-from harness.findings import Finding, short
+from harness.core.findings import Finding, short
 
 ATTACHMENTS_DIR = "attachments"
 EVENT = "attachment"

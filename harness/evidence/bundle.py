@@ -21,10 +21,10 @@ from typing import Any
 
 import jsonschema
 
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 from harness.evidence.recorder import EVIDENCE_FILE, read_records, utc_iso
 from harness.evidence.safezip import check_folder
-from harness.paths import schemas_dir
+from harness.core.paths import schemas_dir
 
 FORMAT = "dipcert-bundle/1"
 MANIFEST = "manifest.json"
@@ -60,7 +60,7 @@ def write_summary(folder: Path | str, summary: Mapping[str, Any]) -> Path:
         raise ValueError(f"summary.json does not match evidence-summary.schema.json: {problems[0]}"
                          + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
     path = Path(folder) / SUMMARY
-    path.write_bytes(_json_bytes(summary))
+    path.write_bytes(json_bytes(summary))
     return path
 
 
@@ -173,10 +173,10 @@ def finalise_bundle(folder: Path | str, *, run_id: str, harness_version: str, sc
     }
     if extra:
         manifest["extra"] = dict(extra)
-    manifest_bytes = _json_bytes(manifest)
+    manifest_bytes = json_bytes(manifest)
     (folder / MANIFEST).write_bytes(manifest_bytes)
     if identity is not None:
-        (folder / SIGNATURE).write_bytes(_json_bytes(sign_bytes(manifest_bytes, identity)))
+        (folder / SIGNATURE).write_bytes(json_bytes(sign_bytes(manifest_bytes, identity)))
     return write_zip(folder, folder.parent / f"{run_id}{ZIP_SUFFIX}", prefix=run_id)
 
 
@@ -195,7 +195,7 @@ def write_zip(folder: Path, target: Path, *, prefix: str) -> Path:
     return target
 
 
-def _json_bytes(value: Any) -> bytes:
+def json_bytes(value: Any) -> bytes:
     return (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 

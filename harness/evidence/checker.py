@@ -29,22 +29,46 @@ from typing import Any
 
 from cryptography import x509
 
-from harness.errors import DipcertError, InputError
-from harness.evidence import safejson
+from harness.config.profile import public_digest
+from harness.core.errors import DipcertError, InputError
+from harness.core.findings import Finding, errors, short
+from harness.core.outcomes import ExitCode
 from harness.evidence import qualification as Q
+from harness.evidence import safejson
 from harness.evidence import verdicts as V
 from harness.evidence.attachments import check_attachments
+from harness.evidence.bundle import (
+    MANIFEST,
+    REPORT,
+    SIGNATURE,
+    SUMMARY,
+    certificate_fingerprint,
+    file_sha256,
+    manifest_sha256,
+    signature_verifies,
+    summary_errors,
+)
 from harness.evidence.grade import evidence_grade, overstates
-from harness.evidence.bundle import (MANIFEST, REPORT, SIGNATURE, SUMMARY, certificate_fingerprint,
-                                     file_sha256, manifest_sha256, signature_verifies, summary_errors)
-from harness.evidence.origin import (FAILED, NO_ANCHORS, NOT_CHECKED, UNPINNED, UNVERIFIED, VERIFIED,
-                                     Anchors, Origin, describe, issued_by_any)
+from harness.evidence.origin import (
+    FAILED,
+    NO_ANCHORS,
+    NOT_CHECKED,
+    UNPINNED,
+    UNVERIFIED,
+    VERIFIED,
+    Anchors,
+    Origin,
+    describe,
+    issued_by_any,
+)
 from harness.evidence.recorder import EVIDENCE_FILE, GENESIS, MESSAGES_DIR, line_hash
 from harness.evidence.safezip import DEFAULT_LIMITS, Limits, count_files
-from harness.evidence.transcript import MIRROR_CHANNELS, TranscriptResult, check_transcript
-from harness.findings import Finding, errors, short
-from harness.profile import public_digest
-from harness.run.planning import plan_from_recorded_profile
+from harness.evidence.transcript import (
+    MIRROR_CHANNELS,
+    TranscriptResult,
+    check_transcript,
+)
+from harness.plan.certification import plan_from_recorded_profile
 
 Revalidate = Callable[[Mapping[str, Any], bytes], list[Finding]]
 PlanFromProfile = Callable[[Mapping[str, Any]], Sequence[Mapping[str, Any]]]
@@ -100,8 +124,8 @@ class VerifyResult:
     def exit_code(self) -> int:
         """0 ready (or, asked for with integrity_only, ready by the evidence), 1 otherwise; 2 is raised."""
         if self.anchors.integrity_only:
-            return 0 if self.ready_by_evidence else 1
-        return 0 if self.ready else 1
+            return ExitCode.OK if self.ready_by_evidence else ExitCode.FAILED
+        return ExitCode.OK if self.ready else ExitCode.FAILED
 
     @property
     def state(self) -> str:

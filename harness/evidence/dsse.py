@@ -23,7 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:

@@ -27,7 +27,7 @@ from harness.evidence.checker import check_bundle
 from harness.evidence.origin import NO_ANCHORS, Anchors, Origin
 from harness.evidence.revalidate import make_revalidator
 from harness.evidence.safezip import DEFAULT_LIMITS, Limits, open_bundle
-from harness.findings import Finding, errors, short
+from harness.core.findings import Finding, errors, short
 from harness.messages.schemapack import load_pack
 
 ARTEFACT = "reuse.json"

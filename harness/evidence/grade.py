@@ -1,7 +1,7 @@
 """The evidence grade: what a passing bundle can prove, recomputed from the run-start record alone.
 
 "Ready" says every enabled requirement passed; the grade says whether that is certification
-evidence (DESIGN.md section 7). Levels, weakest first:
+evidence (ARCHITECTURE.md, "Trust"). Levels, weakest first:
 
 - `rehearsal`: an exchange (guidance 5.3/6.3) ran with dipcert's built-in reference partner in
   place of the nominated partner: it shows the party can exchange, not that it did so with the

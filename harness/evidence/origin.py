@@ -1,4 +1,4 @@
-"""Who signed a bundle, and whether the reviewer's anchors vouch for it (DESIGN.md section 7, "Origin").
+"""Who signed a bundle, and whether the reviewer's anchors vouch for it (ARCHITECTURE.md, "Trust").
 
 Integrity (hashes, chain, signature) shows that a bundle was not changed after it was signed; it
 says nothing about *who* signed it: anyone can make a key, edit a bundle, recompute every hash and
@@ -25,9 +25,9 @@ from typing import Any
 
 from cryptography import x509
 
-from harness.errors import ConfigError, UsageError
+from harness.core.errors import ConfigError, UsageError
 from harness.evidence.bundle import certificate_fingerprint
-from harness.files import read_config_bytes
+from harness.core.files import read_config_bytes
 
 VERIFIED = "verified"  # issued by a trusted CA and a pinned certificate
 UNPINNED = "unpinned"  # issued by a trusted CA, but which of its certificates is the party's is not pinned

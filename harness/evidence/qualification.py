@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.evidence.attachments import attach, read_document, recorded
-from harness.findings import Finding, short
-from harness.plan import Requirement
-from harness.profile import DOCUMENT_KEYS, OPERATING_MODELS, Profile
+from harness.core.findings import Finding, short
+from harness.plan.requirements import Requirement
+from harness.config.profile import DOCUMENT_KEYS, OPERATING_MODELS, Profile
 
 RULE = "qualification.uep-confirmation"
 # attests -> (profile key, what the document attests)

@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 from harness.evidence.redact import MARKER_SCHEME, Redactor
-from harness.findings import Finding
+from harness.core.findings import Finding
 
 EVIDENCE_FILE = "evidence.jsonl"
 MESSAGES_DIR = "messages"

@@ -6,7 +6,7 @@ module: the decision must be reproducible and reviewable, so it is made from the
 alone (verified exactly as `dipcert verify` does), requirement by requirement, each with its
 reasons, and written as a signed artefact (`reuse.json` + `reuse.sig`) into the new run folder.
 
-What counts as "the same system" is `harness.fingerprint.differences` (one place). On top of it a
+What counts as "the same system" is `harness.config.fingerprint.differences` (one place). On top of it a
 requirement can rest on an earlier bundle only when: the bundle verifies (sound); the party is
 represented by the same DCP or software supplier; the role is the same; the earlier run was in UIT
 (or the environment this profile names); the schema pack is the same or compatible; the DCP
@@ -26,15 +26,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness.errors import UsageError
-from harness.evidence.bundle import _json_bytes, sign_bytes
+from harness.core.errors import UsageError
+from harness.evidence.bundle import json_bytes, sign_bytes
 from harness.evidence.earlier import (ARTEFACT, ARTEFACT_SIGNATURE, EarlierBundle, load_earlier, same_party,
                                       verify_detached)
 from harness.evidence.origin import NO_ANCHORS, NOT_CHECKED, UNPINNED, Anchors
-from harness.findings import Finding, short
-from harness.fingerprint import covers_interface, differences, probe_endpoint_certificates, system_fingerprint
+from harness.core.findings import Finding, short
+from harness.config.fingerprint import covers_interface, differences, probe_endpoint_certificates, system_fingerprint
 from harness.messages.schemapack import load_pack
-from harness.run.planning import certification_plan
+from harness.plan.certification import certification_plan
 
 __all__ = ["ARTEFACT", "ARTEFACT_SIGNATURE", "EarlierBundle", "ReusePlan", "decide", "load_earlier",
            "parse_attestation", "plan_reuse", "verify_detached"]
@@ -249,10 +249,10 @@ class ReusePlan:
     def record(self, recorder: Any, folder: Path | str, identity: Any) -> None:
         """Writes reuse.json (+ reuse.sig when the party has a signing identity) and the evidence."""
         folder = Path(folder)
-        data = _json_bytes(self.to_dict(run_id=folder.name))
+        data = json_bytes(self.to_dict(run_id=folder.name))
         (folder / ARTEFACT).write_bytes(data)
         if identity is not None:
-            (folder / ARTEFACT_SIGNATURE).write_bytes(_json_bytes(sign_bytes(data, identity)))
+            (folder / ARTEFACT_SIGNATURE).write_bytes(json_bytes(sign_bytes(data, identity)))
         self.artefact_sha256 = "sha256:" + hashlib.sha256(data).hexdigest()
         recorder.event("reuse-decision", artefact=ARTEFACT, sha256=self.artefact_sha256,
                        signed=identity is not None, accepted=[d.requirement for d in self.accepted],

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from harness.findings import Finding
+from harness.core.findings import Finding
 from harness.messages.validate import validate_body
 
 #: Which form of DIP message each recorded HTTP channel carries (recorder channel names).

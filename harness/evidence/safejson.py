@@ -20,9 +20,9 @@ from typing import Any
 import jsonschema
 import jsonschema_rs
 
-from harness.errors import InputError
-from harness.findings import short
-from harness.paths import schemas_dir
+from harness.core.errors import InputError
+from harness.core.findings import short
+from harness.core.paths import schemas_dir
 
 #: dipcert's own files nest about 8 levels deep; nothing legitimate comes near this.
 MAX_DEPTH = 48
@@ -121,7 +121,7 @@ def check_shape(value: Any, schema: str, where: str) -> None:
         raise InputError(f"{where}: {problem} (see schemas/{schema})")
 
 
-def read_records(path: Path, where: str) -> list[dict[str, Any]]:
+def read_bundle_records(path: Path, where: str) -> list[dict[str, Any]]:
     """An evidence log's records for rendering: lines that are not JSON objects are skipped (verify names
     them), but a record nested too deeply or misshapen is refused, as verify refuses it."""
     out: list[dict[str, Any]] = []

@@ -17,7 +17,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from harness.errors import InputError
+from harness.core.errors import InputError
 
 _CHUNK = 1 << 16
 

@@ -34,7 +34,7 @@ from typing import Any
 from cryptography import x509
 
 from harness.evidence.dsse import EnvelopeError, verify_envelope
-from harness.findings import Finding, short
+from harness.core.findings import Finding, short
 from harness.judges import UnknownJudge, apply, verdict
 from harness.judges.records import RecordSet, TranscriptRecord
 

@@ -20,8 +20,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-VERDICTS = ("pass", "fail", "not-enabled", "not-run", "reused")
-GOOD = ("pass", "reused")
+from harness.core.outcomes import Verdict
+
+VERDICTS = tuple(Verdict)
+GOOD = (Verdict.PASS, Verdict.REUSED)
 
 
 def plan_record(records: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
@@ -81,20 +83,20 @@ def recompute(records: Sequence[Mapping[str, Any]], planned: Sequence[Mapping[st
     out: dict[str, dict[str, Any]] = {}
     for req_id, e in result.items():
         if e["planned"] and not e["enabled"]:
-            verdict = "not-enabled"
+            verdict = Verdict.NOT_ENABLED
         elif e["failed"]:
-            verdict = "fail"
+            verdict = Verdict.FAIL
         elif e["checks"]:
-            verdict = "pass"
+            verdict = Verdict.PASS
         elif e["reused_from"] is not None:
-            verdict = "reused"
+            verdict = Verdict.REUSED
         else:
-            verdict = "not-run"
+            verdict = Verdict.NOT_RUN
         out[req_id] = {
             "verdict": verdict,
             "findings": e["findings"],
             "evidence": sorted(s for s in e["evidence"] if isinstance(s, int)),
-            "reused_from": e["reused_from"] if verdict == "reused" else None,
+            "reused_from": e["reused_from"] if verdict == Verdict.REUSED else None,
             "planned": e["planned"], "enabled": e["enabled"], "advisory": bool(e.get("advisory", False)),
             **{k: e.get(k) for k in ("interface", "event", "direction") if k in e},
         }
@@ -111,19 +113,19 @@ def readiness(verdicts: Mapping[str, Mapping[str, Any]], *, complete: bool = Tru
     if not complete:
         blockers.append({"requirement": None, "verdict": None,
                          "message": "the run did not complete; its evidence is partial"})
-    order = {"fail": 0, "not-run": 1}
+    order = {Verdict.FAIL: 0, Verdict.NOT_RUN: 1}
     pending = sorted(((rid, v) for rid, v in verdicts.items()
                       if v.get("enabled", True) and not v.get("advisory") and v["verdict"] in order),
                      key=lambda item: (order[item[1]["verdict"]], item[0]))
     for rid, v in pending:
-        what = "failed" if v["verdict"] == "fail" else "did not run"
+        what = "failed" if v["verdict"] == Verdict.FAIL else "did not run"
         blockers.append({"requirement": rid, "verdict": v["verdict"], "message": f"{rid} {what}"})
     return not blockers, blockers
 
 
 def advisories(verdicts: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Advisory requirements that failed or did not run: shown next to the blockers, never blocking."""
-    order = {"fail": 0, "not-run": 1}
+    order = {Verdict.FAIL: 0, Verdict.NOT_RUN: 1}
     pending = sorted(((rid, v) for rid, v in verdicts.items()
                       if v.get("enabled", True) and v.get("advisory") and v["verdict"] in order),
                      key=lambda item: (order[item[1]["verdict"]], item[0]))

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from harness.findings import Finding
+from harness.core.findings import Finding
 from harness.judges.records import RecordSet, TranscriptRecord
 
 Judge = Callable[[RecordSet, Mapping[str, Any]], list[Finding]]
@@ -64,3 +64,15 @@ from harness.judges import exchange as _exchange  # noqa: E402,F401
 from harness.judges import produce as _produce  # noqa: E402,F401
 
 __all__ = ["JUDGES", "Judge", "RecordSet", "TranscriptRecord", "UnknownJudge", "apply", "judge", "verdict"]
+
+# -- public face (what other layers use; tests/test_architecture.py keeps it complete) --
+from harness.judges.consume import acknowledged, errors_in
+from harness.judges.delivery import delivery_result
+from harness.judges.exchange import CONSUMPTION_RULES, REPLIES, unwanted
+from harness.judges.produce import identity_of, produce_rules
+from harness.judges.records import RecordSet
+
+__all__ = [
+    "CONSUMPTION_RULES", "REPLIES", "RecordSet", "TranscriptRecord", "UnknownJudge", "acknowledged", "apply",
+    "delivery_result", "errors_in", "identity_of", "produce_rules", "unwanted", "verdict",
+]

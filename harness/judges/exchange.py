@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from harness import business
-from harness.findings import Finding, short
+from harness.messages import business
+from harness.core.findings import Finding, short
 from harness.judges import judge
 from harness.judges.consume import attempts_of, event_of
 from harness.judges.delivery import delivery_result

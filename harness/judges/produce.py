@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from harness import business
-from harness.catalogue import load_catalogue
-from harness.findings import Finding
+from harness.messages import business
+from harness.core.catalogue import load_catalogue
+from harness.core.findings import Finding
 from harness.judges import judge
 from harness.judges.records import RecordSet
 from harness.messages.access import dig

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.findings import Finding
+from harness.core.findings import Finding
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from harness.errors import UsageError
+from harness.core.errors import UsageError
 from harness.messages import ids
 
 Path = tuple[Any, ...]
@@ -131,7 +131,7 @@ def _label(path: Path) -> str:
 # --- schema mutations (derived by walking the message) -----------------------------------------
 
 def _missing_required(item: dict) -> Iterator[Mutation]:
-    from harness.catalogue import load_catalogue
+    from harness.core.catalogue import load_catalogue
     from harness.messages.samples import EVENT_BLOCKS
 
     common = _common(item)

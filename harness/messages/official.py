@@ -38,7 +38,7 @@ from referencing import Registry
 from referencing.exceptions import PointerToNowhere, Unresolvable
 from referencing.jsonschema import DRAFT4
 
-from harness.errors import ConfigError, UsageError
+from harness.core.errors import ConfigError, UsageError
 from harness.messages.compiled import CompiledCheck
 from harness.messages.dialect import DATE_FORMAT, DATE_TIME_FORMAT, FORMAT_CHECKER, dip_validator_class
 
@@ -201,7 +201,7 @@ class OfficialPack:
         return f"{EVENTS_FILE}#/components/schemas/{self._component(interface_id, event_name)}"
 
     def _component(self, interface_id: str, event_name: str) -> str:
-        from harness.catalogue import load_catalogue
+        from harness.core.catalogue import load_catalogue
 
         return load_catalogue().event(interface_id, event_name).official_schema
 
@@ -236,7 +236,7 @@ class OfficialPack:
 
     def check_all_refs(self) -> list[str]:
         """Every `$ref` reachable from the catalogue's events that does not resolve (ideally none)."""
-        from harness.catalogue import load_catalogue
+        from harness.core.catalogue import load_catalogue
 
         roots = [f"{BASE_URL}{EVENTS_FILE}#/components/schemas/{e.official_schema}"
                  for e in load_catalogue().events()]

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Literal, Protocol, TypeVar
 
-from harness.catalogue import Event, load_catalogue
-from harness.errors import UsageError
+from harness.core.catalogue import Event, load_catalogue
+from harness.core.errors import UsageError
 from harness.messages import ids
 
 Form = Literal["ingress", "egress"]
@@ -61,9 +61,44 @@ DISTRIBUTOR_DIP_IDS: dict[str, str] = {gsp: f"30{dist}000001" for gsp, dist in i
 # --- enumerations (DataCatalogue facts; the schemas are the authority, these feed generators) ---
 ENVIRONMENTS = ("PRD", "SITB", "SIT", "UIT", "DEV")
 GSP_GROUPS = tuple(sorted(ids.GSP_DISTRIBUTOR))
-METER_TYPES = ("CHECK", "H", "K", "LAG_", "LEAD_", "MAIN_", "N", "NCAMR", "NSS", "RCAMR", "RCAMY", "S", "S1",
-               "S2A", "S2AD", "S2ADE", "S2B", "S2BD", "S2BDE", "S2C", "S2CD", "S2CDE", "SPECL", "T",
-               "2ADF", "2ADEF", "2AEF", "2AF", "2BF", "2BDF", "2BDEF", "2BEF", "2CDEF", "2CF", "2CDF", "2CEF")
+METER_TYPES = (
+    "CHECK",
+    "H",
+    "K",
+    "LAG_",
+    "LEAD_",
+    "MAIN_",
+    "N",
+    "NCAMR",
+    "NSS",
+    "RCAMR",
+    "RCAMY",
+    "S",
+    "S1",
+    "S2A",
+    "S2AD",
+    "S2ADE",
+    "S2B",
+    "S2BD",
+    "S2BDE",
+    "S2C",
+    "S2CD",
+    "S2CDE",
+    "SPECL",
+    "T",
+    "2ADF",
+    "2ADEF",
+    "2AEF",
+    "2AF",
+    "2BF",
+    "2BDF",
+    "2BDEF",
+    "2BEF",
+    "2CDEF",
+    "2CF",
+    "2CDF",
+    "2CEF",
+)
 SMART_METER_TYPES = ("S1", "S2A", "S2AD", "S2ADE", "S2B", "S2C")  # what a domestic MDR mostly sees
 PROFILE_CLASSES = tuple(range(1, 9))  # 1 domestic unrestricted, 2 domestic Economy 7, 3-8 non-domestic
 METER_LOCATIONS = tuple("ABCDEFGHIJKLMNOPRSTUVWXYZ")
@@ -71,17 +106,65 @@ ENERGISATION = ("D", "E", "U")
 CONSENT = ("H", "D", "M", "N", "x")
 IHD_STATUS = ("I", "D", "E", "F", None)
 MEASUREMENT_QUANTITY = ("AI", "AE", "RI", "RE")
-QUALITY = ("A", "E", "E0", "E1", "E2", "E3", "E4", "E5", "E6", "E7", "E8", "E9", "ZE", "ZE1", "ZE2", "ZE3",
-           "A1", "A2", "A3", "AAE1", "AAE2", "AAE3", "EAE1", "EAE2", "EAE3",
-           "EA1", "EA2", "EA3", "EA4", "EA5", "EA6", "EA7", "EA8", "EA9", "EA10", "EA11", "EA12", "EA13")
+QUALITY = (
+    "A",
+    "E",
+    "E0",
+    "E1",
+    "E2",
+    "E3",
+    "E4",
+    "E5",
+    "E6",
+    "E7",
+    "E8",
+    "E9",
+    "ZE",
+    "ZE1",
+    "ZE2",
+    "ZE3",
+    "A1",
+    "A2",
+    "A3",
+    "AAE1",
+    "AAE2",
+    "AAE3",
+    "EAE1",
+    "EAE2",
+    "EAE3",
+    "EA1",
+    "EA2",
+    "EA3",
+    "EA4",
+    "EA5",
+    "EA6",
+    "EA7",
+    "EA8",
+    "EA9",
+    "EA10",
+    "EA11",
+    "EA12",
+    "EA13",
+)
 RESPONSE_CODES = ("A", "R", "L", "W")
-METER_MAKES = ("EDMI ES-10B", "Landis+Gyr E470", "Secure Liberty 100", "Aclara SGM1412", "Honeywell AS302P",
-               "Itron ACE3000", "Kaifa MA120", "Elster A1140", "Sagemcom S211")
+METER_MAKES = (
+    "EDMI ES-10B",
+    "Landis+Gyr E470",
+    "Secure Liberty 100",
+    "Aclara SGM1412",
+    "Honeywell AS302P",
+    "Itron ACE3000",
+    "Kaifa MA120",
+    "Elster A1140",
+    "Sagemcom S211",
+)
 SMSO_IDS = ("TRIL", "SMSO", "ARQV", "CAPM")
-NOTE_TEMPLATES = ("Meter in external box; key held by {name} at {number} {street}.",
-                  "Access via side gate on {street}; dog on premises.",
-                  "Customer {name} requests appointment before noon.",
-                  "Meter cupboard under stairs at {number} {street}.")
+NOTE_TEMPLATES = (
+    "Meter in external box; key held by {name} at {number} {street}.",
+    "Access via side gate on {street}; dog on premises.",
+    "Customer {name} requests appointment before noon.",
+    "Meter cupboard under stairs at {number} {street}.",
+)
 
 # Appointment accepted (ResponseCodes SP000); entries read '<CODE> - <text>' (A-RESPONSE-MESSAGE).
 ACCEPTED = "SP000 - Proposed Appointment ACCEPTED"
@@ -89,6 +172,7 @@ REJECTED = "SP007 - Out of Operational Area"
 
 
 # --- value sources ---------------------------------------------------------------------------
+
 
 class Source(Protocol):
     """Where a builder's values come from: a seeded Random (samples) or hypothesis (strategies).
@@ -160,7 +244,8 @@ class RandomSource:
             return f"https://servicedesk.example.org/tickets/{self.rng.randrange(10**6):06d}"
         if kind == "note":
             return self.rng.choice(NOTE_TEMPLATES).format(
-                name=fake.name(), number=self.rng.randint(1, 240), street=fake.street_name())
+                name=fake.name(), number=self.rng.randint(1, 240), street=fake.street_name()
+            )
         if kind == "message":
             return ACCEPTED
         if kind == "rejection":
@@ -179,6 +264,7 @@ class RandomSource:
 
 
 # --- building context ------------------------------------------------------------------------
+
 
 @dataclass
 class Context:
@@ -209,8 +295,9 @@ class Context:
         return ids.dip_timestamp(moment)
 
     def past(self, days_lo: int, days_hi: int, *, midnight: bool = True) -> str:
-        return self.stamp(self.src.moment(self.now - timedelta(days=days_hi), self.now - timedelta(days=days_lo),
-                                          midnight=midnight))
+        return self.stamp(
+            self.src.moment(self.now - timedelta(days=days_hi), self.now - timedelta(days=days_lo), midnight=midnight)
+        )
 
     def future(self, days_lo: int, days_hi: int) -> str:
         return self.stamp(self.src.moment(self.now + timedelta(days=days_lo), self.now + timedelta(days=days_hi)))
@@ -228,6 +315,7 @@ class Block:
 
 
 # --- block builders (one per CustomBlock block) ----------------------------------------------
+
 
 def _nullable(ctx: Context, value: Callable[[], T], p_null: float = 0.2) -> T | None:
     return None if ctx.src.chance(p_null) else value()
@@ -256,17 +344,22 @@ def b074_meter(ctx: Context, installed: str | None = None) -> dict:
 
 def b033_existing_meter(ctx: Context, installed: str | None = None) -> dict:
     meter = b074_meter(ctx, installed)
-    return {"meterID": meter.pop("meterID"), "modifiedMeterID": _nullable(ctx, lambda: ctx.src.text("meter_id"), 0.8),
-            **meter}
+    return {
+        "meterID": meter.pop("meterID"),
+        "modifiedMeterID": _nullable(ctx, lambda: ctx.src.text("meter_id"), 0.8),
+        **meter,
+    }
 
 
-def b034_map(ctx: Context, effective: str | None = None) -> dict:
-    return {"meterAssetProviderID": ctx.src.text("mpid"),
-            "meterAssetProviderEffectiveFromDate": effective or ctx.past(30, 2500)}
+def b034_map_history(ctx: Context, effective: str | None = None) -> dict:
+    return {
+        "meterAssetProviderID": ctx.src.text("mpid"),
+        "meterAssetProviderEffectiveFromDate": effective or ctx.past(30, 2500),
+    }
 
 
 def _history_map(ctx: Context) -> list:
-    return [b034_map(ctx) for _ in range(ctx.src.integer(1, 3, prefer=(1,)))]
+    return [b034_map_history(ctx) for _ in range(ctx.src.integer(1, 3, prefer=(1,)))]
 
 
 def b906(ctx: Context) -> dict:
@@ -276,7 +369,7 @@ def b906(ctx: Context) -> dict:
 def b906_new_meter(ctx: Context) -> dict:
     """A meter just installed (or exchanged in): installed on the work day, its MAP from that day."""
     day = work_day(ctx)
-    return {"existingMeter": b033_existing_meter(ctx, day), "historyMAP": [b034_map(ctx, day)]}
+    return {"existingMeter": b033_existing_meter(ctx, day), "historyMAP": [b034_map_history(ctx, day)]}
 
 
 def b906_history_optional(ctx: Context) -> dict:
@@ -293,41 +386,50 @@ def b905_list(ctx: Context) -> list:
         if ctx.src.chance(0.9):
             item["existingMeter"] = b074_meter(ctx)
         if ctx.src.chance(0.9):
-            item["existingMAP"] = b034_map(ctx)
+            item["existingMAP"] = b034_map_history(ctx)
         items.append(item)
     return items
 
 
-def b030(ctx: Context) -> dict:
-    return {"IHDInstallStatus": ctx.src.choice(IHD_STATUS, prefer=("I", "D", None)),
-            "IHDEffectiveFromDate": ctx.past(1, 400)}
+def b030_ihd(ctx: Context) -> dict:
+    return {
+        "IHDInstallStatus": ctx.src.choice(IHD_STATUS, prefer=("I", "D", None)),
+        "IHDEffectiveFromDate": ctx.past(1, 400),
+    }
 
 
-def b030_at_work(ctx: Context) -> dict:
+def b030_ihd_at_work(ctx: Context) -> dict:
     """The in-home display as left by the meter work (installed, or not, that day)."""
-    return {"IHDInstallStatus": ctx.src.choice(IHD_STATUS, prefer=("I", "I", None)), "IHDEffectiveFromDate": work_day(ctx)}
+    return {
+        "IHDInstallStatus": ctx.src.choice(IHD_STATUS, prefer=("I", "I", None)),
+        "IHDEffectiveFromDate": work_day(ctx),
+    }
 
 
-def b039(ctx: Context) -> dict:
+def b039_meter_removed(ctx: Context) -> dict:
     """The meter taken out on the work day (an exchanged-in meter is installed the same day)."""
     return {"meterIDRemoved": ctx.src.text("meter_id"), "meterRemovalDate": _nullable(ctx, lambda: work_day(ctx), 0.1)}
 
 
-def b025(ctx: Context) -> dict:
-    return {"energisationStatus": ctx.src.choice(ENERGISATION, prefer=("E",)),
-            "energisationStatusEffectiveFromDate": ctx.past(30, 3000)}
+def b025_energisation(ctx: Context) -> dict:
+    return {
+        "energisationStatus": ctx.src.choice(ENERGISATION, prefer=("E",)),
+        "energisationStatusEffectiveFromDate": ctx.past(30, 3000),
+    }
 
 
-def b068(ctx: Context) -> dict:
-    return {"consentGranularity": ctx.src.choice(CONSENT, prefer=("H", "D")),
-            "consentGranularityEffectiveFromDate": ctx.past(1, 700)}
+def b068_consent_granularity(ctx: Context) -> dict:
+    return {
+        "consentGranularity": ctx.src.choice(CONSENT, prefer=("H", "D")),
+        "consentGranularityEffectiveFromDate": ctx.past(1, 700),
+    }
 
 
-def b031(ctx: Context) -> dict:
+def b031_smso(ctx: Context) -> dict:
     return {"SMSOID": _nullable(ctx, lambda: ctx.src.text("smso"), 0.5), "SMSOEffectiveFromDate": ctx.past(30, 2000)}
 
 
-def b032(ctx: Context) -> dict:
+def b032_profile_class_ssc(ctx: Context) -> dict:
     src = ctx.src
     return {
         "profileClass": _nullable(ctx, lambda: str(src.choice(PROFILE_CLASSES, prefer=(1, 1, 1, 2))), 0.1),
@@ -337,41 +439,49 @@ def b032(ctx: Context) -> dict:
     }
 
 
-def b013(ctx: Context) -> dict:
+def b013_css_registration(ctx: Context) -> dict:
     return {"CSSRegistrationID": ctx.src.text("css_id")}
 
 
-def b060(ctx: Context) -> dict:
+def b060_additional_information(ctx: Context) -> dict:
     return {"additionalInformation": _nullable(ctx, lambda: ctx.src.text("note"), 0.2)}
 
 
-def b019(ctx: Context) -> dict:
+def b019_assigned_mdr(ctx: Context) -> dict:
     mdr = ctx.party("MDR")
-    return {"assignedMDRDIPID": mdr.dip_id, "assignedMDRMPID": mdr.mpid,
-            "assignedMDREffectiveFromDate": ctx.future(1, 14)}
+    return {
+        "assignedMDRDIPID": mdr.dip_id,
+        "assignedMDRMPID": mdr.mpid,
+        "assignedMDREffectiveFromDate": ctx.future(1, 14),
+    }
 
 
-def b012(ctx: Context) -> dict:
+def b012_requesting_supplier(ctx: Context) -> dict:
     sup = ctx.party("SUP")
-    return {"serviceProviderAppointmentRequestingSupplierDIPID": sup.dip_id,
-            "serviceProviderAppointmentRequestingSupplierMPID": sup.mpid}
+    return {
+        "serviceProviderAppointmentRequestingSupplierDIPID": sup.dip_id,
+        "serviceProviderAppointmentRequestingSupplierMPID": sup.mpid,
+    }
 
 
-def b078(ctx: Context) -> dict:
+def b078_energy_direction(ctx: Context) -> dict:
     return {"energyDirection": ctx.direction}
 
 
-def b074_list(ctx: Context) -> list:
+def b074_existing_meters(ctx: Context) -> list:
     return [b074_meter(ctx) for _ in range(ctx.src.integer(1, 3, prefer=(1,)))]
 
 
-def b083(ctx: Context) -> dict:
+def b083_mdr_end(ctx: Context) -> dict:
     mdr = ctx.party("MDR")
-    return {"assignedMDRDIPID": mdr.dip_id, "assignedMDRMPID": mdr.mpid,
-            "assignedMDREffectiveToDate": ctx.future(1, 30)}
+    return {
+        "assignedMDRDIPID": mdr.dip_id,
+        "assignedMDRMPID": mdr.mpid,
+        "assignedMDREffectiveToDate": ctx.future(1, 30),
+    }
 
 
-def b045(ctx: Context) -> dict:
+def b045_measurement_quantity(ctx: Context) -> dict:
     prefer = ("AI",) if ctx.direction == "I" else ("AE",)
     block = {"measurementQuantityID": ctx.src.choice(MEASUREMENT_QUANTITY, prefer=prefer)}
     ctx.extra["quantity"] = block["measurementQuantityID"]
@@ -383,7 +493,7 @@ def b941_list(ctx: Context) -> list:
     return consumption_days(ctx.src, first, ctx.days, "E" if ctx.extra.get("quantity", "AI").endswith("E") else "I")
 
 
-def b077(ctx: Context) -> dict:
+def b077_reference_time(ctx: Context) -> dict:
     return {"MDRReferenceDateTime": ctx.past(1, 14)}
 
 
@@ -394,38 +504,52 @@ def _read_meter(ctx: Context) -> tuple[str, str]:
     return ctx.extra["read_meter"]
 
 
-def b076_list(ctx: Context) -> list:
+def b076_cumulative_readings(ctx: Context) -> list:
     meter, when = _read_meter(ctx)
-    return [{"meterID": meter, "cumulativeRegisterReading": ctx.src.decimal(0, 999999, typical=12000.0),
-             "cumulativeRegisterReadingDateTime": when}]
+    return [
+        {
+            "meterID": meter,
+            "cumulativeRegisterReading": ctx.src.decimal(0, 999999, typical=12000.0),
+            "cumulativeRegisterReadingDateTime": when,
+        }
+    ]
 
 
-def b065_list(ctx: Context) -> list:
+def b065_configurable_readings(ctx: Context) -> list:
     meter, when = _read_meter(ctx)
     count = ctx.src.integer(1, 4, prefer=(2,))
-    return [{"meterID": meter, "configurableRegisterReadingDate": when,
-             "configurableRegisterID": f"{i + 1:02d}",
-             "configurableRegisterReading": ctx.src.decimal(0, 999999, typical=6000.0 / (i + 1))}
-            for i in range(count)]
+    return [
+        {
+            "meterID": meter,
+            "configurableRegisterReadingDate": when,
+            "configurableRegisterID": f"{i + 1:02d}",
+            "configurableRegisterReading": ctx.src.decimal(0, 999999, typical=6000.0 / (i + 1)),
+        }
+        for i in range(count)
+    ]
 
 
-def b057(ctx: Context) -> dict:
-    return {"supplierNotificationEffectiveFromDate": ctx.past(0, 30),
-            "supplierNotificationExpiryDate": _nullable(ctx, lambda: ctx.future(30, 365), 0.5),
-            "additionalInformation": _nullable(ctx, lambda: ctx.src.text("note"), 0.5)}
+def b057_supplier_notification(ctx: Context) -> dict:
+    return {
+        "supplierNotificationEffectiveFromDate": ctx.past(0, 30),
+        "supplierNotificationExpiryDate": _nullable(ctx, lambda: ctx.future(30, 365), 0.5),
+        "additionalInformation": _nullable(ctx, lambda: ctx.src.text("note"), 0.5),
+    }
 
 
-def b069(ctx: Context) -> dict:
+def b069_meter_id(ctx: Context) -> dict:
     return {"meterID": ctx.src.text("meter_id")}
 
 
-def b058(ctx: Context) -> dict:
+def b058_annual_consumption(ctx: Context) -> dict:
     return {"supplierNominatedAnnualConsumption": ctx.src.decimal(0, 99999, typical=2700.0)}
 
 
-def b097_list(ctx: Context) -> list:
-    return [{"offPeakDeclarationDate": ctx.past(0, 60), "offPeakDeclarationProportion": ctx.src.number(0, 100)}
-            for _ in range(ctx.src.integer(1, 3, prefer=(1,)))]
+def b097_off_peak_declarations(ctx: Context) -> list:
+    return [
+        {"offPeakDeclarationDate": ctx.past(0, 60), "offPeakDeclarationProportion": ctx.src.number(0, 100)}
+        for _ in range(ctx.src.integer(1, 3, prefer=(1,)))
+    ]
 
 
 # --- IF-064 consumption ----------------------------------------------------------------------
@@ -472,48 +596,80 @@ def consumption_days(src: Source, start: date, days: int, direction: str = "I") 
             kwh = profile(middle.hour + middle.minute / 60, profile_class)
             quality = src.choice(QUALITY, prefer=("E",) if i in gap else ("A",))
             periods.append({"sp": ids.utc_timestamp(end), "v": src.decimal(0, 99999.999, typical=kwh), "q": quality})
-        result.append({"settlementDay": {"settlementDayDate": ids.utc_timestamp(midnight), "periodDuration": 30},
-                       "MDRConsumptionPeriods": periods})
+        result.append(
+            {
+                "settlementDay": {"settlementDayDate": ids.utc_timestamp(midnight), "periodDuration": 30},
+                "MDRConsumptionPeriods": periods,
+            }
+        )
     return result
 
 
 # --- the events as data ----------------------------------------------------------------------
 
-_IF061_BLOCKS = (Block("B019", b019), Block("B012", b012, False), Block("B078", b078), Block("B025", b025),
-                 Block("B068", b068), Block("B031", b031, False), Block("B074List", b074_list, False),
-                 Block("B060", b060, False, 0.3))
+_IF061_BLOCKS = (
+    Block("B019", b019_assigned_mdr),
+    Block("B012", b012_requesting_supplier, False),
+    Block("B078", b078_energy_direction),
+    Block("B025", b025_energisation),
+    Block("B068", b068_consent_granularity),
+    Block("B031", b031_smso, False),
+    Block("B074List", b074_existing_meters, False),
+    Block("B060", b060_additional_information, False, 0.3),
+)
 _B905 = Block("B905List", b905_list, False, 0.5)
-_B060 = Block("B060", b060, False, 0.3)
-_B057 = Block("B057", b057)
+_B060 = Block("B060", b060_additional_information, False, 0.3)
+_B057 = Block("B057", b057_supplier_notification)
 
 EVENT_BLOCKS: dict[str, tuple[Block, ...]] = {
-    "IF-006/MeterInstall": (Block("B906", b906_new_meter), Block("B030", b030_at_work, False), _B905),
-    "IF-006/MeterRemoval": (Block("B039", b039), _B905),
-    "IF-006/MeterExchange": (Block("B906", b906_new_meter), Block("B039", b039), Block("B030", b030_at_work, False),
-                             _B905),
-    "IF-006/MeterUpdate": (Block("B906", b906_history_optional), Block("B030", b030, False),
-                           Block("B039", b039, False, 0.3), _B905),
-    "IF-006/MeterHistoryUpdate": (Block("B906", b906_history_optional), Block("B039", b039, False, 0.3), _B905),
-    "IF-008/EnergisationStatusChange": (Block("B025", b025),),
+    "IF-006/MeterInstall": (Block("B906", b906_new_meter), Block("B030", b030_ihd_at_work, False), _B905),
+    "IF-006/MeterRemoval": (Block("B039", b039_meter_removed), _B905),
+    "IF-006/MeterExchange": (
+        Block("B906", b906_new_meter),
+        Block("B039", b039_meter_removed),
+        Block("B030", b030_ihd_at_work, False),
+        _B905,
+    ),
+    "IF-006/MeterUpdate": (
+        Block("B906", b906_history_optional),
+        Block("B030", b030_ihd, False),
+        Block("B039", b039_meter_removed, False, 0.3),
+        _B905,
+    ),
+    "IF-006/MeterHistoryUpdate": (
+        Block("B906", b906_history_optional),
+        Block("B039", b039_meter_removed, False, 0.3),
+        _B905,
+    ),
+    "IF-008/EnergisationStatusChange": (Block("B025", b025_energisation),),
     "IF-024/SN-Vacant": (_B057,),
     "IF-024/SN-NoComms": (_B057,),
-    "IF-024/SN-RemoteEnabled": (_B057, Block("B069", b069)),
-    "IF-024/SN-RemoteDisabled": (_B057, Block("B069", b069)),
-    "IF-024/SN-SupplierAC": (_B057, Block("B058", b058)),
-    "IF-024/SN-OffPeakDec": (Block("B097List", b097_list),),
-    "IF-026/ConsentGranularity": (Block("B013", b013, False, 0.5), Block("B068", b068)),
-    "IF-026/IHDInfo": (Block("B013", b013, False, 0.5), Block("B030", b030)),
-    "IF-026/SMSO": (Block("B013", b013, False, 0.5), Block("B031", b031)),
-    "IF-026/SSCandProfileClass": (Block("B013", b013, False, 0.5), Block("B032", b032)),
+    "IF-024/SN-RemoteEnabled": (_B057, Block("B069", b069_meter_id)),
+    "IF-024/SN-RemoteDisabled": (_B057, Block("B069", b069_meter_id)),
+    "IF-024/SN-SupplierAC": (_B057, Block("B058", b058_annual_consumption)),
+    "IF-024/SN-OffPeakDec": (Block("B097List", b097_off_peak_declarations),),
+    "IF-026/ConsentGranularity": (
+        Block("B013", b013_css_registration, False, 0.5),
+        Block("B068", b068_consent_granularity),
+    ),
+    "IF-026/IHDInfo": (Block("B013", b013_css_registration, False, 0.5), Block("B030", b030_ihd)),
+    "IF-026/SMSO": (Block("B013", b013_css_registration, False, 0.5), Block("B031", b031_smso)),
+    "IF-026/SSCandProfileClass": (
+        Block("B013", b013_css_registration, False, 0.5),
+        Block("B032", b032_profile_class_ssc),
+    ),
     "IF-061/MDRStart": _IF061_BLOCKS,
     "IF-062/MDRStartResponse": _IF061_BLOCKS,
-    "IF-063/MDRStop": (Block("B083", b083), _B060),
-    "IF-064/MDRConsumption": (Block("B045", b045), Block("B941List", b941_list), _B060),
-    "IF-065/ReadingRemote": (Block("B076List", b076_list, False, 0.9), Block("B065List", b065_list, False, 0.6),
-                             _B060),
+    "IF-063/MDRStop": (Block("B083", b083_mdr_end), _B060),
+    "IF-064/MDRConsumption": (Block("B045", b045_measurement_quantity), Block("B941List", b941_list), _B060),
+    "IF-065/ReadingRemote": (
+        Block("B076List", b076_cumulative_readings, False, 0.9),
+        Block("B065List", b065_configurable_readings, False, 0.6),
+        _B060,
+    ),
     "IF-065/MDRInstantaneous": (_B060,),
-    "IF-065/MDRTOU": (Block("B077", b077), _B060),
-    "IF-065/MDRConsumption": (Block("B077", b077), _B060),
+    "IF-065/MDRTOU": (Block("B077", b077_reference_time), _B060),
+    "IF-065/MDRConsumption": (Block("B077", b077_reference_time), _B060),
 }
 
 # What a reference participant answers with (A-CONSUMPTION-RESPONSE, IF-061 -> IF-062).
@@ -561,12 +717,21 @@ def common_block(ctx: Context, *, form: Form = "ingress") -> dict:
     sender = ctx.sender
     sur = ids.sender_unique_reference(ctx.event.interface_id, sender.dip_id, sender.role, now, ctx.src.text("unique"))
     block: dict[str, Any] = {
-        "S0": {"interfaceID": ctx.event.interface_id, "schemaVersion": load_catalogue().schema_version,
-               "eventCode": ctx.event.code},
-        "S1": {"environmentTag": ctx.environment, "subText": None, "senderUniqueReference": sur,
-               "senderTimestamp": ids.dip_timestamp(now), "senderDIPID": sender.dip_id,
-               "senderCorrelationID": ctx.correlation_id, "DIPConnectionProviderID": sender.dcp_id,
-               "senderRoleID": sender.role},
+        "S0": {
+            "interfaceID": ctx.event.interface_id,
+            "schemaVersion": load_catalogue().schema_version,
+            "eventCode": ctx.event.code,
+        },
+        "S1": {
+            "environmentTag": ctx.environment,
+            "subText": None,
+            "senderUniqueReference": sur,
+            "senderTimestamp": ids.dip_timestamp(now),
+            "senderDIPID": sender.dip_id,
+            "senderCorrelationID": ctx.correlation_id,
+            "DIPConnectionProviderID": sender.dcp_id,
+            "senderRoleID": sender.role,
+        },
         "A0": {"primaryRecipients": [ctx.recipient.dip_id], "secondaryRecipients": [], "always": []},
         "M0": {"MPANCore": ctx.mpan, "distributorDIPID": DISTRIBUTOR_DIP_IDS[ctx.gsp], "GSPGroupID": ctx.gsp},
     }
@@ -577,14 +742,21 @@ def common_block(ctx: Context, *, form: Form = "ingress") -> dict:
     return block
 
 
-def add_d0(common: dict, src: Source, moment: datetime, *, transaction_id: str | None = None,
-           replay: bool = False, recipients: list[str] | None = None) -> dict:
+def add_d0(
+    common: dict,
+    src: Source,
+    moment: datetime,
+    *,
+    transaction_id: str | None = None,
+    replay: bool = False,
+    recipients: list[str] | None = None,
+) -> dict:
     """Complete a CommonBlock as the DIP delivers it: D0 added, A0 present with all three lists."""
     s0, s1 = common["S0"], common["S1"]
     publication = load_catalogue().get(s0["interfaceID"]).publication_id
     d0 = {
-        "transactionID": transaction_id or ids.transaction_id(s0["interfaceID"], s1["senderDIPID"], s1["senderRoleID"],
-                                                              moment, src.text("unique")),
+        "transactionID": transaction_id
+        or ids.transaction_id(s0["interfaceID"], s1["senderDIPID"], s1["senderRoleID"], moment, src.text("unique")),
         "transactionTimestamp": ids.dip_timestamp(moment),
         "publicationID": publication,
         "initialCorrelationID": s1.get("senderCorrelationID"),
@@ -640,8 +812,14 @@ def default_now(seed: int) -> datetime:
 class SampleFactory:
     """Realistic messages; the same seed (and `now`) gives the same messages in the same order."""
 
-    def __init__(self, seed: int = 0, *, environment: str = "UIT", now: datetime | None = None,
-                 parties: Mapping[str, Party] | None = None) -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        *,
+        environment: str = "UIT",
+        now: datetime | None = None,
+        parties: Mapping[str, Party] | None = None,
+    ) -> None:
         if environment not in ENVIRONMENTS:
             raise UsageError(f"unknown environment {environment!r} (expected one of: {', '.join(ENVIRONMENTS)})")
         if now is not None and now.tzinfo is None:
@@ -659,10 +837,20 @@ class SampleFactory:
             raise UsageError(f"no party for role {role!r} (known: {', '.join(self.parties)})")
         return self.parties[role]
 
-    def context(self, interface_id: str, event: str | None = None, *, sender: Party | None = None,
-                recipients: list[str] | None = None, mpan: str | None = None, gsp: str | None = None,
-                correlation_id: str | None = None, days: int = 1, direction: str | None = None,
-                now: datetime | None = None) -> Context:
+    def context(
+        self,
+        interface_id: str,
+        event: str | None = None,
+        *,
+        sender: Party | None = None,
+        recipients: list[str] | None = None,
+        mpan: str | None = None,
+        gsp: str | None = None,
+        correlation_id: str | None = None,
+        days: int = 1,
+        direction: str | None = None,
+        now: datetime | None = None,
+    ) -> Context:
         """The building context for one message; exposed for the reference participants."""
         ev = load_catalogue().event(interface_id, event)
         if not 1 <= days <= 10000:
@@ -683,18 +871,51 @@ class SampleFactory:
         moment = (now or self.now).replace(microsecond=0)
         if correlation_id is None and self.rng.random() < 0.85:
             correlation_id = ids.correlation_id(moment, self.rng)
-        return Context(src=self.src, now=moment, event=ev, sender=sender, recipient=recipient, parties=self.parties,
-                       mpan=mpan, gsp=gsp, environment=self.environment, days=days,
-                       direction=direction or ("I" if self.rng.random() < 0.85 else "E"),
-                       correlation_id=correlation_id, extra={"recipients": recipients})
+        return Context(
+            src=self.src,
+            now=moment,
+            event=ev,
+            sender=sender,
+            recipient=recipient,
+            parties=self.parties,
+            mpan=mpan,
+            gsp=gsp,
+            environment=self.environment,
+            days=days,
+            direction=direction or ("I" if self.rng.random() < 0.85 else "E"),
+            correlation_id=correlation_id,
+            extra={"recipients": recipients},
+        )
 
-    def message(self, interface_id: str, event: str | None = None, *, sender: Party | None = None,
-                recipients: list[str] | None = None, mpan: str | None = None, gsp: str | None = None,
-                correlation_id: str | None = None, form: Form = "ingress", days: int = 1,
-                custom: dict | None = None, direction: str | None = None, now: datetime | None = None) -> dict:
+    def message(
+        self,
+        interface_id: str,
+        event: str | None = None,
+        *,
+        sender: Party | None = None,
+        recipients: list[str] | None = None,
+        mpan: str | None = None,
+        gsp: str | None = None,
+        correlation_id: str | None = None,
+        form: Form = "ingress",
+        days: int = 1,
+        custom: dict | None = None,
+        direction: str | None = None,
+        now: datetime | None = None,
+    ) -> dict:
         """ONE wire item `{"payload": {...}}` as its sender would POST it (or, egress, as delivered)."""
-        ctx = self.context(interface_id, event, sender=sender, recipients=recipients, mpan=mpan, gsp=gsp,
-                           correlation_id=correlation_id, days=days, direction=direction, now=now)
+        ctx = self.context(
+            interface_id,
+            event,
+            sender=sender,
+            recipients=recipients,
+            mpan=mpan,
+            gsp=gsp,
+            correlation_id=correlation_id,
+            days=days,
+            direction=direction,
+            now=now,
+        )
         item = build_item(ctx, form=form, custom=custom)
         if recipients:
             item["payload"]["CommonBlock"]["A0"]["primaryRecipients"] = list(recipients)
@@ -706,18 +927,29 @@ class SampleFactory:
             raise UsageError(f"count should be at least 1, got {count}")
         return [self.message(interface_id, event, **kw) for _ in range(count)]
 
-    def egress(self, item: dict, *, transaction_id: str | None = None, replay: bool = False,
-               recipients: list[str] | None = None) -> dict:
+    def egress(
+        self,
+        item: dict,
+        *,
+        transaction_id: str | None = None,
+        replay: bool = False,
+        recipients: list[str] | None = None,
+    ) -> dict:
         """A copy of `item` as the DIP delivers it to a webhook (A-D0-EGRESS)."""
         out = copy.deepcopy(item)
         common = out["payload"]["CommonBlock"]
         sent = ids.parse_dip_timestamp(common["S1"]["senderTimestamp"])
-        add_d0(common, self.src, sent + timedelta(seconds=self.rng.randint(1, 5)), transaction_id=transaction_id,
-               replay=replay, recipients=recipients)
+        add_d0(
+            common,
+            self.src,
+            sent + timedelta(seconds=self.rng.randint(1, 5)),
+            transaction_id=transaction_id,
+            replay=replay,
+            recipients=recipients,
+        )
         return out
 
-    def common_block(self, interface_id: str, event: str | None = None, *, form: Form = "ingress",
-                     **kw: Any) -> dict:
+    def common_block(self, interface_id: str, event: str | None = None, *, form: Form = "ingress", **kw: Any) -> dict:
         """Just the CommonBlock of a new message (context keywords as for `message`)."""
         return common_block(self.context(interface_id, event, **kw), form=form)
 
@@ -725,8 +957,9 @@ class SampleFactory:
         """B941 items for `days` UTC settlement days from `start` (direction I import, E export)."""
         return consumption_days(self.src, start, days, direction)
 
-    def response_to(self, request: dict, *, sender: Party | None = None, accepted: bool = True,
-                    form: Form = "ingress") -> dict:
+    def response_to(
+        self, request: dict, *, sender: Party | None = None, accepted: bool = True, form: Form = "ingress"
+    ) -> dict:
         """What the partner answers to `request` (RESPONSES): same MPAN, correlation copied back.
 
         IF-062 echoes IF-061's CustomBlock with R0; IF-064 covers the day of IF-065's B077.
@@ -740,8 +973,15 @@ class SampleFactory:
         s1 = common["S1"]
         correlation = s1.get("senderCorrelationID") or (common.get("D0") or {}).get("initialCorrelationID")
         m0 = common["M0"]
-        ctx = self.context(interface_id, event, sender=sender, recipients=[s1["senderDIPID"]], mpan=m0["MPANCore"],
-                           gsp=m0["GSPGroupID"], correlation_id=correlation or None)
+        ctx = self.context(
+            interface_id,
+            event,
+            sender=sender,
+            recipients=[s1["senderDIPID"]],
+            mpan=m0["MPANCore"],
+            gsp=m0["GSPGroupID"],
+            correlation_id=correlation or None,
+        )
         ctx.correlation_id = correlation
         custom: dict[str, Any] | None = None
         request_custom = payload.get("CustomBlock") or {}
@@ -750,18 +990,30 @@ class SampleFactory:
         elif interface_id == "IF-064" and "B077" in request_custom:
             reference = ids.parse_dip_timestamp(request_custom["B077"]["MDRReferenceDateTime"])
             ctx.extra["quantity"] = "AI"
-            custom = {"B045": {"measurementQuantityID": "AI"},
-                      "B941List": consumption_days(self.src, reference.date(), 1, "I")}  # the day as written
+            custom = {
+                "B045": {"measurementQuantityID": "AI"},
+                "B941List": consumption_days(self.src, reference.date(), 1, "I"),
+            }  # the day as written
         item = build_item(ctx, form=form, custom=custom)
         item["payload"]["CommonBlock"]["A0"]["primaryRecipients"] = [s1["senderDIPID"]]
         if interface_id == "IF-062":
-            r0 = {"responseCode": "A", "responseMessages": [ACCEPTED]} if accepted else \
-                {"responseCode": "R", "responseMessages": ["SP007 - Out of Operational Area"]}
+            r0 = (
+                {"responseCode": "A", "responseMessages": [ACCEPTED]}
+                if accepted
+                else {"responseCode": "R", "responseMessages": ["SP007 - Out of Operational Area"]}
+            )
             item["payload"]["CommonBlock"]["R0"] = r0
         return item
 
 
-def sample_message(interface_id: str, event: str | None = None, *, seed: int = 0, environment: str = "UIT",
-                   now: datetime | None = None, **kw: Any) -> dict:
+def sample_message(
+    interface_id: str,
+    event: str | None = None,
+    *,
+    seed: int = 0,
+    environment: str = "UIT",
+    now: datetime | None = None,
+    **kw: Any,
+) -> dict:
     """One realistic wire item for a seed: `sample_message("IF-061", seed=3)`."""
     return SampleFactory(seed, environment=environment, now=now).message(interface_id, event, **kw)

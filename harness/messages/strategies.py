@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 
-from harness.catalogue import load_catalogue
+from harness.core.catalogue import load_catalogue
 from harness.messages import ids
 from harness.messages.checks.content import MESSAGE_CODE
 from harness.messages.samples import (
@@ -32,7 +32,7 @@ from harness.messages.samples import (
     decimal_9_3,
     default_recipient_role,
 )
-from harness.errors import UsageError
+from harness.core.errors import UsageError
 
 T = TypeVar("T")
 UTC = timezone.utc

@@ -17,9 +17,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from jsonschema.exceptions import ValidationError, best_match
 from referencing.exceptions import Unresolvable
 
-from harness.errors import ConfigError
-from harness.findings import Finding, short
+from harness.core.catalogue import load_catalogue
+from harness.core.errors import ConfigError
+from harness.core.findings import Finding, short
+from harness.messages.checks import check_body, check_message
 from harness.messages.dialect import FORMAT_DESCRIPTIONS
+from harness.messages.schemapack import load_pack
 
 if TYPE_CHECKING:
     from harness.messages.schemapack import SchemaPack
@@ -63,8 +66,6 @@ def _s0(item: Any) -> dict | None:
 
 def identify(item: dict) -> tuple[str, str] | None:
     """(interface id, event name) from S0, or None when S0 does not name a catalogued event."""
-    from harness.catalogue import load_catalogue
-
     s0 = _s0(item)
     if s0 is None or not isinstance(s0.get("interfaceID"), str) or not isinstance(s0.get("eventCode"), str):
         return None
@@ -186,16 +187,12 @@ def schema_findings(validator: Any, item: Any, index: int = 0) -> list[Finding]:
 
 @lru_cache(maxsize=1)
 def _default_pack() -> SchemaPack:
-    from harness.messages.schemapack import load_pack
-
     return load_pack()
 
 
 def _s0_findings(item: Any, index: int,
                  interface_id: str | None) -> tuple[list[Finding], tuple[str, str] | None]:
     """S0's claims checked against the catalogue (and the endpoint); the event if it is known."""
-    from harness.catalogue import load_catalogue
-
     catalogue = load_catalogue()
     s0 = _s0(item) or {}
     at = _S0_AT.format(index=index)
@@ -239,8 +236,6 @@ def validate_message(item: dict, index: int = 0, *, interface_id: str | None = N
         return [Finding("envelope.item", pointer(index), 'an object {"payload": {...}}', what,
                         f"item {index} is {what}, expected an object with a 'payload' object")]
     if interface_id is not None:
-        from harness.catalogue import load_catalogue
-
         interface_id = load_catalogue().get(interface_id).id
     findings, identified = _s0_findings(item, index, interface_id)
     findings.extend(_extra_keys(item, index))
@@ -250,8 +245,6 @@ def validate_message(item: dict, index: int = 0, *, interface_id: str | None = N
     if pack.message_check(*identified, form).verdict(item) is not True:  # the detail for what fails
         findings.extend(schema_findings(pack.message_validator(*identified, form), item, index))
     if extra_checks:
-        from harness.messages.checks import check_message
-
         findings.extend(check_message(item, index, now=now))
     return findings
 
@@ -319,7 +312,5 @@ def validate_body(body: bytes | str | list, *, interface_id: str | None = None, 
         findings.extend(validate_message(item, index, interface_id=interface_id, form=form, pack=pack,
                                          extra_checks=extra_checks, now=now))
     if extra_checks:
-        from harness.messages.checks import check_body
-
         findings.extend(check_body(data))
     return findings

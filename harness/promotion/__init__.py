@@ -7,3 +7,11 @@ production configuration is usable (`production`: credentials, certificates agai
 Manager trusts, webhooks over TLS), and writes a signed promotion record naming the bundle by hash
 (`record`), which `dipcert verify --promotion` checks again with its bundle (`check`).
 """
+
+# -- public face (what other layers use; tests/test_architecture.py keeps it complete) --
+from harness.promotion.check import check_promotion
+from harness.promotion.promote import promote
+
+__all__ = [
+    "check_promotion", "promote",
+]

@@ -20,10 +20,10 @@ from harness.evidence.bundle import certificate_fingerprint
 from harness.evidence.checker import VerifyResult
 from harness.evidence.origin import UNPINNED, VERIFIED, Anchors
 from harness.evidence.verify import verify_bundle
-from harness.findings import Finding, errors, short
-from harness.fingerprint import system_fingerprint
-from harness.preflight import Probe
-from harness.profile import Profile
+from harness.core.findings import Finding, errors, short
+from harness.config.fingerprint import system_fingerprint
+from harness.run.preflight import Probe
+from harness.config.profile import Profile
 from harness.promotion.differences import Difference, config_differences
 from harness.promotion.production import check_production
 from harness.promotion.record import statement, write_record

@@ -16,9 +16,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 from harness.evidence.dsse import sign_envelope
-from harness.findings import Finding
+from harness.core.findings import Finding
 from harness.promotion.differences import Difference
 
 FORMAT = "dipcert-promotion/1"

@@ -18,8 +18,8 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from harness.messages.access import dig
-from harness.catalogue import load_catalogue
-from harness.errors import UsageError
+from harness.core.catalogue import load_catalogue
+from harness.core.errors import UsageError
 from harness.messages.ids import (
     LONDON, break_check_digit, dip_timestamp, is_valid_mpan, make_mpan, parse_dip_timestamp,
 )

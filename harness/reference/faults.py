@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from harness.files import read_toml
-from harness.errors import ConfigError, UsageError
+from harness.core.files import read_toml
+from harness.core.errors import ConfigError, UsageError
 
 FAULTS_FILE = Path(__file__).with_name("faults.toml")
 ROLES = ("MDR", "SDS", "both")
@@ -254,7 +254,7 @@ def parse_fault(spec: str, role: str, definitions: Iterable[FaultDef] | None = N
     if not definition.applies_to(role):
         raise UsageError(f"fault {name!r} applies to the reference {definition.role}, not {role}")
     if "interface" in definition.params:
-        from harness.catalogue import load_catalogue
+        from harness.core.catalogue import load_catalogue
 
         index = definition.params.index("interface")
         args[index] = load_catalogue().get(args[index]).id  # UsageError for an unknown interface

@@ -32,8 +32,8 @@ from werkzeug.routing import Map, Rule
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from harness.catalogue import CERTIFIED_ROLES, load_catalogue
-from harness.errors import ConfigError, DipcertError, UsageError
+from harness.core.catalogue import CERTIFIED_ROLES, load_catalogue
+from harness.core.errors import ConfigError, DipcertError, UsageError
 from harness.reference.behaviour import Behaviour
 from harness.reference.faults import FaultSet, parse_faults
 from harness.reference.recipient import ItemVerdict, assess_delivery, describe

@@ -15,7 +15,7 @@ from typing import Any
 
 from harness.messages.access import dig
 from harness.messages.checks import code_for_rule
-from harness.findings import Finding
+from harness.core.findings import Finding
 from harness.messages.ids import is_valid_mpan, parse_dip_timestamp
 
 FUTURE_TOLERANCE = timedelta(minutes=5)  # ASSUMPTION: same window as the signature clock skew

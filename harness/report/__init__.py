@@ -8,6 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.core.errors import InputError
+from harness.evidence.bundle import summary_errors, write_summary
+from harness.evidence.recorder import EVIDENCE_FILE
+from harness.evidence.safejson import read_bundle_records
+from harness.report.allure import write_allure
+from harness.report.html import render_html
+from harness.report.junit import write_junit
 from harness.report.summary import build_summary
 from harness.report.terminal import terminal_summary
 
@@ -20,14 +27,10 @@ REPORT_FILES = {"summary": "summary.json", "html": "report.html", "junit": "juni
 
 def run_records(folder: Path | str, *, label: Path | str | None = None) -> list[dict]:
     """The evidence records of a run folder; InputError (naming `label`, default the folder) when there are none."""
-    from harness.errors import InputError
-    from harness.evidence.recorder import EVIDENCE_FILE
-    from harness.evidence.safejson import read_records
-
     log = Path(folder) / EVIDENCE_FILE
     if not log.is_file():
         raise InputError(f"{label or folder}: no {EVIDENCE_FILE} (expected a dipcert run folder or bundle)")
-    records = read_records(log, f"{label}: {EVIDENCE_FILE}" if label else str(log))  # hostile bundles: exit 2
+    records = read_bundle_records(log, f"{label}: {EVIDENCE_FILE}" if label else str(log))  # hostile bundles: exit 2
     if not records:
         raise InputError(f"{label or log}: no readable evidence records")
     return records
@@ -40,13 +43,6 @@ def render_reports(folder: Path | str, *, out: Path | str | None = None) -> dict
     separate folder, so that a finalised bundle's hashed files stay untouched.
     Raises InputError when the folder holds no readable evidence.
     """
-    from harness.errors import InputError
-    from harness.evidence.bundle import summary_errors, write_summary
-    from harness.evidence.recorder import EVIDENCE_FILE
-    from harness.report.allure import write_allure
-    from harness.report.html import render_html
-    from harness.report.junit import write_junit
-
     source = Path(folder)
     target = Path(out) if out is not None else source
     log = source / EVIDENCE_FILE
@@ -63,3 +59,19 @@ def render_reports(folder: Path | str, *, out: Path | str | None = None) -> dict
     paths["junit"] = write_junit(target / REPORT_FILES["junit"], summary, records)
     paths["allure"] = write_allure(target / REPORT_FILES["allure"], summary, records, source)
     return paths
+
+# -- public face (what other layers use; tests/test_architecture.py keeps it complete) --
+from harness.report.allure import check_steps, report_steps
+from harness.report.bodies import Bodies
+from harness.report.curl import curl_command, variables
+from harness.report.replay import (
+    DELIVERED, differences, load_dip_identity, pick, prepare, recorded_answer, recorded_dip_signer, send,
+)
+from harness.report.sequence import message_label
+from harness.report.summary import run_info
+
+__all__ = [
+    "Bodies", "DELIVERED", "check_steps", "curl_command", "differences", "load_dip_identity", "message_label",
+    "pick", "prepare", "recorded_answer", "recorded_dip_signer", "render_reports", "report_steps", "run_info",
+    "run_records", "send", "terminal_summary", "variables",
+]

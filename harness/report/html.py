@@ -22,8 +22,8 @@ from typing import Any
 
 import jinja2
 
-from harness.catalogue import load_catalogue
-from harness.replay import replay_command, replayable
+from harness.core.catalogue import load_catalogue
+from harness.report.replay import replay_command, replayable
 from harness.report.bodies import Bodies, anchor_id, file_of, show_body, show_headers
 from harness.report.causes import root_causes
 from harness.report.provenance import dip_shown, evidence_sha256, finished_manifest

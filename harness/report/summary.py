@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness.errors import InputError
+from harness.core.errors import InputError
 from harness.evidence import verdicts as V
 from harness.evidence.grade import evidence_grade
 from harness.evidence.recorder import EVIDENCE_FILE
@@ -51,7 +51,7 @@ def plan_index(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]
 
 
 def catalogue_assumptions() -> dict[str, Any]:
-    from harness.catalogue import load_catalogue
+    from harness.core.catalogue import load_catalogue
 
     return load_catalogue().assumptions
 

@@ -15,7 +15,7 @@ must-reject samples are always probes, since they need exact DIP fields or a cra
    without error (`consume.replay`) and, where the party answers that flow (IF-061 -> IF-062, ...),
    not processed twice: no second answer to it on the DIP (`consume.replay-once`, finding
    `consume.replay-processed`; assumption A-REPLAY, `harness.run.replay`);
-4. four hostile deliveries (`harness.run.adversary` describes them; the DIP makes them), each
+4. four hostile deliveries (`harness.judges.attacks` describes them; the DIP makes them), each
    refused with 400/401/403 or RCP9999: a signature that does not verify (`consume.bad-signature`), an attacker's own certificate
    (`consume.foreign-certificate`), a body altered after signing (`consume.altered-body`), a
    signature date a day old (`consume.stale-signature`).
@@ -41,14 +41,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from harness.findings import Finding
+from harness.core.findings import Finding
 from harness.judges.consume import acknowledged, errors_in
 from harness.judges.delivery import delivery_result
 from harness.judges.records import TranscriptRecord
 from harness.messages.access import dig
 from harness.messages.ids import break_check_digit, dip_timestamp
-from harness.plan import Requirement
-from harness.run import adversary, replay
+from harness.plan.requirements import Requirement
+from harness.judges import attacks
+from harness.run import replay
 from harness.run.context import DEFAULT_BATCH, RunContext
 from harness.transport.delivery import DeliveryResult, WebhookConfig
 
@@ -208,7 +209,7 @@ def run_consume(ctx: RunContext, req: Requirement) -> bool:
         return False
     consumed = ok
     checks = _concurrently([lambda: _batch(d), lambda: _replay(d, single, since, consumed),
-                            *[(lambda a=a: _refused(d, a)) for a in adversary.ATTACKS]])
+                            *[(lambda a=a: _refused(d, a)) for a in attacks.ATTACKS]])
     return _record(ctx, rid, checks) and ok
 
 
@@ -249,7 +250,7 @@ def _judged(ctx: RunContext, check: _Check) -> list[Finding]:
     return apply(str(check.judge), ctx.hub.record_set(check.transcript, check.scan), check.args)
 
 
-def _refused(d: _Deliveries, a: adversary.Attack) -> list[_Check]:
+def _refused(d: _Deliveries, a: attacks.Attack) -> list[_Check]:
     """4. a hostile delivery the DIP makes on request: 400/401/403 or RCP9999 for every message."""
     sent = d.probe(a.step, [d.sample(a.step)], kind=a.step)
     if sent.problem is not None:

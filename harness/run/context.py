@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.catalogue import Catalogue, load_catalogue
-from harness.findings import Finding
+from harness.core.catalogue import Catalogue, load_catalogue
+from harness.core.findings import Finding
 from harness.messages.samples import DEFAULT_PARTIES, Party, SampleFactory
-from harness.profile import Profile, Trigger
+from harness.config.profile import Profile, Trigger
 from harness.run.triggers import SendResult, fire, trigger_spec
 from harness.transport.delivery import WebhookConfig
 

@@ -23,11 +23,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from harness.catalogue import load_catalogue
+from harness.core.catalogue import load_catalogue
 from harness.evidence.bundle import certificate_fingerprint
 from harness.evidence.origin import Anchors
 from harness.messages.samples import DEFAULT_PARTIES, Party
-from harness.profile import Credentials, Profile, SecretRef, Trigger, load_profile
+from harness.config.profile import Credentials, Profile, SecretRef, Trigger, load_profile
 from harness.reference.faults import parse_faults
 from harness.reference.participant import ReferenceParticipant
 from harness.run.session import RunOptions, RunResult, run_certification

@@ -22,12 +22,12 @@ import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from harness.catalogue import Catalogue
+from harness.core.catalogue import Catalogue
 from harness.dip.client import Counterparty
 from harness.dip.connection import DipConnection, DipUnavailable
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 from harness.messages.samples import DEFAULT_PARTIES
-from harness.profile import Profile
+from harness.config.profile import Profile
 from harness.transport.signing import certificate_fingerprint
 
 EMBEDDED, REMOTE = "embedded", "remote"

@@ -23,11 +23,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from harness.findings import Finding
+from harness.core.findings import Finding
 from harness.judges.produce import identity_of, produce_rules
 from harness.messages.access import dig
 from harness.messages.ids import correlation_id
-from harness.plan import Requirement
+from harness.plan.requirements import Requirement
 from harness.run.context import RunContext
 
 UTC = timezone.utc

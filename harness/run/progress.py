@@ -7,7 +7,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from harness.plan import Requirement
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from harness.plan.requirements import Requirement
 
 COLOURS = {"pass": "green", "fail": "bold red", "not-run": "yellow"}
 
@@ -16,8 +25,6 @@ class RunProgress:
     """Callbacks for `CertificationRun.execute` drawing on a rich console."""
 
     def __init__(self, console: Any, total: int, label: str) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
         self.console = console
         self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TimeElapsedColumn(), TextColumn("{task.fields[current]}"), console=console,
@@ -28,8 +35,6 @@ class RunProgress:
         self.progress.update(self.task, current=req.id)
 
     def on_requirement(self, req: Requirement, verdict: str) -> None:
-        from rich.markup import escape
-
         self.progress.console.print(f"  [{COLOURS.get(verdict, 'white')}]{verdict:8}[/] {escape(req.id)}")
         self.progress.advance(self.task)
 
@@ -37,13 +42,9 @@ class RunProgress:
         self.progress.update(self.task, current=f"waiting for the operator: {seconds:.0f} s left")
 
     def inform(self, line: str) -> None:
-        from rich.markup import escape
-
         self.progress.console.print(escape(line))
 
     def announce(self, line: str) -> None:
-        from rich.markup import escape
-
         self.progress.console.print(f"[bold yellow]{escape(line)}[/]")
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from harness.business import correlation_rule
+from harness.messages.business import correlation_rule
 
 ANSWER_EXPECTS = ("accepted", "rejected", "answer", "consumption")
 
@@ -33,7 +33,7 @@ class Answer:
 
 @lru_cache(maxsize=1)
 def _answers() -> dict[tuple[str, str], tuple[Answer, ...]]:
-    from harness.exchange import bundled_exchanges
+    from harness.config.exchanges import bundled_exchanges
 
     found: dict[tuple[str, str], list[Answer]] = {}
     for exchange in bundled_exchanges():

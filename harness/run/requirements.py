@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 
-from harness.findings import Finding
-from harness.plan import PREFLIGHT_CHECKS, Requirement
+from harness.core.findings import Finding
+from harness.core.outcomes import Verdict
+from harness.plan.requirements import PREFLIGHT_CHECKS, Requirement
 from harness.run.context import RunContext
 
 log = logging.getLogger(__name__)
@@ -18,8 +19,17 @@ log = logging.getLogger(__name__)
 
 def run_preflight_check(ctx: RunContext, req: Requirement) -> bool:
     """Guidance 4.1: the preflight check named by the requirement id's last part."""
-    from harness.preflight import check_api_keys, check_certificates, check_dcp, check_dip_connection, \
-        check_dip_deliveries, check_identifiers, check_partner, check_webhooks, default_probe
+    from harness.run.preflight import (
+        check_api_keys,
+        check_certificates,
+        check_dcp,
+        check_dip_connection,
+        check_dip_deliveries,
+        check_identifiers,
+        check_partner,
+        check_webhooks,
+        default_probe,
+    )
 
     check = req.id.rsplit("/", 1)[-1]
     # Both legs through the run's DIP too: the party's connection to the DIP (mTLS with the profile's
@@ -63,7 +73,8 @@ def run_requirement(ctx: RunContext, req: Requirement, *, lane: str = "sequentia
 
             run_smoke(ctx, req)
         elif req.kind == "exchange":
-            from harness.exchange import exchange_named, run_exchange
+            from harness.config.exchanges import exchange_named
+            from harness.run.exchange import run_exchange
 
             run_exchange(ctx, exchange_named(req.id.rsplit("/", 1)[-1]), req.id, rng=ctx.rng_for(req.id))
         else:
@@ -74,6 +85,6 @@ def run_requirement(ctx: RunContext, req: Requirement, *, lane: str = "sequentia
             "harness.error", "", "the requirement's checks to complete", f"{type(exc).__name__}: {exc}",
             f"the harness could not complete {req.id}: {type(exc).__name__}: {exc}")])
     mine = [o for o in ctx.outcomes[before:] if o.requirement == req.id]  # others may run alongside
-    verdict = "fail" if any(not o.passed for o in mine) else "pass" if mine else "not-run"
+    verdict = Verdict.FAIL if any(not o.passed for o in mine) else Verdict.PASS if mine else Verdict.NOT_RUN
     ctx.event("requirement-end", requirement=req.id, verdict=verdict)
     return verdict

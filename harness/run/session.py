@@ -15,21 +15,22 @@ import getpass
 import logging
 import secrets
 import threading
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from harness import __version__
-from harness.catalogue import load_catalogue
-from harness.errors import ConfigError, Terminated
-from harness.plan import Requirement, plan_to_dicts
-from harness.profile import PARTNER_API_KEY, Profile
+from harness.config.profile import PARTNER_API_KEY, Profile
+from harness.core.catalogue import load_catalogue
+from harness.core.errors import ConfigError, Terminated
+from harness.core.outcomes import ExitCode
 from harness.evidence.qualification import load_documents, record_qualification
+from harness.plan.certification import certification_plan
+from harness.plan.requirements import Requirement, plan_to_dicts
 from harness.run.context import RunContext
-from harness.run.planning import certification_plan
 from harness.transport.signing import SigningIdentity
 
 UTC = timezone.utc
@@ -74,8 +75,8 @@ class RunResult:
     @property
     def exit_code(self) -> int:
         if self.interrupted is not None:
-            return 143 if isinstance(self.interrupted, Terminated) else 130
-        return 0 if self.ready else 1
+            return ExitCode.TERMINATED if isinstance(self.interrupted, Terminated) else ExitCode.INTERRUPTED
+        return ExitCode.OK if self.ready else ExitCode.FAILED
 
 
 def new_run_id(profile: Profile, now: datetime | None = None) -> str:
@@ -133,7 +134,7 @@ class CertificationRun:
         self.identity = party_identity(profile)
         # The party's and a real partner's keys and certificates are read now, so a broken reference is
         # a one-line ConfigError (exit 2) before the evidence folder exists, not a half-written bundle.
-        from harness.hubsetup import registrations
+        from harness.dip.provision import registrations
 
         self._parties = registrations(profile)
         # issue 19: the [qualification] documents are read now too (a broken reference is exit 2).
@@ -150,8 +151,11 @@ class CertificationRun:
     # --- lifecycle ----------------------------------------------------------------------------
 
     def _run_record(self, pack: Any) -> dict[str, Any]:
+        from harness.config.fingerprint import (
+            probe_endpoint_certificates,
+            system_fingerprint,
+        )
         from harness.evidence.bundle import certificate_fingerprint
-        from harness.fingerprint import probe_endpoint_certificates, system_fingerprint
 
         p = self.profile
         if self.o.reuse is not None:
@@ -215,7 +219,7 @@ class CertificationRun:
         partner = self.profile.partner
         partner_ref = self._start_partner(timeout) if partner is not None and partner.is_reference else None
         if partner is not None and not partner.is_reference:
-            from harness.hubsetup import partner_webhooks
+            from harness.dip.provision import partner_webhooks
 
             self._recorder.event("partner", partner_kind="real", role=partner.role, dip_id=partner.dip_id,
                                  webhooks={i: w.callback_url for i, w in sorted(partner_webhooks(self.profile).items())},

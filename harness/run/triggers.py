@@ -1,4 +1,4 @@
-"""Asking a participant to produce an outgoing flow (DESIGN.md section 6): `http`, `command`, `manual`.
+"""Asking a participant to produce an outgoing flow (ARCHITECTURE.md, "Triggering outgoing flows"): `http`, `command`, `manual`.
 
 A trigger only *asks*; whether the participant really sent the message is judged by watching the
 hub, never by believing the trigger's answer. Every trigger call is bounded by its timeout and
@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from harness.profile import Trigger
+from harness.config.profile import Trigger
 
 UTC = timezone.utc
 MAX_OUTPUT = 4096  # bytes of a command's output kept as evidence

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from threading import Lock
 
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 
 API_KEY_HEADER = "X-API-Key"
 MIN_KEY_LENGTH = 16

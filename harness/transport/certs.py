@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 
 CA_LIFETIME = timedelta(days=365)
 LEAF_LIFETIME = timedelta(days=90)

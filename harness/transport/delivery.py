@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from harness.findings import Finding, short
+from harness.core.findings import Finding, short
 from harness.transport.responses import SUCCESS_CODES, load_code_table, parse_standard_response
 
 Outcome = Literal["accepted", "partial", "rejected", "refused", "failed", "timeout"]

@@ -37,9 +37,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from harness.errors import ConfigError
-from harness.files import read_config_bytes
-from harness.findings import Finding, short
+from harness.core.errors import ConfigError
+from harness.core.files import read_config_bytes
+from harness.core.findings import Finding, short
 
 SIGNATURE = "X-DIP-Signature"
 SIGNATURE_DATE = "X-DIP-Signature-Date"

@@ -16,8 +16,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from harness.errors import ConfigError
-from harness.files import read_config_bytes
+from harness.core.errors import ConfigError
+from harness.core.files import read_config_bytes
 
 CaSource = Path | str | bytes  # a PEM file path, or PEM bytes
 

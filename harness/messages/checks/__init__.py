@@ -16,7 +16,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from harness.findings import Finding
+from harness.core.findings import Finding
 from harness.messages.checks.base import CLOCK_TOLERANCE, Rule
 from harness.messages.checks.body import check_body
 from harness.messages.checks.content import (

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from harness.catalogue import Event, load_catalogue
-from harness.findings import Finding
+from harness.core.catalogue import Event, load_catalogue
+from harness.core.findings import Finding
 from harness.messages.access import dig
 from harness.messages.ids import parse_dip_timestamp
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from harness.findings import Finding, short
+from harness.core.findings import Finding, short
 from harness.messages.access import dig
 from harness.messages.checks.base import ptr
 

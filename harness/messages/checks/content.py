@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from harness.findings import Finding, short
+from harness.core.findings import Finding, short
 from harness.messages.access import dig
 from harness.messages.checks.base import CLOCK_TOLERANCE, common, custom, event_of, items_of, ptr, sent_at, timestamp
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.findings import Finding, short
+from harness.core.findings import Finding, short
 from harness.messages.access import dig
 from harness.messages.checks.base import common, ptr
 from harness.messages.ids import (

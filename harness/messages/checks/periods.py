@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from harness.findings import Finding, short
+from harness.core.findings import Finding, short
 from harness.messages.access import dig
 from harness.messages.checks.base import CLOCK_TOLERANCE, custom, ptr, sent_at, timestamp
 

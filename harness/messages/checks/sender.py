@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from harness.findings import Finding, short
+from harness.core.findings import Finding, short
 from harness.messages.access import dig
 from harness.messages.checks.base import CLOCK_TOLERANCE, common, event_of, ptr, timestamp
 from harness.messages.ids import LONDON, SenderReference, dip_timestamp, parse_sender_unique_reference

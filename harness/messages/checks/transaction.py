@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.catalogue import load_catalogue
-from harness.findings import Finding, short
+from harness.core.catalogue import load_catalogue
+from harness.core.findings import Finding, short
 from harness.messages.access import dig
 from harness.messages.checks.base import CLOCK_TOLERANCE, common, ptr, sent_at, timestamp
 

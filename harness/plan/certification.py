@@ -1,6 +1,6 @@
 """The full certification plan: guidance 4.1 preflight, 5.2/6.2 consume and produce, 5.3/6.3 exchanges.
 
-Kept apart from `harness.plan` (which knows only the catalogue) because the exchanges are data in
+Kept apart from `harness.plan.requirements` (which knows only the catalogue) because the exchanges are data in
 `scenarios/exchanges/`. `verify` derives the plan again from the profile recorded in a bundle with
 this same function, so a quietly skipped requirement shows up as a difference.
 """
@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from harness.catalogue import Catalogue, load_catalogue
-from harness.exchange import bundled_exchanges, exchange_enabled
-from harness.plan import Requirement, build_plan, declared_flows_requirement, exchange_requirement, plan_to_dicts, \
+from harness.core.catalogue import Catalogue, load_catalogue
+from harness.config.exchanges import bundled_exchanges, exchange_enabled
+from harness.plan.requirements import Requirement, build_plan, declared_flows_requirement, exchange_requirement, plan_to_dicts, \
     reuse_requirement, smoke_requirement
-from harness.profile import Profile
-from harness.run.produce import produce_rules
+from harness.config.profile import Profile
+from harness.judges.produce import produce_rules
 
 
 def exchange_plan(profile: Profile, catalogue: Catalogue | None = None) -> list[Requirement]:
@@ -63,18 +63,18 @@ def plan_from_recorded_profile(plan_data: dict[str, Any]) -> list[dict[str, Any]
     """For `verify`: the plan this harness derives from the profile a bundle recorded."""
     from pathlib import Path
 
-    from harness.profile import parse_profile
+    from harness.config.profile import parse_profile
 
     recorded = plan_data.get("profile")
     if not isinstance(recorded, dict):
         return [dict(r) for r in plan_data.get("requirements") or [] if isinstance(r, dict)]
-    data = _as_profile_toml(recorded)
+    data = as_profile_toml(recorded)
     profile = parse_profile(data, Path("<recorded profile>"))
     reuse = any(isinstance(r, dict) and r.get("kind") == "reuse" for r in plan_data.get("requirements") or [])
     return plan_to_dicts(certification_plan(profile, reuse=reuse))
 
 
-def _as_profile_toml(public: dict[str, Any]) -> dict[str, Any]:
+def as_profile_toml(public: dict[str, Any]) -> dict[str, Any]:
     """The public dict back into the profile's TOML shape ("Y"/"N" flags)."""
     data = {k: v for k, v in public.items() if k != "interfaces"}
     interfaces = {}

@@ -1,6 +1,6 @@
 """Where the harness's data lives, whether installed from a wheel or run from the repository.
 
-The repository keeps `schemas/` and `scenarios/` at the top level (DESIGN.md); a wheel carries the
+The repository keeps `schemas/` and `scenarios/` at the top level (ARCHITECTURE.md); a wheel carries the
 schemas inside the package as `harness/_data/schemas` and the scenarios as the importable package
 `dipcert_scenarios` (so `pytest --pyargs dipcert_scenarios` collects them). Everything that reads
 data asks here, so the two layouts never leak into the rest of the code.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parents[1]  # harness/ (this module is harness/core/paths.py)
 
 
 SCENARIOS_PACKAGE = "dipcert_scenarios"  # the scenarios' name in a wheel (pyproject.toml force-include)

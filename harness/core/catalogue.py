@@ -11,9 +11,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from harness.files import read_toml
-from harness.errors import ConfigError, UsageError
-from harness.paths import schemas_dir
+from harness.core.errors import ConfigError, UsageError
+from harness.core.files import read_toml
+from harness.core.paths import schemas_dir
 
 Direction = Literal["incoming", "outgoing"]
 Category = Literal["optional", "extended"]

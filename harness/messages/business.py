@@ -1,7 +1,7 @@
 """Business rules of the paired SDS-MDR exchange, on top of schema validity.
 
 Each rule is a pure function over wire items (one `{"payload": ...}` each) that returns findings;
-the exchange runner (`harness.exchange`) decides which messages to compare and records the
+the exchange runner (`harness.run.exchange`) decides which messages to compare and records the
 outcome. Rules read defensively: a missing or mistyped field is the schema's finding, so a rule
 skips what it cannot read rather than raising.
 
@@ -32,10 +32,10 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from harness.catalogue import Catalogue, load_catalogue
-from harness.errors import ConfigError
-from harness.files import read_toml
-from harness.findings import Finding, short
+from harness.core.catalogue import Catalogue, load_catalogue
+from harness.core.errors import ConfigError
+from harness.core.files import read_toml
+from harness.core.findings import Finding, short
 from harness.messages import checks
 from harness.messages.access import dig
 from harness.messages.ids import parse_dip_timestamp

@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from harness.catalogue import Catalogue, load_catalogue
+from harness.core.catalogue import Catalogue, load_catalogue
 
 if TYPE_CHECKING:
-    from harness.profile import Profile
+    from harness.config.profile import Profile
 
 Kind = Literal["preflight", "qualification", "consume", "reject", "produce", "exchange", "reuse", "smoke"]
 

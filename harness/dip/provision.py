@@ -11,12 +11,12 @@ from typing import Any
 
 from cryptography import x509
 
-from harness.catalogue import load_catalogue
+from harness.core.catalogue import load_catalogue
 from harness.dip.config import HubConfig, PartyRegistration
 from harness.dip.server import Hub
-from harness.errors import ConfigError
-from harness.files import read_config_bytes
-from harness.profile import PARTNER_API_KEY, Profile
+from harness.core.errors import ConfigError
+from harness.core.files import read_config_bytes
+from harness.config.profile import PARTNER_API_KEY, Profile
 from harness.transport.apikeys import generate_api_key
 from harness.transport.delivery import WebhookConfig
 

@@ -24,12 +24,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from harness.catalogue import Catalogue, load_catalogue
-from harness.errors import ConfigError
-from harness.exchange import unanswered_requests
-from harness.files import read_config_bytes
-from harness.findings import short
-from harness.paths import schemas_dir
+from harness.core.catalogue import Catalogue, load_catalogue
+from harness.core.errors import ConfigError
+from harness.config.exchanges import unanswered_requests
+from harness.core.files import read_config_bytes
+from harness.core.findings import short
+from harness.core.paths import schemas_dir
 
 ROLES = ("MDR", "SDS")
 COUNTERPART = {"MDR": "SDS", "SDS": "MDR"}
@@ -157,7 +157,7 @@ class Credentials:
 
 @dataclass(frozen=True)
 class Trigger:
-    """How to ask the participant to send an outgoing flow (DESIGN.md section 6)."""
+    """How to ask the participant to send an outgoing flow (ARCHITECTURE.md, "Triggering outgoing flows")."""
 
     kind: TriggerKind
     url: str | None = None
@@ -207,7 +207,7 @@ class Policy:
 
 @dataclass(frozen=True)
 class ExchangeSettings:
-    """The `[exchange]` table: how the exchange obtains the MDR's scheduled consumption (see harness.exchange)."""
+    """The `[exchange]` table: how the exchange obtains the MDR's scheduled consumption (see harness.config.exchanges)."""
 
     consumption: str = "triggered"  # or "spontaneous"
     spontaneous_within: float | None = None  # seconds; None: harness.timeout

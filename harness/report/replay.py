@@ -31,8 +31,8 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from harness.dip.identity import CERT, KEY
-from harness.errors import ConfigError, InputError, UsageError
-from harness.profile import Profile
+from harness.core.errors import ConfigError, InputError, UsageError
+from harness.config.profile import Profile
 from harness.report.bodies import Bodies
 from harness.report.scope import build_scopes
 from harness.transport.apikeys import API_KEY_HEADER

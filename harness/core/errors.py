@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from harness.core.outcomes import ExitCode
+
 
 class DipcertError(Exception):
     """Base class: a problem with the user's input or configuration, not a bug in dipcert."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class UsageError(DipcertError):

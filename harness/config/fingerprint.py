@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from harness.profile import Profile
+from harness.config.profile import Profile
 
 RULE = "dipcert-system/2"
 IDENTITY = ("name", "version", "build_id", "supplier", "role", "endpoint_certificates")

@@ -21,13 +21,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from harness.catalogue import Catalogue, load_catalogue
+from harness.core.catalogue import Catalogue, load_catalogue
 from harness.dip.connection import DipUnavailable
-from harness.errors import ConfigError
-from harness.exchange import unanswered_requests
-from harness.findings import Finding, short
-from harness.plan import EXTENDED, PREFLIGHT_CHECKS
-from harness.profile import COUNTERPART, REFERENCE, Profile
+from harness.core.errors import ConfigError
+from harness.config.exchanges import unanswered_requests
+from harness.core.findings import Finding, short
+from harness.plan.requirements import EXTENDED, PREFLIGHT_CHECKS
+from harness.config.profile import COUNTERPART, REFERENCE, Profile
 
 EXPIRY_WARNING = timedelta(days=30)
 MPID = re.compile(r"^[A-Z]{4}$")

@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ConfigError, UsageError
+from harness.core.errors import ConfigError, UsageError
 
 
 def read_config_bytes(path: Path, what: str, *, where: str | None = None) -> bytes:

@@ -1,0 +1,104 @@
+"""The architecture of ARCHITECTURE.md, checked: layers only import downwards, and the top of
+`harness/` holds only the package's entry points.
+
+import-linter's contract ([tool.importlinter] in pyproject.toml) sees function-local imports too,
+so an upward import hidden inside a function fails here as well as one at module top.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ENTRY_POINTS = {"__init__.py", "cli.py", "plugin.py"}
+
+
+def _lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command; "
+                           "sys.exit(lint_imports_command())", "--no-cache"], cwd=cwd, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_every_layer_imports_only_the_layers_below_it():
+    result = _lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "1 kept, 0 broken" in result.stdout
+
+
+def test_the_layer_contract_fails_an_upward_import(tmp_path):
+    """The contract can fail: a copy of the package where the core imports the CLI layer breaks it."""
+    copy = tmp_path / "repo"
+    (copy / "harness").mkdir(parents=True)
+    subprocess.run(["cp", "-r", str(ROOT / "harness"), str(copy)], check=True, timeout=60)
+    (copy / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text("utf-8"), "utf-8")
+    with (copy / "harness" / "core" / "errors.py").open("a", encoding="utf-8") as fh:
+        fh.write("\n\ndef _upward() -> None:\n    from harness.commands import run  # noqa: F401\n")
+    result = _lint_imports(copy)
+    assert result.returncode != 0
+    assert "harness.core is not allowed to import harness.commands" in result.stdout
+
+
+def test_the_top_of_the_package_holds_only_entry_points():
+    loose = {p.name for p in (ROOT / "harness").glob("*.py")} - ENTRY_POINTS
+    assert loose == set(), f"modules at the top of harness/ belong in a layer (ARCHITECTURE.md): {sorted(loose)}"
+
+
+@pytest.mark.parametrize("package", sorted(p.parent.name for p in (ROOT / "harness").glob("*/__init__.py")))
+def test_every_package_says_what_it_holds(package):
+    text = (ROOT / "harness" / package / "__init__.py").read_text("utf-8").strip()
+    assert text.startswith('"""'), f"harness/{package}/__init__.py needs a docstring saying its one job"
+    assert package in (ROOT / "ARCHITECTURE.md").read_text("utf-8"), f"ARCHITECTURE.md does not describe {package}"
+
+
+def _cross_imports() -> dict[str, set[tuple[str, str]]]:
+    """package -> {(module, name)} that modules of *other* packages import from it."""
+    used: dict[str, set[tuple[str, str]]] = {}
+    for path in (ROOT / "harness").rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        own = ".".join(parts[:2])
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("harness."):
+                target = ".".join(node.module.split(".")[:2])
+                if target != own and target != "harness.commands":
+                    used.setdefault(target, set()).update((node.module, a.name) for a in node.names)
+    return used
+
+
+def _is_module(dotted: str) -> bool:
+    path = ROOT.joinpath(*dotted.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+PACKAGES = sorted(f"harness.{p.parent.name}" for p in (ROOT / "harness").glob("*/__init__.py")
+                  if p.parent.name != "commands")
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_every_package_has_a_public_face_that_imports(package):
+    module = importlib.import_module(package)
+    names = getattr(module, "__all__", None)
+    assert names, f"{package} has no __all__"
+    assert [n for n in names if not hasattr(module, n)] == []
+
+
+def test_what_other_layers_import_is_in_the_public_face():
+    """Like httpx's guard of its own `__all__`: a name another layer reaches for is public, named in
+    its package's `__all__`, and never private (`_name`)."""
+    missing, private = [], []
+    for package, imported in sorted(_cross_imports().items()):
+        public = set(getattr(importlib.import_module(package), "__all__", ()))
+        for module, name in sorted(imported):
+            if _is_module(f"{module}.{name}"):
+                continue  # `from harness.run import dipaccess`: a module, not a name
+            if name.startswith("_"):
+                private.append(f"{module}.{name}")
+            elif name not in public:
+                missing.append(f"{module}.{name}")
+    assert private == [], f"private names used across packages: {private}"
+    assert missing == [], f"add to the package's __all__ : {missing}"
