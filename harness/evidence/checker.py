@@ -314,7 +314,7 @@ class _Checker:
                         fingerprint, "the bundle is signed with a certificate other than the party's certificate "
                         "recorded when the run started" if recorded else "the run-start record names no "
                         "signing certificate for the party, so the signer cannot be tied to it"))
-        party = run.get("party") if isinstance(run.get("party"), dict) else {}
+        party = got if isinstance(got := run.get("party"), dict) else {}
         for record in self.result.records:  # the certificate the party registered with the DIP (hub)
             data = record.get("data") or {}
             if record.get("event") == "hub.party" and data.get("dip_id") == party.get("dip_id") and \

@@ -100,7 +100,7 @@ def verify_envelope(envelope: Any, trusted: Sequence[x509.Certificate], *, paylo
         except (binascii.Error, ValueError):
             continue
         # keyid is only a hint: try the named certificate first, then every trusted one.
-        named = by_id.get(entry.get("keyid")) if isinstance(entry.get("keyid"), str) else None
+        named = by_id.get(hint) if isinstance(hint := entry.get("keyid"), str) else None
         for cert in ([named] if named is not None else []) + [c for c in trusted if c is not named]:
             if _verifies(cert, sig, message):
                 return Verified(payload, cert)

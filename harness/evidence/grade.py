@@ -34,8 +34,8 @@ def evidence_grade(run: Mapping[str, Any], planned: Sequence[Mapping[str, Any]],
     """
     reasons: list[str] = []
     level = "self-test"
-    partner = run.get("partner") if isinstance(run.get("partner"), Mapping) else None
-    dip = run.get("dip") if isinstance(run.get("dip"), Mapping) else {}
+    partner = got if isinstance(got := run.get("partner"), Mapping) else None
+    dip = got if isinstance(got := run.get("dip"), Mapping) else {}
     exchanges = [p for p in planned if p.get("kind") == "exchange" and p.get("enabled")]
     nominated = None
     if partner is not None:

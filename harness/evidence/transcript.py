@@ -240,7 +240,7 @@ def _stream(path: Path, out: TranscriptResult, needs: _Needs) -> RecordSet:
 
 
 def _event(record: Mapping[str, Any], out: TranscriptResult) -> None:
-    data = record.get("data") if isinstance(record.get("data"), dict) else {}
+    data = got if isinstance(got := record.get("data"), dict) else {}
     if record.get("event") == "session.open" and not out.session_open:
         out.session_open = dict(data)
     elif record.get("event") == "party" and data.get("scope") not in (None, "global") \
@@ -252,8 +252,8 @@ def _statement(out: TranscriptResult, run: Mapping[str, Any], run_id: str | None
     statement = out.statement
     if not statement:
         return
-    party = run.get("party") if isinstance(run.get("party"), Mapping) else {}
-    said = statement.get("party") if isinstance(statement.get("party"), Mapping) else {}
+    party = got if isinstance(got := run.get("party"), Mapping) else {}
+    said = got if isinstance(got := statement.get("party"), Mapping) else {}
     if statement.get("run_id") != run_id:
         out.findings.append(_f("transcript.statement", ENVELOPE, run_id, statement.get("run_id"),
                                "the DIP's transcript is of another run"))
@@ -313,11 +313,11 @@ def _rejudge(records: Sequence[Mapping[str, Any]], kept: RecordSet, out: Transcr
                                    requirement=rid, seq=r.get("seq")))
             continue
         scan = r.get("transcript_scan")
-        chosen = RecordSet(kept.get(s) for s in cited)
+        chosen = RecordSet(record for s in cited if (record := kept.get(s)) is not None)  # all kept: none missing
         if isinstance(scan, list) and len(scan) == 2:
             for record in kept.between(int(scan[0]), int(scan[1])):
                 chosen.add(record)
-        args = r.get("judge_args") if isinstance(r.get("judge_args"), Mapping) else {}
+        args = got if isinstance(got := r.get("judge_args"), Mapping) else {}
         try:
             again = apply(name, chosen, args)
         except UnknownJudge:

@@ -186,6 +186,7 @@ def show_body(data: bytes | None, marks: Iterable[str] = (), *, anchor: str = ""
     if data is None:
         return None
     ok, value = parse_json(data)
+    rows: list[tuple[str, bool, str | None]]
     if not ok:
         text = data[:MAX_BODY_BYTES].decode("utf-8", "replace")
         rows = [(line, False, None) for line in text.splitlines() or [""]]

@@ -253,7 +253,7 @@ def _message(record: Mapping[str, Any], scope: Scope, bodies: Bodies, found: Map
 
 def _finding(finding: Mapping[str, Any], scope: Scope, in_full: set[int]) -> dict[str, Any]:
     """A findings-table row: the finding, and links to where it lands (the marked line of the message)."""
-    extra = finding.get("extra") if isinstance(finding.get("extra"), Mapping) else {}
+    extra = got if isinstance(got := finding.get("extra"), Mapping) else {}
     where = []
     for mark in scope.marks_for(finding):
         target = f"m-{mark.seq}"
