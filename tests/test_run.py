@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.core.findings import short
 from harness.cli import main
 from harness.evidence.revalidate import make_revalidator
 from harness.evidence.verify import verify_bundle
@@ -727,7 +728,7 @@ def test_produce_identity_checks_fail_what_the_profile_does_not_declare(field, v
     item["payload"]["CommonBlock"][block][key] = value
     [finding] = identity_findings(item, identity)
     assert finding.rule == rule and finding.path == f"/0/payload/CommonBlock/{block}/{key}"
-    assert finding.severity == "error" and finding.actual == value
+    assert finding.severity == "error" and finding.actual == short(value)  # a string, as evidence records hold
 
 
 def test_an_unset_api_key_stops_the_run_before_any_evidence_is_written(pki, tmp_path, capsys, monkeypatch):
