@@ -528,13 +528,13 @@ def _explain(error: Any) -> str:
         allowed = list((_deref(error.schema).get("properties") or {}))
         unknown = [k for k in value if k not in allowed]
         bad = unknown[0] if unknown else "?"
-        where = _dotted(parts + [bad])
+        dotted = _dotted(parts + [bad])
         if parts and parts[0] in _KEYED_TABLES and _INTERFACE_KEY.match(str(bad)):
             ifaces = [k for k in allowed if k.startswith("IF-")]
-            return f"{where}: unknown interface {bad} (expected one of: {', '.join(ifaces)})"
+            return f"{dotted}: unknown interface {bad} (expected one of: {', '.join(ifaces)})"
         close = difflib.get_close_matches(str(bad), allowed, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
-        return f"{where}: unknown key ({hint}expected one of: {', '.join(allowed)})"
+        return f"{dotted}: unknown key ({hint}expected one of: {', '.join(allowed)})"
     if kind in ("anyOf", "oneOf") and isinstance(value, dict):
         # the table form of a choice: explain the problem inside the table
         inner = [e for e in error.context
@@ -612,10 +612,8 @@ def _build(data: dict[str, Any], path: Path, catalogue: Catalogue) -> Profile:
             raise fail(f"webhooks.{iid}", f"{iid} is {flow} for an {role} ({_who_sends(catalogue, iid)}); it takes no webhook")
 
     c = data.get("credentials", {})
-    credentials = Credentials(
-        **{k: SecretRef(env=c[k].get("env"), file=c[k].get("file")) for k in SECRET_KEYS if k in c},
-        **{k: c[k] for k in PATH_KEYS if k in c},
-    )
+    secrets: dict[str, Any] = {k: SecretRef(env=c[k].get("env"), file=c[k].get("file")) for k in SECRET_KEYS if k in c}
+    credentials = Credentials(**secrets, **{k: c[k] for k in PATH_KEYS if k in c})
     for first, second in (("signing_certificate", "signing_key"), ("client_certificate", "client_key")):
         if (first in c) != (second in c):
             have, lack = (first, second) if first in c else (second, first)

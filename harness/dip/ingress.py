@@ -124,7 +124,8 @@ def check_message(hub: Any, item: dict, index: int, event: Event | None, caller:
         return "MSG1009", Finding("hub.sender-dip-id", f"{at}/S1/senderDIPID", caller.dip_id,
                                   short(s1.get("senderDIPID")), "senderDIPID is not the DIP ID of the API key")
     if s1.get("senderRoleID") != caller.role or (event is not None and event.sender != caller.role):
-        expected = caller.role if s1.get("senderRoleID") != caller.role else f"{event.sender} (sender of {event.key})"
+        expected = caller.role if s1.get("senderRoleID") != caller.role or event is None \
+            else f"{event.sender} (sender of {event.key})"
         return "MSG1010", Finding("hub.sender-role", f"{at}/S1/senderRoleID", expected, short(s1.get("senderRoleID")),
                                   f"a {caller.role} party cannot send this event as {s1.get('senderRoleID')}")
     dcp = s1.get("DIPConnectionProviderID")
@@ -217,7 +218,7 @@ def message_request(body: bytes) -> tuple[datetime | None, datetime | None, str 
     extra = sorted(set(data) - set(required) - {"transactionIDs"})
     if extra:
         raise ValueError(f"unexpected keys: {', '.join(extra)}")
-    stamps = []
+    stamps: list[datetime | None] = []
     for key in ("datetimeFrom", "datetimeTo"):
         value = data[key]
         if value is None:

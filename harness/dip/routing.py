@@ -62,7 +62,7 @@ class Job:
     @classmethod
     def from_json(cls, text: str, row: int) -> "Job":
         d = json.loads(text)
-        return cls(tuple(d["recipient"]), d["interface"], WebhookConfig.from_json(d["config"]),  # type: ignore[arg-type]
+        return cls(tuple(d["recipient"]), d["interface"], WebhookConfig.from_json(d["config"]),
                    d["items"], d["replay"], d["chains"], row, d.get("delivery_id"))
 
 
