@@ -29,7 +29,7 @@ import httpx
 from cryptography import x509
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import make_server
+from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from harness.core.catalogue import CERTIFIED_ROLES, load_catalogue
@@ -135,7 +135,7 @@ class ReferenceParticipant:
         # before its IF-061); different MPANs in parallel, so one busy MPAN holds back no other.
         self._work: dict[str, tuple[queue.Queue[ItemVerdict | None], threading.Thread]] = {}
         self._accepting_work = False
-        self._server = None
+        self._server: BaseWSGIServer | None = None
         self._threads: list[threading.Thread] = []
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -160,12 +160,14 @@ class ReferenceParticipant:
 
     def start(self) -> "ReferenceParticipant":
         try:
-            self._server = make_server(self.host, self.port, self._wsgi, threaded=True, ssl_context=self.ssl_context,
-                                       request_handler=request_handler())
+            server = make_server(self.host, self.port, self._wsgi, threaded=True, ssl_context=self.ssl_context,
+                                 request_handler=request_handler())
         except OSError as exc:
             raise ConfigError(f"reference {self.role}: cannot listen on {self.host}:{self.port} ({exc.strerror})") from None
         self._release.clear()
-        serve = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"ref-{self.role}-http", daemon=True)
+        self._server = server
+        serve = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                 name=f"ref-{self.role}-http", daemon=True)
         self._threads = [serve]
         with self._lock:
             self._accepting_work = True
