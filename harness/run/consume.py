@@ -39,6 +39,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Any
 
 from harness.core.findings import Finding
@@ -273,7 +274,7 @@ def run_reject(ctx: RunContext, req: Requirement) -> bool:
         sent[name] = d.probe(name, [item], redeliver=True)
         return []
 
-    _concurrently([(lambda n=name, i=item: send(n, i)) for name, _, _, item in negatives])
+    _concurrently([partial(send, name, item) for name, _, _, item in negatives])
     # Accepted in the reply: the rejection may still come by /statusmessage; wait for all at once.
     later = {name: (code, item) for name, code, _, item in negatives
              if sent[name].attempts and acknowledged(sent[name].result)}

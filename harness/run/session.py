@@ -66,7 +66,7 @@ class RunOptions:
 class RunResult:
     run_id: str
     folder: Path
-    zip_path: Path | None
+    zip_path: Path  # the signed bundle (finalise_bundle always writes one)
     summary: dict[str, Any]
     ready: bool
     verdicts: dict[str, str] = field(default_factory=dict)
@@ -202,9 +202,10 @@ class CertificationRun:
                                          timeout=timeout)
         else:
             self._dip = dipaccess.embedded(self.profile, identity=self.o.dip_identity, timeout=timeout, pack=pack)
-            reference = self.profile.partner is not None and self.profile.partner.is_reference
+            partner = self.profile.partner
+            reference = partner if partner is not None and partner.is_reference else None
             for party in self._parties:  # the party, and a real partner; the reference one is the session's
-                if not (reference and party.dip_id == self.profile.partner.dip_id):
+                if reference is None or party.dip_id != reference.dip_id:
                     self._dip.register(party)
         secrets_ = profile_secrets(self.profile) + list(self.o.extra_secrets)
         self.folder.parent.mkdir(parents=True, exist_ok=True)
