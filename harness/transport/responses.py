@@ -162,7 +162,7 @@ def parse_standard_response(body: bytes | str | Any, *, expected_count: int | No
         array, base = data.get("messageArray"), "/messageArray"
         stamp = data.get("timestamp")
         try:
-            parse_dip_timestamp(stamp)  # type: ignore[arg-type]
+            parse_dip_timestamp(stamp)
         except ValueError:
             findings.append(Finding(f"{prefix}.timestamp", "/timestamp", "a 25-character DT-003 timestamp",
                                     short(stamp), "timestamp is missing or not DT-003"))
