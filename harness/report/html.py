@@ -72,7 +72,6 @@ def report_context(summary: Mapping[str, Any], records: Sequence[Mapping[str, An
     catalogue = load_catalogue()
     plan = plan_index(records)
     run = run_info(records)
-    by_seq = {r.get("seq"): r for r in records if isinstance(r.get("seq"), int)}
     bodies = Bodies(folder)
     entries = {e["id"]: e for e in summary["requirements"]}
     order = [rid for rid in plan if rid in entries] + sorted(rid for rid in entries if rid not in plan)
