@@ -5,8 +5,9 @@ Each earlier bundle is verified as `dipcert verify` does, with the same anchors 
 `--signer`, or the explicit `--integrity-only`), and must come from another party; then,
 requirement by requirement, the decision says which rests on which earlier bundle and why, and
 what runs live (always: the party's own preflight and a consume smoke test per enabled incoming
-interface; plus every refused requirement). The decision is signed into the new bundle as reuse.json. The DCP's "unchanged since"
-attestation is `--unchanged-since-attested-by 'Name, Organisation'`; without it nothing is reused.
+interface; plus every refused requirement). The decision is signed into the new bundle as reuse.json.
+The DCP's "unchanged since" attestation is `--unchanged-since-attested-by 'Name, Organisation'`;
+without it nothing is reused.
 Exit 0 ready, 1 not ready, 2 usage error.
 """
 

@@ -90,7 +90,8 @@ def check_submission(hub: Any, caller: Party, slot: str, iface: str, body: bytes
             if index in failures:
                 continue
             sur = item["payload"]["CommonBlock"]["S1"]["senderUniqueReference"]
-            used = conn.execute("SELECT 1 FROM surs WHERE scope=? AND dip_id=? AND sur=?", (*caller.key, sur)).fetchone()
+            used = conn.execute("SELECT 1 FROM surs WHERE scope=? AND dip_id=? AND sur=?",
+                                (*caller.key, sur)).fetchone()
             if used or sur in batch:
                 failures[index] = ("MSG1006", Finding(
                     "hub.duplicate-sur", f"/{index}/payload/CommonBlock/S1/senderUniqueReference",
@@ -140,7 +141,8 @@ def check_message(hub: Any, item: dict, index: int, event: Event | None, caller:
                                   "a 25-character DT-003 timestamp", short(stamp), "senderTimestamp is not DT-003")
     if sent - now > skew:
         return "MSG1007", Finding("hub.sender-timestamp", f"{at}/S1/senderTimestamp",
-                                  f"not after {ids.dip_timestamp(now + skew)}", stamp, "senderTimestamp is in the future")
+                                  f"not after {ids.dip_timestamp(now + skew)}", stamp,
+                                  "senderTimestamp is in the future")
     primaries = [r for r in ((common.get("A0") or {}).get("primaryRecipients") or []) if r]
     if not primaries:
         return "MSG1030", Finding("hub.no-recipient", f"{at}/A0/primaryRecipients", "at least one DIP ID",
@@ -149,7 +151,8 @@ def check_message(hub: Any, item: dict, index: int, event: Event | None, caller:
         party = hub.directory.resolve(caller, recipient)
         if party is None:
             return "MSG1031", Finding("hub.recipient-unknown", f"{at}/A0/primaryRecipients/{i}",
-                                      "a registered DIP ID", short(recipient), "primary recipient is not a DIP participant")
+                                      "a registered DIP ID", short(recipient),
+                                      "primary recipient is not a DIP participant")
         if event is not None and party.role not in event.receivers:
             return "MSG1032", Finding("hub.recipient-role", f"{at}/A0/primaryRecipients/{i}",
                                       f"a party of role {'/'.join(event.receivers)}", f"{recipient} ({party.role})",

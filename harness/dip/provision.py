@@ -30,7 +30,8 @@ def _pem_certificate(path: Path, where: str) -> x509.Certificate:
     try:
         return x509.load_pem_x509_certificate(data)
     except ValueError:
-        raise ConfigError(f"{where}: {path} is not a PEM certificate (expected '-----BEGIN CERTIFICATE-----')") from None
+        raise ConfigError(f"{where}: {path} is not a PEM certificate "
+                          "(expected '-----BEGIN CERTIFICATE-----')") from None
 
 
 def load_certificate(profile: Profile, name: str = "signing_certificate") -> x509.Certificate | None:

@@ -214,7 +214,8 @@ class _Checker:
         files = data.get("files") if isinstance(data, dict) else None
         limit = self.o["limits"].max_members
         if isinstance(files, dict) and len(files) > limit:  # before the schema walks a million entries
-            raise InputError(f"{self.where(MANIFEST)}: lists {len(files)} files, more than the limit of {limit}; refused")
+            raise InputError(f"{self.where(MANIFEST)}: lists {len(files)} files, "
+                             f"more than the limit of {limit}; refused")
         safejson.check_shape(data, safejson.MANIFEST_SCHEMA, self.where(MANIFEST))
         self.result.manifest = data
         self.result.manifest_sha256 = manifest_sha256(path)
@@ -349,7 +350,8 @@ class _Checker:
         try:
             expires = date.fromisoformat(str(att["expires"])[:10])
         except ValueError:
-            self.add(_f("attestation.expires", MANIFEST, "YYYY-MM-DD", att["expires"], "attestation expiry is not a date"))
+            self.add(_f("attestation.expires", MANIFEST, "YYYY-MM-DD", att["expires"],
+                        "attestation expiry is not a date"))
             return
         today = self.o["now"].astimezone(timezone.utc).date()
         if expires < today:
@@ -597,7 +599,8 @@ class _Checker:
             state = "not in the plan" if rid not in enabled else "not enabled"
             failed = sum(1 for r in self.result.records if r["kind"] == "check" and r["requirement"] == rid
                          and r.get("passed") is not True)
-            self.add(_f("plan.checks-not-enabled", f"{EVIDENCE_FILE}#seq={seqs[0]}", "no checks", f"{len(seqs)} check(s)",
+            self.add(_f("plan.checks-not-enabled", f"{EVIDENCE_FILE}#seq={seqs[0]}", "no checks",
+                        f"{len(seqs)} check(s)",
                         f"{rid} is {state}, yet the evidence holds {len(seqs)} check record(s) for it "
                         f"({failed} failed): a requirement cannot be disabled after it ran", requirement=rid,
                         seq=seqs[0]))
@@ -673,8 +676,10 @@ class _Checker:
                             f"{rid} has checks but was not in the recorded plan", requirement=rid))
             shown = {(f.get("rule"), f.get("path")) for f in item.get("findings") or []}
             for finding in computed["findings"]:
-                if finding.get("severity", "error") == "error" and (finding.get("rule"), finding.get("path")) not in shown:
-                    self.add(_f("summary.findings", f"{where}/findings", f"{finding.get('rule')} at {finding.get('path')}",
+                if finding.get("severity", "error") == "error" \
+                        and (finding.get("rule"), finding.get("path")) not in shown:
+                    self.add(_f("summary.findings", f"{where}/findings",
+                                f"{finding.get('rule')} at {finding.get('path')}",
                                 "absent", f"{rid}: a finding in the evidence ({finding.get('rule')}) is missing "
                                 f"from summary.json", requirement=rid))
             for seq in item.get("evidence") or []:

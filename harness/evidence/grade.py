@@ -60,7 +60,8 @@ def evidence_grade(run: Mapping[str, Any], planned: Sequence[Mapping[str, Any]],
     elif not transcript.get("verified"):
         reasons.append("the DIP's transcript in the bundle is missing, not signed by a DIP certificate the verifier "
                        "trusts, or contradicts the party's evidence: self-test evidence at best")
-    elif exchanges and (partner is None or partner.get("kind") != "real" or transcript.get("partner") != partner.get("dip_id")):
+    elif exchanges and (partner is None or partner.get("kind") != "real"
+                        or transcript.get("partner") != partner.get("dip_id")):
         reasons.append("the DIP's session does not name the nominated real partner the exchanges ran with: the "
                        "exchanges are not certification evidence")
     elif not rehearsal:

@@ -43,7 +43,8 @@ PAYLOAD_TYPE = "application/vnd.dipcert.transcript+json"
 TRANSCRIPT, ENVELOPE = "dip/transcript.jsonl", "dip/transcript.dsse.json"
 GENESIS = "0" * 64
 BODY_KEYS = (("request_sha256", "request_b64"), ("response_sha256", "response_b64"))
-MIRROR_CHANNELS = ("hub-inbound", "hub-outbound", "webhook-delivery")  # the DIP's records as the party's evidence shows them
+# the DIP's records as the party's evidence shows them
+MIRROR_CHANNELS = ("hub-inbound", "hub-outbound", "webhook-delivery")
 UNBACKED_KINDS = ("preflight", "reuse")  # judged on the party's configuration or earlier bundles, not DIP traffic
 MAX_LINE = 64 * 1024 * 1024  # one record with its bodies; a longer line is refused, not read into memory
 

@@ -136,7 +136,8 @@ def judge_rejected(records: RecordSet, args: Mapping[str, Any]) -> list[Finding]
         extra={"codes": list(codes)})]
     if args.get("trigger"):
         findings.append(Finding("produce.trigger", f"triggers.{args.get('interface')}", "the trigger to succeed",
-                                str(args["trigger"]), f"the trigger reported the refusal: {args['trigger']}", "warning"))
+                                str(args["trigger"]), f"the trigger reported the refusal: {args['trigger']}",
+                                "warning"))
     return findings
 
 

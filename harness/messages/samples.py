@@ -305,7 +305,8 @@ def b030(ctx: Context) -> dict:
 
 def b030_at_work(ctx: Context) -> dict:
     """The in-home display as left by the meter work (installed, or not, that day)."""
-    return {"IHDInstallStatus": ctx.src.choice(IHD_STATUS, prefer=("I", "I", None)), "IHDEffectiveFromDate": work_day(ctx)}
+    return {"IHDInstallStatus": ctx.src.choice(IHD_STATUS, prefer=("I", "I", None)),
+            "IHDEffectiveFromDate": work_day(ctx)}
 
 
 def b039(ctx: Context) -> dict:

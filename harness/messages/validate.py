@@ -90,7 +90,8 @@ def _expected(error: ValidationError) -> str:
         # The specification's description of the type (e.g. "MPAN Core", "Number (9,3) format")
         # says in words what the raw pattern says in symbols.
         described = schema.get("description")
-        return f"pattern {value}" + (f" ({short(described.strip(), 80)})" if isinstance(described, str) and described.strip()
+        return f"pattern {value}" + (f" ({short(described.strip(), 80)})"
+                                     if isinstance(described, str) and described.strip()
                                      else "")
     if keyword == "format":
         return FORMAT_DESCRIPTIONS.get(value, f"format {value}")

@@ -12,8 +12,8 @@ from typing import Any
 
 from harness.core.catalogue import Catalogue, load_catalogue
 from harness.config.exchanges import bundled_exchanges, exchange_enabled
-from harness.plan.requirements import Requirement, build_plan, declared_flows_requirement, exchange_requirement, plan_to_dicts, \
-    reuse_requirement, smoke_requirement
+from harness.plan.requirements import Requirement, build_plan, declared_flows_requirement, exchange_requirement, \
+    plan_to_dicts, reuse_requirement, smoke_requirement
 from harness.config.profile import Profile
 from harness.judges.produce import produce_rules
 
@@ -45,7 +45,8 @@ def produce_assumptions(plan: list[Requirement], catalogue: Catalogue) -> list[R
     return out
 
 
-def certification_plan(profile: Profile, catalogue: Catalogue | None = None, *, reuse: bool = False) -> list[Requirement]:
+def certification_plan(profile: Profile, catalogue: Catalogue | None = None, *,
+                       reuse: bool = False) -> list[Requirement]:
     catalogue = catalogue or load_catalogue()
     plan = produce_assumptions(build_plan(profile, catalogue), catalogue) + exchange_plan(profile, catalogue)
     if reuse:

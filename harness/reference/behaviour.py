@@ -386,7 +386,9 @@ class Behaviour:
         moment = reference if request.event == "MDRTOU" and isinstance(reference, str) else dip_timestamp(self._clock())
         answer = self._answer("IF-065", "ReadingRemote", request)
         with self._lock:
-            readings = [{"meterID": m, "cumulativeRegisterReading": f"{self._rng.randrange(100000, 999999)}.{self._rng.randrange(1000):03d}",
+            readings = [{"meterID": m,
+                         "cumulativeRegisterReading": f"{self._rng.randrange(100000, 999999)}."
+                                                      f"{self._rng.randrange(1000):03d}",
                          "cumulativeRegisterReadingDateTime": moment} for m in meters]
         answer["payload"]["CustomBlock"] = {"B076List": readings}
         self.send("IF-065", answer, answer=True)

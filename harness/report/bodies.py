@@ -243,7 +243,8 @@ def show_headers(headers: Any, marks: Iterable[str] = ()) -> list[tuple[str, str
     The signature certificate is named by its subject and fingerprint instead of 1,700 characters of
     base64; other long values keep their start and say how long they were.
     """
-    wanted = {m.split(":", 1)[1].strip().lower() for m in marks if isinstance(m, str) and m.lower().startswith("header:")}
+    wanted = {m.split(":", 1)[1].strip().lower() for m in marks
+              if isinstance(m, str) and m.lower().startswith("header:")}
     out = []
     for pair in headers if isinstance(headers, (list, tuple)) else ():
         if not isinstance(pair, (list, tuple)) or len(pair) != 2:

@@ -181,7 +181,8 @@ def report_context(summary: Mapping[str, Any], records: Sequence[Mapping[str, An
         })
 
     def failed_rules(rid: str) -> list[str]:
-        return list(dict.fromkeys(str(c.get("rule")) for c in checks_by_req.get(rid, []) if c.get("passed") is not True))
+        return list(dict.fromkeys(str(c.get("rule")) for c in checks_by_req.get(rid, [])
+                                  if c.get("passed") is not True))
 
     def first_where(cause: Any) -> dict[str, Any] | None:
         if cause.first is None or cause.first_requirement is None:
@@ -244,7 +245,8 @@ def _message(record: Mapping[str, Any], scope: Scope, bodies: Bodies, found: Map
     prefix = f"m{seq}"
     item["request_headers"] = show_headers((record.get("request") or {}).get("headers"), found.get("headers", ()))
     item["response_headers"] = show_headers((response or {}).get("headers"), ())
-    item["request_body"] = show_body(bodies.get(record, "request"), found.get("request", ()), anchor=f"{prefix}-request")
+    item["request_body"] = show_body(bodies.get(record, "request"), found.get("request", ()),
+                                     anchor=f"{prefix}-request")
     item["response_body"] = (show_body(bodies.get(record, "response"), found.get("response", ()),
                                        anchor=f"{prefix}-response") if response else None)
     return item

@@ -65,13 +65,15 @@ class DemoPKI:
         return Anchors(trust=(self.ca,), signers=tuple(self.signer(r) for r in roles or ROLES))
 
     def keep_anchor(self, result: RunResult) -> Path:
-        """The CA certificate written beside `result`'s bundle as `<run-id>.ca.pem` (public: no key leaves the scratch folder)."""
+        """The CA certificate written beside `result`'s bundle as `<run-id>.ca.pem` (public: no key leaves the
+        scratch folder)."""
         path = result.zip_path.parent / f"{result.run_id}.ca.pem"
         path.write_bytes(self.ca.public_bytes(Encoding.PEM))
         return path
 
     def verify_command(self, result: RunResult, role: str) -> str:
-        """The complete `dipcert verify` command for `result`'s bundle: its trust anchor kept beside it, its signer pinned."""
+        """The complete `dipcert verify` command for `result`'s bundle: its trust anchor kept beside it, its
+        signer pinned."""
         return shlex.join(["dipcert", "verify", str(result.zip_path), "--trust", str(self.keep_anchor(result)),
                            "--signer", self.signer(role)])
 

@@ -93,7 +93,8 @@ def public_identity(connection: DipConnection) -> dict[str, Any]:
         with connection.client() as client:
             response = client.get(connection.base_url + "/dipcert/v1/dip")
     except httpx.HTTPError as exc:
-        raise DipUnavailable(f"the DIP at {connection.base_url} cannot be reached ({type(exc).__name__}: {exc})") from None
+        raise DipUnavailable(f"the DIP at {connection.base_url} cannot be reached "
+                             f"({type(exc).__name__}: {exc})") from None
     if response.status_code != 200:
         raise DipUnavailable(f"{connection.base_url}/dipcert/v1/dip answered HTTP {response.status_code}: not a "
                              f"dipcert DIP (or an older one)")

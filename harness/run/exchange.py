@@ -171,7 +171,8 @@ class _Run:
     def _vacuous(self) -> None:
         """An exchange never passes while the party under test performed none of its own steps."""
         role = getattr(self.host, "role", None)
-        own = [(s, o) for s, o in zip(self.exchange.steps, self.result.steps) if s.sender == role and s.expect != "nothing"]
+        own = [(s, o) for s, o in zip(self.exchange.steps, self.result.steps)
+               if s.sender == role and s.expect != "nothing"]
         if not self.result.passed or not own or any(o.status in ("pass", "fail") for _, o in own):
             return
         names = ", ".join(f"{s.name} ({s.label})" for s, _ in own)
@@ -354,7 +355,8 @@ class _Run:
         if step.rule == "exchange.after-stop" and self.stop is None:
             return []  # no stop was accepted: nothing to hold the partner to
         mpan = self.mpans[step.mpan]
-        args: dict[str, Any] = {"rule": step.rule or "exchange.reject", "mpan": mpan, "sender": self._sender_id(step.sender),
+        args: dict[str, Any] = {
+                "rule": step.rule or "exchange.reject", "mpan": mpan, "sender": self._sender_id(step.sender),
                 "interface": step.interface, "event": step.event, "stop": _iso(self.stop),
                 "why": ("which the MDR was never started for (an IF-063 came before any IF-061)"
                         if step.rule == "exchange.unstarted" else "for which the MDR accepted no start"),

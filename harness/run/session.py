@@ -223,7 +223,8 @@ class CertificationRun:
             from harness.dip.provision import partner_webhooks
 
             self._recorder.event("partner", partner_kind="real", role=partner.role, dip_id=partner.dip_id,
-                                 webhooks={i: w.callback_url for i, w in sorted(partner_webhooks(self.profile).items())},
+                                 webhooks={i: w.callback_url
+                                           for i, w in sorted(partner_webhooks(self.profile).items())},
                                  trigger=partner.trigger.to_dict() if partner.trigger is not None else None)
         self.ctx = RunContext(self.profile, hub=self._hub, recorder=self._recorder, pack=pack,
                               partner_reference=partner_ref, catalogue=self.catalogue, timeout=self.o.timeout,
