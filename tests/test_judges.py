@@ -114,7 +114,8 @@ def test_a_must_reject_sample_passes_with_its_code_in_the_reply_or_in_a_status_m
             "transaction_id": tx, "party": MDR.dip_id}
     assert judged("consume.recipient-rejection", [delivery(1, items, 201, reply(items, "RCP1061"))], args)[0]
     accepted = delivery(1, items, 201, reply(items))
-    assert judged("consume.recipient-rejection", [accepted], args) == (False, frozenset({"consume.recipient-rejection"}))
+    assert judged("consume.recipient-rejection", [accepted], args) == \
+        (False, frozenset({"consume.recipient-rejection"}))
     status = record(2, "inbound", endpoint="statusmessage", status=201, caller=MDR.dip_id,
                     request=[response_entry("RCP1061", transaction_id=tx, sender_id=MDR.dip_id)])
     assert judged("consume.recipient-rejection", [accepted, status], args) == (True, frozenset())
