@@ -98,12 +98,14 @@ def build(out: Path, messages: int, ca, identity) -> Bundle:
            "profile": profile.to_public_dict(), "profile_digest": profile.digest(),
            "schema_pack": {"name": pack.name, "version": pack.version, "fingerprint": pack.fingerprint},
            "signer_certificate_sha256": signer,
-           "signer_certificate_subject": identity.certificate.subject.rfc4514_string(), "attestation": attestation, "harness_version": __version__}
+           "signer_certificate_subject": identity.certificate.subject.rfc4514_string(), "attestation": attestation,
+           "harness_version": __version__}
     folder = out / run_id
     shutil.rmtree(folder, ignore_errors=True)  # --keep: a second bench run writes afresh
     recorder = Recorder(folder, secrets=[API_KEY], run=run)
     recorder.event("plan", requirements=plan, profile_digest=profile.digest(), profile=profile.to_public_dict())
-    produce = {r["interface"]: r["id"] for r in plan if r.get("kind") == "produce" and r.get("interface") and r.get("enabled", True)}
+    produce = {r["interface"]: r["id"] for r in plan
+               if r.get("kind") == "produce" and r.get("interface") and r.get("enabled", True)}
     pending: dict[str, list[int]] = {}
     bodies = itertools.cycle(sample_bodies())
     for _ in range(messages):
@@ -196,7 +198,8 @@ def main() -> None:
                 spent, rss, code, state = measure(path, bundle.ca_file, bundle.signer)
                 goal = TIME_GOAL.get(count)
                 ok = code == 0 and (goal is None or spent < goal) and rss < RSS_GOAL_MB
-                table.add_row(f"{count:,}", form, f"{members:,}", f"{spent:.2f}", "-" if goal is None else f"< {goal:g}",
+                table.add_row(f"{count:,}", form, f"{members:,}", f"{spent:.2f}",
+                              "-" if goal is None else f"< {goal:g}",
                               f"{rss:.0f}", f"< {RSS_GOAL_MB:g}",
                               f"{'[green]met[/]' if ok else '[red]NOT met[/]'}: exit {code}, {state}")
                 console.print(f"  {count:,} {form}: {spent:.2f} s, {rss:.0f} MB, exit {code}, {state}")

@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from types import ModuleType
 
 from harness import __version__
 from harness.core.errors import DipcertError, Terminated
@@ -48,14 +49,14 @@ def _available() -> dict[str, tuple[str, str]]:
     return found
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
     parser = argparse.ArgumentParser(
         prog="dipcert",
         description="Certification harness for the extended MDR/SDS flows on Elexon's DIP.",
     )
     parser.add_argument("--version", action="version", version=f"dipcert {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    modules: dict[str, object] = {}
+    modules: dict[str, ModuleType] = {}
     for name, (module_name, help_text) in _available().items():
         module = importlib.import_module(module_name)
         command_parser = sub.add_parser(name, help=help_text, description=getattr(module, "HELP", help_text))

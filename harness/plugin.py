@@ -167,7 +167,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     for item in session.items:
         callspec = getattr(item, "callspec", None)
         req = callspec.params.get("requirement") if callspec is not None else None
-        if getattr(req, "enabled", False):
+        if req is not None and getattr(req, "enabled", False):
             ids.append(req.id)
     session.config.stash[_SELECTED_KEY] = ids
 

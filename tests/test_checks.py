@@ -131,7 +131,8 @@ def test_sur_rules_skip_a_reference_they_cannot_parse() -> None:
 
 @pytest.mark.parametrize("junk", [
     None, [], "text", {"payload": 1}, {"payload": {"CommonBlock": [], "CustomBlock": None}},
-    {"payload": {"CommonBlock": {"M0": {"MPANCore": 5, "GSPGroupID": None}, "S0": 1, "S1": {"senderUniqueReference": 3}},
+    {"payload": {"CommonBlock": {"M0": {"MPANCore": 5, "GSPGroupID": None}, "S0": 1,
+                                 "S1": {"senderUniqueReference": 3}},
                  "CustomBlock": {"B941List": [1, {"MDRConsumptionPeriods": "x"},
                                               {"settlementDay": {"settlementDayDate": 5},
                                                "MDRConsumptionPeriods": [None, {"sp": 3}]},

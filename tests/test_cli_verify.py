@@ -23,8 +23,8 @@ def bundles(tmp_path_factory):
     """A ready bundle and a failing one (fault 47-periods), made once for the module."""
     pki = make_pki(tmp_path_factory.mktemp("pki"))
     out = tmp_path_factory.mktemp("bundles")
-    return {"ready": run_party("MDR", pki, out, timeout=2.0), "failed": run_party("MDR", pki, out, faults=["47-periods"],
-                                                                                    timeout=1.0), "pki": pki}
+    return {"ready": run_party("MDR", pki, out, timeout=2.0),
+            "failed": run_party("MDR", pki, out, faults=["47-periods"], timeout=1.0), "pki": pki}
 
 
 def _copy(result, tmp_path: Path) -> Path:
@@ -91,7 +91,8 @@ def test_a_quietly_dropped_requirement_is_caught_by_the_plan_check(bundles, tmp_
     lines = (folder / "evidence.jsonl").read_bytes().splitlines()
     records = [json.loads(line) for line in lines]
     plan = next(r for r in records if r.get("event") == "plan")
-    plan["data"]["requirements"] = [r for r in plan["data"]["requirements"] if r["id"] != "MDR-5.2a/IF-024/consume/SN-Vacant"]
+    plan["data"]["requirements"] = [r for r in plan["data"]["requirements"]
+                                    if r["id"] != "MDR-5.2a/IF-024/consume/SN-Vacant"]
     prev = records[0]["prev"]
     out = []
     for record in records:  # a forger re-chains the whole log

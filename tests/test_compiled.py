@@ -91,7 +91,8 @@ def test_the_compiled_formats_patterns_and_integers_are_the_dialects() -> None:
     assert check.verdict({"when": "2024-03-21T19:05:00+00:00", "day": "2024-02-29", "code": "123", "count": 30,
                           "amount": 30.0, "fixed": {"type": "integer"}}) is True
     assert check.verdict({"count": None}) is True
-    for bad in ({"count": 30.0}, {"count": 1e3}, {"fixed": {"type": "integer", "dipcert-integer": True}},{"when": "x" * 25}, {"when": "2024-02-30T10:00:00+00:00"}, {"day": "2023-02-29"},
+    for bad in ({"count": 30.0}, {"count": 1e3}, {"fixed": {"type": "integer", "dipcert-integer": True}},
+                {"when": "x" * 25}, {"when": "2024-02-30T10:00:00+00:00"}, {"day": "2023-02-29"},
                 {"code": "123\n"}, {"code": "١٢٣"}):
         assert check.verdict(bad) is False, bad
 

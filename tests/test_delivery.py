@@ -284,7 +284,8 @@ def test_standard_response_parsing_and_code_table(tmp_path):
     assert parse_code("MSG1001 -Schema Failure") == "MSG1001" and parse_code("fine") is None
     assert load_code_table().message("MSG1006") == "MSG1006 - Sender Unique Reference Duplicated"
     cases = {b"<html>": "response.json", b"[]": "response.shape",
-             json.dumps({"messageArray": [{"message": "ok"}], "timestamp": "2025-01-01T00:00:00+00:00"}): "response.code"}
+             json.dumps({"messageArray": [{"message": "ok"}], "timestamp": "2025-01-01T00:00:00+00:00"}):
+             "response.code"}
     for raw, rule in cases.items():
         parsed = parse_standard_response(raw)
         assert not parsed.ok and rule in {f.rule for f in parsed.findings}

@@ -148,7 +148,8 @@ def test_redelivery_after_a_5xx_sends_the_same_batch_again(setup, pki):
     first, second = seen(hook, 2)
     assert first.body == second.body and answer["statuses"] == [503, 201] and answer["outcome"] == "accepted"
     attempts = [r for r in records(mdr, sid)["records"] if r["kind"] == "delivery"]
-    assert [(r["status"], r["outcome"], r["final"]) for r in attempts] == [(503, "retryable", False), (201, "accepted", True)]
+    assert [(r["status"], r["outcome"], r["final"]) for r in attempts] == [(503, "retryable", False),
+                                                                           (201, "accepted", True)]
     assert len({r["delivery_id"] for r in attempts}) == 1 and answer["records"] == [r["seq"] for r in attempts]
     hook.answers[:] = [503]
     plain = probe(mdr, sid, "plain")  # a plain probe never redelivers

@@ -103,7 +103,8 @@ def test_a_killed_hub_restarts_with_nothing_lost(tmp_path, pki):
         assert first.base_url.startswith("https://127.0.0.1:")
         with api_at(first.base_url, pki["MDR"], keys_for(MDR.dip_id)[0], tls) as mdr:
             pem = pki["SDS"].certificate.public_bytes(serialization.Encoding.PEM).decode()
-            opened = open_session(mdr, [{"role": "SDS", "mpid": SDS.mpid, "dip_id": SDS.dip_id, "certificate_pem": pem}])
+            opened = open_session(mdr, [{"role": "SDS", "mpid": SDS.mpid, "dip_id": SDS.dip_id,
+                                         "certificate_pem": pem}])
             sid, cp_key = opened["session"], opened["counterparties"][0]["api_keys"][0]
             message = sample(seed=11)
             with api_at(first.base_url, pki["SDS"], cp_key, tls) as sds:

@@ -16,12 +16,14 @@ TYPE = "application/vnd.dipcert.test+json"
 @pytest.fixture(scope="module")
 def identities():
     ca = make_ca("dsse test CA", key=cached_key("dsse-ca"))
-    return ca.issue("signer", key=cached_key("dsse-a")).identity(), ca.issue("other", key=cached_key("dsse-b")).identity()
+    return (ca.issue("signer", key=cached_key("dsse-a")).identity(),
+            ca.issue("other", key=cached_key("dsse-b")).identity())
 
 
 def test_pae_matches_the_specification_vector():
     # protocol.md, "Test Vectors"
-    assert pae("http://example.com/HelloWorld", b"hello world") == b"DSSEv1 29 http://example.com/HelloWorld 11 hello world"
+    assert pae("http://example.com/HelloWorld", b"hello world") == \
+        b"DSSEv1 29 http://example.com/HelloWorld 11 hello world"
 
 
 def test_round_trip_returns_the_exact_payload_and_the_signer(identities):
@@ -53,9 +55,11 @@ def test_a_changed_payload_or_type_or_another_signer_is_refused(identities):
         verify_envelope(forged, [me.certificate], payload_type=TYPE)
 
 
-@pytest.mark.parametrize("envelope", [None, [], {"payloadType": TYPE}, {"payloadType": TYPE, "payload": "!!", "signatures": [{"sig": "AA=="}]},
+@pytest.mark.parametrize("envelope", [None, [], {"payloadType": TYPE},
+                                      {"payloadType": TYPE, "payload": "!!", "signatures": [{"sig": "AA=="}]},
                                       {"payloadType": TYPE, "payload": "e30=", "signatures": []},
-                                      {"payloadType": TYPE, "payload": "e30=", "signatures": [1, {"sig": 3}, {"sig": "%%"}]}])
+                                      {"payloadType": TYPE, "payload": "e30=",
+                                       "signatures": [1, {"sig": 3}, {"sig": "%%"}]}])
 def test_malformed_envelopes_are_one_line_errors(envelope, identities):
     me, _ = identities
     with pytest.raises(EnvelopeError) as info:

@@ -128,7 +128,8 @@ def _steps(result: dict, *, bare: bool = False) -> list[tuple[str, str, list[str
     def name(text: str) -> str:
         return text.split(" ", 1)[1] if bare and text.startswith("#") else text
 
-    return [(name(s["name"]), s["status"], (sorted if bare else list)(name(a["name"]) for a in s.get("attachments", [])))
+    return [(name(s["name"]), s["status"],
+             (sorted if bare else list)(name(a["name"]) for a in s.get("attachments", [])))
             for s in result.get("steps", [])]
 
 

@@ -162,7 +162,8 @@ expect = "request"
 
 
 @pytest.mark.parametrize("text, message", [
-    ("title = 't'\n[[step]]\nname = 'a'\ninterface = 'IF-099'\nexpect = 'request'\n", "step[0]: key 'interface'/'event'"),
+    ("title = 't'\n[[step]]\nname = 'a'\ninterface = 'IF-099'\nexpect = 'request'\n",
+     "step[0]: key 'interface'/'event'"),
     (GOOD + "[[step]]\nname = 'x'\ninterface = 'IF-062'\nexpect = 'maybe'\n", "step[1]: key 'expect' should be one of"),
     (GOOD + "[[step]]\nname = 'x'\ninterface = 'IF-062'\nsender = 'SDS'\nexpect = 'accepted'\n",
      "step[1]: key 'sender' is 'SDS' but the catalogue says IF-062/MDRStartResponse is sent by MDR"),
@@ -415,7 +416,8 @@ def test_spontaneous_consumption_is_waited_for_within_its_window(make_host, exch
         assert result, [str(f) for f in result.findings]
     else:
         [finding] = result.findings
-        assert finding.rule == "exchange.timeout" and "unprompted" in finding.message and "within 0.5 s" in finding.message
+        assert finding.rule == "exchange.timeout" and "unprompted" in finding.message \
+            and "within 0.5 s" in finding.message
 
 
 def test_an_exchange_the_party_took_no_part_in_never_passes(make_host, exchanges):

@@ -114,7 +114,8 @@ def test_a_must_reject_sample_passes_with_its_code_in_the_reply_or_in_a_status_m
             "transaction_id": tx, "party": MDR.dip_id}
     assert judged("consume.recipient-rejection", [delivery(1, items, 201, reply(items, "RCP1061"))], args)[0]
     accepted = delivery(1, items, 201, reply(items))
-    assert judged("consume.recipient-rejection", [accepted], args) == (False, frozenset({"consume.recipient-rejection"}))
+    assert judged("consume.recipient-rejection", [accepted], args) == \
+        (False, frozenset({"consume.recipient-rejection"}))
     status = record(2, "inbound", endpoint="statusmessage", status=201, caller=MDR.dip_id,
                     request=[response_entry("RCP1061", transaction_id=tx, sender_id=MDR.dip_id)])
     assert judged("consume.recipient-rejection", [accepted, status], args) == (True, frozenset())
@@ -161,6 +162,29 @@ def test_an_accepted_submission_is_judged_against_the_profiles_identity():
            "message": "bad", "severity": "error"}
     assert judged("produce.submission", [submission(1, [good], findings=[hub])], args) == \
         (False, frozenset({"mpan.check-digit"}))
+
+
+def test_produce_findings_are_strings_the_evidence_record_schema_accepts(tmp_path):
+    """A missing sender role or a wrong recipient list was once put into the finding as the raw value (None, a
+    list): the check record then broke evidence-record.schema.json and verify refused the whole bundle."""
+    from harness.evidence.recorder import Recorder
+    from harness.evidence.safejson import RECORD_SCHEMA, read_records, shape_errors
+
+    bad = FACTORY.message("IF-062", None, sender=MDR, recipients=[SDS.dip_id])
+    del bad["payload"]["CommonBlock"]["S1"]["senderRoleID"]
+    bad["payload"]["CommonBlock"]["A0"]["primaryRecipients"] = ["1450009999"]
+    args = {"message": {"seq": 1, "index": 0}, "identity": IDENTITY, "today": TODAY}
+    found = apply("produce.submission", RecordSet([submission(1, [bad])]), args)
+    rules = {f.rule for f in found}
+    assert {"produce.sender-role", "produce.recipient"} <= rules
+    recipient = next(f for f in found if f.rule == "produce.recipient")
+    assert (recipient.expected, recipient.actual) == (repr([SDS.dip_id]), "['1450009999']")
+    assert next(f for f in found if f.rule == "produce.sender-role").actual == "None"
+    recorder = Recorder(tmp_path)
+    recorder.check("MDR-5.2b/IF-062/produce", "produce.submission", False, found)
+    recorder.close()
+    records = read_records(tmp_path / "evidence.jsonl", "evidence.jsonl")  # refuses a misshapen record
+    assert [list(shape_errors(r, RECORD_SCHEMA)) for r in records] == [[] for _ in records]
 
 
 def test_an_absent_or_rejected_record_is_never_an_accepted_message():

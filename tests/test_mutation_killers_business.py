@@ -255,7 +255,8 @@ def test_period_duration(factory, start, value, bad):
 
 
 @pytest.mark.parametrize("value, bad", [("0.450", False), ("-123456789.000", False), ("1234567890.000", True),
-                                        ("1.5", True), ("1.5000", True), ("1.500\n", True), ("\u0661.500", True), (1.5, True),
+                                        ("1.5", True), ("1.5000", True), ("1.500\n", True), ("\u0661.500", True),
+                                        (1.5, True),
                                         ("", True), (".500", True)])
 def test_period_quantities(factory, start, value, bad):
     item = consumption(factory, start, date(2025, 3, 10), 2)

@@ -265,7 +265,8 @@ def test_a_summary_may_not_claim_a_higher_grade_than_the_run_start_supports(tmp_
             assert shown == [], claimed
         else:
             assert shown == [("summary.grade", "summary.json/grade/level", supported, claimed,
-                              f"summary.json claims evidence grade {claimed!r}; the evidence (and the DIP's transcript) supports only "
+                              f"summary.json claims evidence grade {claimed!r}; the evidence (and the DIP's "
+                              f"transcript) supports only "
                               f"{supported!r}", "error", {})], claimed
 
 

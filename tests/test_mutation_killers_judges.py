@@ -486,8 +486,8 @@ def test_identity_findings_compare_with_the_profile():
                 "senderRoleID should be the party's role MDR"),
         Finding("produce.sender-dip-id", "/2/payload/CommonBlock/S1/senderDIPID", MDR.dip_id, "1999999999",
                 "senderDIPID should be the party's DIP ID from the profile"),
-        Finding("produce.recipient", "/2/payload/CommonBlock/A0/primaryRecipients", [SDS.dip_id],
-                ["1888888888"], f"A0.primaryRecipients should address the nominated SDS {SDS.dip_id}")]
+        Finding("produce.recipient", "/2/payload/CommonBlock/A0/primaryRecipients", repr([SDS.dip_id]),
+                "['1888888888']", f"A0.primaryRecipients should address the nominated SDS {SDS.dip_id}")]
     item["payload"]["CommonBlock"]["A0"]["primaryRecipients"] = "not a list"
     assert produce_judge.identity_findings(item, IDENTITY)[-1].rule == "produce.recipient"
     # the whole judge, as the run records it: the same findings on the accepted submission

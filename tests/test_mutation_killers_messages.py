@@ -268,7 +268,8 @@ def test_periods_sequence_reports_each_day_once_and_skips_what_it_cannot_read() 
     unreadable = periods_of(date(2024, 6, 29))
     unreadable[0]["sp"] = "soon"  # the schema's finding; the next period is still judged
     unreadable[1]["sp"] = "2024-06-29T00:30:00+00:00"
-    days = [_day(periods_of(date(2024, 6, 28)), "not a date"), _day(broken), _day(unreadable, "2024-06-29T00:00:00+00:00")]
+    days = [_day(periods_of(date(2024, 6, 28)), "not a date"), _day(broken),
+            _day(unreadable, "2024-06-29T00:00:00+00:00")]
     found = checks.check_periods_sequence(message(days=days), 0)
     assert [f.path for f in found] == ["/0/payload/CustomBlock/B941List/1/MDRConsumptionPeriods/5/sp",
                                        "/0/payload/CustomBlock/B941List/2/MDRConsumptionPeriods/1/sp"]
@@ -278,10 +279,12 @@ def test_periods_sequence_reports_each_day_once_and_skips_what_it_cannot_read() 
 def test_periods_utc_findings() -> None:
     periods = periods_of(date(2024, 6, 30))
     periods[3]["sp"] = "2024-06-30T03:00:00+01:00"
-    days = [_day(periods_of(date(2024, 6, 29)), "2024-06-29T00:00:00+00:00"), _day(periods, "2024-06-30T01:00:00+01:00")]
+    days = [_day(periods_of(date(2024, 6, 29)), "2024-06-29T00:00:00+00:00"),
+            _day(periods, "2024-06-30T01:00:00+01:00")]
     assert checks.check_periods_utc(message(days=days), 3) == [
         Finding("periods.utc", "/3/payload/CustomBlock/B941List/1/settlementDay/settlementDayDate", "offset +00:00",
-                "2024-06-30T01:00:00+01:00", "settlementDayDate 2024-06-30T01:00:00+01:00 is not given in UTC (+00:00)"),
+                "2024-06-30T01:00:00+01:00",
+                "settlementDayDate 2024-06-30T01:00:00+01:00 is not given in UTC (+00:00)"),
         Finding("periods.utc", "/3/payload/CustomBlock/B941List/1/MDRConsumptionPeriods/3/sp", "offset +00:00",
                 "2024-06-30T03:00:00+01:00", "period end 2024-06-30T03:00:00+01:00 is not given in UTC (+00:00)")]
     periods[9]["sp"] = "2024-06-30T05:30:00+01:00"

@@ -117,7 +117,8 @@ def test_a_repeated_x_dip_header_fails_even_when_the_first_copy_is_good(ca, name
     leaf = ca.issue("twice", key=certs.cached_key("test-leaf"), not_before=SINCE)
     signed = sign_request("POST", URL, BODY, leaf.identity(), now=NOW)
     pairs = list(signed.items()) + [(name.lower(), signed[name])]  # the same value again
-    headers = {"pairs": lambda: pairs, "werkzeug": lambda: Headers(pairs), "httpx": lambda: httpx.Headers(pairs)}[kind]()
+    headers = {"pairs": lambda: pairs, "werkzeug": lambda: Headers(pairs),
+               "httpx": lambda: httpx.Headers(pairs)}[kind]()
     found = verify(headers, trust=[ca.cert])
     assert found[0] == Finding("signature.duplicate-header", f"header:{name}", f"one {name} header", "2 headers",
                                f"{name} is sent 2 times; send each X-DIP-* header once")
@@ -134,7 +135,8 @@ def test_the_first_copy_is_the_one_checked(ca):
     assert [f.rule for f in verify(good_first)] == ["signature.duplicate-header"]
     assert [f.rule for f in verify(bad_first)] == ["signature.duplicate-header", "signature.hash", "signature.invalid"]
     assert header_lookup(good_first)[CONTENT_HASH.lower()] == signed[CONTENT_HASH]
-    assert repeated_headers(good_first + [("X-Other", "1"), ("x-other", "2")]) == {CONTENT_HASH.lower(): 2, "x-other": 2}
+    assert repeated_headers(good_first + [("X-Other", "1"), ("x-other", "2")]) == \
+        {CONTENT_HASH.lower(): 2, "x-other": 2}
     assert repeated_headers(signed) == {}
 
 

@@ -86,7 +86,8 @@ def test_specific_mutations_do_what_they_say() -> None:
     days = mutate(item, "201-days").item["payload"]["CustomBlock"]["B941List"]
     assert len(days) == 201 and len(days[-1]["MDRConsumptionPeriods"]) == 48
     assert len(mutate(item, "49-periods").item["payload"]["CustomBlock"]["B941List"][0]["MDRConsumptionPeriods"]) == 49
-    assert len(mutate(item, "periods.count").item["payload"]["CustomBlock"]["B941List"][0]["MDRConsumptionPeriods"]) == 47
+    periods = mutate(item, "periods.count").item["payload"]["CustomBlock"]["B941List"][0]["MDRConsumptionPeriods"]
+    assert len(periods) == 47
     sp = mutate(item, "periods.utc").item["payload"]["CustomBlock"]["B941List"][0]["MDRConsumptionPeriods"][0]["sp"]
     assert sp.endswith("T01:30:00+01:00")  # the same instant as 00:30 UTC, in another offset
     sur = mutate(item, "sur.role").item["payload"]["CommonBlock"]["S1"]["senderUniqueReference"]

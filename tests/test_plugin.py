@@ -104,7 +104,8 @@ def test_samples_is_not_lent(request):
 
 
 def _collect_scenarios(env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pytest", "scenarios", "--collect-only", "-q", "-p", "no:cacheprovider",
+    return subprocess.run([sys.executable, "-m", "pytest", "scenarios", "--collect-only", "-q",
+                           "-p", "no:cacheprovider",
                            "--dipcert-profile", str(PROFILES / "demo-reference.toml")],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 

@@ -231,7 +231,8 @@ def test_partner(tmp_path: Path, ca) -> None:
 
 
 @pytest.mark.parametrize("interfaces, gaps", [
-    ('IF-061 = "Y"\nIF-063 = "Y"', [("IF-062", "reject, start-and-consume, stop"), ("IF-064", "start-and-consume, stop")]),
+    ('IF-061 = "Y"\nIF-063 = "Y"',
+     [("IF-062", "reject, start-and-consume, stop"), ("IF-064", "start-and-consume, stop")]),
     ('IF-061 = "Y"\nIF-062 = "Y"', [("IF-064", "start-and-consume, stop")]),
     ('IF-065 = "Y"', [("IF-064", "on-demand-reads")]),
     ('IF-061 = "Y"\nIF-062 = "Y"\nIF-064 = "Y"\nIF-065 = "Y"', []),

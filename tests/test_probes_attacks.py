@@ -59,3 +59,10 @@ def test_an_unknown_attack_is_named() -> None:
         probes.parse({"kind": "replayed-nonce", "interface": "IF-061", "recipient": "1", "messages": [{}]})
     assert probes.parse({"kind": "stale-date", "interface": "IF-061", "recipient": "1",
                          "messages": [{}]}).kind == "stale-signature"
+
+
+@pytest.mark.parametrize("kind", [["plain"], {"plain": 1}])
+def test_a_kind_that_is_not_a_string_is_a_one_line_error_not_a_crash(kind) -> None:
+    """An unhashable kind once reached the alias lookup and raised TypeError (the hub answered 500)."""
+    with pytest.raises(ValueError, match=r"^kind should be one of plain, "):
+        probes.parse({"kind": kind, "interface": "IF-061", "recipient": "1", "messages": [{}]})

@@ -12,8 +12,8 @@ from jsonschema import Draft202012Validator
 
 from harness.core.catalogue import load_catalogue
 from harness.core.errors import ConfigError
-from harness.config.profile import (PATH_KEYS, SECRET_KEYS, Partner, load_profile, normalise_interface_id, parse_profile,
-                             profile_schema)
+from harness.config.profile import (PATH_KEYS, SECRET_KEYS, Partner, load_profile, normalise_interface_id,
+                                     parse_profile, profile_schema)
 from harness.core.paths import schemas_dir
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "profiles"
@@ -107,7 +107,8 @@ def test_exchange_table_sets_how_scheduled_consumption_is_obtained(tmp_path: Pat
 
 @pytest.mark.parametrize("table, message", [
     ('[exchange]\nconsumption = "weekly"\n', "exchange.consumption: expected triggered or spontaneous"),
-    ('[exchange]\nspontaneous_within = 30\n', 'exchange.spontaneous_within: only used with consumption = "spontaneous"'),
+    ('[exchange]\nspontaneous_within = 30\n',
+     'exchange.spontaneous_within: only used with consumption = "spontaneous"'),
     ('[exchange]\nconsumption = "spontaneous"\nspontaneous_within = 0\n', "exchange.spontaneous_within"),
     ('[exchange]\nconsumptoin = "spontaneous"\n', "did you mean 'consumption'"),
 ])
@@ -249,7 +250,8 @@ def test_interface_the_role_does_not_use(tmp_path: Path) -> None:
 
 
 def test_if065_direction_both_for_mdr(tmp_path: Path) -> None:
-    profile = load_profile(write(tmp_path, GOOD.replace('IF-063 = "N"', 'IF-065 = { enabled = "Y", direction = "both" }')))
+    profile = load_profile(write(tmp_path, GOOD.replace('IF-063 = "N"',
+                                                        'IF-065 = { enabled = "Y", direction = "both" }')))
     assert profile.is_enabled("IF-065")
     message = error_of(tmp_path, GOOD.replace('IF-063 = "N"', 'IF-065 = { enabled = "Y", direction = "incoming" }'))
     assert "interfaces.IF-065.direction: IF-065 is both for an MDR" in message

@@ -274,8 +274,8 @@ def test_dipcert_verify_exits_0_for_a_bundle_with_attachments(runs: dict[str, An
 
 
 @pytest.mark.parametrize("flags, table", [
-    (["--dcc-user-role", "MDR", "--operating-model", "4"], {"dcc_user_role": "MDR", "operating_model": 4,
-                                                             "uep_confirmation": "evidence/secas-uep-confirmation.pdf"}),
+    (["--dcc-user-role", "MDR", "--operating-model", "4"],
+     {"dcc_user_role": "MDR", "operating_model": 4, "uep_confirmation": "evidence/secas-uep-confirmation.pdf"}),
     (["--dcc-user-role", "supplier"], {"dcc_user_role": "supplier", "operating_model": 1}),
     ([], None),
 ])

@@ -105,13 +105,15 @@ def records(result) -> list[dict]:
 def _verify(path: Path):
     pack = load_pack(None)
     # Integrity and verdicts only: who signed is test_verify_trust.py's subject (the demo's anchors there).
-    return verify_bundle(path, pack=pack, revalidate=make_revalidator(pack), plan_from_profile=plan_from_recorded_profile,
+    return verify_bundle(path, pack=pack, revalidate=make_revalidator(pack),
+                         plan_from_profile=plan_from_recorded_profile,
                          integrity_only=True)
 
 
 @pytest.fixture(scope="module")
 def with_trigger(pki, tmp_path_factory):
-    return certify(pki, tmp_path_factory.mktemp("real"), timeout=5.0)  # a bound, not a wait: a busy machine answers late
+    # a bound, not a wait: a busy machine answers late
+    return certify(pki, tmp_path_factory.mktemp("real"), timeout=5.0)
 
 
 @pytest.fixture(scope="module")
@@ -275,7 +277,8 @@ def test_partner_webhook_for_an_interface_it_sends_is_an_error(pki):
      "partner.signing_certificate:"),
     (('api_key = { file = "partner-api-key" }', f'api_key = {{ env = "{PARTNER_KEY_ENV}" }}'),
      f"partner.api_key: environment variable {PARTNER_KEY_ENV} is not set"),
-    (("}\n", '}\ntrigger = { kind = "smoke" }\n'), "partner.trigger.kind: expected http, command or manual, got 'smoke'"),
+    (("}\n", '}\ntrigger = { kind = "smoke" }\n'),
+     "partner.trigger.kind: expected http, command or manual, got 'smoke'"),
     (("}\n", '}\ntrigger = { kind = "http" }\n'), "partner.trigger.url: missing key"),
 ])
 def test_partner_profile_mistakes_exit_2_with_one_line(pki, tmp_path, capsys, monkeypatch, edit, message):

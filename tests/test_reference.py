@@ -84,7 +84,8 @@ class RecordingDip:
                                              expected_certificate=ident.certificate)), None)
         with self._cond:
             self._count += 1
-            record = {"path": request.path, "interface": request.path.split("/")[2] if request.path.count("/") >= 2 else "",
+            record = {"path": request.path,
+                      "interface": request.path.split("/")[2] if request.path.count("/") >= 2 else "",
                       "headers": dict(request.headers), "body": body, "data": data, "signer": signer}
             self.posts.append(record)
             self._cond.notify_all()
@@ -466,7 +467,8 @@ def test_mdr_answers_a_start_with_if062_accepted_and_consumption(pki, dip, make_
     assert days[0]["settlementDay"]["settlementDayDate"].startswith(str(date.today() - timedelta(days=2)))
     assert consumption["payload"]["CustomBlock"]["B045"] == {"measurementQuantityID": "AI"}
     assert consumption["payload"]["CommonBlock"]["S1"]["senderCorrelationID"] == "CI-20250101-reference000000001"
-    assert ref.state.mpan(request["payload"]["CommonBlock"]["M0"]["MPANCore"]).started == date.today() - timedelta(days=2)
+    assert ref.state.mpan(request["payload"]["CommonBlock"]["M0"]["MPANCore"]).started == \
+        date.today() - timedelta(days=2)
 
 
 def test_mdr_sends_consumption_only_when_asked(pki, dip, make_ref):
@@ -525,7 +527,8 @@ def stop_and_ask(pki, ref, dip) -> tuple[str, date, dict]:
     stop_day = date.today() - timedelta(days=2)
     stop = request_item("IF-063", mpan=mpan, custom={"B083": {
         "assignedMDRDIPID": MDR.dip_id, "assignedMDRMPID": MDR.mpid,
-        "assignedMDREffectiveToDate": dip_timestamp(datetime(stop_day.year, stop_day.month, stop_day.day, tzinfo=LONDON))}})
+        "assignedMDREffectiveToDate": dip_timestamp(datetime(stop_day.year, stop_day.month, stop_day.day,
+                                                             tzinfo=LONDON))}})
     assert deliver(pki, ref, "IF-063", [stop]).status_code == 201
     handled(ref, stop)
     after = date.today() - timedelta(days=1)
@@ -545,7 +548,8 @@ def test_mdr_stops_consumption_after_if063(pki, dip, make_ref):
     # Asked through the trigger: only days up to the stop date.
     response = httpx.post(ref.trigger_url, json={"interface": "IF-064", "mpan": mpan}, timeout=5)
     assert response.status_code == 200
-    days = [d["settlementDay"]["settlementDayDate"][:10] for d in sent(dip, "IF-064")[-1]["payload"]["CustomBlock"]["B941List"]]
+    days = [d["settlementDay"]["settlementDayDate"][:10]
+            for d in sent(dip, "IF-064")[-1]["payload"]["CustomBlock"]["B941List"]]
     assert days == [str(stop_day)]
 
 
@@ -641,7 +645,8 @@ def test_drop_field_fault(pki, dip, make_ref):
 
 def test_wrong_role_fault(pki, dip, make_ref):
     start_mdr(pki, make_ref("MDR", faults=["wrong-role"]), dip)
-    assert {s["payload"]["CommonBlock"]["S1"]["senderRoleID"] for s in sent(dip, "IF-062") + sent(dip, "IF-064")} == {"SUP"}
+    assert {s["payload"]["CommonBlock"]["S1"]["senderRoleID"]
+            for s in sent(dip, "IF-062") + sent(dip, "IF-064")} == {"SUP"}
 
 
 def test_duplicate_reference_fault(pki, dip, make_ref):
@@ -787,7 +792,8 @@ def test_hub_exchange_stop_then_consumption_request_is_declined(pair, hub):
     trigger(sds, interface="IF-063", mpan=mpan, fields={"B083": {"assignedMDREffectiveToDate": dip_timestamp(
         datetime(stop_day.year, stop_day.month, stop_day.day, tzinfo=LONDON))}})
     trigger(sds, interface="IF-065", event="MDRConsumption", mpan=mpan, fields={"B077": {
-        "MDRReferenceDateTime": dip_timestamp(datetime(yesterday.year, yesterday.month, yesterday.day, tzinfo=LONDON))}})
+        "MDRReferenceDateTime": dip_timestamp(datetime(yesterday.year, yesterday.month, yesterday.day,
+                                                       tzinfo=LONDON))}})
     mdr.wait_for(lambda s: s.declined, WAIT)
     assert mdr.state.mpan(mpan).stopped == stop_day
     assert len(mdr.state.sent_for("IF-064")) == 1

@@ -23,7 +23,8 @@ from harness.evidence.revalidate import make_revalidator
 from harness.core.findings import Finding
 from harness.messages.schemapack import load_pack
 from harness.messages.samples import Party, SampleFactory
-from harness.plan.requirements import build_plan, exchange_requirement, plan_to_dicts, preflight_requirement, reuse_requirement
+from harness.plan.requirements import build_plan, exchange_requirement, plan_to_dicts, preflight_requirement, \
+    reuse_requirement
 from harness.config.profile import load_profile
 from harness.report import build_summary, render_reports, terminal_summary
 from harness.report.curl import curl_command, shell_word
@@ -69,7 +70,8 @@ def run_dict(profile: Any, identity: Identity | None = None) -> dict[str, Any]:
             "system": {"name": "AcmeMDR", "version": "4.2.1", "build_id": "sha256:4f1c0ffee0ddba11",
                        "fingerprint": None},
             "profile": profile.to_public_dict(), "profile_digest": profile.digest(), "schema_pack": PACK,
-            "signer_certificate_sha256": certificate_fingerprint(identity.certificate) if identity else None, "dip_certificate_sha256": "sha256:" + "cd" * 32,
+            "signer_certificate_sha256": certificate_fingerprint(identity.certificate) if identity else None,
+            "dip_certificate_sha256": "sha256:" + "cd" * 32,
             "attestation": ATTESTATION, "harness_version": "0.1.0"}
 
 
@@ -124,7 +126,8 @@ def record_full_run(folder: Path, identity: Identity | None = None) -> Path:
         "schema.required", "/0/payload/CommonBlock/S1", "property senderRoleID", "absent",
         "'senderRoleID' is a required property", extra={"seq": bad})], [trig, bad])])
     tou = r.factory.message("IF-065", "MDRTOU", sender=PARTNER, recipients=[ME.dip_id])
-    r.requirement(IF065, [("webhook.accepts-valid", True, [], [r.http("webhook-delivery", IF065, r.factory.egress(tou))])])
+    r.requirement(IF065, [("webhook.accepts-valid", True, [],
+                           [r.http("webhook-delivery", IF065, r.factory.egress(tou))])])
     # start-stop: partner -> DIP -> party, party answers -> DIP -> partner (no interfaces in the plan)
     request = r.factory.message("IF-061", sender=PARTNER, recipients=[ME.dip_id])
     s1 = r.http("hub-inbound", START_STOP, request, url="https://127.0.0.1:7443/dip-channel/IF-061")
@@ -153,7 +156,8 @@ def record_ready_run(folder: Path, identity: Identity | None = None) -> Path:
     r = Run(rec)
     r.requirement("MDR-4.1/preflight/certificates", [("preflight.certificates", True, [], [])])
     start = r.factory.message("IF-061", sender=PARTNER, recipients=[ME.dip_id])
-    r.requirement(IF061, [("webhook.accepts-valid", True, [], [r.http("webhook-delivery", IF061, r.factory.egress(start))])])
+    r.requirement(IF061, [("webhook.accepts-valid", True, [],
+                           [r.http("webhook-delivery", IF061, r.factory.egress(start))])])
     rec.event("reuse", requirement="MDR-5.4/reuse", run_id="20260101T000000Z-DCP-0000000001-ffff",
               manifest_sha256="sha256:" + "ef" * 32, party={"role": "MDR", "dip_id": "0987654321"})
     rec.close()

@@ -295,7 +295,8 @@ def test_hostile_bodies_and_headers_are_escaped(tmp_path: Path) -> None:
     assert show_body(b"not json <b>", []).html == "not json &lt;b&gt;"
     assert show_body(b"[" * 100_000, []).is_json is False  # too deep to walk: shown as text
     huge = show_body(b'{"a": "' + b"x" * 300_000 + b'"}', [])
-    assert huge.shortened and len(huge.html) < 3_000 and "300,009 characters" in huge.html  # the line, indent and key included
+    # the line, indent and key included
+    assert huge.shortened and len(huge.html) < 3_000 and "300,009 characters" in huge.html
     headers = show_headers([["X-DIP-Signature-Certificate", "bm90IGEgY2VydA=="], ["X-Note", "x" * 500],
                             ["X-DIP-Signature", "short"]], ["header:x-dip-signature"])
     assert "not a readable certificate" in headers[0][1] and "500 characters" in headers[1][1]

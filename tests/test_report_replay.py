@@ -46,7 +46,8 @@ def faulty(pki: DemoPKI, tmp_path_factory: pytest.TempPathFactory) -> RunResult:
 @pytest.fixture(scope="module")
 def clean(pki: DemoPKI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunResult, Path]]:
     """A clean reference MDR, certified and left running for the replays; its profile's path."""
-    with demo_party("MDR", pki, tmp_path_factory.mktemp("clean"), interfaces=INTERFACES, timeout=2.0) as (profile, options):
+    with demo_party("MDR", pki, tmp_path_factory.mktemp("clean"), interfaces=INTERFACES,
+                    timeout=2.0) as (profile, options):
         yield run_certification(profile, options), profile.path
 
 
@@ -168,7 +169,8 @@ def test_usage_errors_are_one_line_and_exit_2(clean: tuple[RunResult, Path], cap
     result, profile = clean
     records = _http(result)
     partner = next(r for r in records if r["channel"] == "hub-inbound" and r["context"].get("sender") == "1450000102")
-    submission = next(r for r in records if r["channel"] == "hub-inbound" and r["context"].get("sender") == "1650000101")
+    submission = next(r for r in records
+                      if r["channel"] == "hub-inbound" and r["context"].get("sender") == "1650000101")
     names = {"@partner": f"#{partner['seq']}", "@submission": f"#{submission['seq']}", "@profile": str(profile)}
     code, out, err = _replay(capsys, str(result.zip_path), *[names.get(a, a) for a in argv])
     assert code == 2 and out == "" and err.count("\n") == 1 and message in err, err

@@ -82,7 +82,8 @@ def write_b(pki: DemoPKI, folder: Path, *, interfaces=None, version="1.0.0", rol
     text = (text.replace(me.dip_id, B.dip_id if role == "MDR" else "1450000999")
             .replace(f'mpid = "{me.mpid}"', 'mpid = "MDRZ"' if role == "MDR" else 'mpid = "SDSZ"')
             .replace(f"{role.lower()}-api-key", "b-api-key")
-            .replace(f'"{pki.files[role][0].name}"', f'"{cert.name}"').replace(f'"{pki.files[role][1].name}"', f'"{key.name}"')
+            .replace(f'"{pki.files[role][0].name}"', f'"{cert.name}"')
+            .replace(f'"{pki.files[role][1].name}"', f'"{key.name}"')
             .replace(f'name = "dipcert-reference-{role.lower()}"', 'name = "dipcert-reference-mdr"')
             .replace('version = "1.0.0"', f'version = "{version}"'))
     for name in ("ca-cert.pem",):
@@ -208,7 +209,8 @@ def test_same_system_reuses_a_and_runs_the_partys_own_checks_live(world, a, tmp_
         assert verdicts[rid]["reused_from"]["manifest_sha256"].startswith("sha256:")
     live = [rid for rid, v in verdicts.items() if "/preflight/" in rid or rid.endswith("/smoke")]
     assert {verdicts[rid]["verdict"] for rid in live} <= {"pass", "not-enabled"}
-    assert {rid for rid in live if rid.endswith("/smoke")} >= {f"MDR-5.4/{i}/smoke" for i in ("IF-061", "IF-063", "IF-065")}
+    assert {rid for rid in live if rid.endswith("/smoke")} >= \
+        {f"MDR-5.4/{i}/smoke" for i in ("IF-061", "IF-063", "IF-065")}
     assert verdicts["MDR-5.4/reuse"]["verdict"] == "pass"
     run = json.loads((folder / "evidence.jsonl").read_text().splitlines()[0])["run"]
     assert run["party"]["dip_id"] == B.dip_id and run["system_fingerprint"]["digest"] == \

@@ -202,7 +202,8 @@ def test_same_seed_same_json_and_different_seeds_differ() -> None:
         a = json.dumps(sample_message(event.interface_id, event.name, seed=42))
         assert a == json.dumps(sample_message(event.interface_id, event.name, seed=42))
         assert a != json.dumps(sample_message(event.interface_id, event.name, seed=43))
-    one, two = SampleFactory(5).body("IF-024", "SN-Vacant", count=3), SampleFactory(5).body("IF-024", "SN-Vacant", count=3)
+    one = SampleFactory(5).body("IF-024", "SN-Vacant", count=3)
+    two = SampleFactory(5).body("IF-024", "SN-Vacant", count=3)
     assert one == two
 
 

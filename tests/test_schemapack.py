@@ -486,7 +486,8 @@ def test_envelope_schema_validates_wire_arrays(pack: BundledPack) -> None:
 # -- against Elexon's specification --------------------------------------------------------------
 SPEC_DIR = default_spec_dir()
 _skip_without_spec = pytest.mark.skipif(
-    SPEC_DIR is None, reason="Elexon's specification is not at ../shared/elexon-dip-api (harness.core.paths.default_spec_dir)")
+    SPEC_DIR is None,
+    reason="Elexon's specification is not at ../shared/elexon-dip-api (harness.core.paths.default_spec_dir)")
 
 
 def needs_spec(test: Callable) -> Callable:

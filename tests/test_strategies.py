@@ -76,11 +76,14 @@ CORNERS = {  # (interface, event): {feature name: predicate}, each seen at least
     ("IF-063", None): {"no A0": lambda m: "A0" not in m["payload"]["CommonBlock"]},
     ("IF-061", None): {"no B012": lambda m: "B012" not in m["payload"]["CustomBlock"],
                        "null correlation": lambda m: m["payload"]["CommonBlock"]["S1"]["senderCorrelationID"] is None,
-                       "BST timestamp": lambda m: m["payload"]["CommonBlock"]["S1"]["senderTimestamp"].endswith("+01:00"),
-                       "GMT timestamp": lambda m: m["payload"]["CommonBlock"]["S1"]["senderTimestamp"].endswith("+00:00"),
+                       "BST timestamp":
+                           lambda m: m["payload"]["CommonBlock"]["S1"]["senderTimestamp"].endswith("+01:00"),
+                       "GMT timestamp":
+                           lambda m: m["payload"]["CommonBlock"]["S1"]["senderTimestamp"].endswith("+00:00"),
                        "several meters": lambda m: len(m["payload"]["CustomBlock"].get("B074List", [])) > 1},
     ("IF-064", None): {"3 days": lambda m: len(m["payload"]["CustomBlock"]["B941List"]) == 3,
-                       "reactive export": lambda m: m["payload"]["CustomBlock"]["B045"]["measurementQuantityID"] == "RE",
+                       "reactive export":
+                           lambda m: m["payload"]["CustomBlock"]["B045"]["measurementQuantityID"] == "RE",
                        "estimated period": lambda m: any(p["q"] != "A" for d in m["payload"]["CustomBlock"]["B941List"]
                                                          for p in d["MDRConsumptionPeriods"])},
     ("IF-026", "SSCandProfileClass"): {"null SSC": lambda m: m["payload"]["CustomBlock"]["B032"]["SSC"] is None},

@@ -73,7 +73,8 @@ def pack(request):
     if request.param == "official":
         spec = default_spec_dir()
         if spec is None:
-            pytest.skip("Elexon's specification is not at ../shared/elexon-dip-api (harness.core.paths.default_spec_dir)")
+            pytest.skip("Elexon's specification is not at ../shared/elexon-dip-api "
+                        "(harness.core.paths.default_spec_dir)")
         return load_pack(spec)
     return load_pack()
 
@@ -122,10 +123,12 @@ BROKEN = [
      "/0/payload/CommonBlock/M0/MPANCore"),
     ("too long", "CommonBlock/S1/senderDIPID", "12345678901", False, "schema.maxLength",
      "/0/payload/CommonBlock/S1/senderDIPID"),
-    ("extra property", "CustomBlock/B999", {"x": 1}, False, "schema.additionalProperties", "/0/payload/CustomBlock/B999"),
+    ("extra property", "CustomBlock/B999", {"x": 1}, False, "schema.additionalProperties",
+     "/0/payload/CustomBlock/B999"),
     ("null not nullable", "CommonBlock/S1/senderDIPID", None, False, "schema.type",
      "/0/payload/CommonBlock/S1/senderDIPID"),
-    ("empty nullable string", "CommonBlock/S1/subText", "", False, "schema.minLength", "/0/payload/CommonBlock/S1/subText"),
+    ("empty nullable string", "CommonBlock/S1/subText", "", False, "schema.minLength",
+     "/0/payload/CommonBlock/S1/subText"),
 ]
 
 

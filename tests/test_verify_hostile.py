@@ -157,7 +157,8 @@ CORPUS: dict[str, tuple[str, Edit]] = {
     # evidence.jsonl
     "evidence-deep-line": ("evidence.jsonl", replace_line(3, b"[" * DEEP + b"]" * DEEP)),
     "evidence-deep-object-line": ("evidence.jsonl", replace_line(3, b'{"a":' * DEEP + b"1" + b"}" * DEEP)),
-    "evidence-nested-100": ("evidence.jsonl", record_edit(is_event, lambda r: r.__setitem__("data", {"x": nested(100)}))),
+    "evidence-nested-100": ("evidence.jsonl",
+                            record_edit(is_event, lambda r: r.__setitem__("data", {"x": nested(100)}))),
     "evidence-seq-string": ("evidence.jsonl", record_edit(is_start, setitem("seq", "1"))),
     "evidence-seq-list": ("evidence.jsonl", record_edit(is_check, setitem("seq", [4]))),
     "evidence-kind-int": ("evidence.jsonl", record_edit(is_check, setitem("kind", 5))),
@@ -175,11 +176,13 @@ CORPUS: dict[str, tuple[str, Edit]] = {
     "evidence-plan-assumptions-int": ("evidence.jsonl", record_edit(
         is_plan, lambda r: r["data"]["requirements"][0].__setitem__("assumptions", 7))),
     "evidence-request-list": ("evidence.jsonl", record_edit(is_http, setitem("request", []))),
-    "evidence-headers-string": ("evidence.jsonl", record_edit(is_http, lambda r: r["request"].__setitem__("headers", "x"))),
+    "evidence-headers-string": ("evidence.jsonl",
+                                record_edit(is_http, lambda r: r["request"].__setitem__("headers", "x"))),
     "evidence-header-pair-of-ints": ("evidence.jsonl", record_edit(
         is_http, lambda r: r["request"].__setitem__("headers", [[1, 2]]))),
     "evidence-body-int": ("evidence.jsonl", record_edit(is_http, lambda r: r["request"].__setitem__("body", 5))),
-    "evidence-status-string": ("evidence.jsonl", record_edit(is_http, lambda r: r["response"].__setitem__("status", "200"))),
+    "evidence-status-string": ("evidence.jsonl",
+                               record_edit(is_http, lambda r: r["response"].__setitem__("status", "200"))),
     "evidence-context-list": ("evidence.jsonl", record_edit(is_http, setitem("context", [1]))),
     "evidence-method-list": ("evidence.jsonl", record_edit(is_http, setitem("method", ["POST"]))),
     "evidence-event-data-list": ("evidence.jsonl", record_edit(is_event, setitem("data", [1]))),

@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
         for role in roles:
             label = f"reference {role}" + (f" with {', '.join(faults[role])}" if faults[role] else "")
             console.rule(f"Certifying the {label}")
-            with demo_party(role, pki, args.out, faults=faults[role], timeout=args.timeout, dip=dip) as (profile, options):
+            with demo_party(role, pki, args.out, faults=faults[role], timeout=args.timeout,
+                            dip=dip) as (profile, options):
                 with progress_for(console, certification_plan(profile), label) as view:
                     options.announce = view.announce
                     result = run_certification(profile, options, on_requirement=view.on_requirement,

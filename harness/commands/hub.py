@@ -57,7 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     serve.add_argument("--delivery-timeout", type=float, default=30.0, help="bound of one delivery attempt, seconds")
     serve.add_argument("--duration", dest="serve_duration", metavar="SECONDS", type=float, default=None,
                        help="stop after this many seconds (default: until Ctrl-C or SIGTERM)")
-    client = sub.add_parser("client-cert", help="issue a participant's mTLS client certificate from the DIP's client CA")
+    client = sub.add_parser("client-cert",
+                            help="issue a participant's mTLS client certificate from the DIP's client CA")
     client.add_argument("--identity", type=Path, required=True, help="the DIP identity folder")
     client.add_argument("--name", required=True, help="the certificate's common name (e.g. the party's DIP ID)")
     client.add_argument("--out", type=Path, required=True, help="folder for NAME.crt and NAME.key (0600)")

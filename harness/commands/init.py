@@ -37,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="interfaces to certify: a comma-separated list or 'all' (default all)")
     parser.add_argument("--dcc-user-role", choices=("supplier", "MDR"),
                         help="MHHS-DEL1384: how the smart-meter data is collected: the existing Import/Export "
-                             "Supplier DCC User Roles (supplier) or the MDR DCC User Role (MDR); writes [qualification]")
+                             "Supplier DCC User Roles (supplier) or the MDR DCC User Role (MDR); "
+                             "writes [qualification]")
     parser.add_argument("--operating-model", type=int, choices=(1, 2, 3, 4),
                         help="the guidance appendix's operating model of the MDR function (1-4; with --dcc-user-role)")
     parser.add_argument("--non-interactive", action="store_true", help="never ask; use flags and defaults")
@@ -67,7 +68,8 @@ def parse_interfaces(value: str, known: list[str]) -> list[str]:
     wanted = {normalise_interface_id(part.strip()) for part in value.split(",") if part.strip()}
     unknown = sorted(wanted - set(known))
     if unknown:
-        raise UsageError(f"--interfaces: unknown interface {unknown[0]} (expected 'all' or some of: {', '.join(known)})")
+        raise UsageError(f"--interfaces: unknown interface {unknown[0]} "
+                         f"(expected 'all' or some of: {', '.join(known)})")
     if not wanted:
         raise UsageError("--interfaces: expected 'all' or a comma-separated list such as IF-061,IF-062")
     return [i for i in known if i in wanted]
@@ -174,7 +176,8 @@ def render_profile(answers: dict[str, Any]) -> str:
                      f"({directions} for an {role})")
     lines += ["", "[webhooks]                          # where the DIP delivers your incoming interfaces"]
     if incoming:
-        lines += ["default = \"https://127.0.0.1:8443/dip\"   # used for every incoming interface without its own entry",
+        lines += ["default = \"https://127.0.0.1:8443/dip\"   # used for every incoming interface "
+                  "without its own entry",
                   f"# {incoming[0]} = \"https://127.0.0.1:8443/dip/{incoming[0].lower()}\""]
     else:
         lines += ["# none: no enabled interface is incoming for an " + role]
@@ -195,7 +198,8 @@ def render_profile(answers: dict[str, Any]) -> str:
     if outgoing:
         lines += ["default = { kind = \"http\", url = \"http://127.0.0.1:9100/trigger\" }",
                   f"# {outgoing[0]} = {{ kind = \"command\", command = \"my-cli send {{mpan}}\", timeout = 60 }}",
-                  f"# {outgoing[-1]} = {{ kind = \"manual\", instructions = \"send it from the console\", timeout = 300 }}"]
+                  f"# {outgoing[-1]} = {{ kind = \"manual\", instructions = \"send it from the console\", "
+                  "timeout = 300 }"]
     else:
         lines += ["# none: no enabled interface is outgoing for an " + role]
     lines += [
@@ -226,11 +230,13 @@ def qualification_lines(answers: dict[str, Any]) -> list[str]:
         f"{mark}[qualification]",
         f"{mark}dcc_user_role = {_q(role or 'MDR')}             # supplier (existing IS/ES DCC User Roles) or MDR "
         "(the MDR DCC User Role)",
-        f"{mark}operating_model = {model}                 # guidance appendix: 1-2 Supplier performs MDR, 3 the SDS does, "
+        f"{mark}operating_model = {model}                 # guidance appendix: 1-2 Supplier performs MDR, "
+        "3 the SDS does, "
         "4 the SDS through a third party",
     ]
     if answers["role"] == "SDS":
-        lines.append("# mdr_dip_id = \"0000000000\"         # the MDR DIP ID allocated to you when you perform MDR (A201)")
+        lines.append("# mdr_dip_id = \"0000000000\"         # the MDR DIP ID allocated to you when you perform "
+                     "MDR (A201)")
     if role == "MDR" or not role:
         lines.append(f"{mark}uep_confirmation = \"evidence/secas-uep-confirmation.pdf\"   # SECAS's confirmation of "
                      "the full User Entry Process")

@@ -8,6 +8,11 @@ can see at a glance what certification will ask of its role and what a reviewer 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Collection
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from harness.core.catalogue import Interface
 
 HELP = "Show the interface catalogue: events, sender and receivers, direction for MDR and SDS, R0, assumptions."
 
@@ -18,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--role", type=str.upper, help="only interfaces this role sends or receives (MDR or SDS)")
 
 
-def direction_label(directions: set[str]) -> str:
+def direction_label(directions: Collection[str]) -> str:
     if directions == {"incoming", "outgoing"}:
         return "in + out"
     if directions == {"incoming"}:
@@ -28,7 +33,7 @@ def direction_label(directions: set[str]) -> str:
     return "-"
 
 
-def flows(interface) -> str:  # type: ignore[no-untyped-def]
+def flows(interface: Interface) -> str:
     """`SDS → MDR`; events whose route differs from the rest are named."""
     groups: dict[tuple[str, tuple[str, ...]], list[str]] = {}
     for event in interface.events:

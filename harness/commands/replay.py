@@ -89,11 +89,13 @@ def _print_curl(console, replay) -> int:
     from harness.transport.apikeys import API_KEY_HEADER
 
     # The API key's header is named, its value never printed: curl_command writes it as ${DIP_API_KEY}.
-    headers = [[k, "[redacted sha256:0000000000000000]" if k == API_KEY_HEADER else v] for k, v in replay.headers.items()]
+    headers = [[k, "[redacted sha256:0000000000000000]" if k == API_KEY_HEADER else v]
+               for k, v in replay.headers.items()]
     command = curl_command({"method": replay.method, "url": replay.url, "request": {"headers": headers}}, replay.body)
     needed = variables(command)
     console.print(f"# #{replay.seq} ({replay.channel}, {replay.label}) signed now: the DIP accepts the signature for "
-                  f"a few minutes" + (f"; set {', '.join(needed)} first" if needed else ""), soft_wrap=True, markup=False)
+                  f"a few minutes" + (f"; set {', '.join(needed)} first" if needed else ""),
+                  soft_wrap=True, markup=False)
     for note in replay.notes:
         console.print(f"# {note}", soft_wrap=True, markup=False)
     console.print(command, soft_wrap=True, markup=False)

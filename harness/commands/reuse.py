@@ -5,8 +5,9 @@ Each earlier bundle is verified as `dipcert verify` does, with the same anchors 
 `--signer`, or the explicit `--integrity-only`), and must come from another party; then,
 requirement by requirement, the decision says which rests on which earlier bundle and why, and
 what runs live (always: the party's own preflight and a consume smoke test per enabled incoming
-interface; plus every refused requirement). The decision is signed into the new bundle as reuse.json. The DCP's "unchanged since"
-attestation is `--unchanged-since-attested-by 'Name, Organisation'`; without it nothing is reused.
+interface; plus every refused requirement). The decision is signed into the new bundle as reuse.json.
+The DCP's "unchanged since" attestation is `--unchanged-since-attested-by 'Name, Organisation'`;
+without it nothing is reused.
 Exit 0 ready, 1 not ready, 2 usage error.
 """
 
@@ -14,8 +15,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.commands.verify import add_anchor_arguments  # the same anchors as verify
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from harness.evidence.reuse import ReusePlan
 
 HELP = ("Certify a party on a DCP's or supplier's earlier certification of the same system: verifies the "
         "earlier bundles, decides per requirement what rests on them, runs the rest live. "
@@ -43,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "$DIPCERT_HOME/dip, else ~/.dipcert/dip, shared by every route)")
 
 
-def decision_table(plan: object, console: object) -> None:
+def decision_table(plan: ReusePlan, console: Console) -> None:
     """Requirement, decision, basis or reason: what the reviewer must see before the live part."""
     from rich.markup import escape
     from rich.table import Table
@@ -52,23 +59,23 @@ def decision_table(plan: object, console: object) -> None:
     table.add_column("requirement")
     table.add_column("decision")
     table.add_column("rests on / why live")
-    for d in sorted(plan.decisions.values(), key=lambda d: d.requirement):  # type: ignore[attr-defined]
-        if d.accepted:
+    for d in sorted(plan.decisions.values(), key=lambda d: d.requirement):
+        if d.accepted and d.bundle is not None:  # an accepted decision always names its bundle
             table.add_row(escape(d.requirement), "[blue]reused[/]", escape(f"{d.bundle.label}: {d.why}"))
         else:
             table.add_row(escape(d.requirement), "[yellow]live[/]", escape(d.why))
-    for rid in plan.live:  # type: ignore[attr-defined]
-        if rid not in plan.decisions:  # type: ignore[attr-defined]
+    for rid in plan.live:
+        if rid not in plan.decisions:
             table.add_row(escape(rid), "[green]live[/]", "the party's own (always run live)")
-    console.print(table)  # type: ignore[attr-defined]
-    for b in plan.bundles:  # type: ignore[attr-defined]
+    console.print(table)
+    for b in plan.bundles:
         state = "[green]verifies[/]" if b.sound else "[red]does NOT verify[/]"
-        console.print(f"earlier bundle {escape(str(b.source))}: run {escape(str(b.run_id))} {state}, "  # type: ignore[attr-defined]
+        console.print(f"earlier bundle {escape(str(b.source))}: run {escape(str(b.run_id))} {state}, "
                       f"manifest {b.manifest_sha256}; signer {escape(str(b.origin.subject))} {b.origin.fingerprint}: "
                       f"{escape(b.origin.explanation)}", soft_wrap=True)
-    for f in plan.findings:  # type: ignore[attr-defined]
+    for f in plan.findings:
         colour = "red" if f.severity == "error" else "yellow"
-        console.print(f"[{colour}]{f.severity}[/] {f.rule}: {escape(f.message)}", soft_wrap=True)  # type: ignore[attr-defined]
+        console.print(f"[{colour}]{f.severity}[/] {f.rule}: {escape(f.message)}", soft_wrap=True)
 
 
 def run(args: argparse.Namespace) -> int:

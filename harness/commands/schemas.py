@@ -47,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
     console = make_console()
     console.print(f"[bold]{escape(pack.name)}[/bold] version {escape(pack.version)}")
     console.print(f"fingerprint {pack.fingerprint}", soft_wrap=True)
-    if getattr(pack, "folder", None) is not None:
-        console.print(f"folder {escape(str(pack.folder))}", soft_wrap=True)
+    if (folder := getattr(pack, "folder", None)) is not None:
+        console.print(f"folder {escape(str(folder))}", soft_wrap=True)
     table = Table("interface", "event")
     table.add_column("schema", overflow="fold")  # a location must be read whole, never cut short
     problems: list[str] = []

@@ -31,9 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cert", metavar="PEM", help="signing certificate (with --hub)")
     parser.add_argument("--key", metavar="PEM", help="signing private key (with --hub)")
     parser.add_argument("--key-password-env", metavar="NAME", help="environment variable with the key's password")
-    parser.add_argument("--dip-cert", metavar="PEM", help="the DIP's signing certificate, to verify deliveries (with --hub)")
-    parser.add_argument("--hub-ca", metavar="PEM", help="CA certificate of an https hub's server certificate (with --hub)")
-    parser.add_argument("--client-cert", metavar="PEM", help="client certificate to present to an mTLS hub (with --hub)")
+    parser.add_argument("--dip-cert", metavar="PEM",
+                        help="the DIP's signing certificate, to verify deliveries (with --hub)")
+    parser.add_argument("--hub-ca", metavar="PEM",
+                        help="CA certificate of an https hub's server certificate (with --hub)")
+    parser.add_argument("--client-cert", metavar="PEM",
+                        help="client certificate to present to an mTLS hub (with --hub)")
     parser.add_argument("--client-key", metavar="PEM", help="its private key (with --client-cert)")
     parser.add_argument("--webhook-cert", metavar="PEM", help="serve the webhooks over HTTPS with this certificate")
     parser.add_argument("--webhook-key", metavar="PEM", help="its private key (with --webhook-cert)")
@@ -102,8 +105,10 @@ def run(args: argparse.Namespace) -> int:
                                            port=args.port, seed=args.seed,
                                            served_mpans=set(args.mpan) if args.mpan else None,
                                            verify=args.hub_ca or True,
-                                           client_cert=(args.client_cert, args.client_key) if args.client_cert else None,
-                                           webhook_tls=(args.webhook_cert, args.webhook_key) if args.webhook_cert else None,
+                                           client_cert=((args.client_cert, args.client_key)
+                                                        if args.client_cert else None),
+                                           webhook_tls=((args.webhook_cert, args.webhook_key)
+                                                        if args.webhook_cert else None),
                                            webhook_client_ca=args.webhook_client_ca)
         with participant:
             print(f"reference {role} {party.dip_id} ({party.mpid}) talking to the DIP at {hub_url}")
@@ -141,7 +146,8 @@ def _external(args: argparse.Namespace):
     if missing:
         raise UsageError(f"with --hub, also give {', '.join(missing)}")
     if not args.hub.startswith(("http://127.0.0.1", "https://127.0.0.1", "http://localhost", "https://localhost")):
-        raise UsageError(f"--hub should be a 127.0.0.1 URL (the reference participants are for local testing), got {args.hub!r}")
+        raise UsageError(f"--hub should be a 127.0.0.1 URL (the reference participants are for local testing), "
+                         f"got {args.hub!r}")
     password = _env(args.key_password_env, "key password") if args.key_password_env else None
     identity = SigningIdentity.from_files(args.cert, args.key, password)
     dip_cert = _load_cert(args.dip_cert)
@@ -200,6 +206,7 @@ def _local_hub(args: argparse.Namespace, out: Path, party, partner):
     print(f"local simulated DIP at {hub.base_url} (signing certificate {dip_cert_path})")
     print(f"  your {partner.role} is DIP ID {partner.dip_id} ({partner.mpid}); sign with {partner_cert} / "
           f"{partner_key}; API key {key_fingerprint(partner_keys[0])} "
-          + (f"from ${args.partner_api_key_env}" if args.partner_api_key_env else f"in {out / f'partner-{partner.role.lower()}.apikey'}"))
+          + (f"from ${args.partner_api_key_env}" if args.partner_api_key_env
+             else f"in {out / f'partner-{partner.role.lower()}.apikey'}"))
     print(f"  register your webhooks: POST {hub.base_url}/dip-channel/{{IF}}/pubconfig/{partner.dip_id}")
     return hub, own.identity(), dip.cert, keys, hub.base_url

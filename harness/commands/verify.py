@@ -109,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
     if promotion is not None:
         bad = [f for f in promotion if f.severity == "error"]
         console.print(f"promotion record {escape(str(args.promotion))}: " + (
-            "[green]checked with this bundle[/]" if not bad else f"[red]{len(bad)} error finding(s)[/]"), soft_wrap=True)
+            "[green]checked with this bundle[/]" if not bad else f"[red]{len(bad)} error finding(s)[/]"),
+            soft_wrap=True)
     if not anchors.complete and not anchors.integrity_only:
         console.print(f"to complete the check: dipcert verify {escape(str(args.bundle))} --trust CA.pem --signer "
                       f"sha256:<the certificate the party registered with the DIP>", soft_wrap=True)

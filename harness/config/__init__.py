@@ -1,4 +1,5 @@
-"""What a participant declares and what the harness reads as data: the profile, the system fingerprint, the exchange definitions."""
+"""What a participant declares and what the harness reads as data: the profile, the system
+fingerprint, the exchange definitions."""
 
 # -- public face (what other layers use; tests/test_architecture.py keeps it complete) --
 from harness.config.exchanges import (

@@ -204,13 +204,14 @@ def _parse_step(raw: Any, where: str, catalogue: Catalogue, before: list[Step]) 
     if unknown:
         raise ConfigError(f"{where}: unknown key {unknown[0]!r} (expected: {', '.join(sorted(STEP_KEYS))})")
 
-    def text(key: str, required: bool = True) -> str | None:
+    def text(key: str) -> str:
         value = raw.get(key)
-        if value is None and not required:
-            return None
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(f"{where}: key {key!r} should be a non-empty string")
         return value.strip()
+
+    def optional_text(key: str) -> str | None:
+        return None if raw.get(key) is None else text(key)
 
     def seconds(key: str) -> float | None:
         value = raw.get(key)
@@ -224,10 +225,10 @@ def _parse_step(raw: Any, where: str, catalogue: Catalogue, before: list[Step]) 
     if any(s.name == name for s in before):
         raise ConfigError(f"{where}: key 'name' {name!r} is used by an earlier step")
     try:
-        event = catalogue.event(text("interface"), text("event", required=False))
+        event = catalogue.event(text("interface"), optional_text("event"))
     except DipcertError as exc:
         raise ConfigError(f"{where}: key 'interface'/'event': {exc}") from None
-    sender = text("sender", required=False) or event.sender
+    sender = optional_text("sender") or event.sender
     if sender != event.sender:
         raise ConfigError(f"{where}: key 'sender' is {sender!r} but the catalogue says {event.key} is sent by "
                           f"{event.sender}")
@@ -243,8 +244,8 @@ def _parse_step(raw: Any, where: str, catalogue: Catalogue, before: list[Step]) 
     if fields and expect != "request":
         raise ConfigError(f"{where}: key 'fields' applies to request steps only")
     _check_placeholders(fields, f"{where}: key 'fields'")
-    rule = text("rule", required=False)
-    after = text("after", required=False)
+    rule = optional_text("rule")
+    after = optional_text("after")
     window = seconds("window")
     if expect == "nothing":
         if rule not in NOTHING_RULES:

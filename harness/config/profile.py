@@ -207,7 +207,8 @@ class Policy:
 
 @dataclass(frozen=True)
 class ExchangeSettings:
-    """The `[exchange]` table: how the exchange obtains the MDR's scheduled consumption (see harness.config.exchanges)."""
+    """The `[exchange]` table: how the exchange obtains the MDR's scheduled consumption
+    (see harness.config.exchanges)."""
 
     consumption: str = "triggered"  # or "spontaneous"
     spontaneous_within: float | None = None  # seconds; None: harness.timeout
@@ -294,7 +295,8 @@ class Profile:
     def credential_path(self, name: str) -> Path | None:
         """A credential file path resolved against the profile's folder (None when not set)."""
         if name not in PATH_KEYS:
-            raise ConfigError(f"{self.path}: credentials.{name}: not a path field (expected one of: {', '.join(PATH_KEYS)})")
+            raise ConfigError(f"{self.path}: credentials.{name}: not a path field "
+                              f"(expected one of: {', '.join(PATH_KEYS)})")
         written = getattr(self.credentials, name)
         return None if written is None else (self.base_dir / written).expanduser()
 
@@ -544,13 +546,13 @@ def _explain(error: Any) -> str:
         allowed = list((_deref(error.schema).get("properties") or {}))
         unknown = [k for k in value if k not in allowed]
         bad = unknown[0] if unknown else "?"
-        where = _dotted(parts + [bad])
+        dotted = _dotted(parts + [bad])
         if parts and parts[0] in _KEYED_TABLES and _INTERFACE_KEY.match(str(bad)):
             ifaces = [k for k in allowed if k.startswith("IF-")]
-            return f"{where}: unknown interface {bad} (expected one of: {', '.join(ifaces)})"
+            return f"{dotted}: unknown interface {bad} (expected one of: {', '.join(ifaces)})"
         close = difflib.get_close_matches(str(bad), allowed, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
-        return f"{where}: unknown key ({hint}expected one of: {', '.join(allowed)})"
+        return f"{dotted}: unknown key ({hint}expected one of: {', '.join(allowed)})"
     if kind in ("anyOf", "oneOf") and isinstance(value, dict):
         # the table form of a choice: explain the problem inside the table
         inner = [e for e in error.context
@@ -558,7 +560,8 @@ def _explain(error: Any) -> str:
         if inner:
             return _explain(min(inner, key=lambda e: (len(e.absolute_path), _KEYWORD_ORDER.get(e.validator, 9))))
     if kind in ("anyOf", "oneOf"):
-        return f"{key}: expected {_deref(_schema_at(parts) or {}).get('description', 'a valid value')}, got {_show(value)}"
+        described = _deref(_schema_at(parts) or {}).get('description', 'a valid value')
+        return f"{key}: expected {described}, got {_show(value)}"
     if kind == "type" and error.validator_value == "object":
         return f"{key}: expected a table ({_description(parts)}), got {_show(value)}"
     if kind == "enum" and len(error.validator_value) <= 6:
@@ -609,7 +612,8 @@ def _build(data: dict[str, Any], path: Path, catalogue: Catalogue) -> Profile:
         enabled = _yes(choice["enabled"]) if isinstance(choice, dict) else _yes(choice)
         actual = catalogue.interfaces[iid].directions_for(role)
         if enabled and not actual:
-            raise fail(f"interfaces.{iid}", f"an {role} neither sends nor receives {iid}; it cannot be enabled for an {role}")
+            raise fail(f"interfaces.{iid}",
+                       f"an {role} neither sends nor receives {iid}; it cannot be enabled for an {role}")
         if isinstance(choice, dict) and "direction" in choice:
             stated = choice["direction"]
             expected = "both" if len(actual) == 2 else next(iter(actual), "neither")
@@ -626,13 +630,12 @@ def _build(data: dict[str, Any], path: Path, catalogue: Catalogue) -> Profile:
         directions = catalogue.get(iid).directions_for(role)
         if "incoming" not in directions:
             flow = "outgoing" if directions else "not used"
-            raise fail(f"webhooks.{iid}", f"{iid} is {flow} for an {role} ({_who_sends(catalogue, iid)}); it takes no webhook")
+            raise fail(f"webhooks.{iid}",
+                       f"{iid} is {flow} for an {role} ({_who_sends(catalogue, iid)}); it takes no webhook")
 
     c = data.get("credentials", {})
-    credentials = Credentials(
-        **{k: SecretRef(env=c[k].get("env"), file=c[k].get("file")) for k in SECRET_KEYS if k in c},
-        **{k: c[k] for k in PATH_KEYS if k in c},
-    )
+    secrets: dict[str, Any] = {k: SecretRef(env=c[k].get("env"), file=c[k].get("file")) for k in SECRET_KEYS if k in c}
+    credentials = Credentials(**secrets, **{k: c[k] for k in PATH_KEYS if k in c})
     for first, second in (("signing_certificate", "signing_key"), ("client_certificate", "client_key")):
         if (first in c) != (second in c):
             have, lack = (first, second) if first in c else (second, first)
@@ -644,7 +647,8 @@ def _build(data: dict[str, Any], path: Path, catalogue: Catalogue) -> Profile:
             directions = catalogue.get(key).directions_for(role)
             if "outgoing" not in directions:
                 flow = "incoming" if directions else "not used"
-                raise fail(f"triggers.{key}", f"{key} is {flow} for an {role} ({_who_sends(catalogue, key)}); it takes no trigger")
+                raise fail(f"triggers.{key}",
+                           f"{key} is {flow} for an {role} ({_who_sends(catalogue, key)}); it takes no trigger")
         triggers[key] = _trigger(t, f"triggers.{key}", fail)
 
     h = data.get("harness", {})
@@ -654,7 +658,8 @@ def _build(data: dict[str, Any], path: Path, catalogue: Catalogue) -> Profile:
     policy = Policy(must_reject=data.get("policy", {}).get("must_reject", "advisory"))
     x = data.get("exchange", {})
     exchange = ExchangeSettings(consumption=x.get("consumption", "triggered"),
-                                spontaneous_within=float(x["spontaneous_within"]) if "spontaneous_within" in x else None)
+                                spontaneous_within=(float(x["spontaneous_within"])
+                                                    if "spontaneous_within" in x else None))
     if exchange.spontaneous_within is not None and exchange.consumption != "spontaneous":
         raise fail("exchange.spontaneous_within", 'only used with consumption = "spontaneous"')
     qualification = _qualification(data["qualification"], party, fail) if "qualification" in data else None
@@ -689,7 +694,8 @@ def _partner(q: dict[str, Any], role: str, catalogue: Catalogue, fail: Any) -> P
             continue
         if "incoming" not in catalogue.get(iid).directions_for(role):
             raise fail(f"partner.webhooks.{iid}",
-                       f"{iid} is outgoing for an {role} ({_who_sends(catalogue, iid)}); the partner takes no webhook for it")
+                       f"{iid} is outgoing for an {role} ({_who_sends(catalogue, iid)}); "
+                       "the partner takes no webhook for it")
     api_key = q.get("api_key")
     return Partner(role=role, mpid=q["mpid"], dip_id=q["dip_id"], endpoint=q["endpoint"], company=q.get("company"),
                    trigger=_trigger(q["trigger"], "partner.trigger", fail) if "trigger" in q else None,

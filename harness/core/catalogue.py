@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from harness.core.errors import ConfigError, UsageError
 from harness.core.files import read_toml
@@ -126,7 +126,7 @@ class Catalogue:
         return interface.by_code.get(code)
 
 
-def _require(table: dict, key: str, where: str, kind: type) -> object:
+def _require(table: dict, key: str, where: str, kind: type) -> Any:  # Any: an instance of `kind`, checked
     if key not in table:
         raise ConfigError(f"{where}: missing key {key!r}")
     value = table[key]
@@ -171,7 +171,7 @@ def _parse(data: dict, source: Path) -> Catalogue:
         interfaces[iid] = Interface(
             id=iid,
             name=str(_require(item, "name", where, str)),
-            category=category,  # type: ignore[arg-type]
+            category=category,
             publication_id=str(_require(item, "publication_id", where, str)),
             r0_required=bool(_require(item, "r0_required", where, bool)),
             events=tuple(events),

@@ -14,11 +14,11 @@ from harness.dip.config import DeliverySettings, HubConfig, PartyRegistration
 from harness.dip.connection import DipCaller, DipConnection, DipUnavailable
 from harness.dip.identity import CERT, KEY, default_folder, dip_folder, load_identity, load_or_create
 from harness.dip.log import printer
-from harness.dip.provision import build_hub, partner_webhooks, registrations
+from harness.dip.provision import build_hub, partner_webhooks, profile_registrations
 from harness.dip.server import Hub
 
 __all__ = [
     "CERT", "Counterparty", "DeliverySettings", "DipCaller", "DipConnection", "DipUnavailable", "Hub", "HubConfig",
     "KEY", "PartyRegistration", "RemoteHub", "build_hub", "default_folder", "dip_folder", "load_identity",
-    "load_or_create", "partner_webhooks", "printer", "registrations",
+    "load_or_create", "partner_webhooks", "printer", "profile_registrations",
 ]

@@ -114,7 +114,8 @@ def _matching(hub: Any, party: Any, interface_id: str, body: bytes) -> list[Stor
     try:
         start, end, code, mpan, version, wanted = message_request(body)
     except ValueError as exc:
-        finding = Finding("hub.message-request", "", "MessageRequest {datetimeFrom, datetimeTo, eventCode, MPAN, version}",
+        finding = Finding("hub.message-request", "",
+                          "MessageRequest {datetimeFrom, datetimeTo, eventCode, MPAN, version}",
                           short(body.decode("utf-8", "replace")), str(exc))
         raise Reply(json_response(400, standard_response([response_entry(
             "MSG1001", sender_id=hub.config.dip_id, recipient_id=party.dip_id, help=str(exc),
@@ -315,7 +316,8 @@ class Api:
         if "_record_request" in context or "_record_response" in context:
             record["redacted"] = True  # the bodies kept are the received/sent ones with secrets replaced
         written = hub.transcript.append(chains, record, bodies,
-                                        also=(lambda conn: hub.router.persist(conn, rows, jobs)) if rows or jobs else None)
+                                        also=((lambda conn: hub.router.persist(conn, rows, jobs))
+                                              if rows or jobs else None))
         tseq = written.get(chains[0])
         seq = hub.evidence_http(request, body, response, response_body, started, clock, peer, data)
         submissions = context.get("_submissions", [])

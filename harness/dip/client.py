@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cryptography import x509
 
@@ -29,6 +29,9 @@ from harness.dip.connection import DipCaller, DipUnavailable
 from harness.dip.model import Delivery, HubTimeout, Rejection, StatusMessage, Submission
 from harness.judges.records import RecordSet, TranscriptRecord
 from harness.transport.delivery import WebhookConfig
+
+if TYPE_CHECKING:
+    from harness.transport.signing import SigningIdentity
 
 T = TypeVar("T")
 API = "/dipcert/v1"
@@ -43,7 +46,7 @@ class Counterparty:
     role: str
     mpid: str
     dip_id: str
-    identity: Any  # SigningIdentity it signs its submissions with
+    identity: SigningIdentity  # it signs its submissions with
     webhooks: dict[str, str] = field(default_factory=dict)  # IF -> URL where its deliveries go
     api_keys: tuple[str, str] | None = None  # from the DIP, once the session is open
 

@@ -113,7 +113,8 @@ class DipCaller:
                                          f"({type(exc).__name__}: {exc})") from None
                 time.sleep(RECONNECT_PAUSE)
             except httpx.HTTPError as exc:
-                raise DipUnavailable(f"{method.upper()} {path} to the DIP failed ({type(exc).__name__}: {exc})") from None
+                raise DipUnavailable(f"{method.upper()} {path} to the DIP failed "
+                                     f"({type(exc).__name__}: {exc})") from None
 
     def json(self, method: str, path: str, *, expect: tuple[int, ...] = (200, 201), **kw: Any) -> Any:
         """A call whose answer must be JSON with one of the `expect` statuses; DipUnavailable otherwise."""

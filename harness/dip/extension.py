@@ -68,7 +68,8 @@ def _webhooks(value: Any, where: str) -> dict[str, WebhookConfig]:
         raise _bad(f"{where}: should be an object {{interface: url or WebhookConfig}}")
     out = {}
     for interface, hook in value.items():
-        config = {"callbackURL": hook, "maxMessageCount": 100, "maxPayloadSize": 1024} if isinstance(hook, str) else hook
+        config = ({"callbackURL": hook, "maxMessageCount": 100, "maxPayloadSize": 1024}
+                  if isinstance(hook, str) else hook)
         try:
             out[interface] = WebhookConfig.from_json(config)
         except ValueError as exc:
@@ -119,7 +120,8 @@ def open_session(hub: Any, request: Request, body: bytes, params: dict, context:
         if not isinstance(c.get("role"), str) or not isinstance(c.get("mpid"), str):
             raise _bad(f"{where}: role and mpid should be strings")
         specs.append((c, _certificate(c.get("certificate_pem"), f"{where}.certificate_pem"),
-                      _webhooks(c.get("webhooks"), f"{where}.webhooks"), _tls_ca(c.get("tls_ca_pem"), f"{where}.tls_ca_pem")))
+                      _webhooks(c.get("webhooks"), f"{where}.webhooks"),
+                      _tls_ca(c.get("tls_ca_pem"), f"{where}.tls_ca_pem")))
     now = utc_now()
     for older in hub.directory.open_sessions_owned_by(caller.dip_id):  # one open session per party under test
         hub.close_session(older, reason="superseded by a new session of the same party")

@@ -179,7 +179,8 @@ def load_identity(folder: Path | str, *, tls: bool = True, names: Iterable[str] 
             wanted = {_canonical_name(n) for n in (*DEFAULT_NAMES, *names)}
             server = PARTS["tls-server"]
             if not _pair(folder, *server) or not wanted <= {_canonical_name(n) for n in _names_of(folder / server[0])}:
-                _save(folder, ca.issue("dip-api.simulated.dipcert", sans=sorted(wanted), client=False, key=_ec()), *server)
+                _save(folder, ca.issue("dip-api.simulated.dipcert", sans=sorted(wanted), client=False, key=_ec()),
+                      *server)
             if not _pair(folder, *PARTS["delivery-client"]):
                 _save(folder, ca.issue("dip-delivery.simulated.dipcert", sans=(), server=False, key=_ec()),
                       *PARTS["delivery-client"])

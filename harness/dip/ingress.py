@@ -90,7 +90,8 @@ def check_submission(hub: Any, caller: Party, slot: str, iface: str, body: bytes
             if index in failures:
                 continue
             sur = item["payload"]["CommonBlock"]["S1"]["senderUniqueReference"]
-            used = conn.execute("SELECT 1 FROM surs WHERE scope=? AND dip_id=? AND sur=?", (*caller.key, sur)).fetchone()
+            used = conn.execute("SELECT 1 FROM surs WHERE scope=? AND dip_id=? AND sur=?",
+                                (*caller.key, sur)).fetchone()
             if used or sur in batch:
                 failures[index] = ("MSG1006", Finding(
                     "hub.duplicate-sur", f"/{index}/payload/CommonBlock/S1/senderUniqueReference",
@@ -124,7 +125,8 @@ def check_message(hub: Any, item: dict, index: int, event: Event | None, caller:
         return "MSG1009", Finding("hub.sender-dip-id", f"{at}/S1/senderDIPID", caller.dip_id,
                                   short(s1.get("senderDIPID")), "senderDIPID is not the DIP ID of the API key")
     if s1.get("senderRoleID") != caller.role or (event is not None and event.sender != caller.role):
-        expected = caller.role if s1.get("senderRoleID") != caller.role else f"{event.sender} (sender of {event.key})"
+        expected = caller.role if s1.get("senderRoleID") != caller.role or event is None \
+            else f"{event.sender} (sender of {event.key})"
         return "MSG1010", Finding("hub.sender-role", f"{at}/S1/senderRoleID", expected, short(s1.get("senderRoleID")),
                                   f"a {caller.role} party cannot send this event as {s1.get('senderRoleID')}")
     dcp = s1.get("DIPConnectionProviderID")
@@ -139,7 +141,8 @@ def check_message(hub: Any, item: dict, index: int, event: Event | None, caller:
                                   "a 25-character DT-003 timestamp", short(stamp), "senderTimestamp is not DT-003")
     if sent - now > skew:
         return "MSG1007", Finding("hub.sender-timestamp", f"{at}/S1/senderTimestamp",
-                                  f"not after {ids.dip_timestamp(now + skew)}", stamp, "senderTimestamp is in the future")
+                                  f"not after {ids.dip_timestamp(now + skew)}", stamp,
+                                  "senderTimestamp is in the future")
     primaries = [r for r in ((common.get("A0") or {}).get("primaryRecipients") or []) if r]
     if not primaries:
         return "MSG1030", Finding("hub.no-recipient", f"{at}/A0/primaryRecipients", "at least one DIP ID",
@@ -148,7 +151,8 @@ def check_message(hub: Any, item: dict, index: int, event: Event | None, caller:
         party = hub.directory.resolve(caller, recipient)
         if party is None:
             return "MSG1031", Finding("hub.recipient-unknown", f"{at}/A0/primaryRecipients/{i}",
-                                      "a registered DIP ID", short(recipient), "primary recipient is not a DIP participant")
+                                      "a registered DIP ID", short(recipient),
+                                      "primary recipient is not a DIP participant")
         if event is not None and party.role not in event.receivers:
             return "MSG1032", Finding("hub.recipient-role", f"{at}/A0/primaryRecipients/{i}",
                                       f"a party of role {'/'.join(event.receivers)}", f"{recipient} ({party.role})",
@@ -217,7 +221,7 @@ def message_request(body: bytes) -> tuple[datetime | None, datetime | None, str 
     extra = sorted(set(data) - set(required) - {"transactionIDs"})
     if extra:
         raise ValueError(f"unexpected keys: {', '.join(extra)}")
-    stamps = []
+    stamps: list[datetime | None] = []
     for key in ("datetimeFrom", "datetimeTo"):
         value = data[key]
         if value is None:

@@ -80,7 +80,7 @@ class Party:
     @classmethod
     def from_json(cls, scope: str, dip_id: str, text: str) -> "Party":
         d = json.loads(text)
-        return cls(scope, dip_id, d["role"], d["mpid"], d["dcp_id"], tuple(d["keys"]),  # type: ignore[arg-type]
+        return cls(scope, dip_id, d["role"], d["mpid"], d["dcp_id"], tuple(d["keys"]),
                    _cert(d["certificate"]), d["client_cert"], d["tls_ca"].encode("ascii") if d["tls_ca"] else None)
 
 

@@ -109,7 +109,8 @@ def parse(data: Any) -> ProbeRequest:
     """The probe request in a body; ValueError (one line) when it is not one."""
     if not isinstance(data, dict):
         raise ValueError("body should be an object {interface, recipient, kind, messages}")
-    kind = ALIASES.get(data.get("kind"), data.get("kind"))
+    kind = data.get("kind")
+    kind = ALIASES.get(kind, kind) if isinstance(kind, str) else kind  # a list or object is no kind: named below
     if kind not in KINDS:
         raise ValueError(f"kind should be one of {', '.join(KINDS)}, got {str(data.get('kind'))[:40]!r}")
     interface, recipient = data.get("interface"), data.get("recipient")

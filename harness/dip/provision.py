@@ -30,7 +30,8 @@ def _pem_certificate(path: Path, where: str) -> x509.Certificate:
     try:
         return x509.load_pem_x509_certificate(data)
     except ValueError:
-        raise ConfigError(f"{where}: {path} is not a PEM certificate (expected '-----BEGIN CERTIFICATE-----')") from None
+        raise ConfigError(f"{where}: {path} is not a PEM certificate "
+                          "(expected '-----BEGIN CERTIFICATE-----')") from None
 
 
 def load_certificate(profile: Profile, name: str = "signing_certificate") -> x509.Certificate | None:
@@ -114,7 +115,7 @@ def delivery_tls(profile: Profile) -> Any:
     return client_context(ca=ca)
 
 
-def registrations(profile: Profile) -> list[PartyRegistration]:
+def profile_registrations(profile: Profile) -> list[PartyRegistration]:
     """The party and (when nominated) its partner as the DIP knows them; reads their keys and certificates."""
     partner = partner_registration(profile)
     return [party_registration(profile)] + ([partner] if partner is not None else [])
@@ -128,7 +129,7 @@ def build_hub(profile: Profile, *, host: str | None = None, port: int | None = N
 
     `timeout` bounds each routed delivery (default: the profile's harness.timeout), so that a slow
     webhook costs the run one bound per message, not the DIP's long production timeouts. `parties`:
-    `registrations(profile)` made earlier (a run reads them before it creates its evidence folder).
+    `profile_registrations(profile)` made earlier (a run reads them before it creates its evidence folder).
     `delivery_client`: (certificate, key) the DIP presents to webhooks (DipIdentity.delivery_client()).
     """
     from harness.transport.delivery import Timeouts
@@ -145,6 +146,6 @@ def build_hub(profile: Profile, *, host: str | None = None, port: int | None = N
                        port=profile.harness.hub_port if port is None else port,
                        environment=profile.environment, identity=identity, delivery=delivery)
     hub = Hub(config, recorder=recorder, pack=pack)
-    for party in parties if parties is not None else registrations(profile):
+    for party in parties if parties is not None else profile_registrations(profile):
         hub.register_party(party)
     return hub

@@ -64,7 +64,8 @@ def _party(path: Path, index: int, entry: Any) -> PartyRegistration:
     where = f"{path}: party[{index}]"
     unknown = sorted(set(entry) - FIELDS)
     if unknown:
-        raise ConfigError(f"{where}: unexpected keys: {', '.join(unknown)} (expected some of {', '.join(sorted(FIELDS))})")
+        raise ConfigError(f"{where}: unexpected keys: {', '.join(unknown)} "
+                          f"(expected some of {', '.join(sorted(FIELDS))})")
     base = path.parent
     if "profile" in entry:
         if set(entry) != {"profile"}:
@@ -80,7 +81,8 @@ def _party(path: Path, index: int, entry: Any) -> PartyRegistration:
     webhooks = {}
     for interface, url in hooks.items():
         try:
-            webhooks[interface] = WebhookConfig.from_json({"callbackURL": url, "maxMessageCount": DEFAULT_MAX_MESSAGE_COUNT,
+            webhooks[interface] = WebhookConfig.from_json({"callbackURL": url,
+                                                           "maxMessageCount": DEFAULT_MAX_MESSAGE_COUNT,
                                                            "maxPayloadSize": DEFAULT_MAX_PAYLOAD_KB})
         except ValueError as exc:
             raise ConfigError(f"{where}.webhooks.{interface}: {exc}") from None
@@ -107,4 +109,5 @@ def _certificate(base: Path, value: Any, where: str) -> x509.Certificate:
     try:
         return x509.load_pem_x509_certificate(data)
     except ValueError:
-        raise ConfigError(f"{where}: {value} is not a PEM certificate (expected '-----BEGIN CERTIFICATE-----')") from None
+        raise ConfigError(f"{where}: {value} is not a PEM certificate "
+                          "(expected '-----BEGIN CERTIFICATE-----')") from None

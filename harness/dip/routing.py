@@ -62,7 +62,7 @@ class Job:
     @classmethod
     def from_json(cls, text: str, row: int) -> "Job":
         d = json.loads(text)
-        return cls(tuple(d["recipient"]), d["interface"], WebhookConfig.from_json(d["config"]),  # type: ignore[arg-type]
+        return cls(tuple(d["recipient"]), d["interface"], WebhookConfig.from_json(d["config"]),
                    d["items"], d["replay"], d["chains"], row, d.get("delivery_id"))
 
 
@@ -249,7 +249,7 @@ class Router:
                 tag: dict[str, str] | None = None) -> Delivery:
         """Deliver `job` now, on this thread: every attempt a transcript record sharing one `delivery_id`;
         the last one (no retry follows, no batch left) is `final`."""
-        hub, settings = self.hub, self.hub.config.delivery
+        hub = self.hub
         party = hub.directory.party(job.recipient)
         tls_ca = party.tls_ca if party is not None else None
         url = job.config.callback_url

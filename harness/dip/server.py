@@ -159,7 +159,8 @@ class Hub:
         ca_pem = Path(tls.ca).read_text(encoding="ascii") if tls is not None and tls.ca is not None else None
         return {"dip_id": self.config.dip_id, "environment": self.config.environment, "base_url": self.base_url,
                 "tls": self.tls, "mtls": self.mtls, "fingerprint": certificate_fingerprint(cert),
-                "subject": cert.subject.rfc4514_string(), "signing_certificate_pem": self.identity.cert_pem.decode("ascii"),
+                "subject": cert.subject.rfc4514_string(),
+                "signing_certificate_pem": self.identity.cert_pem.decode("ascii"),
                 "tls_ca_pem": ca_pem, "delivery_client_certificate": self.router.pool.presents_certificate,
                 "delivery": {"retries": d.retries, "timeout": d.timeouts.total, "backoff": list(d.backoff)}}
 

@@ -99,7 +99,8 @@ def delivery(attempts: list[TranscriptRecord]) -> Delivery:
     first, last = attempts[0], attempts[-1]
     items = last.items()
     tx_ids = [str(dig(i, "payload", "CommonBlock", "D0", "transactionID")) for i in items if isinstance(i, dict)]
-    replay = any(dig(i, "payload", "CommonBlock", "D0", "replayIndicator") is True for i in items if isinstance(i, dict))
+    replay = any(dig(i, "payload", "CommonBlock", "D0", "replayIndicator") is True
+                 for i in items if isinstance(i, dict))
     return Delivery(recipient=str(last.get("recipient")), interface_id=str(last.interface), url=str(last.get("url")),
                     transaction_ids=tx_ids or last.transaction_ids, replay=replay, result=delivery_result(attempts),
                     started=when(first), finished=when(last), probe=last.get("probe"),

@@ -15,15 +15,15 @@ from harness.evidence.grade import evidence_grade
 from harness.evidence.origin import Anchors, UNPINNED, VERIFIED, issued_by_any, load_anchors
 from harness.evidence.qualification import load_documents, record_qualification, statement
 from harness.evidence.recorder import EVIDENCE_FILE, Recorder, read_records
-from harness.evidence.reuse import parse_attestation, plan_reuse
+from harness.evidence.reuse import ReusePlan, parse_attestation, plan_reuse
 from harness.evidence.revalidate import make_revalidator
 from harness.evidence.safejson import read_bundle_records
 from harness.evidence.safezip import open_bundle
 from harness.evidence.verify import verify_bundle
 
 __all__ = [
-    "Anchors", "EVIDENCE_FILE", "EnvelopeError", "MANIFEST", "Recorder", "UNPINNED", "VERIFIED", "VerifyResult",
-    "certificate_fingerprint", "evidence_grade", "finalise_bundle", "issued_by_any", "load_anchors",
+    "Anchors", "EVIDENCE_FILE", "EnvelopeError", "MANIFEST", "Recorder", "ReusePlan", "UNPINNED", "VERIFIED",
+    "VerifyResult", "certificate_fingerprint", "evidence_grade", "finalise_bundle", "issued_by_any", "load_anchors",
     "load_documents", "make_revalidator", "manifest_sha256", "open_bundle", "parse_attestation", "plan_reuse",
     "read_bundle_records", "read_records", "record_qualification", "sign_envelope", "statement", "summary_errors",
     "verify_bundle", "verify_envelope", "write_summary",

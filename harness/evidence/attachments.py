@@ -91,7 +91,7 @@ def recorded(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for record in records:
         if record.get("kind") == "event" and record.get("event") == EVENT:
-            data = record.get("data") if isinstance(record.get("data"), Mapping) else {}
+            data = got if isinstance(got := record.get("data"), Mapping) else {}
             attests = data.get("attests")
             if isinstance(attests, str) and attests not in found:
                 found[attests] = {**data, "seq": record.get("seq")}
@@ -106,7 +106,7 @@ def check_attachments(folder: Path, records: Sequence[Mapping[str, Any]]) -> lis
     for record in records:
         if record.get("kind") != "event" or record.get("event") != EVENT:
             continue
-        data = record.get("data") if isinstance(record.get("data"), Mapping) else {}
+        data = got if isinstance(got := record.get("data"), Mapping) else {}
         seq, name = record.get("seq"), data.get("file")
         where = f"evidence.jsonl#seq={seq}"
         if not isinstance(name, str) or not _NAME.match(name):

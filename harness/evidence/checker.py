@@ -230,7 +230,8 @@ class _Checker:
         files = data.get("files") if isinstance(data, dict) else None
         limit = limits.listed_limit(present)
         if isinstance(files, dict) and len(files) > limit:  # before the schema walks a million entries
-            raise InputError(f"{self.where(MANIFEST)}: lists {len(files)} files, more than the limit of {limit}; refused")
+            raise InputError(f"{self.where(MANIFEST)}: lists {len(files)} files, "
+                             f"more than the limit of {limit}; refused")
         safejson.check_shape(data, safejson.MANIFEST_SCHEMA, self.where(MANIFEST))
         self.result.manifest = data
         self.result.manifest_sha256 = manifest_sha256(path)
@@ -334,7 +335,7 @@ class _Checker:
                         fingerprint, "the bundle is signed with a certificate other than the party's certificate "
                         "recorded when the run started" if recorded else "the run-start record names no "
                         "signing certificate for the party, so the signer cannot be tied to it"))
-        party = run.get("party") if isinstance(run.get("party"), dict) else {}
+        party = got if isinstance(got := run.get("party"), dict) else {}
         for record in self.result.records:  # the certificate the party registered with the DIP (hub)
             data = record.get("data") or {}
             if record.get("event") == "hub.party" and data.get("dip_id") == party.get("dip_id") and \
@@ -369,7 +370,8 @@ class _Checker:
         try:
             expires = date.fromisoformat(str(att["expires"])[:10])
         except ValueError:
-            self.add(_f("attestation.expires", MANIFEST, "YYYY-MM-DD", att["expires"], "attestation expiry is not a date"))
+            self.add(_f("attestation.expires", MANIFEST, "YYYY-MM-DD", att["expires"],
+                        "attestation expiry is not a date"))
             return
         today = self.o["now"].astimezone(timezone.utc).date()
         if expires < today:
@@ -509,7 +511,8 @@ class _Checker:
                                                      seq=seq))
             if side == "request":
                 self.revalidate_one(record, body, data)
-        if record.get("channel") in MIRROR_CHANNELS and isinstance((record.get("context") or {}).get("transcript_seq"), int):
+        transcript_seq = (record.get("context") or {}).get("transcript_seq")
+        if record.get("channel") in MIRROR_CHANNELS and isinstance(transcript_seq, int):
             self.mirrors.append(_mirror(record))
 
     def refer(self, seq: int, side: str, line: int) -> None:
@@ -674,7 +677,8 @@ class _Checker:
             state = "not in the plan" if rid not in enabled else "not enabled"
             failed = sum(1 for r in self.result.records if r["kind"] == "check" and r["requirement"] == rid
                          and r.get("passed") is not True)
-            self.add(_f("plan.checks-not-enabled", f"{EVIDENCE_FILE}#seq={seqs[0]}", "no checks", f"{len(seqs)} check(s)",
+            self.add(_f("plan.checks-not-enabled", f"{EVIDENCE_FILE}#seq={seqs[0]}", "no checks",
+                        f"{len(seqs)} check(s)",
                         f"{rid} is {state}, yet the evidence holds {len(seqs)} check record(s) for it "
                         f"({failed} failed): a requirement cannot be disabled after it ran", requirement=rid,
                         seq=seqs[0]))
@@ -684,7 +688,8 @@ class _Checker:
         planned = self.plan(manifest)
         self.checks_outside_plan(planned)
         # The DIP's transcript (issue 15): checked, and every judged check judged again from it.
-        self.result.transcript = check_transcript(self.folder, [*self.result.records, *self.mirrors], self.result.run, self.result.run_id,
+        self.result.transcript = check_transcript(self.folder, [*self.result.records, *self.mirrors],
+                                                  self.result.run, self.result.run_id,
                                                   planned, self.o.get("dip_certs") or ())
         self.result.findings.extend(self.result.transcript.findings)
         self.result.grade = evidence_grade(self.result.run, planned, self.result.transcript.to_dict())
@@ -750,8 +755,10 @@ class _Checker:
                             f"{rid} has checks but was not in the recorded plan", requirement=rid))
             shown = {(f.get("rule"), f.get("path")) for f in item.get("findings") or []}
             for finding in computed["findings"]:
-                if finding.get("severity", "error") == "error" and (finding.get("rule"), finding.get("path")) not in shown:
-                    self.add(_f("summary.findings", f"{where}/findings", f"{finding.get('rule')} at {finding.get('path')}",
+                if finding.get("severity", "error") == "error" \
+                        and (finding.get("rule"), finding.get("path")) not in shown:
+                    self.add(_f("summary.findings", f"{where}/findings",
+                                f"{finding.get('rule')} at {finding.get('path')}",
                                 "absent", f"{rid}: a finding in the evidence ({finding.get('rule')}) is missing "
                                 f"from summary.json", requirement=rid))
             for seq in item.get("evidence") or []:

@@ -61,9 +61,9 @@ def _verifies(certificate: x509.Certificate, signature: bytes, data: bytes) -> b
 def sign_envelope(payload_type: str, payload: bytes, identity: Any) -> dict[str, Any]:
     """An envelope over `payload` signed by `identity` (a SigningIdentity: private_key, certificate)."""
     cert = identity.certificate
+    signature = _sign(identity.private_key, pae(payload_type, payload))
     return {"payloadType": payload_type, "payload": base64.b64encode(payload).decode("ascii"),
-            "signatures": [{"keyid": keyid(cert), "sig": base64.b64encode(_sign(identity.private_key,
-                                                                             pae(payload_type, payload))).decode("ascii"),
+            "signatures": [{"keyid": keyid(cert), "sig": base64.b64encode(signature).decode("ascii"),
                             "cert": cert.public_bytes(serialization.Encoding.PEM).decode("ascii")}]}
 
 
@@ -100,7 +100,7 @@ def verify_envelope(envelope: Any, trusted: Sequence[x509.Certificate], *, paylo
         except (binascii.Error, ValueError):
             continue
         # keyid is only a hint: try the named certificate first, then every trusted one.
-        named = by_id.get(entry.get("keyid")) if isinstance(entry.get("keyid"), str) else None
+        named = by_id.get(hint) if isinstance(hint := entry.get("keyid"), str) else None
         for cert in ([named] if named is not None else []) + [c for c in trusted if c is not named]:
             if _verifies(cert, sig, message):
                 return Verified(payload, cert)

@@ -157,10 +157,10 @@ def check_chain(folder: Path, source: Path | str, records: Sequence[Mapping[str,
             out.append(_f("reuse.chain-artefact", where, f"{rid} reused in {ARTEFACT}", "not listed",
                           f"{rid} is recorded as reused but the signed {ARTEFACT} does not grant it",
                           requirement=rid))
-        b = loaded.get(digest)
-        if b is None:
+        if digest not in loaded:
             missing.setdefault(digest, []).append(rid)
             continue
+        b = loaded[digest]
         if not b.sound:
             out.append(_f("reuse.chain-unsound", where, "an earlier bundle that verifies",
                           f"{len(b.problems)} error(s)", f"{rid} rests on {b.label}, which does not verify "

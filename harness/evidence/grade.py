@@ -35,8 +35,8 @@ def evidence_grade(run: Mapping[str, Any], planned: Sequence[Mapping[str, Any]],
     """
     reasons: list[str] = []
     level = "self-test"
-    partner = run.get("partner") if isinstance(run.get("partner"), Mapping) else None
-    dip = run.get("dip") if isinstance(run.get("dip"), Mapping) else {}
+    partner = got if isinstance(got := run.get("partner"), Mapping) else None
+    dip = got if isinstance(got := run.get("dip"), Mapping) else {}
     exchanges = [p for p in planned if p.get("kind") == "exchange" and p.get("enabled")]
     nominated = None
     if partner is not None:
@@ -50,8 +50,8 @@ def evidence_grade(run: Mapping[str, Any], planned: Sequence[Mapping[str, Any]],
         reasons.append(f"the exchanges (guidance 5.3/6.3) ran with dipcert's built-in reference "
                        f"{partner.get('role') or 'partner'} standing in for the nominated partner ({who}): a "
                        f"rehearsal, not certification evidence for the exchange")
-    profile = run.get("profile") if isinstance(run.get("profile"), Mapping) else {}
-    party = profile.get("party") if isinstance(profile.get("party"), Mapping) else {}
+    profile = got if isinstance(got := run.get("profile"), Mapping) else {}
+    party = got if isinstance(got := profile.get("party"), Mapping) else {}
     if party.get("endpoint") == "reference":
         level = "rehearsal"
         rehearsal = True
@@ -69,7 +69,8 @@ def evidence_grade(run: Mapping[str, Any], planned: Sequence[Mapping[str, Any]],
     elif not transcript.get("verified"):
         reasons.append("the DIP's transcript in the bundle is missing, not signed by a DIP certificate the verifier "
                        "trusts, or contradicts the party's evidence: self-test evidence at best")
-    elif exchanges and (partner is None or partner.get("kind") != "real" or transcript.get("partner") != partner.get("dip_id")):
+    elif exchanges and (partner is None or partner.get("kind") != "real"
+                        or transcript.get("partner") != partner.get("dip_id")):
         reasons.append("the DIP's session does not name the nominated real partner the exchanges ran with: the "
                        "exchanges are not certification evidence")
     elif not rehearsal:

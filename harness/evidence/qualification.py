@@ -119,10 +119,9 @@ def rejudge(profile: Mapping[str, Any] | None, records: Sequence[Mapping[str, An
 
 def statement(profile: Mapping[str, Any] | None, records: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     """summary.json's `qualification`: the stated prerequisites and the documents attested, None without a table."""
-    qualification = profile.get("qualification") if isinstance(profile, Mapping) else None
-    if not isinstance(qualification, Mapping):
+    if not isinstance(profile, Mapping) or not isinstance(qualification := profile.get("qualification"), Mapping):
         return None
-    party = profile.get("party") if isinstance(profile.get("party"), Mapping) else {}  # type: ignore[union-attr]
+    party = got if isinstance(got := profile.get("party"), Mapping) else {}
     model = qualification.get("operating_model")
     mdr_dip_id = qualification.get("mdr_dip_id") or (party.get("dip_id") if party.get("role") == "MDR" else None)
     attested = [{k: v for k, v in data.items() if k in ("attests", "file", "sha256", "size", "source", "title")}

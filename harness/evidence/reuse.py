@@ -107,7 +107,7 @@ def _pack_compatibility(earlier: Mapping[str, Any], now: Mapping[str, Any]) -> s
 def bundle_findings(profile: Any, earlier: EarlierBundle, *, now_fingerprint: Mapping[str, Any],
                     schema_pack: Mapping[str, Any]) -> list[Finding]:
     """Why nothing at all can rest on `earlier` (empty: it qualifies, requirement by requirement)."""
-    where = {"bundle": earlier.source.name, "run_id": earlier.run_id}
+    where: dict[str, Any] = {"bundle": earlier.source.name, "run_id": earlier.run_id}
     out: list[Finding] = []
     if not earlier.sound:
         first = earlier.problems[0]
@@ -157,7 +157,7 @@ def bundle_findings(profile: Any, earlier: EarlierBundle, *, now_fingerprint: Ma
 
 def bundle_notes(earlier: EarlierBundle) -> list[Finding]:
     """What the reviewer should know about an earlier bundle that does not refuse it: how far its origin was checked."""
-    where = {"bundle": earlier.source.name, "run_id": earlier.run_id}
+    where: dict[str, Any] = {"bundle": earlier.source.name, "run_id": earlier.run_id}
     if earlier.origin.status == UNPINNED:
         return [_f("reuse.signer-unpinned", earlier.source.name, "a signer pinned with --signer",
                    earlier.origin.fingerprint, f"{earlier.label} is signed by {earlier.origin.subject}, issued by a "

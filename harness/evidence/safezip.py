@@ -177,11 +177,13 @@ def extract_zip(zip_path: Path, target: Path, *, limits: Limits = DEFAULT_LIMITS
                                  f"limit of {limits.max_member_bytes}")
             if info.file_size > limits.ratio_floor and \
                     info.file_size > limits.max_ratio * max(info.compress_size, 1):
-                raise InputError(f"{zip_path}: member {info.filename!r} expands {info.file_size // max(info.compress_size, 1)}"
+                raise InputError(f"{zip_path}: member {info.filename!r} expands "
+                                 f"{info.file_size // max(info.compress_size, 1)}"
                                  f"-fold; refused as a zip bomb")
             declared_total += info.file_size
             if declared_total > limits.max_total_bytes:
-                raise InputError(f"{zip_path}: members total over {limits.max_total_bytes} bytes; refused as a zip bomb")
+                raise InputError(f"{zip_path}: members total over {limits.max_total_bytes} bytes; "
+                                 "refused as a zip bomb")
         target.mkdir(parents=True, exist_ok=True)
         root = target.resolve()
         total = 0

@@ -43,7 +43,8 @@ PAYLOAD_TYPE = "application/vnd.dipcert.transcript+json"
 TRANSCRIPT, ENVELOPE = "dip/transcript.jsonl", "dip/transcript.dsse.json"
 GENESIS = "0" * 64
 BODY_KEYS = (("request_sha256", "request_b64"), ("response_sha256", "response_b64"))
-MIRROR_CHANNELS = ("hub-inbound", "hub-outbound", "webhook-delivery")  # the DIP's records as the party's evidence shows them
+# the DIP's records as the party's evidence shows them
+MIRROR_CHANNELS = ("hub-inbound", "hub-outbound", "webhook-delivery")
 UNBACKED_KINDS = ("preflight", "reuse")  # judged on the party's configuration or earlier bundles, not DIP traffic
 MAX_LINE = 64 * 1024 * 1024  # one record with its bodies; a longer line is refused, not read into memory
 
@@ -240,7 +241,7 @@ def _stream(path: Path, out: TranscriptResult, needs: _Needs) -> RecordSet:
 
 
 def _event(record: Mapping[str, Any], out: TranscriptResult) -> None:
-    data = record.get("data") if isinstance(record.get("data"), dict) else {}
+    data = got if isinstance(got := record.get("data"), dict) else {}
     if record.get("event") == "session.open" and not out.session_open:
         out.session_open = dict(data)
     elif record.get("event") == "party" and data.get("scope") not in (None, "global") \
@@ -252,8 +253,8 @@ def _statement(out: TranscriptResult, run: Mapping[str, Any], run_id: str | None
     statement = out.statement
     if not statement:
         return
-    party = run.get("party") if isinstance(run.get("party"), Mapping) else {}
-    said = statement.get("party") if isinstance(statement.get("party"), Mapping) else {}
+    party = got if isinstance(got := run.get("party"), Mapping) else {}
+    said = got if isinstance(got := statement.get("party"), Mapping) else {}
     if statement.get("run_id") != run_id:
         out.findings.append(_f("transcript.statement", ENVELOPE, run_id, statement.get("run_id"),
                                "the DIP's transcript is of another run"))
@@ -313,11 +314,11 @@ def _rejudge(records: Sequence[Mapping[str, Any]], kept: RecordSet, out: Transcr
                                    requirement=rid, seq=r.get("seq")))
             continue
         scan = r.get("transcript_scan")
-        chosen = RecordSet(kept.get(s) for s in cited)
+        chosen = RecordSet(record for s in cited if (record := kept.get(s)) is not None)  # all kept: none missing
         if isinstance(scan, list) and len(scan) == 2:
             for record in kept.between(int(scan[0]), int(scan[1])):
                 chosen.add(record)
-        args = r.get("judge_args") if isinstance(r.get("judge_args"), Mapping) else {}
+        args = got if isinstance(got := r.get("judge_args"), Mapping) else {}
         try:
             again = apply(name, chosen, args)
         except UnknownJudge:

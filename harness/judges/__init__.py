@@ -63,14 +63,12 @@ from harness.judges import consume as _consume  # noqa: E402,F401
 from harness.judges import exchange as _exchange  # noqa: E402,F401
 from harness.judges import produce as _produce  # noqa: E402,F401
 
-__all__ = ["JUDGES", "Judge", "RecordSet", "TranscriptRecord", "UnknownJudge", "apply", "judge", "verdict"]
-
 # -- public face (what other layers use; tests/test_architecture.py keeps it complete) --
-from harness.judges.consume import acknowledged, errors_in
-from harness.judges.delivery import delivery_result
-from harness.judges.exchange import CONSUMPTION_RULES, REPLIES, unwanted
-from harness.judges.produce import identity_of, produce_rules
-from harness.judges.records import RecordSet
+# (after the package's own definitions above: its modules import them)
+from harness.judges.consume import acknowledged, errors_in  # noqa: E402
+from harness.judges.delivery import delivery_result  # noqa: E402
+from harness.judges.exchange import CONSUMPTION_RULES, REPLIES, unwanted  # noqa: E402
+from harness.judges.produce import identity_of, produce_rules  # noqa: E402
 
 __all__ = [
     "CONSUMPTION_RULES", "REPLIES", "RecordSet", "TranscriptRecord", "UnknownJudge", "acknowledged", "apply",

@@ -45,7 +45,8 @@ def _day(value: Any) -> date | None:
 
 def _missing(rule: str, what: str, ref: Any) -> list[Finding]:
     return [Finding(rule, "", f"{what} in the DIP's transcript", "absent",
-                    f"{what} (transcript {short(ref)}) is not an accepted submission among the records the check cites")]
+                    f"{what} (transcript {short(ref)}) is not an accepted submission among the records "
+                    "the check cites")]
 
 
 @judge("exchange.received")

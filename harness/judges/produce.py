@@ -21,7 +21,7 @@ from typing import Any
 
 from harness.messages import business
 from harness.core.catalogue import load_catalogue
-from harness.core.findings import Finding
+from harness.core.findings import Finding, short
 from harness.judges import judge
 from harness.judges.records import RecordSet
 from harness.messages.access import dig
@@ -70,14 +70,15 @@ def identity_findings(item: dict, identity: Mapping[str, Any], index: int = 0) -
     out: list[Finding] = []
     s1 = common.get("S1") or {}
     if s1.get("senderRoleID") != role:
-        out.append(Finding("produce.sender-role", f"{base}/S1/senderRoleID", str(role), s1.get("senderRoleID"),
+        out.append(Finding("produce.sender-role", f"{base}/S1/senderRoleID", str(role), short(s1.get("senderRoleID")),
                            f"senderRoleID should be the party's role {role}"))
     if s1.get("senderDIPID") != dip_id:
-        out.append(Finding("produce.sender-dip-id", f"{base}/S1/senderDIPID", str(dip_id), s1.get("senderDIPID"),
+        out.append(Finding("produce.sender-dip-id", f"{base}/S1/senderDIPID", str(dip_id),
+                           short(s1.get("senderDIPID")),
                            "senderDIPID should be the party's DIP ID from the profile"))
     dcp = s1.get("DIPConnectionProviderID")
     if dcp_id and dcp != dcp_id:
-        out.append(Finding("produce.dcp", f"{base}/S1/DIPConnectionProviderID", str(dcp_id), dcp,
+        out.append(Finding("produce.dcp", f"{base}/S1/DIPConnectionProviderID", str(dcp_id), short(dcp),
                            "DIPConnectionProviderID should be the DCP ID from the profile"))
     if identity.get("environment"):
         out += business.check_environment(item, str(identity["environment"]), index=index)
@@ -86,7 +87,8 @@ def identity_findings(item: dict, identity: Mapping[str, Any], index: int = 0) -
         primary = dig(common, "A0", "primaryRecipients")
         if partner.get("role") in _receivers(common) and (not isinstance(primary, list)
                                                            or partner.get("dip_id") not in primary):
-            out.append(Finding("produce.recipient", f"{base}/A0/primaryRecipients", [partner.get("dip_id")], primary,
+            out.append(Finding("produce.recipient", f"{base}/A0/primaryRecipients", short([partner.get("dip_id")]),
+                               short(primary),
                                f"A0.primaryRecipients should address the nominated {partner.get('role')} "
                                f"{partner.get('dip_id')}"))
     return out
@@ -108,7 +110,7 @@ def judge_submission(records: RecordSet, args: Mapping[str, Any]) -> list[Findin
     record = records.get(ref.get("seq"))
     index = ref.get("index", 0)
     item = record.message(index) if record is not None and record.accepted_submission else None
-    if item is None:
+    if item is None or record is None:  # record None: item is None too
         return [Finding("produce.accepted", "", "the accepted message in the DIP's transcript", "absent",
                         f"the message the check names (transcript seq {ref.get('seq')}, index {index}) is not an "
                         f"accepted submission among the records it cites")]
@@ -134,7 +136,8 @@ def judge_rejected(records: RecordSet, args: Mapping[str, Any]) -> list[Finding]
         extra={"codes": list(codes)})]
     if args.get("trigger"):
         findings.append(Finding("produce.trigger", f"triggers.{args.get('interface')}", "the trigger to succeed",
-                                str(args["trigger"]), f"the trigger reported the refusal: {args['trigger']}", "warning"))
+                                str(args["trigger"]), f"the trigger reported the refusal: {args['trigger']}",
+                                "warning"))
     return findings
 
 

@@ -242,7 +242,8 @@ def correlation_rule(catalogue: Catalogue | None = None) -> CorrelationRule:
     data = read_toml(catalogue.source, "catalogue file")
     rule = parse_correlation(data["correlation"], str(catalogue.source)) if "correlation" in data else CorrelationRule()
     if catalogue.assumptions and rule.assumption not in catalogue.assumptions:
-        raise ConfigError(f"{catalogue.source}: [correlation].assumption {rule.assumption!r} is not an [[assumption]] id")
+        raise ConfigError(f"{catalogue.source}: [correlation].assumption {rule.assumption!r} "
+                          "is not an [[assumption]] id")
     return rule
 
 
@@ -295,7 +296,8 @@ def check_echo(request: Any, response: Any, *, index: int = 0) -> list[Finding]:
     findings = []
     for block, value in sent.items():
         if block not in got:
-            findings.append(_finding("exchange.echo", response, ptr(index, "CustomBlock", block), f"{block} as requested",
+            findings.append(_finding("exchange.echo", response, ptr(index, "CustomBlock", block),
+                                     f"{block} as requested",
                                      "missing", f"does not echo the request's {block}"))
         elif got[block] != value:
             findings.append(_finding("exchange.echo", response, ptr(index, "CustomBlock", block), short(value),

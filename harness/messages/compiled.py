@@ -23,7 +23,7 @@ A verdict of `None` is never a guess: it sends the item to the reference validat
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 import jsonschema_rs
@@ -70,7 +70,7 @@ def with_integer_keyword(node: Any) -> Any:
 class CompiledCheck:
     """The compiled validity verdict of one wire-item schema."""
 
-    def __init__(self, schema: dict[str, Any], resources: Iterable[tuple[str, Any]], draft: Draft) -> None:
+    def __init__(self, schema: Mapping[str, Any] | bool, resources: Iterable[tuple[str, Any]], draft: Draft) -> None:
         specification, validator_class = _DRAFTS[draft]
         registry = jsonschema_rs.Registry([(uri, with_integer_keyword(document)) for uri, document in resources],
                                           draft=specification)

@@ -33,6 +33,7 @@ from typing import Any
 import regress
 from jsonschema import FormatChecker, validators
 from jsonschema.exceptions import ValidationError
+from jsonschema.protocols import Validator
 
 from harness.messages.ids import parse_dip_timestamp
 
@@ -105,7 +106,7 @@ FORMAT_DESCRIPTIONS = {
 # --- validator classes --------------------------------------------------------------------------
 
 @lru_cache(maxsize=None)
-def dip_validator_class(base: type) -> type:
+def dip_validator_class(base: type[Validator]) -> type[Validator]:
     """`base` (a jsonschema validator class) with the specification's pattern and integer rules.
 
     Create instances with `format_checker=FORMAT_CHECKER` so the DT-003/DT-021 formats assert.

@@ -111,7 +111,7 @@ def utc_timestamp(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat()
 
 
-def parse_dip_timestamp(value: str) -> datetime:
+def parse_dip_timestamp(value: object) -> datetime:
     """Parse DT-003; raises ValueError unless it is exactly the 25-character form of a real instant
     (a calendar date, a time of day, an offset under 24 hours). The one definition of a valid
     DT-003 value: the schema packs' `dip-date-time` format uses it too."""

@@ -139,7 +139,7 @@ def _missing_required(item: dict) -> Iterator[Mutation]:
         if block in common:
             path = ("payload", "CommonBlock", block)
             yield _variant(item, "schema.required", "missing-required", f"CommonBlock without {block}", path,
-                           lambda m, b=block: _get(m, path[:-1]).pop(b))
+                           _remove(path[:-1], block))
     s0 = common.get("S0", {})
     event = load_catalogue().find_event_by_code(s0.get("interfaceID", ""), s0.get("eventCode", ""))
     required = [b.key for b in EVENT_BLOCKS.get(event.key, ()) if b.required] if event else []
@@ -147,14 +147,14 @@ def _missing_required(item: dict) -> Iterator[Mutation]:
         if key in item["payload"].get("CustomBlock", {}):
             path = ("payload", "CustomBlock", key)
             yield _variant(item, "schema.required", "missing-required", f"CustomBlock without required {key}",
-                           path, lambda m, p=path: _get(m, p[:-1]).pop(p[-1]))
+                           path, _remove(path[:-1], path[-1]))
     for path, obj in _objects(item):
         if len(path) < 3:
             continue
-        key = next((k for k, v in obj.items() if not isinstance(v, (dict, list))), None)
-        if key is not None:  # every scalar of a DIP block is required (nullable ones are sent as null)
-            yield _variant(item, "schema.required", "missing-required", f"{_label(path)} without {key}",
-                           (*path, key), lambda m, p=path, k=key: _get(m, p).pop(k))
+        scalar = next((k for k, v in obj.items() if not isinstance(v, (dict, list))), None)
+        if scalar is not None:  # every scalar of a DIP block is required (nullable ones are sent as null)
+            yield _variant(item, "schema.required", "missing-required", f"{_label(path)} without {scalar}",
+                           (*path, scalar), _remove(path, scalar))
 
 
 def _extra_property(item: dict) -> Iterator[Mutation]:
@@ -163,11 +163,15 @@ def _extra_property(item: dict) -> Iterator[Mutation]:
             continue
         yield _variant(item, "schema.additionalProperties", "extra-property",
                        f"{_label(path) or 'payload'} with an extra key {EXTRA_KEY!r}", (*path, EXTRA_KEY),
-                       lambda m, p=path: _get(m, p).__setitem__(EXTRA_KEY, "x"))
+                       _set_field(path, EXTRA_KEY, "x"))
 
 
 def _set_field(path: Path, key: str, value: Any) -> Callable[[dict], None]:
     return lambda m: _get(m, path).__setitem__(key, value)
+
+
+def _remove(path: Path, key: str) -> Callable[[dict], None]:
+    return lambda m: _get(m, path).pop(key)
 
 
 def _wrong_enum(item: dict) -> Iterator[Mutation]:

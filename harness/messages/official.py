@@ -93,7 +93,7 @@ def _make_nullable(schema: dict[str, Any]) -> dict[str, Any]:
     if "$ref" in schema or "type" not in schema:
         # Draft 4 ignores $ref's siblings, so a `type` beside it would be lost: wrap instead.
         # Annotations (description, title) stay outside the anyOf where a reader sees them.
-        notes = {k: schema[k] for k in ("description", "title") if k in schema}
+        notes: dict[str, Any] = {k: schema[k] for k in ("description", "title") if k in schema}
         body = {k: v for k, v in schema.items() if k not in notes}
         return {**notes, "anyOf": [body, {"type": "null"}]}
     types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
@@ -165,7 +165,8 @@ class OfficialPack:
                               f"({EVENTS_FILE} is missing)")
         self._files = _load_folder(self.folder)
         self._documents = {BASE_URL + name: parsed.document for name, parsed in self._files.items()}
-        self.registry: Registry = Registry(retrieve=self._retrieve).with_resources(
+        # retrieve= is referencing's documented argument; mypy's attrs plugin misses the field's alias
+        self.registry: Registry = Registry(retrieve=self._retrieve).with_resources(  # type: ignore[call-arg]
             (url, DRAFT4.create_resource(document)) for url, document in self._documents.items()
         )
         self.version = self._version()

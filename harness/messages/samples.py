@@ -373,7 +373,7 @@ def b906_new_meter(ctx: Context) -> dict:
 
 
 def b906_history_optional(ctx: Context) -> dict:
-    block = {"existingMeter": b033_existing_meter(ctx)}
+    block: dict[str, Any] = {"existingMeter": b033_existing_meter(ctx)}
     if ctx.src.chance(0.7):
         block["historyMAP"] = _history_map(ctx)
     return block

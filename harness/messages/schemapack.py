@@ -76,7 +76,7 @@ def normalise_interface_id(interface_id: str) -> str:
 def _check_form(form: str) -> Form:
     if form not in FORMS:
         raise UsageError(f"unknown message form {form!r} (expected one of: {', '.join(FORMS)})")
-    return form  # type: ignore[return-value]
+    return form
 
 
 class BundledPack:

@@ -76,7 +76,8 @@ def identify(item: dict) -> tuple[str, str] | None:
 # --- Schema errors -> findings ------------------------------------------------------------------
 
 def _expected(error: ValidationError) -> str:
-    keyword, value = error.validator, error.validator_value
+    keyword = error.validator
+    value: Any = error.validator_value  # set on every error a validator yields (Unset: hand-made errors only)
     schema = error.schema if isinstance(error.schema, dict) else {}
     if keyword == "enum":
         return f"one of {short(value, 160)}"
@@ -89,7 +90,8 @@ def _expected(error: ValidationError) -> str:
         # The specification's description of the type (e.g. "MPAN Core", "Number (9,3) format")
         # says in words what the raw pattern says in symbols.
         described = schema.get("description")
-        return f"pattern {value}" + (f" ({short(described.strip(), 80)})" if isinstance(described, str) and described.strip()
+        return f"pattern {value}" + (f" ({short(described.strip(), 80)})"
+                                     if isinstance(described, str) and described.strip()
                                      else "")
     if keyword == "format":
         return FORMAT_DESCRIPTIONS.get(value, f"format {value}")
@@ -141,7 +143,8 @@ def _finding(index: int, error: ValidationError) -> list[Finding]:
     where = pointer(*base)
     instance = error.instance
     if keyword == "required" and isinstance(instance, dict):
-        missing = [k for k in error.validator_value if k not in instance]
+        required: Any = error.validator_value  # the `required` list: set on every error a validator yields
+        missing = [k for k in required if k not in instance]
         key = next((k for k in missing if error.message.startswith(repr(k))), missing[0] if missing else "?")
         return [Finding("schema.required", pointer(*base, key), f"required key {key!r}", "missing",
                         f"required key {key!r} is missing from {_name(error.absolute_path)}")]

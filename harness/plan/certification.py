@@ -12,8 +12,8 @@ from typing import Any
 
 from harness.core.catalogue import Catalogue, load_catalogue
 from harness.config.exchanges import bundled_exchanges, exchange_enabled
-from harness.plan.requirements import Requirement, build_plan, declared_flows_requirement, exchange_requirement, plan_to_dicts, \
-    reuse_requirement, smoke_requirement
+from harness.plan.requirements import Requirement, build_plan, declared_flows_requirement, exchange_requirement, \
+    plan_to_dicts, reuse_requirement, smoke_requirement
 from harness.config.profile import Profile
 from harness.judges.produce import produce_rules
 
@@ -45,14 +45,15 @@ def produce_assumptions(plan: list[Requirement], catalogue: Catalogue) -> list[R
     return out
 
 
-def certification_plan(profile: Profile, catalogue: Catalogue | None = None, *, reuse: bool = False) -> list[Requirement]:
+def certification_plan(profile: Profile, catalogue: Catalogue | None = None, *,
+                       reuse: bool = False) -> list[Requirement]:
     catalogue = catalogue or load_catalogue()
     plan = produce_assumptions(build_plan(profile, catalogue), catalogue) + exchange_plan(profile, catalogue)
     if reuse:
         # 5.4: what rests on earlier evidence, plus a live smoke test of the party's own webhooks.
         plan.append(reuse_requirement(profile.role, True))
         for interface in catalogue.interfaces.values():
-            events = interface.events_for(profile.role, "incoming")  # type: ignore[arg-type]
+            events = interface.events_for(profile.role, "incoming")
             if events and profile.is_enabled(interface.id):
                 plan.append(smoke_requirement(profile.role, interface.id, events[0].name))
     plan.append(declared_flows_requirement(profile.role))  # last: it judges everything the party sent
@@ -77,7 +78,7 @@ def plan_from_recorded_profile(plan_data: dict[str, Any]) -> list[dict[str, Any]
 def as_profile_toml(public: dict[str, Any]) -> dict[str, Any]:
     """The public dict back into the profile's TOML shape ("Y"/"N" flags)."""
     data = {k: v for k, v in public.items() if k != "interfaces"}
-    interfaces = {}
+    interfaces: dict[str, Any] = {}  # a table ({"enabled", "direction"}) or a "Y"/"N" flag
     for key, value in (public.get("interfaces") or {}).items():
         if isinstance(value, dict):
             interfaces[key] = {"enabled": "Y" if value.get("enabled") else "N", "direction": value.get("direction")}

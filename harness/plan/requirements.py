@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from harness.core.catalogue import Catalogue, load_catalogue
+from harness.core.catalogue import Catalogue, Direction, load_catalogue
 
 if TYPE_CHECKING:
     from harness.config.profile import Profile
@@ -185,9 +185,11 @@ def build_plan(profile: "Profile", catalogue: Catalogue | None = None, *,
     if qualification is not None:
         plan.append(qualification)
     enabled = set(profile.enabled_interfaces)
+    flows: tuple[tuple[Direction, Kind, str], ...] = (("incoming", "consume", "Consume"),
+                                                      ("outgoing", "produce", "Produce"))
     for interface in catalogue.interfaces.values():
-        for direction, kind, verb in (("incoming", "consume", "Consume"), ("outgoing", "produce", "Produce")):
-            events = interface.events_for(role, direction)  # type: ignore[arg-type]
+        for direction, kind, verb in flows:
+            events = interface.events_for(role, direction)
             if not events:
                 continue
             sec = section(role, kind)

@@ -10,8 +10,7 @@ Manager trusts, webhooks over TLS), and writes a signed promotion record naming 
 
 # -- public face (what other layers use; tests/test_architecture.py keeps it complete) --
 from harness.promotion.check import check_promotion
-from harness.promotion.promote import promote
 
 __all__ = [
-    "check_promotion", "promote",
+    "check_promotion",
 ]

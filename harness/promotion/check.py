@@ -81,8 +81,8 @@ def check_promotion(path: Path, bundle: VerifyResult, *, trust: tuple[Any, ...])
         return findings + [_f("promotion.payload", where, FORMAT, (payload or {}).get("format")
                               if isinstance(payload, Mapping) else type(payload).__name__,
                               f"the record's payload is not a {FORMAT} statement")]
-    certification = payload.get("certification") if isinstance(payload.get("certification"), Mapping) else {}
-    production = payload.get("production") if isinstance(payload.get("production"), Mapping) else {}
+    certification = got if isinstance(got := payload.get("certification"), Mapping) else {}
+    production = got if isinstance(got := payload.get("production"), Mapping) else {}
     signer = certificate_fingerprint(cert)
     if production.get("signer_certificate_sha256") != signer:
         findings.append(_f("promotion.signer", where, production.get("signer_certificate_sha256"), signer,
@@ -94,8 +94,8 @@ def check_promotion(path: Path, bundle: VerifyResult, *, trust: tuple[Any, ...])
                                f"({key} {certification.get(key)!r}, this bundle's is {actual!r})"))
     findings += [_f(f.rule.replace("promote.", "promotion."), f.path, f.expected, f.actual, f.message)
                  for f in bundle_findings(bundle)]
-    certified = bundle.run.get("profile") if isinstance(bundle.run.get("profile"), Mapping) else {}
-    profile = production.get("profile") if isinstance(production.get("profile"), Mapping) else {}
+    certified = got if isinstance(got := bundle.run.get("profile"), Mapping) else {}
+    profile = got if isinstance(got := production.get("profile"), Mapping) else {}
     again = [d.to_dict() for d in config_differences(certified, profile)]
     if again != payload.get("differences"):
         findings.append(_f("promotion.differences", f"{where}#differences", f"{len(again)} difference(s)",

@@ -58,7 +58,7 @@ def bundle_findings(result: VerifyResult) -> list[Finding]:
         out.append(_f("promote.bundle.origin", where, "signed by a certificate a --trust CA issued",
                       result.origin.status, f"who signed the certification bundle is not established: "
                       f"{result.origin.explanation}"))
-    profile = result.run.get("profile") if isinstance(result.run.get("profile"), Mapping) else {}
+    profile = got if isinstance(got := result.run.get("profile"), Mapping) else {}
     if result.records and profile.get("environment") != CERTIFICATION_ENVIRONMENT:
         out.append(_f("promote.bundle.environment", where, CERTIFICATION_ENVIRONMENT, profile.get("environment"),
                       f"the bundle certifies {profile.get('environment')!r}, not UIT: guidance 5.5 / 6.5 promote "
@@ -112,7 +112,7 @@ def promote(bundle: Path, production: Profile, *, trust: Sequence[x509.Certifica
     now = now or datetime.now(timezone.utc)
     anchors = Anchors(trust=tuple(trust), signers=tuple(signers))
     result = verify_bundle(bundle, anchors=anchors, earlier=list(earlier), dip_certs=tuple(dip_certs))
-    certified = result.run.get("profile") if isinstance(result.run.get("profile"), Mapping) else {}
+    certified = got if isinstance(got := result.run.get("profile"), Mapping) else {}
     found = config_differences(certified, production.to_public_dict())
     checks, certificates = check_production(production, certified_fingerprint=result.run.get("system_fingerprint"),
                                             trust=trust, margin=timedelta(days=margin_days), probe=probe, now=now)

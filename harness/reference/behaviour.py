@@ -277,7 +277,7 @@ class Behaviour:
             correlation_id = record.correlation_id
         if interface_id == "IF-064" and mpan and not (fields and "B941List" in fields):
             days = self.consumption_days(mpan)
-            if not days:
+            if not days and record is not None:  # days run out only after a recorded stop
                 raise UsageError(f"MPAN {mpan} was stopped on {record.stopped}: no consumption to send")
         item = self.build(interface_id, event, mpan=mpan, correlation_id=correlation_id, fields=fields)
         if self.role == "SDS" and interface_id == "IF-061":
@@ -300,17 +300,20 @@ class Behaviour:
         if silent and interface_id in ANSWERS["MDR"]:
             self.state.add_declined(transaction_id=verdict.transaction_id, reason=f"fault {silent[0]}")
             return
-        if isinstance(verdict.mpan, str):  # fault `answer-wrong-request` answers with the previous request's id
-            self._previous[verdict.transaction_id] = self._last_request.get(verdict.mpan, verdict.correlation_id)
-            self._last_request[verdict.mpan] = verdict.correlation_id
+        mpan = verdict.mpan
+        if not isinstance(mpan, str):
+            return  # unreachable: the schema requires M0.MPANCore, so every request accepted here names one
+        # fault `answer-wrong-request` answers with the previous request's id
+        self._previous[verdict.transaction_id] = self._last_request.get(mpan, verdict.correlation_id)
+        self._last_request[mpan] = verdict.correlation_id
         if interface_id == "IF-061":
-            self._mdr_start(verdict)
+            self._mdr_start(verdict, mpan)
         elif interface_id == "IF-063":
-            self._mdr_stop(verdict)
+            self._mdr_stop(verdict, mpan)
         elif interface_id == "IF-065" and event in ("MDRInstantaneous", "MDRTOU"):
-            self._mdr_reading(verdict)
+            self._mdr_reading(verdict, mpan)
         elif interface_id == "IF-065" and event == "MDRConsumption":
-            self._mdr_consumption_request(verdict)
+            self._mdr_consumption_request(verdict, mpan)
 
     def _sds_record(self, interface_id: str | None, item: dict) -> None:
         common = item["payload"]["CommonBlock"]
@@ -337,7 +340,7 @@ class Behaviour:
         common["S1"]["senderCorrelationID"] = correlation
         return item
 
-    def _mdr_start(self, request: ItemVerdict) -> None:
+    def _mdr_start(self, request: ItemVerdict, mpan: str) -> None:
         payload = request.item["payload"]
         served = self.serves(request.item) or "accept-anything-start" in self.faults
         answer = self._answer("IF-062", "MDRStartResponse", request)
@@ -346,7 +349,6 @@ class Behaviour:
             "responseCode": "A" if served else "R",
             "responseMessages": [START_ACCEPTED if served else START_REJECTED],
         }
-        mpan = request.mpan
         if served:
             custom = payload["CustomBlock"]
             meters = [m.get("meterID") for m in custom.get("B074List") or [] if isinstance(m, dict)]
@@ -358,45 +360,47 @@ class Behaviour:
         if served and self.spontaneous_consumption:
             days = self.consumption_days(mpan)
             if days:
-                self._send_consumption(request, days)
+                self._send_consumption(request, mpan, days)
 
-    def _send_consumption(self, request: ItemVerdict, days: list[date]) -> None:
+    def _send_consumption(self, request: ItemVerdict, mpan: str, days: list[date]) -> None:
         item = self._answer("IF-064", "MDRConsumption", request)
-        self._fill_consumption(item, request.mpan, days)
+        self._fill_consumption(item, mpan, days)
         self.send("IF-064", item, answer=True)
 
-    def _mdr_stop(self, request: ItemVerdict) -> None:
+    def _mdr_stop(self, request: ItemVerdict, mpan: str) -> None:
         stop = _day(dig(request.item, "payload", "CustomBlock", "B083", "assignedMDREffectiveToDate"))
-        known = self.state.mpan(request.mpan)
-        self.state.update_mpan(request.mpan, stopped=stop)
+        known = self.state.mpan(mpan)
+        self.state.update_mpan(mpan, stopped=stop)
         if (known is None or not known.accepted) and stop is not None:
             # Never started here: nothing to stop, nothing to send (fault `stop-unknown-consumption` sends anyway).
             if "stop-unknown-consumption" in self.faults:
-                self._send_consumption(request, [stop])
+                self._send_consumption(request, mpan, [stop])
             return
         if "consumption-after-stop" in self.faults and stop is not None:
-            self._send_consumption(request, [stop + timedelta(days=1)])
+            self._send_consumption(request, mpan, [stop + timedelta(days=1)])
 
-    def _mdr_reading(self, request: ItemVerdict) -> None:
-        record = self.state.mpan(request.mpan)
-        meters = (record.meters if record and record.meters else None) or [request.mpan[-10:]]
+    def _mdr_reading(self, request: ItemVerdict, mpan: str) -> None:
+        record = self.state.mpan(mpan)
+        meters = (record.meters if record and record.meters else None) or [mpan[-10:]]
         reference = dig(request.item, "payload", "CustomBlock", "B077", "MDRReferenceDateTime")
         moment = reference if request.event == "MDRTOU" and isinstance(reference, str) else dip_timestamp(self._clock())
         answer = self._answer("IF-065", "ReadingRemote", request)
         with self._lock:
-            readings = [{"meterID": m, "cumulativeRegisterReading": f"{self._rng.randrange(100000, 999999)}.{self._rng.randrange(1000):03d}",
+            readings = [{"meterID": m,
+                         "cumulativeRegisterReading": f"{self._rng.randrange(100000, 999999)}."
+                                                      f"{self._rng.randrange(1000):03d}",
                          "cumulativeRegisterReadingDateTime": moment} for m in meters]
         answer["payload"]["CustomBlock"] = {"B076List": readings}
         self.send("IF-065", answer, answer=True)
 
-    def _mdr_consumption_request(self, request: ItemVerdict) -> None:
+    def _mdr_consumption_request(self, request: ItemVerdict, mpan: str) -> None:
         day = _day(dig(request.item, "payload", "CustomBlock", "B077", "MDRReferenceDateTime"))
-        record = self.state.mpan(request.mpan)
+        record = self.state.mpan(mpan)
         if day is None:
             return
         if record and record.stopped and day > record.stopped and "consumption-after-stop" not in self.faults:
-            self.state.add_declined(transaction_id=request.transaction_id, mpan=request.mpan,
+            self.state.add_declined(transaction_id=request.transaction_id, mpan=mpan,
                                     reason=f"{day} is after the stop date {record.stopped}")
             return
-        self._send_consumption(request, [day])
+        self._send_consumption(request, mpan, [day])
 

@@ -259,7 +259,8 @@ def parse_fault(spec: str, role: str, definitions: Iterable[FaultDef] | None = N
         index = definition.params.index("interface")
         args[index] = load_catalogue().get(args[index]).id  # UsageError for an unknown interface
     if "block" in definition.params and not args[definition.params.index("block")]:
-        raise UsageError(f"fault {name!r}: the block argument is empty (e.g. {definition.usage} -> drop-field:IF-062:R0)")
+        raise UsageError(f"fault {name!r}: the block argument is empty "
+                         f"(e.g. {definition.usage} -> drop-field:IF-062:R0)")
     return Fault(definition, tuple(args), role)
 
 

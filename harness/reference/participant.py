@@ -29,7 +29,7 @@ import httpx
 from cryptography import x509
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import make_server
+from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from harness.core.catalogue import CERTIFIED_ROLES, load_catalogue
@@ -122,9 +122,10 @@ class ReferenceParticipant:
                                    submit=self._submit, served_mpans=served_mpans, seed=seed,
                                    environment=environment, spontaneous_consumption=spontaneous_consumption)
         self.catalogue = load_catalogue()
-        self._incoming = sorted({e.interface_id for e in self.catalogue.events() if e.direction_for(role) == "incoming"})
-        self._outgoing = sorted({e.interface_id for e in self.catalogue.events() if e.direction_for(role) == "outgoing"})
-        self._receives = {(e.interface_id, e.name) for e in self.catalogue.events() if e.direction_for(role) == "incoming"}
+        events = self.catalogue.events()
+        self._incoming = sorted({e.interface_id for e in events if e.direction_for(role) == "incoming"})
+        self._outgoing = sorted({e.interface_id for e in events if e.direction_for(role) == "outgoing"})
+        self._receives = {(e.interface_id, e.name) for e in events if e.direction_for(role) == "incoming"}
         self._routes = Map([
             Rule("/webhook/<interface>", endpoint="webhook", methods=["POST"]),
             Rule("/trigger", endpoint="trigger", methods=["POST"]),
@@ -135,7 +136,7 @@ class ReferenceParticipant:
         # before its IF-061); different MPANs in parallel, so one busy MPAN holds back no other.
         self._work: dict[str, tuple[queue.Queue[ItemVerdict | None], threading.Thread]] = {}
         self._accepting_work = False
-        self._server = None
+        self._server: BaseWSGIServer | None = None
         self._threads: list[threading.Thread] = []
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -160,12 +161,15 @@ class ReferenceParticipant:
 
     def start(self) -> "ReferenceParticipant":
         try:
-            self._server = make_server(self.host, self.port, self._wsgi, threaded=True, ssl_context=self.ssl_context,
-                                       request_handler=request_handler())
+            server = make_server(self.host, self.port, self._wsgi, threaded=True, ssl_context=self.ssl_context,
+                                 request_handler=request_handler())
         except OSError as exc:
-            raise ConfigError(f"reference {self.role}: cannot listen on {self.host}:{self.port} ({exc.strerror})") from None
+            raise ConfigError(f"reference {self.role}: cannot listen on {self.host}:{self.port} "
+                              f"({exc.strerror})") from None
         self._release.clear()
-        serve = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"ref-{self.role}-http", daemon=True)
+        self._server = server
+        serve = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                 name=f"ref-{self.role}-http", daemon=True)
         self._threads = [serve]
         with self._lock:
             self._accepting_work = True
@@ -310,7 +314,8 @@ class ReferenceParticipant:
         codes = [v.code for v in assessment.items]
         accepted = sum(1 for v in assessment.items if v.accepted)
         status = 201 if accepted == len(codes) else 400 if accepted == 0 else 207
-        response = self._reply(interface_id, status, [self._entry(v.code, v) for v in assessment.items], codes, signature)
+        response = self._reply(interface_id, status, [self._entry(v.code, v) for v in assessment.items], codes,
+                               signature)
         for verdict in to_process:
             self._queue_work(verdict)
         return response
@@ -344,7 +349,8 @@ class ReferenceParticipant:
         except ValueError:
             return self._json({"error": "trigger body should be a JSON object"}, 400)
         if not isinstance(spec, dict) or not isinstance(spec.get("interface"), str):
-            return self._json({"error": 'expected {"interface": "IF-0xx", "event"?, "mpan"?, "correlation_id"?, "fields"?}'}, 400)
+            return self._json({"error": 'expected {"interface": "IF-0xx", "event"?, "mpan"?, "correlation_id"?, '
+                                        '"fields"?}'}, 400)
         fields = spec.get("fields")
         if fields is not None and not isinstance(fields, dict):
             return self._json({"error": "fields should be a JSON object"}, 400)

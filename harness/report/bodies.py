@@ -186,6 +186,7 @@ def show_body(data: bytes | None, marks: Iterable[str] = (), *, anchor: str = ""
     if data is None:
         return None
     ok, value = parse_json(data)
+    rows: list[tuple[str, bool, str | None]]
     if not ok:
         text = data[:MAX_BODY_BYTES].decode("utf-8", "replace")
         rows = [(line, False, None) for line in text.splitlines() or [""]]
@@ -242,7 +243,8 @@ def show_headers(headers: Any, marks: Iterable[str] = ()) -> list[tuple[str, str
     The signature certificate is named by its subject and fingerprint instead of 1,700 characters of
     base64; other long values keep their start and say how long they were.
     """
-    wanted = {m.split(":", 1)[1].strip().lower() for m in marks if isinstance(m, str) and m.lower().startswith("header:")}
+    wanted = {m.split(":", 1)[1].strip().lower() for m in marks
+              if isinstance(m, str) and m.lower().startswith("header:")}
     out = []
     for pair in headers if isinstance(headers, (list, tuple)) else ():
         if not isinstance(pair, (list, tuple)) or len(pair) != 2:

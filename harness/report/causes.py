@@ -68,7 +68,7 @@ def root_causes(items: Sequence[Mapping[str, Any]], entries: Mapping[str, Mappin
             if mine and c.first is None:
                 c.first, c.first_requirement = mine[0], rid
             for f in mine:
-                extra = f.get("extra") if isinstance(f.get("extra"), Mapping) else {}
+                extra = got if isinstance(got := f.get("extra"), Mapping) else {}
                 rests = extra.get("assumption")
                 assumed.setdefault(rule, []).append({str(rests)} if rests else set())
             if not mine:  # no finding to rest on: the requirement's own assumptions decide

@@ -72,7 +72,6 @@ def report_context(summary: Mapping[str, Any], records: Sequence[Mapping[str, An
     catalogue = load_catalogue()
     plan = plan_index(records)
     run = run_info(records)
-    by_seq = {r.get("seq"): r for r in records if isinstance(r.get("seq"), int)}
     bodies = Bodies(folder)
     entries = {e["id"]: e for e in summary["requirements"]}
     order = [rid for rid in plan if rid in entries] + sorted(rid for rid in entries if rid not in plan)
@@ -182,7 +181,8 @@ def report_context(summary: Mapping[str, Any], records: Sequence[Mapping[str, An
         })
 
     def failed_rules(rid: str) -> list[str]:
-        return list(dict.fromkeys(str(c.get("rule")) for c in checks_by_req.get(rid, []) if c.get("passed") is not True))
+        return list(dict.fromkeys(str(c.get("rule")) for c in checks_by_req.get(rid, [])
+                                  if c.get("passed") is not True))
 
     def first_where(cause: Any) -> dict[str, Any] | None:
         if cause.first is None or cause.first_requirement is None:
@@ -245,7 +245,8 @@ def _message(record: Mapping[str, Any], scope: Scope, bodies: Bodies, found: Map
     prefix = f"m{seq}"
     item["request_headers"] = show_headers((record.get("request") or {}).get("headers"), found.get("headers", ()))
     item["response_headers"] = show_headers((response or {}).get("headers"), ())
-    item["request_body"] = show_body(bodies.get(record, "request"), found.get("request", ()), anchor=f"{prefix}-request")
+    item["request_body"] = show_body(bodies.get(record, "request"), found.get("request", ()),
+                                     anchor=f"{prefix}-request")
     item["response_body"] = (show_body(bodies.get(record, "response"), found.get("response", ()),
                                        anchor=f"{prefix}-response") if response else None)
     return item
@@ -253,7 +254,7 @@ def _message(record: Mapping[str, Any], scope: Scope, bodies: Bodies, found: Map
 
 def _finding(finding: Mapping[str, Any], scope: Scope, in_full: set[int]) -> dict[str, Any]:
     """A findings-table row: the finding, and links to where it lands (the marked line of the message)."""
-    extra = finding.get("extra") if isinstance(finding.get("extra"), Mapping) else {}
+    extra = got if isinstance(got := finding.get("extra"), Mapping) else {}
     where = []
     for mark in scope.marks_for(finding):
         target = f"m-{mark.seq}"

@@ -79,7 +79,7 @@ def junit_xml(summary: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) 
         total += seconds
         case = ET.SubElement(suite, "testcase", classname=classname, name=rid, time=f"{seconds:.3f}")
         counts["tests"] += 1
-        case_props = []
+        case_props: list[tuple[str, Any]] = []  # values written with str()
         if entry["provisional"]:
             case_props.append(("provisional", ",".join(entry["assumptions"])))
         verdict = entry["verdict"]

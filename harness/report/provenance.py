@@ -42,9 +42,9 @@ def dip_shown(summary: Mapping[str, Any], run: Mapping[str, Any], records: Seque
 
     Anything but an explicit `kind: "remote"` is the simulated DIP.
     """
-    dip = summary.get("dip") if isinstance(summary.get("dip"), Mapping) else run.get("dip")
-    start = next((r.get("data") for r in records if r.get("kind") == "event" and r.get("event") == "hub.start"
-                  and isinstance(r.get("data"), Mapping)), {})
+    dip = got if isinstance(got := summary.get("dip"), Mapping) else run.get("dip")
+    start: Mapping[str, Any] = next((r["data"] for r in records if r.get("kind") == "event"
+                                     and r.get("event") == "hub.start" and isinstance(r.get("data"), Mapping)), {})
     if isinstance(dip, Mapping):
         kind = str(dip.get("kind") or "embedded")
         return DipShown(kind != "remote", kind, _text(dip.get("url")) or _text(start.get("base_url")),

@@ -297,7 +297,8 @@ def differences(recorded: Answer, replayed: Answer) -> list[str]:
     if recorded.status != replayed.status:
         out.append(f"status {recorded.outcome} then, {replayed.outcome} now")
     if recorded.codes != replayed.codes:
-        out.append(f"response codes {', '.join(recorded.codes) or 'none'} then, {', '.join(replayed.codes) or 'none'} now")
+        out.append(f"response codes {', '.join(recorded.codes) or 'none'} then, "
+                   f"{', '.join(replayed.codes) or 'none'} now")
     return out
 
 

@@ -66,7 +66,7 @@ def windows(records: Sequence[Mapping[str, Any]]) -> tuple[dict[str, tuple[int, 
     parallel: set[str] = set()
     for r in records:
         if r.get("kind") == "event" and r.get("event") in ("requirement-start", "requirement-end"):
-            data = r.get("data") if isinstance(r.get("data"), Mapping) else {}
+            data = got if isinstance(got := r.get("data"), Mapping) else {}
             rid = str(data.get("requirement"))
             if data.get("lane") == "parallel":  # issue 14: consume, reject and smoke run concurrently
                 parallel.add(rid)
@@ -158,8 +158,8 @@ def _judge(scope: Scope, checks: Sequence[Mapping[str, Any]], by_seq: Mapping[An
 
 def attribute(finding: Mapping[str, Any], cited: Sequence[Mapping[str, Any]], bodies: Bodies) -> list[Mark]:
     """The messages (among those its check cited) a finding is about, and where in each."""
-    path = finding.get("path") if isinstance(finding.get("path"), str) else ""
-    extra = finding.get("extra") if isinstance(finding.get("extra"), Mapping) else {}
+    path = got if isinstance(got := finding.get("path"), str) else ""
+    extra = got if isinstance(got := finding.get("extra"), Mapping) else {}
     candidates = [r for r in cited if r.get("channel") != "trigger"] or list(cited)
     named = [r for r in cited if r.get("seq") in (extra.get("seq"), extra.get("message"))]
     if not named:  # the hub judged the message itself and recorded the same finding on it

@@ -73,7 +73,8 @@ def arrows(records: Sequence[Mapping[str, Any]], bodies: Mapping[int, bytes | No
         text = str(status) if status is not None else ("no response" if not record.get("error") else "error")
         label = message_label(record, body)
         if channel == "trigger":
-            label = f"trigger: send {ctx.get('interface') or label}" + (f" [{ctx['event']}]" if ctx.get("event") else "")
+            label = f"trigger: send {ctx.get('interface') or label}" + (f" [{ctx['event']}]" if ctx.get("event")
+                                                                         else "")
         elif isinstance(ctx.get("step"), str) and ctx["step"] not in ("single", channel):
             label += f" ({ctx['step']})"  # which case of the requirement: bad-mpan, replay, invalid-signature...
         out.append(Arrow(seq, source, target, label, text, (judgement or {}).get(seq, "none"), channel == "trigger"))

@@ -92,7 +92,8 @@ def build_summary(records: Sequence[Mapping[str, Any]], *, finished: str | None 
         "advisories": V.advisories(verdicts),
     }
     summary["grade"] = evidence_grade(run, planned)
-    selection = next((r.get("data") or {} for r in records if r.get("kind") == "event" and r.get("event") == "selection"),
+    selection = next((r.get("data") or {} for r in records
+                      if r.get("kind") == "event" and r.get("event") == "selection"),
                      None)
     if isinstance(selection, Mapping):
         summary["selection"] = {"only": [str(g) for g in selection.get("only") or ()],

@@ -16,7 +16,8 @@ must-reject samples are always probes, since they need exact DIP fields or a cra
    not processed twice: no second answer to it on the DIP (`consume.replay-once`, finding
    `consume.replay-processed`; assumption A-REPLAY, `harness.run.replay`);
 4. four hostile deliveries (`harness.judges.attacks` describes them; the DIP makes them), each
-   refused with 400/401/403 or RCP9999: a signature that does not verify (`consume.bad-signature`), an attacker's own certificate
+   refused with 400/401/403 or RCP9999: a signature that does not verify (`consume.bad-signature`),
+   an attacker's own certificate
    (`consume.foreign-certificate`), a body altered after signing (`consume.altered-body`), a
    signature date a day old (`consume.stale-signature`).
 When the first delivery gets no answer at all, the rest would only repeat that, so they are not sent.
@@ -39,6 +40,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Any
 
 from harness.core.findings import Finding
@@ -157,7 +159,8 @@ class _Deliveries:
         wanted = set(answer.transaction_ids)
         bound = ctx.delivery_bound()
         try:
-            done = ctx.hub.wait_for_delivery(lambda d: d.recipient == self.me.dip_id and wanted & set(d.transaction_ids),
+            done = ctx.hub.wait_for_delivery(lambda d: d.recipient == self.me.dip_id
+                                             and wanted & set(d.transaction_ids),
                                              bound)
         except TimeoutError:
             return _Sent([], f"the DIP did not finish delivering the {self.label} sample within {bound:g} s")
@@ -273,7 +276,7 @@ def run_reject(ctx: RunContext, req: Requirement) -> bool:
         sent[name] = d.probe(name, [item], redeliver=True)
         return []
 
-    _concurrently([(lambda n=name, i=item: send(n, i)) for name, _, _, item in negatives])
+    _concurrently([partial(send, name, item) for name, _, _, item in negatives])
     # Accepted in the reply: the rejection may still come by /statusmessage; wait for all at once.
     later = {name: (code, item) for name, code, _, item in negatives
              if sent[name].attempts and acknowledged(sent[name].result)}

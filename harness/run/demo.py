@@ -68,13 +68,15 @@ class DemoPKI:
         return Anchors(trust=(self.ca,), signers=tuple(self.signer(r) for r in roles or ROLES))
 
     def keep_anchor(self, result: RunResult) -> Path:
-        """The CA certificate written beside `result`'s bundle as `<run-id>.ca.pem` (public: no key leaves the scratch folder)."""
+        """The CA certificate written beside `result`'s bundle as `<run-id>.ca.pem` (public: no key leaves the
+        scratch folder)."""
         path = result.zip_path.parent / f"{result.run_id}.ca.pem"
         path.write_bytes(self.ca.public_bytes(Encoding.PEM))
         return path
 
     def verify_command(self, result: RunResult, role: str) -> str:
-        """The complete `dipcert verify` command for `result`'s bundle: its trust anchor kept beside it, its signer pinned."""
+        """The complete `dipcert verify` command for `result`'s bundle: its trust anchor kept beside it, its
+        signer pinned."""
         return shlex.join(["dipcert", "verify", str(result.zip_path), "--trust", str(self.keep_anchor(result)),
                            "--signer", self.signer(role)])
 
@@ -244,7 +246,8 @@ def reference_party(profile: Profile, *, dip_certificate: Any, timeout: float | 
     with scratch_pki() as pki:
         running = reference_profile(profile, pki, hub_port=hub_port, port=port, timeout=bound)
         participant = reference_participant(
-            profile.role, pki, party=Party(profile.role, profile.party.dip_id, profile.party.mpid, profile.party.dcp_id),
+            profile.role, pki,
+            party=Party(profile.role, profile.party.dip_id, profile.party.mpid, profile.party.dcp_id),
             partner=partner, hub_url=f"http://127.0.0.1:{hub_port}", port=port, dip_certificate=dip_certificate,
             timeout=bound, faults=faults, seed=profile.harness.seed, environment=profile.environment,
             spontaneous_consumption=profile.exchange.consumption == "spontaneous")

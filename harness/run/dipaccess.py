@@ -16,7 +16,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from cryptography import x509
@@ -30,6 +30,9 @@ from harness.messages.samples import DEFAULT_PARTIES
 from harness.config.profile import Profile
 from harness.transport.signing import certificate_fingerprint
 
+if TYPE_CHECKING:
+    from harness.dip.server import Hub
+
 EMBEDDED, REMOTE = "embedded", "remote"
 
 
@@ -38,7 +41,7 @@ class DipAccess:
     connection: DipConnection
     identity: dict[str, Any]  # GET /dipcert/v1/dip: the DIP's public identity
     kind: str  # EMBEDDED or REMOTE
-    hub: Any = None  # the embedded Hub (stopped with the run), or None
+    hub: Hub | None = None  # the embedded Hub (stopped with the run), or None
     admin_token: str | None = None
 
     @property
@@ -90,7 +93,8 @@ def public_identity(connection: DipConnection) -> dict[str, Any]:
         with connection.client() as client:
             response = client.get(connection.base_url + "/dipcert/v1/dip")
     except httpx.HTTPError as exc:
-        raise DipUnavailable(f"the DIP at {connection.base_url} cannot be reached ({type(exc).__name__}: {exc})") from None
+        raise DipUnavailable(f"the DIP at {connection.base_url} cannot be reached "
+                             f"({type(exc).__name__}: {exc})") from None
     if response.status_code != 200:
         raise DipUnavailable(f"{connection.base_url}/dipcert/v1/dip answered HTTP {response.status_code}: not a "
                              f"dipcert DIP (or an older one)")

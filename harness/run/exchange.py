@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.messages import business
 from harness.core.findings import Finding
@@ -33,8 +33,20 @@ from harness.judges.exchange import unwanted
 from harness.config.exchanges import CONSUMPTION_RULES, MPANS, QUIET_WINDOW, UTC, Exchange, Step, resolve_fields, \
     step_enabled
 
+if TYPE_CHECKING:
+    from harness.dip.client import RemoteHub
+
 
 # --- the host the runner talks to ---------------------------------------------------------------
+
+class CheckLog(Protocol):
+    """What the runner records through: the evidence `Recorder`, or the run's wrapper that also tracks checks."""
+
+    def check(self, requirement: str, rule: str, passed: bool, findings: Iterable[Finding] = (),
+              messages: Iterable[int] = (), **data: Any) -> int: ...
+
+    def event(self, kind: str, **data: Any) -> int: ...
+
 
 class ExchangeHost(Protocol):
     """What the runner needs from a run (`harness.run.context.RunContext` implements it).
@@ -44,9 +56,11 @@ class ExchangeHost(Protocol):
     """
 
     role: str  # role of the party under test; the other role is its partner
-    hub: Any  # harness.dip.client.RemoteHub: the run's DIP session (records, waits, record sets)
-    recorder: Any  # Recorder | None
+    hub: RemoteHub  # the run's DIP session (records, waits, record sets)
     step_timeout: float
+
+    @property
+    def recorder(self) -> CheckLog | None: ...
 
     def party(self, role: str) -> Any: ...  # .role .dip_id .mpid
 
@@ -157,7 +171,8 @@ class _Run:
     def _vacuous(self) -> None:
         """An exchange never passes while the party under test performed none of its own steps."""
         role = getattr(self.host, "role", None)
-        own = [(s, o) for s, o in zip(self.exchange.steps, self.result.steps) if s.sender == role and s.expect != "nothing"]
+        own = [(s, o) for s, o in zip(self.exchange.steps, self.result.steps)
+               if s.sender == role and s.expect != "nothing"]
         if not self.result.passed or not own or any(o.status in ("pass", "fail") for _, o in own):
             return
         names = ", ".join(f"{s.name} ({s.label})" for s, _ in own)
@@ -254,6 +269,7 @@ class _Run:
         return messages
 
     def _answer(self, step: Step) -> list[int]:
+        assert step.request is not None, "an answer step names its request (harness.config.exchanges)"
         request = self.found[step.request]
         before = self.marks[step.request]
         bound = self.bound(step)
@@ -286,7 +302,7 @@ class _Run:
         after_stop = step.expect == "consumption" and self._after_stop(answer)
         if after_stop:
             rules.append("exchange.after-stop")
-        base = {"answer": _ref(answer), "request": _ref(request), "others": others}
+        base: dict[str, Any] = {"answer": _ref(answer), "request": _ref(request), "others": others}
         if step.expect == "consumption":
             base.update(direction=self.direction, start=_iso(self.start), stop=_iso(self.stop) if after_stop else None,
                         today=datetime.now(UTC).date().isoformat())
@@ -300,6 +316,7 @@ class _Run:
     def _scheduled(self, step: Step, match: Callable[[Any], bool], bound: float
                    ) -> tuple[Any, float, list[int], str]:
         """A scheduled answer: already sent, else asked for through the sender's trigger, or waited for."""
+        assert step.request is not None, "an answer step names its request (harness.config.exchanges)"
         request = self.found[step.request]
         label = f"{step.label} for MPAN {self.mpan}"
         self.hub.sync()  # already sent? (the DIP's records up to now, not only those read so far)
@@ -338,7 +355,8 @@ class _Run:
         if step.rule == "exchange.after-stop" and self.stop is None:
             return []  # no stop was accepted: nothing to hold the partner to
         mpan = self.mpans[step.mpan]
-        args = {"rule": step.rule or "exchange.reject", "mpan": mpan, "sender": self._sender_id(step.sender),
+        args: dict[str, Any] = {
+                "rule": step.rule or "exchange.reject", "mpan": mpan, "sender": self._sender_id(step.sender),
                 "interface": step.interface, "event": step.event, "stop": _iso(self.stop),
                 "why": ("which the MDR was never started for (an IF-063 came before any IF-061)"
                         if step.rule == "exchange.unstarted" else "for which the MDR accepted no start"),

@@ -56,7 +56,8 @@ def _read_certificates(path: Path, key: str, what: str) -> tuple[list[x509.Certi
         return [], [_f(f"{rule}.unreadable", key, f"a readable {what} file", exc.strerror or "unreadable",
                        f"cannot read {what} file {path} ({exc.strerror})")]
     try:
-        certs = x509.load_pem_x509_certificates(data) if b"-----BEGIN" in data else [x509.load_der_x509_certificate(data)]
+        certs = (x509.load_pem_x509_certificates(data) if b"-----BEGIN" in data
+                 else [x509.load_der_x509_certificate(data)])
     except ValueError:
         certs = []
     if not certs:
@@ -193,8 +194,10 @@ def _id_findings(owner: str, dip_id: str, mpid: str) -> list[Finding]:
         out.append(_f("preflight.identifiers.dip-id", f"{owner}.dip_id", "exactly 10 characters", repr(dip_id),
                       f"{owner}.dip_id must be exactly 10 characters, got {len(str(dip_id))}"))
     elif not re.fullmatch(r"[0-9A-Fa-f]{10}", dip_id):
-        out.append(_f("preflight.identifiers.dip-id", f"{owner}.dip_id", "10 hexadecimal characters (IDs seen are numeric)",
-                      repr(dip_id), f"{owner}.dip_id {dip_id!r} is not numeric/hex; senderUniqueReference cannot carry it",
+        out.append(_f("preflight.identifiers.dip-id", f"{owner}.dip_id",
+                      "10 hexadecimal characters (IDs seen are numeric)",
+                      repr(dip_id),
+                      f"{owner}.dip_id {dip_id!r} is not numeric/hex; senderUniqueReference cannot carry it",
                       severity="warning"))
     if not (isinstance(mpid, str) and MPID.fullmatch(mpid)):
         out.append(_f("preflight.identifiers.mpid", f"{owner}.mpid", "4 capital letters", repr(mpid),
@@ -248,7 +251,8 @@ def check_partner(profile: Profile) -> list[Finding]:
     wanted = COUNTERPART[profile.role]
     if partner is None:
         return [_f("preflight.partner.missing", "partner", f"a [partner] table nominating the {wanted}", "absent",
-                   f"{', '.join(extended)} enabled but no partner {wanted} nominated ([partner] dip_id, mpid, endpoint)")]
+                   f"{', '.join(extended)} enabled but no partner {wanted} nominated "
+                   "([partner] dip_id, mpid, endpoint)")]
     findings: list[Finding] = []
     if partner.role != wanted:
         findings.append(_f("preflight.partner.role", "partner.role", wanted, partner.role,
@@ -279,7 +283,8 @@ def _unanswered(profile: Profile) -> list[Finding]:
     catalogue = load_catalogue()
     for request, answer, exchanges in unanswered_requests(profile.enabled_interfaces):
         other = "send" if "outgoing" in catalogue.get(answer).directions_for(profile.role) else "receive"
-        out.append(_f("preflight.partner.unanswered-request", f"interfaces.{answer}", f"{answer} enabled with {request}",
+        out.append(_f("preflight.partner.unanswered-request", f"interfaces.{answer}",
+                      f"{answer} enabled with {request}",
                       "not enabled", f"{request} is enabled but {answer} is not: an {profile.role} taking part in "
                       f"{request} must {other} {answer}, its answer in the exchange(s) {', '.join(exchanges)} "
                       f"(those are not planned); set interfaces.{answer} = \"Y\" or disable {request}"))

@@ -53,7 +53,8 @@ def run_produce(ctx: RunContext, req: Requirement) -> bool:
 
     def refused() -> Any:
         for r in ctx.hub.rejections()[rejections_before:]:
-            if r.endpoint == "submit" and (r.interface_id or "").upper() == interface_id and r.sender in (me.dip_id, None):
+            if r.endpoint == "submit" and (r.interface_id or "").upper() == interface_id \
+                    and r.sender in (me.dip_id, None):
                 return ("rejected", r)
         return None
 

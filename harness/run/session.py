@@ -66,7 +66,7 @@ class RunOptions:
 class RunResult:
     run_id: str
     folder: Path
-    zip_path: Path | None
+    zip_path: Path  # the signed bundle (finalise_bundle always writes one)
     summary: dict[str, Any]
     ready: bool
     verdicts: dict[str, str] = field(default_factory=dict)
@@ -134,9 +134,9 @@ class CertificationRun:
         self.identity = party_identity(profile)
         # The party's and a real partner's keys and certificates are read now, so a broken reference is
         # a one-line ConfigError (exit 2) before the evidence folder exists, not a half-written bundle.
-        from harness.dip.provision import registrations
+        from harness.dip.provision import profile_registrations
 
-        self._parties = registrations(profile)
+        self._parties = profile_registrations(profile)
         # issue 19: the [qualification] documents are read now too (a broken reference is exit 2).
         self._documents = load_documents(profile, profile_secrets(profile))
         self.ctx: RunContext | None = None
@@ -202,9 +202,10 @@ class CertificationRun:
                                          timeout=timeout)
         else:
             self._dip = dipaccess.embedded(self.profile, identity=self.o.dip_identity, timeout=timeout, pack=pack)
-            reference = self.profile.partner is not None and self.profile.partner.is_reference
+            partner = self.profile.partner
+            reference = partner if partner is not None and partner.is_reference else None
             for party in self._parties:  # the party, and a real partner; the reference one is the session's
-                if not (reference and party.dip_id == self.profile.partner.dip_id):
+                if reference is None or party.dip_id != reference.dip_id:
                     self._dip.register(party)
         secrets_ = profile_secrets(self.profile) + list(self.o.extra_secrets)
         self.folder.parent.mkdir(parents=True, exist_ok=True)
@@ -222,7 +223,8 @@ class CertificationRun:
             from harness.dip.provision import partner_webhooks
 
             self._recorder.event("partner", partner_kind="real", role=partner.role, dip_id=partner.dip_id,
-                                 webhooks={i: w.callback_url for i, w in sorted(partner_webhooks(self.profile).items())},
+                                 webhooks={i: w.callback_url
+                                           for i, w in sorted(partner_webhooks(self.profile).items())},
                                  trigger=partner.trigger.to_dict() if partner.trigger is not None else None)
         self.ctx = RunContext(self.profile, hub=self._hub, recorder=self._recorder, pack=pack,
                               partner_reference=partner_ref, catalogue=self.catalogue, timeout=self.o.timeout,

@@ -1,4 +1,5 @@
-"""Asking a participant to produce an outgoing flow (ARCHITECTURE.md, "Triggering outgoing flows"): `http`, `command`, `manual`.
+"""Asking a participant to produce an outgoing flow (ARCHITECTURE.md, "Triggering outgoing flows"):
+`http`, `command`, `manual`.
 
 A trigger only *asks*; whether the participant really sent the message is judged by watching the
 hub, never by believing the trigger's answer. Every trigger call is bounded by its timeout and
@@ -49,8 +50,9 @@ def trigger_spec(interface_id: str, event: str | None, *, mpan: str | None = Non
     return spec
 
 
-def fire(trigger: Trigger, spec: Mapping[str, Any], *, recorder: Any = None, context: Mapping[str, Any] | None = None,
-         announce: Callable[[str], None] | None = None, wait_manual: Callable[[float], bool] | None = None) -> SendResult:
+def fire(trigger: Trigger, spec: Mapping[str, Any], *, recorder: Any = None,
+         context: Mapping[str, Any] | None = None, announce: Callable[[str], None] | None = None,
+         wait_manual: Callable[[float], bool] | None = None) -> SendResult:
     """Ask once; never raises for what the participant does. `wait_manual(seconds)` -> True when it arrived."""
     if trigger.kind == "http":
         return _http(trigger, spec, recorder, context)
@@ -97,7 +99,8 @@ def _command(trigger: Trigger, spec: Mapping[str, Any], recorder: Any, context: 
     except FileNotFoundError:
         return _note(recorder, context, f"trigger command {argv[0]!r} not found", False)
     except subprocess.TimeoutExpired:
-        return _note(recorder, context, f"trigger command {argv[0]!r} did not finish within {trigger.timeout:g} s", False)
+        return _note(recorder, context,
+                     f"trigger command {argv[0]!r} did not finish within {trigger.timeout:g} s", False)
     elapsed = time.monotonic() - started
     ok = done.returncode == 0
     detail = f"trigger command {argv[0]!r} exited {done.returncode} after {elapsed:.1f} s"
@@ -126,5 +129,6 @@ def _manual(trigger: Trigger, spec: Mapping[str, Any], recorder: Any, context: M
 
 
 def _note(recorder: Any, context: Mapping[str, Any] | None, detail: str, ok: bool) -> SendResult:
-    seq = recorder.event("trigger", trigger_kind="command", error=detail, **dict(context or {})) if recorder is not None else None
+    seq = (recorder.event("trigger", trigger_kind="command", error=detail, **dict(context or {}))
+           if recorder is not None else None)
     return SendResult(ok, detail, seq)

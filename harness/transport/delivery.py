@@ -18,7 +18,7 @@ import email.utils
 import json
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -68,8 +68,7 @@ class WebhookConfig:
         if not isinstance(data, dict):
             raise ValueError("body should be an object {callbackURL, maxMessageCount, maxPayloadSize}")
         url = data.get("callbackURL")
-        parts = urlsplit(url) if isinstance(url, str) else None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        if not isinstance(url, str) or (parts := urlsplit(url)).scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"callbackURL should be an http(s) URL, got {short(url)}")
         count, size = data.get("maxMessageCount"), data.get("maxPayloadSize")
         for name, value in (("maxMessageCount", count), ("maxPayloadSize", size)):
@@ -180,7 +179,7 @@ def deliver(url: str, messages: list[dict], *, identity: Any, config: WebhookCon
     """
     from harness.transport.signing import sign_request
 
-    sign_request = sign or sign_request
+    signer: Signer = sign or sign_request
 
     if not messages:
         raise ValueError("deliver() needs at least one message")
@@ -201,7 +200,7 @@ def deliver(url: str, messages: list[dict], *, identity: Any, config: WebhookCon
                               follow_redirects=False, trust_env=False)
     try:
         for index, (items, body) in enumerate(batches):
-            outcome = _deliver_batch(client, url, index, items, body, identity, sign_request, table, timeout,
+            outcome = _deliver_batch(client, url, index, items, body, identity, signer, table, timeout,
                                      retries, backoff, sleep, max_response_bytes, recorder, channel,
                                      extra_headers or {}, result, retry_errors, on_attempt)
             outcomes.append(outcome)
@@ -268,7 +267,7 @@ def conclude(attempt: Attempt, count: int, table: Any, where: str, result: Deliv
     return _classify(status, attempt, [None] * count, table, where, result)
 
 
-def _classify(status: int, attempt: Attempt, items: list[dict], table: Any, where: str,
+def _classify(status: int, attempt: Attempt, items: Sequence[object], table: Any, where: str,
               result: DeliveryResult) -> Outcome:
     if status in table.no_retry or status not in (table.success | table.partial | table.rejected):
         result.findings.append(Finding("delivery.status", "", "201 with a StandardResponse", str(status),

@@ -158,11 +158,12 @@ def parse_standard_response(body: bytes | str | Any, *, expected_count: int | No
     else:
         if not isinstance(data, dict):
             return ParsedResponse([], [], [Finding(f"{prefix}.shape", "/", "an object with messageArray and timestamp",
-                                                   type(data).__name__, "the response is not a StandardResponse object")])
+                                                   type(data).__name__,
+                                                   "the response is not a StandardResponse object")])
         array, base = data.get("messageArray"), "/messageArray"
         stamp = data.get("timestamp")
         try:
-            parse_dip_timestamp(stamp)  # type: ignore[arg-type]
+            parse_dip_timestamp(stamp)
         except ValueError:
             findings.append(Finding(f"{prefix}.timestamp", "/timestamp", "a 25-character DT-003 timestamp",
                                     short(stamp), "timestamp is missing or not DT-003"))
@@ -192,7 +193,8 @@ def parse_standard_response(body: bytes | str | Any, *, expected_count: int | No
         code = parse_code(entry.get("message"))
         codes.append(code)
         if code is None:
-            findings.append(Finding(f"{prefix}.code", f"{where}/message", "'<CODE> - <text>' e.g. 'RCP0000 - Message Success'",
+            findings.append(Finding(f"{prefix}.code", f"{where}/message",
+                                    "'<CODE> - <text>' e.g. 'RCP0000 - Message Success'",
                                     short(entry.get("message")), "message does not start with a response code"))
         elif not table.is_known(code) and not code.startswith(("REG", "ECS", "SP", "DS")):
             findings.append(Finding(f"{prefix}.code", f"{where}/message", "a DI-999 response code",

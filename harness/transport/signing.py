@@ -176,7 +176,7 @@ class SigningIdentity:
             raise ConfigError(f"{path}: PKCS#12 file uses an unsupported algorithm") from None
         if private_key is None or certificate is None:
             raise ConfigError(f"{path}: PKCS#12 file must hold both a private key and its certificate")
-        return cls._checked(private_key, certificate, path)  # type: ignore[arg-type]
+        return cls._checked(private_key, certificate, path)
 
     @classmethod
     def _checked(cls, private_key: Any, certificate: x509.Certificate, key_path: Path) -> "SigningIdentity":

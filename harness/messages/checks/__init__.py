@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import partial
-from typing import Any
 
 from harness.core.findings import Finding
 from harness.messages.checks.base import CLOCK_TOLERANCE, Rule

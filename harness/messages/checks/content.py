@@ -44,13 +44,14 @@ def check_r0_consistency(item: Any, index: int) -> list[Finding]:
 def check_notification_expiry(item: Any, index: int) -> list[Finding]:
     """`notification.expiry` (RCP1023): an IF-024 notification does not expire before it takes effect."""
     b057 = custom(item).get("B057")
-    effective = timestamp(dig(b057, "supplierNotificationEffectiveFromDate"))
-    expiry = timestamp(dig(b057, "supplierNotificationExpiryDate"))
+    effective_from = dig(b057, "supplierNotificationEffectiveFromDate")
+    expiry_date = dig(b057, "supplierNotificationExpiryDate")
+    effective, expiry = timestamp(effective_from), timestamp(expiry_date)
     if effective is None or expiry is None or expiry >= effective:
         return []
     return [Finding("notification.expiry", ptr(index, "CustomBlock", "B057", "supplierNotificationExpiryDate"),
-                    f"not before {b057['supplierNotificationEffectiveFromDate']}",
-                    short(b057["supplierNotificationExpiryDate"]),
+                    f"not before {effective_from}",
+                    short(expiry_date),
                     "supplierNotificationExpiryDate is before supplierNotificationEffectiveFromDate (RCP1023)")]
 
 
