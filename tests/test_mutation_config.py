@@ -28,7 +28,7 @@ VERDICT_MODULES = {*(f"harness/messages/checks/{name}.py" for name in (
                    "harness/evidence/revalidate.py",
                    "harness/messages/business.py", "harness/run/replay.py",
                    *(f"harness/judges/{name}.py" for name in (
-                       "__init__", "records", "delivery", "consume", "produce", "exchange"))}
+                       "__init__", "registry", "records", "delivery", "consume", "produce", "exchange"))}
 SLOW = {"tests/test_run.py", "tests/test_reference.py", "tests/test_exchange.py", "tests/test_reuse.py",
         "tests/test_real_partner.py", "tests/test_cli_verify.py", "tests/test_strategies.py",
         "tests/test_verify_trust.py", "tests/test_verify_hostile.py", "tests/test_report_browser.py"}

@@ -30,6 +30,8 @@ from harness.config.exchanges import unanswered_requests
 from harness.core.files import read_config_bytes
 from harness.core.findings import short
 from harness.core.paths import schemas_dir
+from jsonschema import Draft202012Validator
+import string
 
 ROLES = ("MDR", "SDS")
 COUNTERPART = {"MDR": "SDS", "SDS": "MDR"}
@@ -471,8 +473,6 @@ def profile_schema() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _validator() -> Any:
-    from jsonschema import Draft202012Validator
-
     schema = profile_schema()
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema)
@@ -745,8 +745,6 @@ INSTRUCTION_PLACEHOLDERS = ("what", *COMMAND_PLACEHOLDERS)
 
 def _check_placeholders(text: str, key: str, fail: Any, allowed: tuple[str, ...] = INSTRUCTION_PLACEHOLDERS) -> None:
     """A trigger's `{...}` placeholders are filled in at run time: a wrong one is a profile error now."""
-    import string
-
     try:
         names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
     except ValueError as exc:

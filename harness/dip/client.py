@@ -29,6 +29,7 @@ from harness.dip.connection import DipCaller, DipUnavailable
 from harness.dip.model import Delivery, HubTimeout, Rejection, StatusMessage, Submission
 from harness.judges.records import RecordSet, TranscriptRecord
 from harness.transport.delivery import WebhookConfig
+from cryptography.hazmat.primitives.serialization import Encoding
 
 if TYPE_CHECKING:
     from harness.transport.signing import SigningIdentity
@@ -51,8 +52,6 @@ class Counterparty:
     api_keys: tuple[str, str] | None = None  # from the DIP, once the session is open
 
     def request(self) -> dict[str, Any]:
-        from cryptography.hazmat.primitives.serialization import Encoding
-
         return {"role": self.role, "mpid": self.mpid, "dip_id": self.dip_id,
                 "certificate_pem": self.identity.certificate.public_bytes(Encoding.PEM).decode("ascii"),
                 "webhooks": dict(self.webhooks)}

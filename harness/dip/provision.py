@@ -19,6 +19,9 @@ from harness.core.files import read_config_bytes
 from harness.config.profile import PARTNER_API_KEY, Profile
 from harness.transport.apikeys import generate_api_key
 from harness.transport.delivery import WebhookConfig
+from harness.transport.tls import client_context
+from harness.transport.delivery import Timeouts
+from harness.dip.config import DeliverySettings
 
 DEFAULT_MAX_MESSAGE_COUNT = 100
 DEFAULT_MAX_PAYLOAD_KB = 1024
@@ -109,7 +112,6 @@ def delivery_tls(profile: Profile) -> Any:
     ca = profile.credential_path("tls_ca")
     if ca is None:
         return None
-    from harness.transport.tls import client_context
 
     read_config_bytes(ca, "CA certificate", where=f"{profile.path}: credentials.tls_ca")
     return client_context(ca=ca)
@@ -132,9 +134,6 @@ def build_hub(profile: Profile, *, host: str | None = None, port: int | None = N
     `profile_registrations(profile)` made earlier (a run reads them before it creates its evidence folder).
     `delivery_client`: (certificate, key) the DIP presents to webhooks (DipIdentity.delivery_client()).
     """
-    from harness.transport.delivery import Timeouts
-    from harness.dip.config import DeliverySettings
-
     t = float(timeout if timeout is not None else profile.harness.timeout)
     timeouts = Timeouts(connect=min(5.0, t), read=t, write=t, pool=min(5.0, t), total=t)
     if delivery_client is not None:  # the DIP presents its client certificate; each party's tls_ca is trusted

@@ -25,6 +25,9 @@ from harness.core.errors import ConfigError
 from harness.evidence.recorder import EVIDENCE_FILE, read_records, utc_iso
 from harness.evidence.safezip import check_folder
 from harness.core.paths import schemas_dir
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.exceptions import InvalidSignature
 
 FORMAT = "dipcert-bundle/1"
 MANIFEST = "manifest.json"
@@ -103,9 +106,6 @@ def manifest_sha256(folder_or_manifest: Path | str) -> str:
 # -- signing --------------------------------------------------------------------------------------
 def sign_bytes(data: bytes, identity: Any) -> dict[str, str]:
     """The detached signature document for `data` (manifest.json's bytes)."""
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-
     key = identity.private_key
     if isinstance(key, rsa.RSAPrivateKey):
         algorithm, signature = RSA_ALGORITHM, key.sign(data, padding.PKCS1v15(), hashes.SHA256())
@@ -122,10 +122,6 @@ def sign_bytes(data: bytes, identity: Any) -> dict[str, str]:
 
 def signature_verifies(data: bytes, certificate: Any, signature: bytes, algorithm: Any) -> bool:
     """The inverse of `sign_bytes`: does `signature` (made with `algorithm`) sign `data` under `certificate`?"""
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-
     key = certificate.public_key()
     try:
         if algorithm == RSA_ALGORITHM and isinstance(key, rsa.RSAPublicKey):
@@ -140,8 +136,6 @@ def signature_verifies(data: bytes, certificate: Any, signature: bytes, algorith
 
 
 def certificate_fingerprint(certificate: Any) -> str:
-    from cryptography.hazmat.primitives import serialization
-
     return "sha256:" + hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).hexdigest()
 
 

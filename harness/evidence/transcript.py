@@ -37,6 +37,7 @@ from harness.evidence.dsse import EnvelopeError, verify_envelope
 from harness.core.findings import Finding, short
 from harness.judges import UnknownJudge, apply, verdict
 from harness.judges.records import RecordSet, TranscriptRecord
+from harness.transport.signing import certificate_fingerprint
 
 FORMAT = "dipcert-transcript/1"
 PAYLOAD_TYPE = "application/vnd.dipcert.transcript+json"
@@ -165,8 +166,6 @@ def _envelope(path: Path, out: TranscriptResult, trusted: Sequence[x509.Certific
                                    "(--dip-cert)", short(str(exc)), f"the transcript is not signed by the DIP you "
                                    f"trust: {exc}"))
         else:
-            from harness.transport.signing import certificate_fingerprint
-
             out.signed_by, payload = certificate_fingerprint(checked.signer), checked.payload
     if payload is None:  # unsigned reading: what the statement claims, for the checks that follow
         try:

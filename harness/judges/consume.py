@@ -22,7 +22,7 @@ from typing import Any
 from harness.messages import business
 from harness.core.catalogue import load_catalogue
 from harness.core.findings import Finding
-from harness.judges import judge
+from harness.judges.registry import judge
 from harness.judges.delivery import delivery_result
 from harness.judges.records import RecordSet, TranscriptRecord
 from harness.messages.access import dig

@@ -25,7 +25,7 @@ from typing import Any
 
 from harness.messages import business
 from harness.core.findings import Finding, short
-from harness.judges import judge
+from harness.judges.registry import judge
 from harness.judges.consume import attempts_of, event_of
 from harness.judges.delivery import delivery_result
 from harness.judges.records import RecordSet

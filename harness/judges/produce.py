@@ -22,7 +22,7 @@ from typing import Any
 from harness.messages import business
 from harness.core.catalogue import load_catalogue
 from harness.core.findings import Finding, short
-from harness.judges import judge
+from harness.judges.registry import judge
 from harness.judges.records import RecordSet
 from harness.messages.access import dig
 

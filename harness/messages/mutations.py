@@ -18,6 +18,8 @@ from typing import Any
 
 from harness.core.errors import UsageError
 from harness.messages import ids
+from harness.core.catalogue import load_catalogue
+from harness.messages.samples import EVENT_BLOCKS
 
 Path = tuple[Any, ...]
 
@@ -131,9 +133,6 @@ def _label(path: Path) -> str:
 # --- schema mutations (derived by walking the message) -----------------------------------------
 
 def _missing_required(item: dict) -> Iterator[Mutation]:
-    from harness.core.catalogue import load_catalogue
-    from harness.messages.samples import EVENT_BLOCKS
-
     common = _common(item)
     for block in ("S1", "M0", "R0"):
         if block in common:

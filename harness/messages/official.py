@@ -41,6 +41,8 @@ from referencing.jsonschema import DRAFT4
 from harness.core.errors import ConfigError, UsageError
 from harness.messages.compiled import CompiledCheck
 from harness.messages.dialect import DATE_FORMAT, DATE_TIME_FORMAT, FORMAT_CHECKER, dip_validator_class
+from harness.messages.packhash import fingerprint_files
+from harness.core.catalogue import load_catalogue
 
 Form = Literal["ingress", "egress"]
 
@@ -186,8 +188,6 @@ class OfficialPack:
         return "unknown"
 
     def _fingerprint(self) -> str:
-        from harness.messages.schemapack import fingerprint_files  # one definition for both packs
-
         return fingerprint_files({name: parsed.data for name, parsed in self._files.items()})
 
     def _retrieve(self, uri: str) -> NoReturn:  # called only for URLs not registered
@@ -202,8 +202,6 @@ class OfficialPack:
         return f"{EVENTS_FILE}#/components/schemas/{self._component(interface_id, event_name)}"
 
     def _component(self, interface_id: str, event_name: str) -> str:
-        from harness.core.catalogue import load_catalogue
-
         return load_catalogue().event(interface_id, event_name).official_schema
 
     def message_validator(self, interface_id: str, event_name: str, form: Form = "ingress") -> Validator:
@@ -237,8 +235,6 @@ class OfficialPack:
 
     def check_all_refs(self) -> list[str]:
         """Every `$ref` reachable from the catalogue's events that does not resolve (ideally none)."""
-        from harness.core.catalogue import load_catalogue
-
         roots = [f"{BASE_URL}{EVENTS_FILE}#/components/schemas/{e.official_schema}"
                  for e in load_catalogue().events()]
         return self._unresolved_from(roots)

@@ -9,7 +9,6 @@ single choice made at the edge (`load_pack`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from functools import lru_cache
@@ -24,6 +23,7 @@ from referencing.jsonschema import DRAFT202012
 from harness.core.errors import ConfigError, UsageError
 from harness.messages.compiled import CompiledCheck
 from harness.messages.dialect import FORMAT_CHECKER, dip_validator_class
+from harness.messages.packhash import fingerprint_files
 from harness.core.paths import schemas_dir
 
 Form = Literal["ingress", "egress"]
@@ -49,20 +49,6 @@ class SchemaPack(Protocol):
     def message_check(self, interface_id: str, event_name: str, form: Form = "ingress") -> CompiledCheck:
         """The compiled validity verdict of the same schema (`harness.messages.compiled`)."""
         ...
-
-
-def fingerprint_files(files: dict[str, bytes]) -> str:
-    """`sha256:<hex>` over files in sorted relative-name order: name, NUL, byte count, NUL, bytes.
-
-    The names are part of the hash so that moving a schema changes the fingerprint; the count
-    keeps the byte stream unambiguous.
-    """
-    digest = hashlib.sha256()
-    for name in sorted(files):
-        data = files[name]
-        digest.update(name.encode("utf-8") + b"\0" + str(len(data)).encode("ascii") + b"\0")
-        digest.update(data)
-    return "sha256:" + digest.hexdigest()
 
 
 def normalise_interface_id(interface_id: str) -> str:
@@ -214,6 +200,7 @@ def load_pack(spec_dir: Path | str | None = None) -> SchemaPack:
     """The bundled pack for None; otherwise Elexon's specification read from `spec_dir`."""
     if spec_dir is None:
         return bundled_pack()
-    from harness.messages.official import OfficialPack  # only users of --spec pay for the YAML loader
+    # Local: only users of --spec pay for the YAML loader (the CLI's start-up stays light).
+    from harness.messages.official import OfficialPack
 
     return OfficialPack(spec_dir)

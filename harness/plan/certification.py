@@ -16,6 +16,8 @@ from harness.plan.requirements import Requirement, build_plan, declared_flows_re
     plan_to_dicts, reuse_requirement, smoke_requirement
 from harness.config.profile import Profile
 from harness.judges.produce import produce_rules
+from pathlib import Path
+from harness.config.profile import parse_profile
 
 
 def exchange_plan(profile: Profile, catalogue: Catalogue | None = None) -> list[Requirement]:
@@ -62,10 +64,6 @@ def certification_plan(profile: Profile, catalogue: Catalogue | None = None, *,
 
 def plan_from_recorded_profile(plan_data: dict[str, Any]) -> list[dict[str, Any]]:
     """For `verify`: the plan this harness derives from the profile a bundle recorded."""
-    from pathlib import Path
-
-    from harness.config.profile import parse_profile
-
     recorded = plan_data.get("profile")
     if not isinstance(recorded, dict):
         return [dict(r) for r in plan_data.get("requirements") or [] if isinstance(r, dict)]

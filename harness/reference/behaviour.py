@@ -27,6 +27,7 @@ from harness.reference.faults import FaultSet
 from harness.reference.recipient import ItemVerdict
 from harness.reference.state import ParticipantState, Sent
 from harness.transport.client import SubmitResult
+from harness.messages.samples import SampleFactory
 
 # ASSUMPTION (A-RESPONSE-MESSAGE): R0.responseMessages read "<CODE> - <text>".
 START_ACCEPTED = "SP000 - MDR start accepted"
@@ -111,8 +112,6 @@ class Behaviour:
     # --- building ---------------------------------------------------------------------------
 
     def _factory(self):
-        from harness.messages.samples import SampleFactory
-
         with self._lock:
             seed = self._rng.getrandbits(32)
         return SampleFactory(seed, environment=self.environment, now=self._clock())

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from harness.core.files import read_toml
 from harness.core.errors import ConfigError, UsageError
+from harness.core.catalogue import load_catalogue
 
 FAULTS_FILE = Path(__file__).with_name("faults.toml")
 ROLES = ("MDR", "SDS", "both")
@@ -254,8 +255,6 @@ def parse_fault(spec: str, role: str, definitions: Iterable[FaultDef] | None = N
     if not definition.applies_to(role):
         raise UsageError(f"fault {name!r} applies to the reference {definition.role}, not {role}")
     if "interface" in definition.params:
-        from harness.core.catalogue import load_catalogue
-
         index = definition.params.index("interface")
         args[index] = load_catalogue().get(args[index]).id  # UsageError for an unknown interface
     if "block" in definition.params and not args[definition.params.index("block")]:

@@ -17,6 +17,7 @@ from harness.messages.access import dig
 from harness.messages.checks import code_for_rule
 from harness.core.findings import Finding
 from harness.messages.ids import is_valid_mpan, parse_dip_timestamp
+from harness.messages.validate import validate_body
 
 FUTURE_TOLERANCE = timedelta(minutes=5)  # ASSUMPTION: same window as the signature clock skew
 SUCCESS = "RCP0000"
@@ -117,8 +118,6 @@ def code_for(findings: list[Finding]) -> str:
 def assess_delivery(body: bytes, interface_id: str, *, accept_bad_mpan: bool = False,
                     now: datetime | None = None) -> Assessment:
     """Validate an egress body as delivered to our webhook for `interface_id`; one code per item."""
-    from harness.messages.validate import validate_body
-
     now = now or datetime.now(timezone.utc)
     try:
         data = json.loads(body)

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 from typing import Any
+from harness.messages.validate import identify
 
 LANE_X = (125, 390, 655)
 WIDTH, TOP, ROW = 780, 52, 34
@@ -149,8 +150,6 @@ def _sender(body: bytes | None) -> str | None:
 
 
 def _identify(body: bytes) -> tuple[str, str] | None:
-    from harness.messages.validate import identify
-
     for item in _items(body)[:1]:
         if isinstance(item, dict):
             try:

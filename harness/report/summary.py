@@ -17,6 +17,7 @@ from harness.evidence import verdicts as V
 from harness.evidence.grade import evidence_grade
 from harness.evidence.recorder import EVIDENCE_FILE
 from harness.evidence.qualification import statement
+from harness.core.catalogue import load_catalogue
 
 _FINGERPRINT = re.compile(r"^sha256:[0-9a-f]{64}$")
 PARTY_FIELDS = ("role", "dip_id", "mpid", "dcp_id", "company")
@@ -51,8 +52,6 @@ def plan_index(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]
 
 
 def catalogue_assumptions() -> dict[str, Any]:
-    from harness.core.catalogue import load_catalogue
-
     return load_catalogue().assumptions
 
 

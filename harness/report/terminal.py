@@ -10,6 +10,8 @@ from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from rich.markup import escape
+from rich.table import Table
 
 COLOURS = {"pass": "green", "fail": "red", "not-run": "yellow", "reused": "blue", "not-enabled": "dim"}
 ORDER = ("pass", "reused", "fail", "not-run", "not-enabled")
@@ -18,9 +20,6 @@ ATTENTION = ("fail", "not-run")
 
 def terminal_summary(summary: Mapping[str, Any], console: Any, *, bundle: Path | str | None = None) -> None:
     """A table of the requirements that failed or did not run, the counts, and the ready / not-ready line."""
-    from rich.markup import escape
-    from rich.table import Table
-
     entries = list(summary["requirements"])
     attention = [e for e in entries if e["verdict"] in ATTENTION]
     if attention:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import shlex
 import shutil
-import socket
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -33,7 +32,9 @@ from harness.reference.participant import ReferenceParticipant
 from harness.run.session import RunOptions, RunResult, run_certification
 from harness.transport.apikeys import generate_api_key
 from harness.transport.certs import cached_key, make_ca
+from harness.transport.ports import free_port
 from harness.transport.signing import SigningIdentity
+from harness.dip.identity import CERT, KEY
 
 ROLES = ("MDR", "SDS")
 # The demo's reference participants share one process (and its GIL) with the harness and answer at
@@ -41,13 +42,6 @@ ROLES = ("MDR", "SDS")
 # into findings against short bounds. Demo profiles run one requirement at a time unless asked.
 DEMO_PARALLEL = 1
 COMPANY = {"MDR": "dipcert reference MDR Ltd", "SDS": "dipcert reference SDS Ltd"}
-
-
-def free_port() -> int:
-    """A free loopback port (the hub's and the participant's URLs go into the profile before they start)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -82,8 +76,6 @@ class DemoPKI:
 
 
 def make_pki(folder: Path) -> DemoPKI:
-    from harness.dip.identity import CERT, KEY
-
     ca = make_ca("dipcert demo CA", key=cached_key("demo-ca"))
     ca.write(folder, "ca")
     issued_dip = ca.issue("dip.demo.dipcert", key=cached_key("demo-dip"))

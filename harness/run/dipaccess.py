@@ -29,6 +29,9 @@ from harness.core.errors import ConfigError
 from harness.messages.samples import DEFAULT_PARTIES
 from harness.config.profile import Profile
 from harness.transport.signing import certificate_fingerprint
+from harness.dip.config import DeliverySettings, HubConfig
+from harness.dip.server import Hub
+from harness.transport.delivery import Timeouts
 
 if TYPE_CHECKING:
     from harness.dip.server import Hub
@@ -122,10 +125,6 @@ def remote(url: str, profile: Profile, *, dip_cert: x509.Certificate | None, ca:
 
 def embedded(profile: Profile, *, identity: Any, timeout: float, pack: Any = None) -> DipAccess:
     """A DIP started in this process on the profile's hub_host/hub_port (plain http: a self-test)."""
-    from harness.dip.config import DeliverySettings, HubConfig
-    from harness.dip.server import Hub
-    from harness.transport.delivery import Timeouts
-
     token = secrets.token_urlsafe(24)
     t = float(timeout)
     delivery = DeliverySettings(timeouts=Timeouts(connect=min(5.0, t), read=t, write=t, pool=min(5.0, t), total=t),

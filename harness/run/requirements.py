@@ -13,24 +13,20 @@ from harness.core.findings import Finding
 from harness.core.outcomes import Verdict
 from harness.plan.requirements import PREFLIGHT_CHECKS, Requirement
 from harness.run.context import RunContext
+from harness.run.preflight import (check_api_keys, check_certificates, check_dcp, check_dip_connection,
+                                   check_dip_deliveries, check_identifiers, check_partner, check_webhooks,
+                                   default_probe)
+from harness.run.consume import run_consume, run_reject
+from harness.run.produce import run_produce
+from harness.run.consume import run_smoke
+from harness.config.exchanges import exchange_named
+from harness.run.exchange import run_exchange
 
 log = logging.getLogger(__name__)
 
 
 def run_preflight_check(ctx: RunContext, req: Requirement) -> bool:
     """Guidance 4.1: the preflight check named by the requirement id's last part."""
-    from harness.run.preflight import (
-        check_api_keys,
-        check_certificates,
-        check_dcp,
-        check_dip_connection,
-        check_dip_deliveries,
-        check_identifiers,
-        check_partner,
-        check_webhooks,
-        default_probe,
-    )
-
     check = req.id.rsplit("/", 1)[-1]
     # Both legs through the run's DIP too: the party's connection to the DIP (mTLS with the profile's
     # client certificate) with the certificates, the DIP's TLS to each webhook with the webhooks.
@@ -54,9 +50,6 @@ def run_requirement(ctx: RunContext, req: Requirement, *, lane: str = "sequentia
 
     `lane` is recorded with the start event: "parallel" when other requirements ran alongside, so
     the report attributes to it only what carries its id, not everything recorded while it ran."""
-    from harness.run.consume import run_consume, run_reject
-    from harness.run.produce import run_produce
-
     ctx.event("requirement-start", requirement=req.id, title=req.title, lane=lane)
     before = len(ctx.outcomes)
     try:
@@ -69,13 +62,8 @@ def run_requirement(ctx: RunContext, req: Requirement, *, lane: str = "sequentia
         elif req.kind == "produce":
             run_produce(ctx, req)
         elif req.kind == "smoke":
-            from harness.run.consume import run_smoke
-
             run_smoke(ctx, req)
         elif req.kind == "exchange":
-            from harness.config.exchanges import exchange_named
-            from harness.run.exchange import run_exchange
-
             run_exchange(ctx, exchange_named(req.id.rsplit("/", 1)[-1]), req.id, rng=ctx.rng_for(req.id))
         else:
             raise AssertionError(f"{req.id}: nothing runs a {req.kind} requirement live")

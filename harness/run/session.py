@@ -32,6 +32,26 @@ from harness.plan.certification import certification_plan
 from harness.plan.requirements import Requirement, plan_to_dicts
 from harness.run.context import RunContext
 from harness.transport.signing import SigningIdentity
+from harness.dip.provision import profile_registrations
+from harness.config.fingerprint import probe_endpoint_certificates, system_fingerprint
+from harness.evidence.bundle import certificate_fingerprint
+from harness.evidence.recorder import Recorder
+from harness.messages.schemapack import load_pack
+from harness.run import dipaccess
+from harness.dip.provision import partner_webhooks
+from harness.dip.client import RemoteHub
+from harness.dip.connection import DipCaller
+from harness.transport.ports import free_port
+from harness.transport.client import DipClient
+from harness.messages.samples import Party
+from harness.reference.participant import ReferenceParticipant
+from harness.run.requirements import run_requirement
+from harness.run.replay import answers_to
+from harness.dip.connection import DipUnavailable
+from harness.evidence.bundle import finalise_bundle
+from harness.report import render_reports
+import json
+from harness.transport.certs import cached_key, make_ca
 
 UTC = timezone.utc
 # The evidence log records every HTTP exchange; werkzeug's access log on stderr would only be noise.
@@ -134,7 +154,6 @@ class CertificationRun:
         self.identity = party_identity(profile)
         # The party's and a real partner's keys and certificates are read now, so a broken reference is
         # a one-line ConfigError (exit 2) before the evidence folder exists, not a half-written bundle.
-        from harness.dip.provision import profile_registrations
 
         self._parties = profile_registrations(profile)
         # issue 19: the [qualification] documents are read now too (a broken reference is exit 2).
@@ -151,12 +170,6 @@ class CertificationRun:
     # --- lifecycle ----------------------------------------------------------------------------
 
     def _run_record(self, pack: Any) -> dict[str, Any]:
-        from harness.config.fingerprint import (
-            probe_endpoint_certificates,
-            system_fingerprint,
-        )
-        from harness.evidence.bundle import certificate_fingerprint
-
         p = self.profile
         if self.o.reuse is not None:
             fingerprint = dict(self.o.reuse.fingerprint)  # the one the reuse decision compared
@@ -185,10 +198,6 @@ class CertificationRun:
         }
 
     def open(self) -> RunContext:
-        from harness.evidence.recorder import Recorder
-        from harness.messages.schemapack import load_pack
-        from harness.run import dipaccess
-
         pack = self.o.pack or load_pack(None)
         self.pack = pack
         timeout = float(self.o.timeout or self.profile.harness.timeout)
@@ -220,8 +229,6 @@ class CertificationRun:
         partner = self.profile.partner
         partner_ref = self._start_partner(timeout) if partner is not None and partner.is_reference else None
         if partner is not None and not partner.is_reference:
-            from harness.dip.provision import partner_webhooks
-
             self._recorder.event("partner", partner_kind="real", role=partner.role, dip_id=partner.dip_id,
                                  webhooks={i: w.callback_url
                                            for i, w in sorted(partner_webhooks(self.profile).items())},
@@ -239,12 +246,6 @@ class CertificationRun:
 
     def _open_session(self, timeout: float) -> Any:
         """The DIP session as the party under test, with the counterparties the harness plays."""
-        from harness.dip.client import RemoteHub
-        from harness.dip.connection import DipCaller
-        from harness.run import dipaccess
-        from harness.run.demo import free_port
-        from harness.transport.client import DipClient
-
         p = self.profile
         self._partner_port = free_port() if p.partner is not None and p.partner.is_reference else None
         partner_hooks = None
@@ -282,9 +283,6 @@ class CertificationRun:
 
     def _start_partner(self, timeout: float) -> Any:
         """The built-in reference partner: a counterparty of the session, with the keys the DIP gave it."""
-        from harness.messages.samples import Party
-        from harness.reference.participant import ReferenceParticipant
-
         p = self.profile
         assert p.partner is not None and self._hub is not None
         played = self._hub.counterparties[p.partner.role]
@@ -331,8 +329,6 @@ class CertificationRun:
         `parallel = 1`, all in plan order.
         Callbacks are serialised.
         """
-        from harness.run.requirements import run_requirement
-
         assert self.ctx is not None
         ctx = self.ctx
         todo = self.selected()
@@ -388,8 +384,6 @@ class CertificationRun:
     def _start_order(self, req: Requirement) -> tuple[int, int]:
         """Longest first: the exchanges' chains of deliveries, then consume (those whose replay is
         watched for a second answer before the others), then the short ones."""
-        from harness.run.replay import answers_to
-
         answered = req.kind == "consume" and bool(req.interface and req.event and answers_to(
             req.interface, req.event, self.profile.role, set(self.profile.enabled_interfaces)))
         return START_ORDER.get(req.kind, 9), 0 if answered else 1
@@ -409,8 +403,6 @@ class CertificationRun:
         """The reference partner, then the session (closed; its signed transcript fetched into the bundle),
         then an embedded DIP. A DIP that cannot give the transcript is recorded, not raised: the bundle
         is still written (and verify says it carries no transcript)."""
-        from harness.dip.connection import DipUnavailable
-
         if self._partner is not None:
             try:
                 self._partner.stop()
@@ -434,16 +426,12 @@ class CertificationRun:
 
     def close(self) -> RunResult:
         """Stop everything, render the reports, sign and zip; safe to call after a failure."""
-        from harness.evidence.bundle import finalise_bundle
-        from harness.report import render_reports
-
         self.stop_services()
         if self._recorder is None:
             raise ConfigError(f"{self.folder}: the run never started")
         if not self._recorder.closed:
             self._recorder.close(self._status)
         render_reports(self.folder)
-        import json
 
         summary = json.loads((self.folder / "summary.json").read_text("utf-8"))
         run = self._run
@@ -458,8 +446,6 @@ class CertificationRun:
 
 
 def _throwaway_identity(name: str) -> SigningIdentity:
-    from harness.transport.certs import cached_key, make_ca
-
     ca = make_ca(f"dipcert {name} CA", key=cached_key("partner-ca"))
     return ca.issue(name, key=cached_key(f"partner-{name}")).identity()
 

@@ -12,6 +12,7 @@ from harness.transport.delivery import (
     Attempt, DeliveryResult, MAX_RESPONSE_BYTES, Outcome, Signer, Timeouts, WebhookConfig, classify_attempt,
     conclude, deliver, split_batches,
 )
+from harness.transport.ports import free_port
 from harness.transport.requestlog import request_handler
 from harness.transport.responses import (
     CODE_PATTERN, SUCCESS_CODES, load_code_table, parse_standard_response, response_entry, standard_response,
@@ -27,7 +28,7 @@ __all__ = [
     "DipClient", "IssuedCert", "MAX_RESPONSE_BYTES", "Outcome", "SIGNATURE", "SIGNATURE_CERTIFICATE",
     "SIGNATURE_DATE", "SIGNATURE_HEADERS", "SUCCESS_CODES", "Signer", "SigningIdentity", "SubmitResult", "Timeouts",
     "WebhookConfig", "cached_key", "certificate_fingerprint", "classify_attempt", "client_context", "conclude",
-    "deliver", "generate_api_key", "key_fingerprint", "load_code_table", "make_ca", "new_key",
+    "deliver", "free_port", "generate_api_key", "key_fingerprint", "load_code_table", "make_ca", "new_key",
     "parse_standard_response", "peer_certificate_sha256", "read_api_key", "request_handler", "response_entry",
     "server_context", "sign_request", "split_batches", "standard_response", "verify_request",
 ]

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from harness.core.errors import ConfigError
+from harness.transport.signing import SigningIdentity
 
 CA_LIFETIME = timedelta(days=365)
 LEAF_LIFETIME = timedelta(days=90)
@@ -136,8 +137,6 @@ class IssuedCert:
 
     def identity(self):  # -> harness.transport.signing.SigningIdentity
         """This certificate as a DIP message signer."""
-        from harness.transport.signing import SigningIdentity
-
         return SigningIdentity.from_key_and_cert(self.key, self.cert)
 
 
