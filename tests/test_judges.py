@@ -168,7 +168,7 @@ def test_produce_findings_are_strings_the_evidence_record_schema_accepts(tmp_pat
     """A missing sender role or a wrong recipient list was once put into the finding as the raw value (None, a
     list): the check record then broke evidence-record.schema.json and verify refused the whole bundle."""
     from harness.evidence.recorder import Recorder
-    from harness.evidence.safejson import RECORD_SCHEMA, read_records, shape_errors
+    from harness.evidence.safejson import RECORD_SCHEMA, read_bundle_records, shape_errors
 
     bad = FACTORY.message("IF-062", None, sender=MDR, recipients=[SDS.dip_id])
     del bad["payload"]["CommonBlock"]["S1"]["senderRoleID"]
@@ -183,7 +183,7 @@ def test_produce_findings_are_strings_the_evidence_record_schema_accepts(tmp_pat
     recorder = Recorder(tmp_path)
     recorder.check("MDR-5.2b/IF-062/produce", "produce.submission", False, found)
     recorder.close()
-    records = read_records(tmp_path / "evidence.jsonl", "evidence.jsonl")  # refuses a misshapen record
+    records = read_bundle_records(tmp_path / "evidence.jsonl", "evidence.jsonl")  # refuses a misshapen record
     assert [list(shape_errors(r, RECORD_SCHEMA)) for r in records] == [[] for _ in records]
 
 
