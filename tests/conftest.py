@@ -5,6 +5,10 @@ The specification-comparison tests skip when Elexon's specification is not besid
 so in CI (environment variable CI set, as CI runners do) such a skip would hide that dipcert was
 never compared with the specification: there it is a failure instead.
 
+Fixtures shared by many test modules live here, each made once per module: `demo_pki` (dipcert's
+demo PKI on disk: CA, DIP, MDR and SDS certificates and keys, as `dipcert demo` makes them) and
+`hub_pki` (in-memory identities for the DIP service tests, tests/dipkit.py).
+
 No test writes to the real home: DIPCERT_HOME (where every route keeps the simulated DIP's identity,
 harness.dip.identity) points at a scratch folder for the whole session, subprocesses included.
 """
@@ -16,6 +20,9 @@ import shutil
 import tempfile
 
 import pytest
+from dipkit import make_pki as make_hub_pki
+
+from harness.run.demo import DemoPKI, make_pki
 
 SPEC_FOLDER = "../shared/elexon-dip-api"  # every "specification missing" skip reason names it
 
@@ -52,3 +59,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> objec
         report.longrepr = (f"CI is set but this specification test was skipped: {skip_reason(report)}. "
                            f"CI must have Elexon's specification at {SPEC_FOLDER} beside the repository.")
     return None
+
+
+@pytest.fixture(scope="module")
+def demo_pki(tmp_path_factory: pytest.TempPathFactory) -> DemoPKI:
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def hub_pki() -> dict:
+    return make_hub_pki()

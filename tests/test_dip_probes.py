@@ -19,7 +19,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from dipkit import MDR, Webhook, api, keys_for, make_hub, make_pki, open_session, records, registration, settings
+from dipkit import MDR, Webhook, api, keys_for, make_hub, open_session, records, registration, settings
 from harness.dip.identity import load_identity
 from harness.messages.samples import DEFAULT_PARTIES, SampleFactory
 from harness.reference.participant import ReferenceParticipant
@@ -28,11 +28,6 @@ from harness.transport.tls import server_context
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 UTC = timezone.utc
-
-
-@pytest.fixture(scope="module")
-def pki():
-    return make_pki()
 
 
 def egress(count: int = 1, seed: int = 4) -> list[dict]:
@@ -70,10 +65,10 @@ class Seen:
 
 
 @pytest.fixture
-def setup(pki):
+def setup(hub_pki):
     hook = Webhook()
-    party = registration(pki, MDR, webhooks={"IF-061": WebhookConfig(hook.url, 10, 1024)})
-    with make_hub(pki, party) as hub, api(hub, pki["MDR"], keys_for(MDR.dip_id)[0]) as mdr:
+    party = registration(hub_pki, MDR, webhooks={"IF-061": WebhookConfig(hook.url, 10, 1024)})
+    with make_hub(hub_pki, party) as hub, api(hub, hub_pki["MDR"], keys_for(MDR.dip_id)[0]) as mdr:
         sid = open_session(mdr, [])["session"]
         yield hub, mdr, sid, hook
     hook.close()
@@ -91,12 +86,12 @@ def seen(hook: Webhook, n: int = 1) -> list[Seen]:
     return [Seen(c.headers, c.body, hook.url) for c in hook.wait_calls(n)]
 
 
-def test_plain_is_a_correct_delivery_of_exactly_the_given_messages(setup, pki):
+def test_plain_is_a_correct_delivery_of_exactly_the_given_messages(setup, hub_pki):
     hub, mdr, sid, hook = setup
     messages = egress(3)
     answer = probe(mdr, sid, "plain", messages)
     (got,) = seen(hook)
-    dip = pki["dip"].certificate
+    dip = hub_pki["dip"].certificate
     assert got.cert == dip and got.hash_matches and got.verifies_with(dip) and abs(got.age) < timedelta(minutes=1)
     assert json.loads(got.body) == messages
     assert answer["outcome"] == "accepted" and answer["attempts"] == 1
@@ -106,42 +101,42 @@ def test_plain_is_a_correct_delivery_of_exactly_the_given_messages(setup, pki):
     assert record["request_sha256"] == hashlib.sha256(got.body).hexdigest()
 
 
-def test_bad_signature_carries_the_dip_certificate_and_does_not_verify(setup, pki):
+def test_bad_signature_carries_the_dip_certificate_and_does_not_verify(setup, hub_pki):
     hub, mdr, sid, hook = setup
     probe(mdr, sid, "bad-signature")
     (got,) = seen(hook)
-    assert got.cert == pki["dip"].certificate and got.hash_matches and not got.verifies_with(pki["dip"].certificate)
+    assert got.cert == hub_pki["dip"].certificate and got.hash_matches and not got.verifies_with(hub_pki["dip"].certificate)
 
 
-def test_foreign_certificate_verifies_only_with_the_attackers_own_certificate(setup, pki):
+def test_foreign_certificate_verifies_only_with_the_attackers_own_certificate(setup, hub_pki):
     hub, mdr, sid, hook = setup
     probe(mdr, sid, "foreign-certificate")
     (got,) = seen(hook)
-    dip = pki["dip"].certificate
+    dip = hub_pki["dip"].certificate
     assert got.cert != dip and got.cert.subject == dip.subject and got.cert.issuer == dip.issuer
     assert got.verifies_with(got.cert) and not got.verifies_with(dip) and got.hash_matches
 
 
-def test_altered_body_is_signed_by_the_dip_over_other_bytes(setup, pki):
+def test_altered_body_is_signed_by_the_dip_over_other_bytes(setup, hub_pki):
     hub, mdr, sid, hook = setup
     messages = egress()
     probe(mdr, sid, "altered-body", messages)
     (got,) = seen(hook)
     assert json.loads(got.body) == messages  # the body is what was asked for, intact...
     assert not got.hash_matches  # ...but X-DIP-Content-Hash is of other bytes
-    assert got.verifies_with(pki["dip"].certificate)  # and the DIP really signed that other hash
+    assert got.verifies_with(hub_pki["dip"].certificate)  # and the DIP really signed that other hash
 
 
 @pytest.mark.parametrize("kind", ["stale-signature", "stale-date"])
-def test_stale_signature_is_a_correct_signature_a_day_old(setup, pki, kind):
+def test_stale_signature_is_a_correct_signature_a_day_old(setup, hub_pki, kind):
     hub, mdr, sid, hook = setup
     probe(mdr, sid, kind)
     (got,) = seen(hook)
-    assert got.verifies_with(pki["dip"].certificate) and got.hash_matches
+    assert got.verifies_with(hub_pki["dip"].certificate) and got.hash_matches
     assert timedelta(hours=23) < got.age < timedelta(hours=25)
 
 
-def test_redelivery_after_a_5xx_sends_the_same_batch_again(setup, pki):
+def test_redelivery_after_a_5xx_sends_the_same_batch_again(setup, hub_pki):
     hub, mdr, sid, hook = setup
     hook.answers[:] = [503]
     answer = probe(mdr, sid, "redelivery")
@@ -156,7 +151,7 @@ def test_redelivery_after_a_5xx_sends_the_same_batch_again(setup, pki):
     assert plain["statuses"] == [503] and len(hook.calls) == 3
 
 
-def test_probe_errors(setup, pki):
+def test_probe_errors(setup, hub_pki):
     hub, mdr, sid, hook = setup
     path = f"/dipcert/v1/sessions/{sid}/probe"
     for bad in ({"interface": "IF-061", "recipient": MDR.dip_id, "kind": "nope", "messages": egress()},
@@ -173,24 +168,24 @@ def test_probe_errors(setup, pki):
 # --- TLS on the delivery leg ----------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def mtls_webhook(pki, tmp_path_factory):
+def mtls_webhook(hub_pki, tmp_path_factory):
     """An https webhook that demands a client certificate from the DIP's CA."""
     folder = tmp_path_factory.mktemp("webhook")
     dip = load_identity(folder / "dip")
-    cert, key = pki["ca"].issue("webhook", sans=("localhost", "127.0.0.1")).write(folder, "webhook")
+    cert, key = hub_pki["ca"].issue("webhook", sans=("localhost", "127.0.0.1")).write(folder, "webhook")
     hook = Webhook(ssl_context=server_context(cert, key, client_ca=dip.path("ca")))
-    yield dip, hook, pki["ca"].cert_pem
+    yield dip, hook, hub_pki["ca"].cert_pem
     hook.close()
 
 
 @pytest.mark.parametrize("with_cert", [True, False])
-def test_a_webhook_demanding_a_client_certificate(pki, mtls_webhook, with_cert):
+def test_a_webhook_demanding_a_client_certificate(hub_pki, mtls_webhook, with_cert):
     dip, hook, webhook_ca = mtls_webhook
     hook.calls.clear()
     cert, key = dip.delivery_client() if with_cert else (None, None)
-    party = registration(pki, MDR, webhooks={"IF-061": WebhookConfig(hook.url)}, tls_ca=webhook_ca)
-    with make_hub(pki, party, delivery=settings(client_cert=cert, client_key=key)) as hub, \
-            api(hub, pki["MDR"], keys_for(MDR.dip_id)[0]) as mdr:
+    party = registration(hub_pki, MDR, webhooks={"IF-061": WebhookConfig(hook.url)}, tls_ca=webhook_ca)
+    with make_hub(hub_pki, party, delivery=settings(client_cert=cert, client_key=key)) as hub, \
+            api(hub, hub_pki["MDR"], keys_for(MDR.dip_id)[0]) as mdr:
         sid = open_session(mdr, [])["session"]
         handshake = probe(mdr, sid, "tls-probe", [])
         delivered = probe(mdr, sid, "plain")
@@ -212,19 +207,19 @@ def test_tls_probe_on_an_http_webhook_says_so(setup):
     assert probe(mdr, sid, "tls-probe", [])["outcome"] == "not-tls"
 
 
-def test_a_reference_webhook_demanding_a_client_certificate_consumes_the_dips_deliveries(pki, tmp_path):
+def test_a_reference_webhook_demanding_a_client_certificate_consumes_the_dips_deliveries(hub_pki, tmp_path):
     """The reference participant's option: HTTPS webhooks that demand the DIP's client certificate."""
     dip = load_identity(tmp_path / "dip")
-    cert, key = pki["ca"].issue("reference-mdr", sans=("127.0.0.1",)).write(tmp_path, "webhook")
-    with make_hub(pki, delivery=settings(client_cert=dip.delivery_client()[0], client_key=dip.delivery_client()[1])) \
+    cert, key = hub_pki["ca"].issue("reference-mdr", sans=("127.0.0.1",)).write(tmp_path, "webhook")
+    with make_hub(hub_pki, delivery=settings(client_cert=dip.delivery_client()[0], client_key=dip.delivery_client()[1])) \
             as hub, ReferenceParticipant("MDR", party=MDR, partner=DEFAULT_PARTIES["SDS"], hub_url=hub.base_url,
-                                         api_keys=keys_for(MDR.dip_id), identity=pki["MDR"],
-                                         dip_certificate=pki["dip"].certificate, register_webhooks=False,
+                                         api_keys=keys_for(MDR.dip_id), identity=hub_pki["MDR"],
+                                         dip_certificate=hub_pki["dip"].certificate, register_webhooks=False,
                                          webhook_tls=(cert, key), webhook_client_ca=dip.path("ca")) as mdr_webhook:
         url = mdr_webhook.webhook_url("IF-061")
         assert url.startswith("https://127.0.0.1:")
-        hub.register_party(registration(pki, MDR, webhooks={"IF-061": WebhookConfig(url)}, tls_ca=pki["ca"].cert_pem))
-        with api(hub, pki["MDR"], keys_for(MDR.dip_id)[0]) as mdr:
+        hub.register_party(registration(hub_pki, MDR, webhooks={"IF-061": WebhookConfig(url)}, tls_ca=hub_pki["ca"].cert_pem))
+        with api(hub, hub_pki["MDR"], keys_for(MDR.dip_id)[0]) as mdr:
             sid = open_session(mdr, [])["session"]
             good = probe(mdr, sid, "plain", egress(seed=21))
             forged = probe(mdr, sid, "bad-signature", egress(seed=22))

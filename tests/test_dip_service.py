@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from dipkit import MDR, SDS, WAIT, Webhook, keys_for, make_pki, open_session, records, sample, wait_records
+from dipkit import MDR, SDS, WAIT, Webhook, keys_for, open_session, records, sample, wait_records
 from harness.cli import main
 from harness.dip.identity import load_identity
 from harness.dip.transcript import PAYLOAD_TYPE, verify_chain
@@ -64,13 +64,8 @@ class HubProcess:
         return self.proc.wait(WAIT * 2)
 
 
-@pytest.fixture(scope="module")
-def pki():
-    return make_pki()
-
-
-def _registration(folder: Path, pki, hook_url: str, client_cert: Path) -> Path:
-    (folder / "mdr-signing.pem").write_bytes(pki["MDR"].cert_pem)
+def _registration(folder: Path, hub_pki, hook_url: str, client_cert: Path) -> Path:
+    (folder / "mdr-signing.pem").write_bytes(hub_pki["MDR"].cert_pem)
     for slot, key in zip(("primary", "secondary"), keys_for(MDR.dip_id)):
         (folder / f"mdr-key-{slot}").write_text(key + "\n")
     path = folder / "parties.toml"
@@ -89,25 +84,25 @@ IF-061 = "{hook_url}"
     return path
 
 
-def test_a_killed_hub_restarts_with_nothing_lost(tmp_path, pki):
+def test_a_killed_hub_restarts_with_nothing_lost(tmp_path, hub_pki):
     state = tmp_path / "state"
     dip = load_identity(state / "identity")  # made before the hub, so the test can issue client certificates
     mdr_cert, mdr_key = dip.issue_client("mdr").write(tmp_path, "mdr-client")
     tls = client_context(ca=dip.path("ca"), cert=mdr_cert, key=mdr_key)
     hold = threading.Event()
     hook = Webhook(hold=hold)
-    parties = _registration(tmp_path, pki, hook.url, mdr_cert)
+    parties = _registration(tmp_path, hub_pki, hook.url, mdr_cert)
     args = ("--state", str(state), "--port", "0", "--registrations", str(parties), "--delivery-timeout", "10")
     first = HubProcess(*args)
     try:
         assert first.base_url.startswith("https://127.0.0.1:")
-        with api_at(first.base_url, pki["MDR"], keys_for(MDR.dip_id)[0], tls) as mdr:
-            pem = pki["SDS"].certificate.public_bytes(serialization.Encoding.PEM).decode()
+        with api_at(first.base_url, hub_pki["MDR"], keys_for(MDR.dip_id)[0], tls) as mdr:
+            pem = hub_pki["SDS"].certificate.public_bytes(serialization.Encoding.PEM).decode()
             opened = open_session(mdr, [{"role": "SDS", "mpid": SDS.mpid, "dip_id": SDS.dip_id,
                                          "certificate_pem": pem}])
             sid, cp_key = opened["session"], opened["counterparties"][0]["api_keys"][0]
             message = sample(seed=11)
-            with api_at(first.base_url, pki["SDS"], cp_key, tls) as sds:
+            with api_at(first.base_url, hub_pki["SDS"], cp_key, tls) as sds:
                 accepted = sds.submit("IF-061", message)
             assert accepted.status == 201
             hook.wait_calls(1)  # the delivery is in flight, held by the webhook
@@ -122,9 +117,9 @@ def test_a_killed_hub_restarts_with_nothing_lost(tmp_path, pki):
     try:
         assert len(hook.wait_calls(2)) == 2  # the interrupted delivery, made again
         assert hook.calls[0].body == hook.calls[1].body
-        with api_at(second.base_url, pki["MDR"], keys_for(MDR.dip_id)[0], tls) as mdr:
+        with api_at(second.base_url, hub_pki["MDR"], keys_for(MDR.dip_id)[0], tls) as mdr:
             after = wait_records(mdr, sid, lambda r: r["kind"] == "delivery" and r.get("final") is True)
-            with api_at(second.base_url, pki["SDS"], cp_key, tls) as sds:  # its keys survived the restart...
+            with api_at(second.base_url, hub_pki["SDS"], cp_key, tls) as sds:  # its keys survived the restart...
                 again = sds.submit("IF-061", message)  # ...and so did the references it used
                 assert again.status == 400 and again.messages == ["MSG1006"]
             assert mdr.call("POST", f"/dipcert/v1/sessions/{sid}/close").status_code == 200

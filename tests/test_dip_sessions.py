@@ -10,7 +10,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 
-from dipkit import (MDR, OTHER_MDR, SDS, SUP, WAIT, Webhook, api, keys_for, make_hub, make_pki, open_session,
+from dipkit import (MDR, OTHER_MDR, SDS, SUP, WAIT, Webhook, api, keys_for, make_hub, open_session,
                     records, registration, sample, sha256, wait_records)
 from harness.dip.transcript import GENESIS, PAYLOAD_TYPE
 from harness.evidence.dsse import verify_envelope
@@ -18,11 +18,6 @@ from harness.messages.samples import DEFAULT_PARTIES, SampleFactory
 from harness.transport.delivery import WebhookConfig
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
-
-
-@pytest.fixture(scope="module")
-def pki():
-    return make_pki()
 
 
 @pytest.fixture
@@ -34,10 +29,10 @@ def webhooks():
 
 
 @pytest.fixture
-def hub(pki, webhooks):
-    mdr = registration(pki, MDR, webhooks={"IF-061": WebhookConfig(webhooks["MDR"].url)})
-    other = registration(pki, OTHER_MDR, "OMDR", webhooks={"IF-061": WebhookConfig(webhooks["OMDR"].url)})
-    with make_hub(pki, mdr, other) as running:
+def hub(hub_pki, webhooks):
+    mdr = registration(hub_pki, MDR, webhooks={"IF-061": WebhookConfig(webhooks["MDR"].url)})
+    other = registration(hub_pki, OTHER_MDR, "OMDR", webhooks={"IF-061": WebhookConfig(webhooks["OMDR"].url)})
+    with make_hub(hub_pki, mdr, other) as running:
         yield running
 
 
@@ -45,8 +40,8 @@ def pem(identity) -> str:
     return identity.certificate.public_bytes(serialization.Encoding.PEM).decode()
 
 
-def counterparty_sds(pki, webhook_url: str | None = None) -> dict:
-    spec = {"role": "SDS", "mpid": SDS.mpid, "dip_id": SDS.dip_id, "certificate_pem": pem(pki["SDS"])}
+def counterparty_sds(hub_pki, webhook_url: str | None = None) -> dict:
+    spec = {"role": "SDS", "mpid": SDS.mpid, "dip_id": SDS.dip_id, "certificate_pem": pem(hub_pki["SDS"])}
     if webhook_url:
         spec["webhooks"] = {"IF-062": webhook_url}
     return spec
@@ -67,16 +62,16 @@ def independent_chain_check(lines: bytes) -> list[dict]:
     return out
 
 
-def test_session_counterparty_submits_to_the_party_under_test(hub, pki, webhooks):
-    with api(hub, pki["MDR"], keys_for(MDR.dip_id)[0]) as mdr:
-        opened = open_session(mdr, [counterparty_sds(pki, webhooks["SDS"].url),
+def test_session_counterparty_submits_to_the_party_under_test(hub, hub_pki, webhooks):
+    with api(hub, hub_pki["MDR"], keys_for(MDR.dip_id)[0]) as mdr:
+        opened = open_session(mdr, [counterparty_sds(hub_pki, webhooks["SDS"].url),
                                     {"role": "SUP", "mpid": SUP.mpid, "dip_id": MDR.dip_id}])
         sid = opened["session"]
         (sds, sup) = opened["counterparties"]
         assert sds["dip_id"] == SDS.dip_id and len(set(sds["api_keys"])) == 2
         assert sup["dip_id"] != MDR.dip_id and len(sup["dip_id"]) == 10  # taken in scope: another allocated
         assert opened["dip"]["fingerprint"].startswith("sha256:") and opened["dip"]["mtls"] is False
-        with api(hub, pki["SDS"], sds["api_keys"][1]) as cp:
+        with api(hub, hub_pki["SDS"], sds["api_keys"][1]) as cp:
             result = cp.submit("IF-061", sample())
             assert result.status == 201, result.body
             seen = wait_records(mdr, sid, lambda r: r["kind"] == "delivery")
@@ -100,14 +95,14 @@ def test_session_counterparty_submits_to_the_party_under_test(hub, pki, webhooks
         assert records(mdr, sid, after=seen[-1]["seq"], wait=0.05)["records"] == []
 
 
-def test_two_sessions_same_counterparty_dip_id_no_crosstalk(hub, pki, webhooks):
-    with api(hub, pki["MDR"], keys_for(MDR.dip_id)[0]) as mdr, \
-            api(hub, pki["OMDR"], keys_for(OTHER_MDR.dip_id)[0]) as other:
-        one = open_session(mdr, [counterparty_sds(pki)], run_id="run-A")
-        two = open_session(other, [counterparty_sds(pki)], run_id="run-B")
+def test_two_sessions_same_counterparty_dip_id_no_crosstalk(hub, hub_pki, webhooks):
+    with api(hub, hub_pki["MDR"], keys_for(MDR.dip_id)[0]) as mdr, \
+            api(hub, hub_pki["OMDR"], keys_for(OTHER_MDR.dip_id)[0]) as other:
+        one = open_session(mdr, [counterparty_sds(hub_pki)], run_id="run-A")
+        two = open_session(other, [counterparty_sds(hub_pki)], run_id="run-B")
         (cp1,), (cp2,) = one["counterparties"], two["counterparties"]
         assert cp1["dip_id"] == cp2["dip_id"] == SDS.dip_id and cp1["api_keys"] != cp2["api_keys"]
-        with api(hub, pki["SDS"], cp1["api_keys"][0]) as sds1, api(hub, pki["SDS"], cp2["api_keys"][0]) as sds2:
+        with api(hub, hub_pki["SDS"], cp1["api_keys"][0]) as sds1, api(hub, hub_pki["SDS"], cp2["api_keys"][0]) as sds2:
             first = sds1.submit("IF-061", sample(seed=1))
             second = sds2.submit("IF-061", sample(seed=1, parties={**DEFAULT_PARTIES, "MDR": OTHER_MDR}))
             assert first.status == second.status == 201  # same references: each sender has its own
@@ -133,11 +128,11 @@ def test_two_sessions_same_counterparty_dip_id_no_crosstalk(hub, pki, webhooks):
     assert any(set(wrong.transaction_ids) & set(r.get("transaction_ids") or []) for r in full_one)
 
 
-def test_close_then_signed_export(hub, pki, webhooks):
-    with api(hub, pki["MDR"], keys_for(MDR.dip_id)[0]) as mdr:
-        opened = open_session(mdr, [counterparty_sds(pki)], run_id="run-export")
+def test_close_then_signed_export(hub, hub_pki, webhooks):
+    with api(hub, hub_pki["MDR"], keys_for(MDR.dip_id)[0]) as mdr:
+        opened = open_session(mdr, [counterparty_sds(hub_pki)], run_id="run-export")
         sid = opened["session"]
-        with api(hub, pki["SDS"], opened["counterparties"][0]["api_keys"][0]) as sds:
+        with api(hub, hub_pki["SDS"], opened["counterparties"][0]["api_keys"][0]) as sds:
             assert sds.submit("IF-061", sample(seed=5)).status == 201
             wait_records(mdr, sid, lambda r: r["kind"] == "delivery")
             assert mdr.call("GET", f"/dipcert/v1/sessions/{sid}/transcript").status_code == 409  # still open
@@ -148,7 +143,7 @@ def test_close_then_signed_export(hub, pki, webhooks):
         lines = mdr.call("GET", f"/dipcert/v1/sessions/{sid}/transcript")
         envelope = mdr.call("GET", f"/dipcert/v1/sessions/{sid}/transcript/envelope").json()
     assert lines.status_code == 200
-    verified = verify_envelope(envelope, [pki["dip"].certificate], payload_type=PAYLOAD_TYPE)
+    verified = verify_envelope(envelope, [hub_pki["dip"].certificate], payload_type=PAYLOAD_TYPE)
     statement = json.loads(verified.payload)
     got = independent_chain_check(lines.content)
     assert statement["transcript_sha256"] == sha256(lines.content)
@@ -159,23 +154,23 @@ def test_close_then_signed_export(hub, pki, webhooks):
     assert got[-1]["kind"] == "event" and got[-1]["event"] == "session.close"
     assert not any(set(after.transaction_ids) & set(r.get("transaction_ids") or []) for r in got)
     with pytest.raises(Exception):
-        verify_envelope(envelope, [pki["SDS"].certificate], payload_type=PAYLOAD_TYPE)
+        verify_envelope(envelope, [hub_pki["SDS"].certificate], payload_type=PAYLOAD_TYPE)
 
 
-def test_counterparty_cannot_open_a_session_and_bad_bodies_are_400(hub, pki):
-    with api(hub, pki["MDR"], keys_for(MDR.dip_id)[0]) as mdr:
-        opened = open_session(mdr, [counterparty_sds(pki)])
+def test_counterparty_cannot_open_a_session_and_bad_bodies_are_400(hub, hub_pki):
+    with api(hub, hub_pki["MDR"], keys_for(MDR.dip_id)[0]) as mdr:
+        opened = open_session(mdr, [counterparty_sds(hub_pki)])
         for bad in (b"[]", b"{", b'{"counterparties": [{"role": 1}]}', b'{"nope": 1}',
                     b'{"counterparties": [{"role": "SDS", "mpid": "X", "certificate_pem": "x"}]}'):
             assert mdr.call("POST", "/dipcert/v1/sessions", bad).status_code == 400
-        with api(hub, pki["SDS"], opened["counterparties"][0]["api_keys"][0]) as sds:
+        with api(hub, hub_pki["SDS"], opened["counterparties"][0]["api_keys"][0]) as sds:
             assert sds.call("POST", "/dipcert/v1/sessions", b"{}").status_code == 403
-    with api(hub, pki["MDR"], "not-a-key-000000000000") as nobody:
+    with api(hub, hub_pki["MDR"], "not-a-key-000000000000") as nobody:
         assert nobody.call("POST", "/dipcert/v1/sessions", b"{}").status_code == 401
 
 
-def test_a_new_session_supersedes_the_open_one(hub, pki):
-    with api(hub, pki["MDR"], keys_for(MDR.dip_id)[0]) as mdr:
+def test_a_new_session_supersedes_the_open_one(hub, hub_pki):
+    with api(hub, hub_pki["MDR"], keys_for(MDR.dip_id)[0]) as mdr:
         first = open_session(mdr, [])["session"]
         second = open_session(mdr, [])["session"]
         old = records(mdr, first)
@@ -184,23 +179,23 @@ def test_a_new_session_supersedes_the_open_one(hub, pki):
         assert records(mdr, second)["open"] is True
 
 
-def test_public_identity_needs_no_credentials(hub, pki):
+def test_public_identity_needs_no_credentials(hub, hub_pki):
     answer = httpx.get(hub.base_url + "/dipcert/v1/dip", timeout=WAIT).json()
-    assert answer["fingerprint"] == "sha256:" + pki["dip"].certificate.fingerprint(hashes.SHA256()).hex()
+    assert answer["fingerprint"] == "sha256:" + hub_pki["dip"].certificate.fingerprint(hashes.SHA256()).hex()
     assert answer["signing_certificate_pem"].startswith("-----BEGIN CERTIFICATE-----") and answer["tls"] is False
 
 
-def test_the_party_under_test_reaches_its_sessions_counterparty_first(pki, webhooks):
+def test_the_party_under_test_reaches_its_sessions_counterparty_first(hub_pki, webhooks):
     """MDR sends IF-062 to SDS: the session's SDS gets it, not a registered SDS with the same DIP ID."""
     global_sds = Webhook()
-    mdr = registration(pki, MDR)
-    sds = registration(pki, SDS, webhooks={"IF-062": WebhookConfig(global_sds.url)})
+    mdr = registration(hub_pki, MDR)
+    sds = registration(hub_pki, SDS, webhooks={"IF-062": WebhookConfig(global_sds.url)})
     try:
-        with make_hub(pki, mdr, sds) as hub, api(hub, pki["MDR"], keys_for(MDR.dip_id)[0]) as client:
+        with make_hub(hub_pki, mdr, sds) as hub, api(hub, hub_pki["MDR"], keys_for(MDR.dip_id)[0]) as client:
             answer = client.submit("IF-062", SampleFactory(7).body("IF-062", sender=MDR, recipients=[SDS.dip_id]))
             assert answer.status == 201  # no session yet: to the registered SDS
             assert len(global_sds.wait_calls(1)) == 1
-            sid = open_session(client, [counterparty_sds(pki, webhooks["SDS"].url)])["session"]
+            sid = open_session(client, [counterparty_sds(hub_pki, webhooks["SDS"].url)])["session"]
             answer = client.submit("IF-062", SampleFactory(8).body("IF-062", sender=MDR, recipients=[SDS.dip_id]))
             assert answer.status == 201
             seen = wait_records(client, sid, lambda r: r["kind"] == "delivery")

@@ -8,15 +8,9 @@ import threading
 
 import pytest
 
-from dipkit import make_pki
 from harness.dip.store import Database
 from harness.dip.transcript import (GENESIS, HUB_CHAIN, SqliteTranscript, TranscriptError, canonical, export_lines,
                                     read_export, record_hash, sign_export, verify_chain)
-
-
-@pytest.fixture(scope="module")
-def pki():
-    return make_pki()
 
 
 def store(folder=None) -> SqliteTranscript:
@@ -94,15 +88,15 @@ def test_wait_returns_on_the_next_record_or_after_its_bound():
     assert woke.is_set()
 
 
-def test_export_verifies_and_any_edit_fails(pki):
+def test_export_verifies_and_any_edit_fails(hub_pki):
     t = store()
     sha = hashlib.sha256(b"[1]").hexdigest()
     for n in range(3):
         t.append(["s-a"], {"kind": "inbound", "n": n, "request_sha256": sha}, {sha: b"[1]"})
     lines = export_lines(t, "s-a")
     fields = dict(session="s-a", run_id="r", party={"dip_id": "1"}, dip={"fingerprint": "f"}, opened="o", closed="c")
-    envelope = sign_export(lines, pki["dip"], **fields)
-    statement, records = read_export(lines, envelope, [pki["dip"].certificate])
+    envelope = sign_export(lines, hub_pki["dip"], **fields)
+    statement, records = read_export(lines, envelope, [hub_pki["dip"].certificate])
     assert statement["count"] == 3 and statement["head"] == t.head("s-a")[1] and len(records) == 3
     rows = lines.splitlines(keepends=True)
     edited = json.loads(rows[1])
@@ -110,9 +104,9 @@ def test_export_verifies_and_any_edit_fails(pki):
     for bad, why in ((b"".join([rows[0], canonical(edited) + b"\n", rows[2]]), "SHA-256"),
                      (b"".join(rows[:2]), "SHA-256")):
         with pytest.raises(TranscriptError, match=why):
-            read_export(bad, envelope, [pki["dip"].certificate])
-    resigned = sign_export(b"".join([rows[0], canonical(edited) + b"\n", rows[2]]), pki["dip"], **fields)
+            read_export(bad, envelope, [hub_pki["dip"].certificate])
+    resigned = sign_export(b"".join([rows[0], canonical(edited) + b"\n", rows[2]]), hub_pki["dip"], **fields)
     with pytest.raises(TranscriptError, match="prev"):  # even signed again, an edit breaks the next link
-        read_export(b"".join([rows[0], canonical(edited) + b"\n", rows[2]]), resigned, [pki["dip"].certificate])
+        read_export(b"".join([rows[0], canonical(edited) + b"\n", rows[2]]), resigned, [hub_pki["dip"].certificate])
     with pytest.raises(TranscriptError, match="transcript.dsse.json"):
-        read_export(lines, sign_export(lines, pki["MDR"], **fields), [pki["dip"].certificate])
+        read_export(lines, sign_export(lines, hub_pki["MDR"], **fields), [hub_pki["dip"].certificate])

@@ -21,7 +21,7 @@ import pytest
 import xmlschema
 
 from harness.cli import main
-from harness.run.demo import demo_party, make_pki
+from harness.run.demo import demo_party
 
 ROOT = Path(__file__).resolve().parents[1]
 JUNIT_SCHEMA = xmlschema.XMLSchema(Path(__file__).resolve().parent / "data" / "junit-10.xsd")
@@ -32,33 +32,28 @@ PRODUCE = "MDR-5.2b/IF-062/produce"
 TIMEOUT = "3"
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
 def _bundle(out: Path) -> Path:
     [summary] = out.glob("*/summary.json")
     return summary.parent
 
 
 @pytest.fixture(scope="module")
-def via_run(pki: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path]:
+def via_run(demo_pki: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path]:
     out = tmp_path_factory.mktemp("run")
-    with demo_party("MDR", pki, out, faults=[FAULT], interfaces=INTERFACES, timeout=float(TIMEOUT)) as (profile, _):
+    with demo_party("MDR", demo_pki, out, faults=[FAULT], interfaces=INTERFACES, timeout=float(TIMEOUT)) as (profile, _):
         code = main(["run", "--profile", str(profile.path), "--out", str(out / "bundles"),
-                     "--dip-key", str(pki.folder / "dip"), "--timeout", TIMEOUT])
+                     "--dip-key", str(demo_pki.folder / "dip"), "--timeout", TIMEOUT])
     return code, _bundle(out / "bundles")
 
 
 @pytest.fixture(scope="module")
-def via_pytest(pki: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path, Path]:
+def via_pytest(demo_pki: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path, Path]:
     out = tmp_path_factory.mktemp("pytest")
-    with demo_party("MDR", pki, out, faults=[FAULT], interfaces=INTERFACES, timeout=float(TIMEOUT)) as (profile, _):
+    with demo_party("MDR", demo_pki, out, faults=[FAULT], interfaces=INTERFACES, timeout=float(TIMEOUT)) as (profile, _):
         done = subprocess.run(
             [sys.executable, "-m", "pytest", "scenarios", "-o", "testpaths=scenarios", "-p", "no:cacheprovider",
              "-p", "no:randomly", f"--dipcert-profile={profile.path}", f"--dipcert-out={out / 'bundles'}",
-             f"--dipcert-dip-key={pki.folder / 'dip'}", f"--dipcert-timeout={TIMEOUT}",
+             f"--dipcert-dip-key={demo_pki.folder / 'dip'}", f"--dipcert-timeout={TIMEOUT}",
              f"--junitxml={out / 'pytest.xml'}", f"--alluredir={out / 'allure'}"],
             cwd=ROOT, capture_output=True, text=True, timeout=120)
     return done, _bundle(out / "bundles"), out

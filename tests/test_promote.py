@@ -31,7 +31,7 @@ from harness.dip.server import Hub
 from harness.dip.provision import party_registration
 from harness.messages.samples import DEFAULT_PARTIES
 from harness.reference.participant import ReferenceParticipant
-from harness.run.demo import COMPANY, DemoPKI, free_port, make_pki, profile_text, run_party
+from harness.run.demo import COMPANY, DemoPKI, free_port, profile_text, run_party
 from harness.run.session import RunOptions, run_certification
 from harness.transport.certs import CertificateAuthority, cached_key, make_ca
 from harness.transport.tls import server_context
@@ -41,38 +41,33 @@ PRODUCTION_DIP_ID = "1650000901"
 
 
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> DemoPKI:
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def certified(pki: DemoPKI, tmp_path_factory: pytest.TempPathFactory) -> Any:
+def certified(demo_pki: DemoPKI, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The reference MDR certified on two interfaces (self-test grade: the DIP was simulated on the party's machine)."""
-    result = run_party("MDR", pki, tmp_path_factory.mktemp("bundles"), timeout=2.0, interfaces=SMALL)
+    result = run_party("MDR", demo_pki, tmp_path_factory.mktemp("bundles"), timeout=2.0, interfaces=SMALL)
     assert result.ready
     return result
 
 
 @pytest.fixture(scope="module")
-def certification(pki: DemoPKI, tmp_path_factory: pytest.TempPathFactory) -> Any:
+def certification(demo_pki: DemoPKI, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The same certification through a DIP the verifier trusts (issue 15): the run reaches a hub started
     here (`RunOptions.dip`), whose signed transcript in the bundle makes it certification grade under
     `--dip-cert` (no exchange is enabled, so no real partner is needed)."""
     folder = tmp_path_factory.mktemp("certification")
     port = free_port()
-    path = pki.folder / "certification-mdr.toml"
-    path.write_text(profile_text("MDR", pki, hub_port=free_port(), port=port, timeout=5.0, interfaces=SMALL),
+    path = demo_pki.folder / "certification-mdr.toml"
+    path.write_text(profile_text("MDR", demo_pki, hub_port=free_port(), port=port, timeout=5.0, interfaces=SMALL),
                     encoding="utf-8")
     profile = load_profile(path)
-    with Hub(HubConfig(identity=pki.dip)) as hub, ReferenceParticipant(
+    with Hub(HubConfig(identity=demo_pki.dip)) as hub, ReferenceParticipant(
             "MDR", party=DEFAULT_PARTIES["MDR"], partner=DEFAULT_PARTIES["SDS"], hub_url=hub.base_url,
-            api_keys=pki.api_keys["MDR"], identity=pki.identities["MDR"], dip_certificate=pki.dip.certificate,
+            api_keys=demo_pki.api_keys["MDR"], identity=demo_pki.identities["MDR"], dip_certificate=demo_pki.dip.certificate,
             port=port, register_webhooks=False):
         hub.register_party(party_registration(profile))  # the DIP's operator onboarded the party
-        result = run_certification(profile, RunOptions(out=folder, dip=hub.base_url, dip_cert=pki.dip.certificate,
-                                                        timeout=5.0, partner_identity=pki.identities["SDS"]))
+        result = run_certification(profile, RunOptions(out=folder, dip=hub.base_url, dip_cert=demo_pki.dip.certificate,
+                                                        timeout=5.0, partner_identity=demo_pki.identities["SDS"]))
     assert result.ready, result.summary["blockers"]
-    grade = verify_bundle(result.zip_path, trust=[pki.ca], dip_certs=[pki.dip.certificate]).grade
+    grade = verify_bundle(result.zip_path, trust=[demo_pki.ca], dip_certs=[demo_pki.dip.certificate]).grade
     assert grade["level"] == "certification", grade
     return result
 
@@ -152,15 +147,15 @@ def production(webhook: tuple[HTTPServer, Path, CertificateAuthority], tmp_path:
     return Production(tmp_path, ca, server.url_for("/webhook"))
 
 
-def trust(pki: DemoPKI, production: Production) -> list[Any]:
+def trust(demo_pki: DemoPKI, production: Production) -> list[Any]:
     """What the DIP Manager trusts: the CA of the certification (the demo's) and the production CA."""
-    return [pki.ca, production.ca.cert]
+    return [demo_pki.ca, production.ca.cert]
 
 
-def decide(certified: Any, production: Production, pki: DemoPKI, profile: Path | None = None,
+def decide(certified: Any, production: Production, demo_pki: DemoPKI, profile: Path | None = None,
            bundle: Path | None = None, **options: Any) -> Promotion:
     return promote(bundle or certified.zip_path, load_profile(profile or production.profile()),
-                   trust=trust(pki, production), out=production.folder / "records", **options)
+                   trust=trust(demo_pki, production), out=production.folder / "records", **options)
 
 
 def error_rules(promotion: Promotion) -> set[str]:
@@ -194,9 +189,9 @@ def test_differences_are_listed_and_judged() -> None:
 
 # -- refusals ---------------------------------------------------------------------------------------
 def test_a_good_production_profile_is_refused_only_for_a_bundle_that_is_not_certification_grade(
-        certified: Any, production: Production, pki: DemoPKI) -> None:
+        certified: Any, production: Production, demo_pki: DemoPKI) -> None:
     """The self-test bundle verifies; every production check passes; the grade alone refuses."""
-    promotion = decide(certified, production, pki)
+    promotion = decide(certified, production, demo_pki)
     assert error_rules(promotion) == {"promote.bundle.grade"}, [str(f) for f in promotion.findings]
     assert promotion.grade["level"] == "self-test" and not promotion.promoted and promotion.record is None
     assert not (production.folder / "records").exists()
@@ -215,26 +210,26 @@ def test_a_bundle_certified_outside_uit_is_refused(certified: Any) -> None:
     assert "promote.bundle.environment" in {f.rule for f in bundle_findings(result)}
 
 
-def test_a_newly_enabled_interface_is_refused(certified: Any, production: Production, pki: DemoPKI) -> None:
-    promotion = decide(certified, production, pki, production.profile(interfaces=SMALL + ("IF-006",)))
+def test_a_newly_enabled_interface_is_refused(certified: Any, production: Production, demo_pki: DemoPKI) -> None:
+    promotion = decide(certified, production, demo_pki, production.profile(interfaces=SMALL + ("IF-006",)))
     assert at(promotion, "promote.difference") == ["profile:interfaces.IF-006"]
     assert "a flow not certified in UIT cannot be promoted" in str(promotion.findings)
 
 
-def test_the_uit_dip_id_kept_in_production_is_a_warning(certified: Any, production: Production, pki: DemoPKI) -> None:
-    promotion = decide(certified, production, pki, production.profile(dip_id=certified.summary["party"]["dip_id"]))
+def test_the_uit_dip_id_kept_in_production_is_a_warning(certified: Any, production: Production, demo_pki: DemoPKI) -> None:
+    promotion = decide(certified, production, demo_pki, production.profile(dip_id=certified.summary["party"]["dip_id"]))
     assert [(f.rule, f.severity) for f in promotion.findings if f.path == "profile:party.dip_id"] == \
         [("promote.identifiers.uit-dip-id", "warning")]
 
 
-def test_fewer_interfaces_are_allowed(certified: Any, production: Production, pki: DemoPKI) -> None:
-    promotion = decide(certified, production, pki, production.profile(interfaces=("IF-008",)))
+def test_fewer_interfaces_are_allowed(certified: Any, production: Production, demo_pki: DemoPKI) -> None:
+    promotion = decide(certified, production, demo_pki, production.profile(interfaces=("IF-008",)))
     assert error_rules(promotion) == {"promote.bundle.grade"}
     assert next(d for d in promotion.differences if d.key == "interfaces.IF-024").allowed
 
 
-def test_another_system_version_is_refused(certified: Any, production: Production, pki: DemoPKI) -> None:
-    promotion = decide(certified, production, pki, production.profile(version="1.0.1"))
+def test_another_system_version_is_refused(certified: Any, production: Production, demo_pki: DemoPKI) -> None:
+    promotion = decide(certified, production, demo_pki, production.profile(version="1.0.1"))
     assert at(promotion, "promote.difference") == ["profile:system.version"]
     assert at(promotion, "promote.system.differs") == ["profile:system.version"]
 
@@ -243,39 +238,39 @@ def test_another_system_version_is_refused(certified: Any, production: Productio
     ((-30, -1), "preflight.certificates.expired"),
     ((-30, 10), "promote.certificates.expiring"),
 ])
-def test_an_expired_or_soon_expiring_certificate_is_refused(certified: Any, production: Production, pki: DemoPKI,
+def test_an_expired_or_soon_expiring_certificate_is_refused(certified: Any, production: Production, demo_pki: DemoPKI,
                                                             window: tuple[int, int], rule: str) -> None:
     now = datetime.now(timezone.utc)
     issued = production.ca.issue("mdr.production.example", key=cached_key("promote-signing"),
                                  not_before=now + timedelta(days=window[0]), not_after=now + timedelta(days=window[1]))
     issued.write(production.folder, "dated")
-    promotion = decide(certified, production, pki, production.profile(signing="dated"), margin_days=30)
+    promotion = decide(certified, production, demo_pki, production.profile(signing="dated"), margin_days=30)
     assert at(promotion, rule) == ["profile:credentials.signing_certificate"]
     # the same certificate with a margin it meets is fine (the expired one never is)
-    again = decide(certified, production, pki, production.profile(signing="dated"), margin_days=5)
+    again = decide(certified, production, demo_pki, production.profile(signing="dated"), margin_days=5)
     assert (rule in error_rules(again)) == (rule == "preflight.certificates.expired")
 
 
-def test_a_certificate_from_an_untrusted_ca_is_refused(certified: Any, production: Production, pki: DemoPKI) -> None:
+def test_a_certificate_from_an_untrusted_ca_is_refused(certified: Any, production: Production, demo_pki: DemoPKI) -> None:
     other = make_ca("someone else's CA", key=cached_key("promote-other-ca"))
     other.issue("mdr.production.example", key=cached_key("promote-signing")).write(production.folder, "stranger")
-    promotion = decide(certified, production, pki, production.profile(signing="stranger"))
+    promotion = decide(certified, production, demo_pki, production.profile(signing="stranger"))
     assert at(promotion, "promote.certificates.untrusted") == ["profile:credentials.signing_certificate"]
 
 
-def test_a_bundle_that_fails_verify_is_refused(certified: Any, production: Production, pki: DemoPKI,
+def test_a_bundle_that_fails_verify_is_refused(certified: Any, production: Production, demo_pki: DemoPKI,
                                                tmp_path: Path) -> None:
     folder = Path(shutil.copytree(certified.folder, tmp_path / "tampered"))
     summary = json.loads((folder / "summary.json").read_text())
     summary["party"]["company"] = "Someone Else Ltd"
     (folder / "summary.json").write_text(json.dumps(summary))
-    promotion = decide(certified, production, pki, bundle=folder)
+    promotion = decide(certified, production, demo_pki, bundle=folder)
     assert "promote.bundle.unsound" in error_rules(promotion)
     assert "bundle.hash" in str(promotion.findings)
 
 
 def test_a_bundle_signed_outside_the_trusted_cas_is_refused(certified: Any, production: Production,
-                                                             pki: DemoPKI) -> None:
+                                                             demo_pki: DemoPKI) -> None:
     promotion = promote(certified.zip_path, load_profile(production.profile()), trust=[production.ca.cert],
                         out=production.folder / "records")
     assert "promote.bundle.origin" in error_rules(promotion)
@@ -288,25 +283,25 @@ def test_a_bundle_signed_outside_the_trusted_cas_is_refused(certified: Any, prod
     ({"party_extra": 'dcp_id = "4400000001"'}, "promote.difference", "profile:party.dcp_id"),
     ({"api_keys": False}, "preflight.api-keys.missing", "profile:credentials.api_key_primary"),
 ])
-def test_production_settings_that_are_not_ready_are_refused(certified: Any, production: Production, pki: DemoPKI,
+def test_production_settings_that_are_not_ready_are_refused(certified: Any, production: Production, demo_pki: DemoPKI,
                                                             change: dict[str, Any], rule: str, path: str) -> None:
-    promotion = decide(certified, production, pki, production.profile(**change))
+    promotion = decide(certified, production, demo_pki, production.profile(**change))
     assert path in at(promotion, rule)
 
 
-def test_a_webhook_that_fails_the_signed_probe_is_refused(certified: Any, production: Production, pki: DemoPKI,
+def test_a_webhook_that_fails_the_signed_probe_is_refused(certified: Any, production: Production, demo_pki: DemoPKI,
                                                           webhook: tuple[HTTPServer, Path, Any]) -> None:
     broken = webhook[0].url_for("/broken")
-    promotion = decide(certified, production, pki, production.profile(webhook=broken))
+    promotion = decide(certified, production, demo_pki, production.profile(webhook=broken))
     assert at(promotion, "preflight.webhooks.server-error") == [f"webhook:{broken}"]
     signed = [r for r, _ in webhook[0].log if r.path == "/broken"]
     assert signed and signed[-1].data == b"[]" and "X-DIP-Signature" in signed[-1].headers
 
 
-def test_the_command_refuses_with_exit_1_and_writes_nothing(certified: Any, production: Production, pki: DemoPKI,
+def test_the_command_refuses_with_exit_1_and_writes_nothing(certified: Any, production: Production, demo_pki: DemoPKI,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["promote", "--from", str(certified.zip_path), "--profile", str(production.profile(version="9")),
-                 "--trust", str(pki.keep_anchor(certified)), "--trust", str(production.ca_file),
+                 "--trust", str(demo_pki.keep_anchor(certified)), "--trust", str(production.ca_file),
                  "--out", str(production.folder / "records")])
     out = capsys.readouterr().out
     assert code == 1 and "REFUSED" in out and "system.version" in out and "NOT allowed" in out
@@ -321,7 +316,7 @@ def test_the_command_refuses_with_exit_1_and_writes_nothing(certified: Any, prod
     (["--no-trust"], "promote needs --trust CA.pem"),
     (["--out", "FILE"], ": --out must be a folder, and this is a file"),
 ])
-def test_the_command_says_what_is_wrong_in_one_line(certified: Any, production: Production, pki: DemoPKI,
+def test_the_command_says_what_is_wrong_in_one_line(certified: Any, production: Production, demo_pki: DemoPKI,
                                                     capsys: pytest.CaptureFixture[str], argv: list[str],
                                                     expected: str) -> None:
     base = {"--from": str(certified.zip_path), "--profile": str(production.profile()),
@@ -339,11 +334,11 @@ def test_the_command_says_what_is_wrong_in_one_line(certified: Any, production: 
 
 # -- a certification-grade bundle is promoted --------------------------------------------------------
 def test_a_certified_bundle_is_promoted_and_verify_checks_the_record(
-        certification: Any, production: Production, pki: DemoPKI, capsys: pytest.CaptureFixture[str]) -> None:
-    dip_cert = pki.folder / "dip" / "dip-signing.pem"
-    ca = pki.keep_anchor(certification)
+        certification: Any, production: Production, demo_pki: DemoPKI, capsys: pytest.CaptureFixture[str]) -> None:
+    dip_cert = demo_pki.folder / "dip" / "dip-signing.pem"
+    ca = demo_pki.keep_anchor(certification)
     code = main(["promote", "--from", str(certification.zip_path), "--profile", str(production.profile()),
-                 "--trust", str(ca), "--trust", str(production.ca_file), "--signer", pki.signer("MDR"),
+                 "--trust", str(ca), "--trust", str(production.ca_file), "--signer", demo_pki.signer("MDR"),
                  "--dip-cert", str(dip_cert), "--out", str(production.folder / "records")])
     out = capsys.readouterr().out
     assert code == 0 and "PROMOTED" in out, out
@@ -352,7 +347,7 @@ def test_a_certified_bundle_is_promoted_and_verify_checks_the_record(
     assert payload["certification"]["grade"]["level"] == "certification"
     assert all(d["allowed"] for d in payload["differences"]) and all(c["passed"] for c in payload["checks"])
     verify = ["verify", str(certification.zip_path), "--trust", str(ca), "--trust", str(production.ca_file),
-              "--signer", pki.signer("MDR"), "--dip-cert", str(dip_cert), "--promotion", str(record)]
+              "--signer", demo_pki.signer("MDR"), "--dip-cert", str(dip_cert), "--promotion", str(record)]
     assert main(verify) == 0, capsys.readouterr().out
     # without the DIP's certificate the bundle is not certification grade, and the record is refused
     assert main([a for a in verify if a not in (str(dip_cert), "--dip-cert")]) == 1
@@ -360,19 +355,19 @@ def test_a_certified_bundle_is_promoted_and_verify_checks_the_record(
 
 
 def test_the_certified_bundle_is_refused_for_a_newly_enabled_interface(certification: Any, production: Production,
-                                                                       pki: DemoPKI) -> None:
-    promotion = decide(certification, production, pki, production.profile(interfaces=SMALL + ("IF-006",)),
-                       dip_certs=[pki.dip.certificate])
+                                                                       demo_pki: DemoPKI) -> None:
+    promotion = decide(certification, production, demo_pki, production.profile(interfaces=SMALL + ("IF-006",)),
+                       dip_certs=[demo_pki.dip.certificate])
     assert error_rules(promotion) == {"promote.difference"}
-    good = decide(certification, production, pki, dip_certs=[pki.dip.certificate])
+    good = decide(certification, production, demo_pki, dip_certs=[demo_pki.dip.certificate])
     assert good.promoted and good.record is not None and good.grade["level"] == "certification"
 
 
 # -- the record and verify --promotion --------------------------------------------------------------
 @pytest.fixture()
-def record(certification: Any, production: Production, pki: DemoPKI) -> Path:
+def record(certification: Any, production: Production, demo_pki: DemoPKI) -> Path:
     """A promotion record written by promote() for the certification-grade bundle."""
-    promotion = decide(certification, production, pki, dip_certs=[pki.dip.certificate])
+    promotion = decide(certification, production, demo_pki, dip_certs=[demo_pki.dip.certificate])
     assert promotion.promoted and promotion.record is not None, [str(f) for f in promotion.findings]
     return promotion.record
 
@@ -381,10 +376,10 @@ def payload_of(path: Path) -> dict[str, Any]:
     return json.loads(base64.b64decode(json.loads(path.read_text())["payload"]))
 
 
-def verified(certification: Any, production: Production, pki: DemoPKI) -> Any:
+def verified(certification: Any, production: Production, demo_pki: DemoPKI) -> Any:
     """The bundle as the DIP Manager verifies it: the CAs, the party's pinned certificate, the DIP's."""
-    return verify_bundle(certification.zip_path, trust=trust(pki, production), signers=[pki.signer("MDR")],
-                         dip_certs=[pki.dip.certificate])
+    return verify_bundle(certification.zip_path, trust=trust(demo_pki, production), signers=[demo_pki.signer("MDR")],
+                         dip_certs=[demo_pki.dip.certificate])
 
 
 def test_the_record_names_the_bundle_by_hash_and_lists_every_difference(record: Path, certification: Any) -> None:
@@ -403,38 +398,38 @@ def test_the_record_names_the_bundle_by_hash_and_lists_every_difference(record: 
 
 
 def test_verify_checks_the_record_with_its_bundle(record: Path, certification: Any, production: Production,
-                                                  pki: DemoPKI, tmp_path: Path) -> None:
-    bundle = verified(certification, production, pki)
-    assert check_promotion(record, bundle, trust=tuple(trust(pki, production))) == []
+                                                  demo_pki: DemoPKI, tmp_path: Path) -> None:
+    bundle = verified(certification, production, demo_pki)
+    assert check_promotion(record, bundle, trust=tuple(trust(demo_pki, production))) == []
     envelope = json.loads(record.read_text())
     payload = payload_of(record)
     payload["differences"] = payload["differences"][1:]
     envelope["payload"] = base64.b64encode(json.dumps(payload).encode()).decode()
     edited = tmp_path / "edited.json"
     edited.write_text(json.dumps(envelope))
-    assert {f.rule for f in check_promotion(edited, bundle, trust=tuple(trust(pki, production)))} == \
+    assert {f.rule for f in check_promotion(edited, bundle, trust=tuple(trust(demo_pki, production)))} == \
         {"promotion.signature.invalid"}
-    assert {f.rule for f in check_promotion(record, bundle, trust=(pki.ca,))} == {"promotion.signature.untrusted"}
+    assert {f.rule for f in check_promotion(record, bundle, trust=(demo_pki.ca,))} == {"promotion.signature.untrusted"}
     # the same record against the bundle verified without the DIP's certificate: not certification grade
-    weaker = verify_bundle(certification.zip_path, trust=trust(pki, production), signers=[pki.signer("MDR")])
-    assert {f.rule for f in check_promotion(record, weaker, trust=tuple(trust(pki, production)))} == \
+    weaker = verify_bundle(certification.zip_path, trust=trust(demo_pki, production), signers=[demo_pki.signer("MDR")])
+    assert {f.rule for f in check_promotion(record, weaker, trust=tuple(trust(demo_pki, production)))} == \
         {"promotion.bundle.grade"}
 
 
 def test_verify_recomputes_the_differences_and_the_bundle_hash(record: Path, certification: Any,
-                                                               production: Production, pki: DemoPKI,
+                                                               production: Production, demo_pki: DemoPKI,
                                                                tmp_path: Path) -> None:
     """A record edited and re-signed by the party is still checked against the bundle."""
     from harness.promotion.record import write_record
 
-    bundle = verified(certification, production, pki)
+    bundle = verified(certification, production, demo_pki)
     identity = production.signing.identity()
 
     def rules_after(edit: Any, name: str) -> list[Finding]:
         payload = payload_of(record)
         edit(payload)
         return check_promotion(write_record(tmp_path / name, certification.run_id, payload, identity), bundle,
-                               trust=tuple(trust(pki, production)))
+                               trust=tuple(trust(demo_pki, production)))
 
     hidden = rules_after(lambda p: p.update(differences=[d for d in p["differences"] if d["key"] != "party.dip_id"]),
                          "hidden")
@@ -448,11 +443,11 @@ def test_verify_recomputes_the_differences_and_the_bundle_hash(record: Path, cer
 
 
 def test_dipcert_verify_promotion_json_and_a_malformed_record(record: Path, certification: Any,
-                                                              production: Production, pki: DemoPKI, tmp_path: Path,
+                                                              production: Production, demo_pki: DemoPKI, tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    ca = pki.keep_anchor(certification)
+    ca = demo_pki.keep_anchor(certification)
     argv = ["verify", str(certification.zip_path), "--trust", str(ca), "--trust", str(production.ca_file),
-            "--signer", pki.signer("MDR"), "--dip-cert", str(pki.folder / "dip" / "dip-signing.pem"), "--json",
+            "--signer", demo_pki.signer("MDR"), "--dip-cert", str(demo_pki.folder / "dip" / "dip-signing.pem"), "--json",
             "--promotion"]
     assert main(argv + [str(record)]) == 0
     assert json.loads(capsys.readouterr().out)["promotion"]["findings"] == []

@@ -20,7 +20,7 @@ from harness.evidence.verify import verify_bundle
 from harness.plan.requirements import build_plan
 from harness.config.profile import Qualification, load_profile, parse_profile
 from harness.evidence.qualification import RULE, judge
-from harness.run.demo import DemoPKI, demo_party, make_pki, profile_text
+from harness.run.demo import DemoPKI, demo_party, profile_text
 from harness.run.session import run_certification
 from harness.evidence.bundle import finalise_bundle
 from harness.evidence.recorder import GENESIS, encode_record, line_hash
@@ -134,28 +134,23 @@ def test_judge_the_confirmation_missing_replaced_by_the_uept_certificate_or_atta
 
 
 # -- real runs ------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> DemoPKI:
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-def certify(pki: DemoPKI, out: Path, qualification: Qualification, **documents: bytes) -> Any:
+def certify(demo_pki: DemoPKI, out: Path, qualification: Qualification, **documents: bytes) -> Any:
     """The reference MDR (two incoming interfaces) certified with `qualification`; `documents` written first."""
     for name, data in documents.items():
-        (pki.folder / name).write_bytes(data)
-    with demo_party("MDR", pki, out, timeout=2.0, interfaces=SMALL) as (profile, options):
+        (demo_pki.folder / name).write_bytes(data)
+    with demo_party("MDR", demo_pki, out, timeout=2.0, interfaces=SMALL) as (profile, options):
         return run_certification(replace(profile, qualification=qualification), options)
 
 
 @pytest.fixture(scope="module")
-def runs(pki: DemoPKI, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def runs(demo_pki: DemoPKI, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("bundles")
     return {
-        "missing": certify(pki, out, Qualification("MDR", 3, uept_certificate="uept.pdf"), **{"uept.pdf": CERTIFICATE}),
-        "attached": certify(pki, out, Qualification("MDR", 3, uep_confirmation="secas.pdf",
+        "missing": certify(demo_pki, out, Qualification("MDR", 3, uept_certificate="uept.pdf"), **{"uept.pdf": CERTIFICATE}),
+        "attached": certify(demo_pki, out, Qualification("MDR", 3, uep_confirmation="secas.pdf",
                                                     uept_certificate="uept.pdf"),
                             **{"secas.pdf": CONFIRMATION, "uept.pdf": CERTIFICATE}),
-        "supplier": certify(pki, out, Qualification("supplier", 1)),
+        "supplier": certify(demo_pki, out, Qualification("supplier", 1)),
     }
 
 
@@ -195,52 +190,52 @@ def test_the_supplier_roles_need_no_confirmation(runs: dict[str, Any]) -> None:
     assert result.summary["qualification"]["attested"] == []
 
 
-def test_verify_accepts_the_attachments_and_refuses_a_replaced_document(runs: dict[str, Any], pki: DemoPKI,
+def test_verify_accepts_the_attachments_and_refuses_a_replaced_document(runs: dict[str, Any], demo_pki: DemoPKI,
                                                                          tmp_path: Path) -> None:
-    good = verify_bundle(runs["attached"].zip_path, anchors=pki.anchors("MDR"))
+    good = verify_bundle(runs["attached"].zip_path, anchors=demo_pki.anchors("MDR"))
     assert good.ready, [str(f) for f in good.findings]
     # a participant swaps the document afterwards and re-signs everything: the evidence names another hash
     folder = Path(shutil.copytree(runs["attached"].folder, tmp_path / "swapped"))
     (folder / "attachments" / "uep-confirmation.pdf").write_bytes(b"%PDF-1.4 something else\n")
-    forged = forge(_Result(folder), tmp_path / "out", lambda records: None, pki.identities["MDR"])
-    rules = {f.rule for f in verify_bundle(forged, anchors=pki.anchors("MDR")).findings if f.severity == "error"}
+    forged = forge(_Result(folder), tmp_path / "out", lambda records: None, demo_pki.identities["MDR"])
+    rules = {f.rule for f in verify_bundle(forged, anchors=demo_pki.anchors("MDR")).findings if f.severity == "error"}
     assert rules == {"attachment.hash"}
     # or removes it, and re-signs: the event still names it
     folder = Path(shutil.copytree(runs["attached"].folder, tmp_path / "removed"))
     (folder / "attachments" / "uept-certificate.pdf").unlink()
-    forged = forge(_Result(folder), tmp_path / "out2", lambda records: None, pki.identities["MDR"])
-    rules = {f.rule for f in verify_bundle(forged, anchors=pki.anchors("MDR")).findings if f.severity == "error"}
+    forged = forge(_Result(folder), tmp_path / "out2", lambda records: None, demo_pki.identities["MDR"])
+    rules = {f.rule for f in verify_bundle(forged, anchors=demo_pki.anchors("MDR")).findings if f.severity == "error"}
     assert rules == {"attachment.missing"}
 
 
-def test_verify_judges_the_requirement_again_from_the_attachments(runs: dict[str, Any], pki: DemoPKI,
+def test_verify_judges_the_requirement_again_from_the_attachments(runs: dict[str, Any], demo_pki: DemoPKI,
                                                                     tmp_path: Path) -> None:
     def passed(records: list[dict[str, Any]]) -> None:
         for r in records:
             if r["kind"] == "check" and r["requirement"] == UEP:
                 r["passed"], r["findings"] = True, []
-    forged = forge(runs["missing"], tmp_path, passed, pki.identities["MDR"])
-    result = verify_bundle(forged, anchors=pki.anchors("MDR"))
+    forged = forge(runs["missing"], tmp_path, passed, demo_pki.identities["MDR"])
+    result = verify_bundle(forged, anchors=demo_pki.anchors("MDR"))
     assert {f.rule for f in result.findings if f.severity == "error"} == {"qualification.disagrees"}
     assert not result.ready
 
 
-def test_verify_flags_a_summary_that_restates_the_prerequisites(runs: dict[str, Any], pki: DemoPKI,
+def test_verify_flags_a_summary_that_restates_the_prerequisites(runs: dict[str, Any], demo_pki: DemoPKI,
                                                                  tmp_path: Path) -> None:
     def claim_supplier_roles(summary: dict[str, Any]) -> None:
         summary["qualification"]["dcc_user_role"] = "supplier"
-    forged = forge(runs["attached"], tmp_path, lambda records: None, pki.identities["MDR"], claim_supplier_roles)
-    result = verify_bundle(forged, anchors=pki.anchors("MDR"))
+    forged = forge(runs["attached"], tmp_path, lambda records: None, demo_pki.identities["MDR"], claim_supplier_roles)
+    result = verify_bundle(forged, anchors=demo_pki.anchors("MDR"))
     assert {f.rule for f in result.findings if f.severity == "error"} == {"summary.qualification"}
 
 
-def test_an_unreadable_document_stops_the_run_before_it_starts(pki: DemoPKI, tmp_path: Path) -> None:
+def test_an_unreadable_document_stops_the_run_before_it_starts(demo_pki: DemoPKI, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"qualification\.uep_confirmation: document .*absent\.pdf not found"):
-        certify(pki, tmp_path, Qualification("MDR", 3, uep_confirmation="absent.pdf"))
+        certify(demo_pki, tmp_path, Qualification("MDR", 3, uep_confirmation="absent.pdf"))
     assert not list(tmp_path.iterdir())  # no evidence folder was made
-    key = pki.api_keys["MDR"][0]
+    key = demo_pki.api_keys["MDR"][0]
     with pytest.raises(ConfigError, match="holds one of the profile's secrets or a private key"):
-        certify(pki, tmp_path, Qualification("MDR", 3, uep_confirmation="leaky.pdf"),
+        certify(demo_pki, tmp_path, Qualification("MDR", 3, uep_confirmation="leaky.pdf"),
                 **{"leaky.pdf": f"key: {key}\n".encode()})
 
 
@@ -248,15 +243,15 @@ def test_an_unreadable_document_stops_the_run_before_it_starts(pki: DemoPKI, tmp
     (None, "qualification.uep_confirmation: document {path} not found"),
     (b"", "qualification.uep_confirmation: document {path} is empty"),
 ])
-def test_dipcert_run_exits_2_with_one_line_for_a_bad_document(pki: DemoPKI, tmp_path: Path,
+def test_dipcert_run_exits_2_with_one_line_for_a_bad_document(demo_pki: DemoPKI, tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str],
                                                               document: bytes | None, expected: str) -> None:
-    doc = pki.folder / "secas-cli.pdf"
+    doc = demo_pki.folder / "secas-cli.pdf"
     doc.unlink(missing_ok=True)
     if document is not None:
         doc.write_bytes(document)
-    profile = pki.folder / "cli.toml"
-    profile.write_text(profile_text("MDR", pki, hub_port=1, port=1, timeout=1.0, interfaces=SMALL)
+    profile = demo_pki.folder / "cli.toml"
+    profile.write_text(profile_text("MDR", demo_pki, hub_port=1, port=1, timeout=1.0, interfaces=SMALL)
                        + '\n[qualification]\ndcc_user_role = "MDR"\noperating_model = 3\n'
                          'uep_confirmation = "secas-cli.pdf"\n', encoding="utf-8")
     assert main(["run", "--profile", str(profile), "--out", str(tmp_path / "out")]) == 2
@@ -266,10 +261,10 @@ def test_dipcert_run_exits_2_with_one_line_for_a_bad_document(pki: DemoPKI, tmp_
     assert not [p for p in (tmp_path / "out").glob("*") if p.name != ".dip"]  # no evidence folder was started
 
 
-def test_dipcert_verify_exits_0_for_a_bundle_with_attachments(runs: dict[str, Any], pki: DemoPKI,
+def test_dipcert_verify_exits_0_for_a_bundle_with_attachments(runs: dict[str, Any], demo_pki: DemoPKI,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["verify", str(runs["attached"].zip_path), "--trust", str(pki.keep_anchor(runs["attached"])),
-                 "--signer", pki.signer("MDR")])
+    code = main(["verify", str(runs["attached"].zip_path), "--trust", str(demo_pki.keep_anchor(runs["attached"])),
+                 "--signer", demo_pki.signer("MDR")])
     assert code == 0, capsys.readouterr().out
 
 

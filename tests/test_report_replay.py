@@ -23,7 +23,7 @@ from werkzeug import Request, Response
 
 from harness.cli import main
 from harness.evidence.recorder import read_records
-from harness.run.demo import DemoPKI, demo_party, make_pki, run_party
+from harness.run.demo import DemoPKI, demo_party, run_party
 from harness.run.session import RunResult, run_certification
 from harness.transport.signing import verify_request
 
@@ -33,20 +33,15 @@ IF064 = "MDR-5.2b/IF-064/produce"
 
 
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> DemoPKI:
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def faulty(pki: DemoPKI, tmp_path_factory: pytest.TempPathFactory) -> RunResult:
-    return run_party("MDR", pki, tmp_path_factory.mktemp("faulty"), faults=["accept-bad-mpan", "47-periods"],
+def faulty(demo_pki: DemoPKI, tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+    return run_party("MDR", demo_pki, tmp_path_factory.mktemp("faulty"), faults=["accept-bad-mpan", "47-periods"],
                      interfaces=INTERFACES, timeout=2.0)
 
 
 @pytest.fixture(scope="module")
-def clean(pki: DemoPKI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunResult, Path]]:
+def clean(demo_pki: DemoPKI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunResult, Path]]:
     """A clean reference MDR, certified and left running for the replays; its profile's path."""
-    with demo_party("MDR", pki, tmp_path_factory.mktemp("clean"), interfaces=INTERFACES,
+    with demo_party("MDR", demo_pki, tmp_path_factory.mktemp("clean"), interfaces=INTERFACES,
                     timeout=2.0) as (profile, options):
         yield run_certification(profile, options), profile.path
 
@@ -69,7 +64,7 @@ def _replay(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
 
 # -- deliveries, to the participant --------------------------------------------------------------------------
 def test_the_reports_reproduce_line_replays_the_offending_delivery_and_shows_the_fix(
-        faulty: RunResult, clean: tuple[RunResult, Path], pki: DemoPKI, capsys: pytest.CaptureFixture[str]) -> None:
+        faulty: RunResult, clean: tuple[RunResult, Path], demo_pki: DemoPKI, capsys: pytest.CaptureFixture[str]) -> None:
     assert faulty.verdicts[INSTALL] == "fail" and clean[0].verdicts[INSTALL] == "pass"
     html = (faulty.folder / "report.html").read_text("utf-8")
     start = html.index(f'data-requirement="{INSTALL}"')
@@ -78,7 +73,7 @@ def test_the_reports_reproduce_line_replays_the_offending_delivery_and_shows_the
     argv = shlex.split(line)[2:]
     argv[0] = str(faulty.zip_path)  # run where the bundle is, with the participant's own profile
     argv[argv.index("PROFILE.toml")] = str(clean[1])
-    code, out, err = _replay(capsys, *argv, "--dip-key", str(pki.folder / "dip"))
+    code, out, err = _replay(capsys, *argv, "--dip-key", str(demo_pki.folder / "dip"))
     assert code == 1 and err == "", err
     assert "(bad-mpan)" not in out and "webhook-delivery" in out  # the delivery the check found at fault
     assert "DIFFERENT from the recording: status 201 then, 400 now; response codes RCP0000 then, RCP1061 now" \
@@ -86,14 +81,14 @@ def test_the_reports_reproduce_line_replays_the_offending_delivery_and_shows_the
 
 
 def test_a_delivery_replayed_to_the_participant_that_answered_it_gives_the_same_answer(
-        clean: tuple[RunResult, Path], pki: DemoPKI, capsys: pytest.CaptureFixture[str]) -> None:
+        clean: tuple[RunResult, Path], demo_pki: DemoPKI, capsys: pytest.CaptureFixture[str]) -> None:
     result, profile = clean
     bad_mpan = next(r for r in _http(result) if r["context"].get("step") == "bad-mpan"
                     and r["context"].get("requirement") == INSTALL)
     code, out, err = _replay(capsys, str(result.zip_path), f"#{bad_mpan['seq']}", "--profile", str(profile),
-                             "--dip-key", str(pki.folder / "dip"))
+                             "--dip-key", str(demo_pki.folder / "dip"))
     assert code == 0 and "Same answer as recorded" in out, out + err
-    assert "signed" in out and pki.dip.fingerprint() in " ".join(out.split())
+    assert "signed" in out and demo_pki.dip.fingerprint() in " ".join(out.split())
 
 
 def test_a_delivery_needs_the_dip_key_that_signed_it(clean: tuple[RunResult, Path], tmp_path: Path,
@@ -107,7 +102,7 @@ def test_a_delivery_needs_the_dip_key_that_signed_it(clean: tuple[RunResult, Pat
 
 # -- submissions, to the DIP ----------------------------------------------------------------------------------
 def test_a_submission_is_signed_afresh_with_the_profiles_key_and_carries_its_api_key(
-        clean: tuple[RunResult, Path], pki: DemoPKI, httpserver: Any, capsys: pytest.CaptureFixture[str]) -> None:
+        clean: tuple[RunResult, Path], demo_pki: DemoPKI, httpserver: Any, capsys: pytest.CaptureFixture[str]) -> None:
     result, profile = clean
     sent = _submission(result)
     body = (result.folder / sent["request"]["body"]["file"]).read_bytes()
@@ -120,7 +115,7 @@ def test_a_submission_is_signed_afresh_with_the_profiles_key_and_carries_its_api
     def dip(request: Request) -> Response:
         url = httpserver.url_for(request.path)
         seen.append([verify_request("POST", url, request.get_data(), request.headers.items(),
-                                    expected_certificate=pki.identities["MDR"].certificate),
+                                    expected_certificate=demo_pki.identities["MDR"].certificate),
                      request.headers.get("X-API-Key"), request.get_data()])
         return next(answers)
 
@@ -131,27 +126,27 @@ def test_a_submission_is_signed_afresh_with_the_profiles_key_and_carries_its_api
     assert same[0] == 0 and "Same answer as recorded" in same[1], same
     assert different[0] == 1 and "MSG0000 then, MSG1001 now" in " ".join(different[1].split()), different
     for findings, key, data in seen:
-        assert findings == [] and key == pki.api_keys["MDR"][0] and data == body  # exact bytes, fresh signature
+        assert findings == [] and key == demo_pki.api_keys["MDR"][0] and data == body  # exact bytes, fresh signature
     for code, out, err in (same, different):
-        assert pki.api_keys["MDR"][0] not in out + err  # the key is named, never shown
+        assert demo_pki.api_keys["MDR"][0] not in out + err  # the key is named, never shown
         assert "credentials.api_key_primary, from file mdr-api-key-primary" in out
 
 
 def test_curl_prints_a_freshly_signed_command_with_the_key_as_a_variable(
-        clean: tuple[RunResult, Path], pki: DemoPKI, capsys: pytest.CaptureFixture[str]) -> None:
+        clean: tuple[RunResult, Path], demo_pki: DemoPKI, capsys: pytest.CaptureFixture[str]) -> None:
     result, profile = clean
     sent = _submission(result)
     code, out, err = _replay(capsys, str(result.zip_path), f"#{sent['seq']}", "--profile", str(profile),
                              "--to", "http://127.0.0.1:9/dip-channel/IF-064", "--curl")
     assert code == 0 and err == ""
-    assert pki.api_keys["MDR"][0] not in out and "set DIP_API_KEY first" in out
+    assert demo_pki.api_keys["MDR"][0] not in out and "set DIP_API_KEY first" in out
     words = shlex.split("\n".join(line for line in out.splitlines() if not line.startswith("#")))
     headers = [words[i + 1].split(": ", 1) for i, w in enumerate(words) if w == "-H"]
     assert ["X-API-Key", "${DIP_API_KEY}"] in headers  # double-quoted in the command: the shell fills it in
     body = words[words.index("--data-binary") + 1].encode()
     assert body == (result.folder / sent["request"]["body"]["file"]).read_bytes()
     assert verify_request("POST", "http://127.0.0.1:9/dip-channel/IF-064", body, headers,
-                          expected_certificate=pki.identities["MDR"].certificate) == []
+                          expected_certificate=demo_pki.identities["MDR"].certificate) == []
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -35,18 +35,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def clean(pki, tmp_path_factory):
+def clean(demo_pki, tmp_path_factory):
     """One clean run of each reference participant."""
     out = tmp_path_factory.mktemp("clean")
     # Concurrent requirements (a real profile's default, not the demo's) share one process and its GIL
     # with the reference participants: a generous bound keeps a loaded machine from turning latency
     # into findings.
-    return {role: run_party(role, pki, out, timeout=5.0, parallel=HarnessSettings.parallel) for role in ("MDR", "SDS")}
+    return {role: run_party(role, demo_pki, out, timeout=5.0, parallel=HarnessSettings.parallel) for role in ("MDR", "SDS")}
 
 
 def _verify(path: Path):
@@ -99,8 +94,8 @@ def test_bundle_verifies_and_its_plan_matches_the_recorded_profile(clean, role):
 
 
 @pytest.mark.parametrize("role", ["MDR", "SDS"])
-def test_no_secret_reaches_the_bundle(clean, pki, role):
-    secrets = [k.encode() for keys in pki.api_keys.values() for k in keys]
+def test_no_secret_reaches_the_bundle(clean, demo_pki, role):
+    secrets = [k.encode() for keys in demo_pki.api_keys.values() for k in keys]
     with zipfile.ZipFile(clean[role].zip_path) as archive:
         for name in archive.namelist():
             data = archive.read(name)
@@ -136,10 +131,10 @@ def _fault_run(role: str, spec: str, folder: str) -> dict:
     import tempfile
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    pki = make_pki(Path(tempfile.mkdtemp(dir=folder)))
+    demo_pki = make_pki(Path(tempfile.mkdtemp(dir=folder)))
     # One requirement at a time ([harness] parallel = 1): the faults are judged against a short bound, and
     # in-process reference participants on a loaded machine must not turn latency into findings.
-    result = run_party(role, pki, Path(folder), faults=[spec], timeout=MATRIX_TIMEOUT, parallel=1)
+    result = run_party(role, demo_pki, Path(folder), faults=[spec], timeout=MATRIX_TIMEOUT, parallel=1)
     verdict = _verify(result.zip_path)
     return {"summary": result.summary, "ready": result.ready, "exit_code": result.exit_code,
             "verify": {"sound": verdict.sound, "ready": verdict.ready_by_evidence,
@@ -300,7 +295,7 @@ def test_unreadable_profile_exits_2(tmp_path, capsys):
 
 # --- robustness -------------------------------------------------------------------------------
 
-def test_ctrl_c_still_writes_an_incomplete_bundle_that_verify_marks_so(pki, tmp_path):
+def test_ctrl_c_still_writes_an_incomplete_bundle_that_verify_marks_so(demo_pki, tmp_path):
     seen = []
 
     def stop_after_three(req, verdict):
@@ -308,7 +303,7 @@ def test_ctrl_c_still_writes_an_incomplete_bundle_that_verify_marks_so(pki, tmp_
         if len(seen) == 3:
             raise KeyboardInterrupt
 
-    result = run_party("MDR", pki, tmp_path, timeout=1.0, on_requirement=stop_after_three)
+    result = run_party("MDR", demo_pki, tmp_path, timeout=1.0, on_requirement=stop_after_three)
     assert not result.ready and result.summary["status"] == "incomplete"
     assert result.summary["blockers"][0]["requirement"] is None  # "the run did not complete" comes first
     verdict = _verify(result.zip_path)
@@ -316,14 +311,14 @@ def test_ctrl_c_still_writes_an_incomplete_bundle_that_verify_marks_so(pki, tmp_
     assert not verdict.ready_by_evidence and verdict.exit_code == 1
 
 
-def test_a_crashing_check_is_a_failed_requirement_not_a_crashed_run(pki, tmp_path, monkeypatch):
+def test_a_crashing_check_is_a_failed_requirement_not_a_crashed_run(demo_pki, tmp_path, monkeypatch):
     import harness.run.consume as consume
 
     def broken(ctx, req):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(consume, "run_consume", broken)
-    with demo_party("MDR", pki, tmp_path, timeout=1.0) as (profile, options):
+    with demo_party("MDR", demo_pki, tmp_path, timeout=1.0) as (profile, options):
         options.requirement_filter = lambda r: r.id in ("MDR-5.2a/IF-008/consume", "MDR-4.1/preflight/api-keys")
         result = run_certification(profile, options)
     failing = _failing(result)
@@ -335,8 +330,8 @@ def test_a_crashing_check_is_a_failed_requirement_not_a_crashed_run(pki, tmp_pat
     assert verdicts["MDR-5.2a/IF-006/consume/MeterInstall"] == "not-run"
 
 
-def test_a_participant_that_never_sends_fails_produce_with_a_timeout(pki, tmp_path):
-    with demo_party("MDR", pki, tmp_path, timeout=1.0) as (profile, options):
+def test_a_participant_that_never_sends_fails_produce_with_a_timeout(demo_pki, tmp_path):
+    with demo_party("MDR", demo_pki, tmp_path, timeout=1.0) as (profile, options):
         quiet = Trigger("command", command=f"{sys.executable} -c pass", timeout=5.0)
         profile = dataclasses.replace(profile, triggers={"default": quiet})
         options.requirement_filter = lambda r: r.kind == "produce"
@@ -391,12 +386,12 @@ def test_manual_trigger_announces_and_waits_with_a_bound():
 
 # --- the pytest plugin (scenarios/) -------------------------------------------------------------
 
-def test_scenarios_run_under_pytest_with_one_test_per_requirement(pki, tmp_path):
+def test_scenarios_run_under_pytest_with_one_test_per_requirement(demo_pki, tmp_path):
     out = tmp_path / "out"
-    with demo_party("MDR", pki, out, timeout=2.0) as (profile, _options):
+    with demo_party("MDR", demo_pki, out, timeout=2.0) as (profile, _options):
         done = subprocess.run(
             [sys.executable, "-m", "pytest", "scenarios", "-o", "testpaths=scenarios", "-rs",
-             f"--dipcert-profile={profile.path}", f"--dipcert-out={out}", f"--dipcert-dip-key={pki.folder / 'dip'}",
+             f"--dipcert-profile={profile.path}", f"--dipcert-out={out}", f"--dipcert-dip-key={demo_pki.folder / 'dip'}",
              "--dipcert-timeout=2", f"--junitxml={tmp_path / 'pytest.xml'}"],
             cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
@@ -433,53 +428,53 @@ def _lines(folder: Path) -> list[bytes]:
     return (folder / "evidence.jsonl").read_bytes().splitlines(keepends=True)
 
 
-def _flip_message_byte(folder: Path, pki) -> None:
+def _flip_message_byte(folder: Path, demo_pki) -> None:
     target = sorted((folder / "messages").iterdir())[5]
     data = bytearray(target.read_bytes())
     data[len(data) // 2] ^= 0x01
     target.write_bytes(bytes(data))
 
 
-def _drop_record(folder: Path, pki) -> None:
+def _drop_record(folder: Path, demo_pki) -> None:
     lines = _lines(folder)
     (folder / "evidence.jsonl").write_bytes(b"".join(lines[:20] + lines[21:]))
-    _refinalise(folder, pki.identities["MDR"])
+    _refinalise(folder, demo_pki.identities["MDR"])
 
 
-def _swap_records(folder: Path, pki) -> None:
+def _swap_records(folder: Path, demo_pki) -> None:
     lines = _lines(folder)
     lines[20], lines[21] = lines[21], lines[20]
     (folder / "evidence.jsonl").write_bytes(b"".join(lines))
-    _refinalise(folder, pki.identities["MDR"])
+    _refinalise(folder, demo_pki.identities["MDR"])
 
 
-def _summary_verdict(folder: Path, pki) -> None:
+def _summary_verdict(folder: Path, demo_pki) -> None:
     summary = json.loads((folder / "summary.json").read_text())
     entry = next(r for r in summary["requirements"] if r["id"] == "MDR-5.2b/IF-064/produce")
     entry["verdict"] = "fail"
     (folder / "summary.json").write_text(json.dumps(summary))
-    _refinalise(folder, pki.identities["MDR"])
+    _refinalise(folder, demo_pki.identities["MDR"])
 
 
-def _report_verdict(folder: Path, pki) -> None:
+def _report_verdict(folder: Path, demo_pki) -> None:
     html = (folder / "report.html").read_text()
     before = 'data-requirement="MDR-5.2b/IF-064/produce" data-verdict="pass"'
     assert before in html
     (folder / "report.html").write_text(html.replace(before, before.replace("pass", "fail")))
-    _refinalise(folder, pki.identities["MDR"])
+    _refinalise(folder, demo_pki.identities["MDR"])
 
 
-def _other_key(folder: Path, pki) -> None:
-    _refinalise(folder, pki.identities["SDS"])
+def _other_key(folder: Path, demo_pki) -> None:
+    _refinalise(folder, demo_pki.identities["SDS"])
 
 
-def _summary_grade(folder: Path, pki) -> None:
+def _summary_grade(folder: Path, demo_pki) -> None:
     """A demo bundle (a rehearsal) whose summary claims certification, re-signed by the party."""
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["grade"]["level"] == "rehearsal"
     summary["grade"] = {"level": "certification", "reasons": []}
     (folder / "summary.json").write_text(json.dumps(summary))
-    _refinalise(folder, pki.identities["MDR"])
+    _refinalise(folder, demo_pki.identities["MDR"])
 
 
 @pytest.mark.parametrize("tamper, rule", [
@@ -492,23 +487,23 @@ def _summary_grade(folder: Path, pki) -> None:
     (_summary_grade, "summary.grade"),
 ], ids=["message-byte", "record-removed", "records-reordered", "summary-verdict", "report-verdict", "other-key",
         "summary-grade"])
-def test_tampering_with_a_demo_bundle_is_caught(clean, pki, tmp_path, tamper, rule):
+def test_tampering_with_a_demo_bundle_is_caught(clean, demo_pki, tmp_path, tamper, rule):
     import shutil
 
     folder = tmp_path / clean["MDR"].folder.name
     shutil.copytree(clean["MDR"].folder, folder)
     assert _verify(folder).exit_code == 0
-    tamper(folder, pki)
+    tamper(folder, demo_pki)
     result = _verify(folder)
     errors = [f for f in result.findings if f.severity == "error"]
     assert result.exit_code == 1 and not result.ready_by_evidence
     assert any(f.rule.startswith(rule) or rule in f.rule for f in errors), [f"{f.rule}: {f.message}" for f in errors]
 
 
-def test_run_command_certifies_a_running_participant_from_its_profile(pki, tmp_path, capsys):
-    with demo_party("MDR", pki, tmp_path, timeout=2.0) as (profile, _options):
+def test_run_command_certifies_a_running_participant_from_its_profile(demo_pki, tmp_path, capsys):
+    with demo_party("MDR", demo_pki, tmp_path, timeout=2.0) as (profile, _options):
         code = main(["run", "--profile", str(profile.path), "--out", str(tmp_path / "out"),
-                     "--dip-key", str(pki.folder / "dip"), "--timeout", "2", "--attested-by", "Jo Bloggs, Test Lead"])
+                     "--dip-key", str(demo_pki.folder / "dip"), "--timeout", "2", "--attested-by", "Jo Bloggs, Test Lead"])
     out = capsys.readouterr().out
     assert code == 0, out[-2000:]
     assert "READY" in out and "report.html" in out
@@ -519,10 +514,10 @@ def test_run_command_certifies_a_running_participant_from_its_profile(pki, tmp_p
     assert manifest["attestation"]["organisation"] == profile.party.company
 
 
-def test_run_command_only_runs_what_is_asked_and_is_honest_about_the_rest(pki, tmp_path, capsys):
-    with demo_party("MDR", pki, tmp_path, timeout=2.0) as (profile, _options):
+def test_run_command_only_runs_what_is_asked_and_is_honest_about_the_rest(demo_pki, tmp_path, capsys):
+    with demo_party("MDR", demo_pki, tmp_path, timeout=2.0) as (profile, _options):
         code = main(["run", "--profile", str(profile.path), "--out", str(tmp_path / "out"),
-                     "--dip-key", str(pki.folder / "dip"), "--only", "MDR-4.1/*"])
+                     "--dip-key", str(demo_pki.folder / "dip"), "--only", "MDR-4.1/*"])
         out = capsys.readouterr().out
         # exit 0: every selected requirement passed; the bundle says it is partial and is not ready
         assert code == 0, out[-2000:]
@@ -597,10 +592,10 @@ class _StatusLater:
 
 
 @pytest.mark.parametrize("lie", [False, True], ids=["reports-by-status-message", "never-reports"])
-def test_recipient_rejection_may_come_later_by_status_message(pki, tmp_path, lie):
-    with demo_party("MDR", pki, tmp_path, timeout=2.0) as (profile, options):
+def test_recipient_rejection_may_come_later_by_status_message(demo_pki, tmp_path, lie):
+    with demo_party("MDR", demo_pki, tmp_path, timeout=2.0) as (profile, options):
         hub_url = f"http://127.0.0.1:{profile.harness.hub_port}"
-        with _StatusLater(hub_url, pki.api_keys["MDR"][0], pki.identities["MDR"], profile.party.dip_id, lie) as url:
+        with _StatusLater(hub_url, demo_pki.api_keys["MDR"][0], demo_pki.identities["MDR"], profile.party.dip_id, lie) as url:
             profile = dataclasses.replace(profile, webhooks={"default": url})
             options.requirement_filter = lambda r: r.id == "MDR-5.2a/IF-008/reject"
             result = run_certification(profile, options)
@@ -631,10 +626,10 @@ def _time(record: dict):
 
 
 @pytest.mark.parametrize("operator_acts", [True, False], ids=["operator-acts", "nobody-acts"])
-def test_manual_trigger_waits_with_a_countdown_for_the_operator(pki, tmp_path, operator_acts):
+def test_manual_trigger_waits_with_a_countdown_for_the_operator(demo_pki, tmp_path, operator_acts):
     import httpx
 
-    with demo_party("MDR", pki, tmp_path, timeout=2.0) as (profile, options):
+    with demo_party("MDR", demo_pki, tmp_path, timeout=2.0) as (profile, options):
         participant = options.party_reference
         manual = Trigger("manual", instructions="Send {what} now", timeout=3.0)
         profile = dataclasses.replace(profile, triggers={"default": manual})
@@ -661,7 +656,7 @@ def test_manual_trigger_waits_with_a_countdown_for_the_operator(pki, tmp_path, o
 
 
 @pytest.mark.parametrize("trusted", [True, False], ids=["tls_ca-given", "tls_ca-missing"])
-def test_https_webhooks_are_delivered_to_with_the_profiles_ca(pki, tmp_path, trusted):
+def test_https_webhooks_are_delivered_to_with_the_profiles_ca(demo_pki, tmp_path, trusted):
     """A webhook whose certificate comes from a private CA: deliveries trust `credentials.tls_ca`."""
     from harness.messages.samples import DEFAULT_PARTIES
     from harness.config.profile import load_profile
@@ -673,22 +668,22 @@ def test_https_webhooks_are_delivered_to_with_the_profiles_ca(pki, tmp_path, tru
     from harness.transport.tls import server_context
 
     ca = make_cert_authority("participant web CA", key=cached_key("web-ca"))
-    ca.write(pki.folder, "web-ca")  # the profile names it as tls_ca = "web-ca.crt"
+    ca.write(demo_pki.folder, "web-ca")  # the profile names it as tls_ca = "web-ca.crt"
     server_cert, server_key = ca.issue("mdr.localhost", key=cached_key("web-server")).write(tmp_path, "server")
     hub_port, port = free_port(), free_port()
-    text = profile_text("MDR", pki, hub_port=hub_port, port=port, timeout=2.0)
+    text = profile_text("MDR", demo_pki, hub_port=hub_port, port=port, timeout=2.0)
     text = text.replace(f"http://127.0.0.1:{port}/webhook", f"https://127.0.0.1:{port}/webhook")
     if trusted:
         text = text.replace("[credentials]\n", '[credentials]\ntls_ca = "web-ca.crt"\n')
-    path = pki.folder / f"https-{trusted}.toml"
+    path = demo_pki.folder / f"https-{trusted}.toml"
     path.write_text(text, encoding="utf-8")
     profile = load_profile(path)
     mdr, sds = DEFAULT_PARTIES["MDR"], DEFAULT_PARTIES["SDS"]
     participant = ReferenceParticipant("MDR", party=mdr, partner=sds, hub_url=f"http://127.0.0.1:{hub_port}",
-                                       api_keys=pki.api_keys["MDR"], identity=pki.identities["MDR"],
-                                       dip_certificate=pki.dip.certificate, port=port, register_webhooks=False,
+                                       api_keys=demo_pki.api_keys["MDR"], identity=demo_pki.identities["MDR"],
+                                       dip_certificate=demo_pki.dip.certificate, port=port, register_webhooks=False,
                                        ssl_context=server_context(server_cert, server_key))
-    options = RunOptions(out=tmp_path / "out", dip_identity=pki.dip, partner_identity=pki.identities["SDS"],
+    options = RunOptions(out=tmp_path / "out", dip_identity=demo_pki.dip, partner_identity=demo_pki.identities["SDS"],
                          timeout=2.0, requirement_filter=lambda r: r.id == "MDR-5.2a/IF-008/consume")
     with participant:
         result = run_certification(profile, options)
@@ -734,16 +729,16 @@ def test_produce_identity_checks_fail_what_the_profile_does_not_declare(field, v
     assert finding.severity == "error" and finding.actual == short(value)  # a string, as evidence records hold
 
 
-def test_an_unset_api_key_stops_the_run_before_any_evidence_is_written(pki, tmp_path, capsys, monkeypatch):
+def test_an_unset_api_key_stops_the_run_before_any_evidence_is_written(demo_pki, tmp_path, capsys, monkeypatch):
     from harness.run.demo import profile_text
 
     monkeypatch.delenv("DIPCERT_TEST_UNSET_KEY", raising=False)
-    text = profile_text("MDR", pki, hub_port=0, port=1, timeout=1.0).replace(
+    text = profile_text("MDR", demo_pki, hub_port=0, port=1, timeout=1.0).replace(
         'api_key_primary = { file = "mdr-api-key-primary" }', 'api_key_primary = { env = "DIPCERT_TEST_UNSET_KEY" }')
-    path = pki.folder / "unset-key.toml"
+    path = demo_pki.folder / "unset-key.toml"
     path.write_text(text, encoding="utf-8")
     out = tmp_path / "out"
-    assert main(["run", "--profile", str(path), "--out", str(out), "--dip-key", str(pki.folder / "dip")]) == 2
+    assert main(["run", "--profile", str(path), "--out", str(out), "--dip-key", str(demo_pki.folder / "dip")]) == 2
     err = capsys.readouterr().err.strip()
     assert "credentials.api_key_primary: environment variable DIPCERT_TEST_UNSET_KEY is not set" in err
     assert "\n" not in err and not list(out.glob("*-MDR-*"))
@@ -798,9 +793,9 @@ class _Scripted:
         self.server.server_close()
 
 
-def _scripted_run(pki, tmp_path, decide, only: set[str]):
-    with demo_party("MDR", pki, tmp_path, timeout=1.0) as (profile, options):
-        with _Scripted(pki.dip.certificate, decide) as url:
+def _scripted_run(demo_pki, tmp_path, decide, only: set[str]):
+    with demo_party("MDR", demo_pki, tmp_path, timeout=1.0) as (profile, options):
+        with _Scripted(demo_pki.dip.certificate, decide) as url:
             profile = dataclasses.replace(profile, webhooks={"default": url})
             options.requirement_filter = lambda r: r.id in only
             result = run_certification(profile, options)
@@ -808,12 +803,12 @@ def _scripted_run(pki, tmp_path, decide, only: set[str]):
     return result, records
 
 
-def test_a_webhook_that_answers_500_once_passes_when_it_accepts_the_redelivery(pki, tmp_path):
+def test_a_webhook_that_answers_500_once_passes_when_it_accepts_the_redelivery(demo_pki, tmp_path):
     def decide(items, seen):
         return (201, ["RCP0000"] * len(items), {}) if seen else (500, None, {})
 
     rid = "MDR-5.2a/IF-008/consume"
-    result, records = _scripted_run(pki, tmp_path, decide, {rid})
+    result, records = _scripted_run(demo_pki, tmp_path, decide, {rid})
     assert result.verdicts[rid] == "pass", _failing(result)
     single = next(r for r in records if r["kind"] == "check" and r["rule"] == "consume.single")
     assert [f["rule"] for f in single["findings"]] == ["consume.redelivery"]
@@ -821,12 +816,12 @@ def test_a_webhook_that_answers_500_once_passes_when_it_accepts_the_redelivery(p
     # refuse-redelivery is the same webhook refusing the redelivered batch: the fault matrix shows it failing
 
 
-def test_a_redirect_is_neither_acceptance_nor_refusal_and_no_finding_reads_none(pki, tmp_path):
+def test_a_redirect_is_neither_acceptance_nor_refusal_and_no_finding_reads_none(demo_pki, tmp_path):
     def decide(items, seen):
         return 302, None, {"Location": "http://127.0.0.1:9/elsewhere"}
 
     only = {"MDR-5.2a/IF-008/consume", "MDR-5.2a/IF-008/reject"}
-    result, records = _scripted_run(pki, tmp_path, decide, only)
+    result, records = _scripted_run(demo_pki, tmp_path, decide, only)
     failing = _failing(result)
     assert set(failing) == only
     checks = {r["rule"]: r for r in records if r["kind"] == "check"}
@@ -861,11 +856,11 @@ def test_checks_keep_their_order_and_both_api_keys_are_used_in_a_clean_run(clean
     assert slots == {"primary", "secondary"}
 
 
-def test_a_blocking_must_reject_policy_makes_its_failure_a_blocker(pki, tmp_path):
+def test_a_blocking_must_reject_policy_makes_its_failure_a_blocker(demo_pki, tmp_path):
     from harness.config.profile import Policy
 
     rid = "MDR-5.2a/IF-008/reject"
-    with demo_party("MDR", pki, tmp_path, faults=["accept-bad-mpan"], timeout=1.0) as (profile, options):
+    with demo_party("MDR", demo_pki, tmp_path, faults=["accept-bad-mpan"], timeout=1.0) as (profile, options):
         options.requirement_filter = lambda r: r.id == rid
         result = run_certification(dataclasses.replace(profile, policy=Policy(must_reject="blocking")), options)
     entry = next(r for r in result.summary["requirements"] if r["id"] == rid)

@@ -21,20 +21,15 @@ import pytest
 
 from harness.cli import main
 from harness.evidence.bundle import write_zip
-from harness.run.demo import DemoPKI, make_pki, run_party
+from harness.run.demo import DemoPKI, run_party
 
 DEEP = 200_000
 Edit = Callable[[Path], None]
 
 
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> DemoPKI:
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def clean(pki: DemoPKI, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    result = run_party("MDR", pki, tmp_path_factory.mktemp("bundles"), timeout=2.0, interfaces=("IF-008",))
+def clean(demo_pki: DemoPKI, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    result = run_party("MDR", demo_pki, tmp_path_factory.mktemp("bundles"), timeout=2.0, interfaces=("IF-008",))
     assert result.ready
     return result
 
@@ -216,12 +211,12 @@ def test_verify_refuses_each_hostile_bundle_with_one_line(clean: Any, tmp_path: 
 
 
 @pytest.mark.parametrize("case", sorted(CORPUS))
-def test_reuse_refuses_each_hostile_earlier_bundle_with_one_line(pki: DemoPKI, clean: Any, tmp_path: Path,
+def test_reuse_refuses_each_hostile_earlier_bundle_with_one_line(demo_pki: DemoPKI, clean: Any, tmp_path: Path,
                                                                  capsys, case: str) -> None:
     folder = broken(clean, tmp_path, case)
-    assert main(["reuse", "--profile", str(pki.folder / "demo-mdr.toml"), "--from", str(folder), "--out",
+    assert main(["reuse", "--profile", str(demo_pki.folder / "demo-mdr.toml"), "--from", str(folder), "--out",
                  str(tmp_path / "out"), "--unchanged-since-attested-by", "Dee Cee, DCP Ltd",
-                 "--trust", str(pki.folder / "ca.crt")]) == 2
+                 "--trust", str(demo_pki.folder / "ca.crt")]) == 2
     one_line(capsys, "dipcert reuse: error:", CORPUS[case][0])
     assert not (tmp_path / "out").exists()
 
@@ -326,14 +321,14 @@ def _trust_cases(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
                                   "signer-bad-hex", "signer-short", "signer-missing-file", "signer-not-pem",
                                   "signer-folder", "integrity-only-and-trust"])
 @pytest.mark.parametrize("command", ["verify", "reuse"])
-def test_bad_anchor_options_are_one_line_exit_2(pki: DemoPKI, clean: Any, tmp_path: Path, capsys, case: str,
+def test_bad_anchor_options_are_one_line_exit_2(demo_pki: DemoPKI, clean: Any, tmp_path: Path, capsys, case: str,
                                                 command: str) -> None:
     options, expected = _trust_cases(tmp_path)[case]
     if command == "verify":
         argv = ["verify", str(clean.zip_path), *options]
     else:
-        trust = ["--trust", str(pki.folder / "ca.crt")] if case.startswith("signer") else []  # reuse needs one
-        argv = ["reuse", "--profile", str(pki.folder / "demo-mdr.toml"), "--from", str(clean.zip_path),
+        trust = ["--trust", str(demo_pki.folder / "ca.crt")] if case.startswith("signer") else []  # reuse needs one
+        argv = ["reuse", "--profile", str(demo_pki.folder / "demo-mdr.toml"), "--from", str(clean.zip_path),
                 "--out", str(tmp_path / "out"), "--unchanged-since-attested-by", "Dee Cee, DCP Ltd", *trust, *options]
     assert main(argv) == 2
     one_line(capsys, f"dipcert {command}: error:", expected)

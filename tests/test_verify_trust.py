@@ -25,7 +25,7 @@ from harness.evidence.recorder import GENESIS, encode_record, line_hash
 from harness.evidence.reuse import decide, load_earlier, parse_attestation
 from harness.config.profile import load_profile, public_digest
 from harness.report import render_reports
-from harness.run.demo import DemoPKI, make_pki, run_party
+from harness.run.demo import DemoPKI, run_party
 from harness.plan.certification import plan_from_recorded_profile
 from harness.transport.certs import cached_key, make_ca
 from harness.transport.signing import SigningIdentity
@@ -39,15 +39,10 @@ Records = list[dict[str, Any]]
 
 # -- the real bundles, made once --------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> DemoPKI:
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def runs(pki: DemoPKI, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def runs(demo_pki: DemoPKI, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("bundles")
-    clean = run_party("MDR", pki, out, timeout=2.0, interfaces=SMALL)
-    failing = run_party("MDR", pki, out, timeout=2.0, interfaces=SMALL, faults=[FAULT])
+    clean = run_party("MDR", demo_pki, out, timeout=2.0, interfaces=SMALL)
+    failing = run_party("MDR", demo_pki, out, timeout=2.0, interfaces=SMALL, faults=[FAULT])
     assert clean.ready and not failing.ready and failing.verdicts[IF024] == "fail"
     return {"clean": clean, "failing": failing}
 
@@ -117,9 +112,9 @@ def verify(capsys: pytest.CaptureFixture[str], *args: Any) -> tuple[int, dict[st
     return code, json.loads(capsys.readouterr().out)
 
 
-def full(pki: DemoPKI, result: Any) -> list[str]:
+def full(demo_pki: DemoPKI, result: Any) -> list[str]:
     """The complete anchors for an MDR bundle of the demo: its CA, the MDR's certificate pinned."""
-    return ["--trust", str(pki.keep_anchor(result)), "--signer", pki.signer("MDR")]
+    return ["--trust", str(demo_pki.keep_anchor(result)), "--signer", demo_pki.signer("MDR")]
 
 
 def errors_of(report: dict[str, Any]) -> set[str]:
@@ -127,25 +122,25 @@ def errors_of(report: dict[str, Any]) -> set[str]:
 
 
 # -- 1. no trust anchor, no "ready" --------------------------------------------------------------------
-def test_the_genuine_bundle_is_ready_only_with_both_anchors(pki: DemoPKI, runs: dict[str, Any], capsys) -> None:
+def test_the_genuine_bundle_is_ready_only_with_both_anchors(demo_pki: DemoPKI, runs: dict[str, Any], capsys) -> None:
     zip_path = runs["clean"].zip_path
     code, report = verify(capsys, zip_path)
     assert code == 1 and not report["ready"] and report["ready_by_evidence"]
     assert report["signer"]["status"] == "unverified" and "NOT verified" in report["state"]
-    assert report["signer"]["fingerprint"] == pki.signer("MDR")
+    assert report["signer"]["fingerprint"] == demo_pki.signer("MDR")
     assert report["signer"]["subject"] == "CN=reference-mdr.demo.dipcert"
 
-    code, report = verify(capsys, zip_path, "--trust", pki.keep_anchor(runs["clean"]))
+    code, report = verify(capsys, zip_path, "--trust", demo_pki.keep_anchor(runs["clean"]))
     assert code == 1 and report["signer"]["status"] == "unpinned" and not report["ready"]
 
-    code, report = verify(capsys, zip_path, *full(pki, runs["clean"]))
+    code, report = verify(capsys, zip_path, *full(demo_pki, runs["clean"]))
     assert code == 0 and report["ready"] and report["signer"]["status"] == "verified"
     assert report["state"] == "sound and ready, origin verified" and report["findings"] == []
 
     assert main(["verify", str(zip_path)]) == 1  # the text says what is missing and how to complete it
     text = capsys.readouterr().out
     assert "NOT verified" in text and "sound and ready" not in text and "--trust CA.pem --signer" in text
-    assert f"signer: CN=reference-mdr.demo.dipcert {pki.signer('MDR')}" in text
+    assert f"signer: CN=reference-mdr.demo.dipcert {demo_pki.signer('MDR')}" in text
 
 
 def test_integrity_only_is_asked_for_and_says_what_it_did_not_check(runs: dict[str, Any], capsys) -> None:
@@ -157,7 +152,7 @@ def test_integrity_only_is_asked_for_and_says_what_it_did_not_check(runs: dict[s
     assert main(["verify", str(runs["clean"].zip_path), "--integrity-only", "--trust", "x.pem"]) == 2
 
 
-def test_a_fresh_key_re_signing_flipped_failures_is_never_ready(pki: DemoPKI, runs: dict[str, Any],
+def test_a_fresh_key_re_signing_flipped_failures_is_never_ready(demo_pki: DemoPKI, runs: dict[str, Any],
                                                                   tmp_path: Path, capsys) -> None:
     key = stranger()
     forged = forge(runs["failing"], tmp_path, lambda rs: (flip_failures(rs), claim_signer(key)(rs)), key,
@@ -167,53 +162,53 @@ def test_a_fresh_key_re_signing_flipped_failures_is_never_ready(pki: DemoPKI, ru
     assert report["ready_by_evidence"] and errors_of(report) == set()
     # ... so without an anchor the answer is "not verified", never "ready"
     assert code == 1 and not report["ready"] and report["signer"]["status"] == "unverified"
-    code, report = verify(capsys, forged, *full(pki, runs["failing"]))
+    code, report = verify(capsys, forged, *full(demo_pki, runs["failing"]))
     assert code == 1 and {"signature.untrusted", "signature.signer-pin"} <= errors_of(report)
     assert report["signer"]["status"] == "failed" and report["signer"]["subject"].endswith("CN=forger")
 
 
 def test_the_party_re_signing_its_own_edited_evidence_fails_verify_with_the_dip_cert(
-        pki: DemoPKI, runs: dict[str, Any], tmp_path: Path, capsys) -> None:
+        demo_pki: DemoPKI, runs: dict[str, Any], tmp_path: Path, capsys) -> None:
     """The party's own key re-signs anything it edits (docs/evidence.md); the DIP's countersigned
     transcript (issue 15) is what it cannot re-sign. Every flipped verdict is judged again from it."""
-    dip_cert = pki.folder / "dip" / "dip-signing.pem"
-    forged = forge(runs["failing"], tmp_path / "a", flip_failures, pki.identities["MDR"])
-    code, report = verify(capsys, forged, *full(pki, runs["failing"]), "--dip-cert", dip_cert)
+    dip_cert = demo_pki.folder / "dip" / "dip-signing.pem"
+    forged = forge(runs["failing"], tmp_path / "a", flip_failures, demo_pki.identities["MDR"])
+    code, report = verify(capsys, forged, *full(demo_pki, runs["failing"]), "--dip-cert", dip_cert)
     assert code == 1 and not report["sound"] and "transcript.verdict" in errors_of(report)
     assert {f["extra"]["requirement"] for f in report["findings"] if f["rule"] == "transcript.verdict"} >= {IF024}
     # ... and taking the transcript out leaves nothing the DIP signed:
-    gutted = forge(runs["failing"], tmp_path / "b", flip_failures, pki.identities["MDR"], drop_transcript=True)
-    code, report = verify(capsys, gutted, *full(pki, runs["failing"]))
+    gutted = forge(runs["failing"], tmp_path / "b", flip_failures, demo_pki.identities["MDR"], drop_transcript=True)
+    code, report = verify(capsys, gutted, *full(demo_pki, runs["failing"]))
     assert code == 0 and report["ready"] and report["grade"]["level"] != "certification"  # the old limit, without it
-    code, report = verify(capsys, gutted, *full(pki, runs["failing"]), "--dip-cert", dip_cert)
+    code, report = verify(capsys, gutted, *full(demo_pki, runs["failing"]), "--dip-cert", dip_cert)
     assert code == 1 and errors_of(report) == {"transcript.missing"}
 
 
-def test_another_partys_certificate_from_the_same_trusted_ca_is_refused(pki: DemoPKI, runs: dict[str, Any],
+def test_another_partys_certificate_from_the_same_trusted_ca_is_refused(demo_pki: DemoPKI, runs: dict[str, Any],
                                                                          tmp_path: Path, capsys) -> None:
-    sds = pki.identities["SDS"]  # issued by the same demo CA as the MDR's
+    sds = demo_pki.identities["SDS"]  # issued by the same demo CA as the MDR's
     resigned = forge(runs["clean"], tmp_path / "a", lambda rs: None, sds)
-    code, report = verify(capsys, resigned, "--trust", pki.keep_anchor(runs["clean"]))
+    code, report = verify(capsys, resigned, "--trust", demo_pki.keep_anchor(runs["clean"]))
     assert code == 1 and "signature.unexpected-certificate" in errors_of(report)  # not the registered one
     # a forger who also rewrites the run-start record and the hub registration: only the pin tells
     rewritten = forge(runs["clean"], tmp_path / "b", claim_signer(sds), sds)
-    code, report = verify(capsys, rewritten, "--trust", pki.keep_anchor(runs["clean"]))
+    code, report = verify(capsys, rewritten, "--trust", demo_pki.keep_anchor(runs["clean"]))
     assert code == 1 and report["signer"]["status"] == "unpinned" and errors_of(report) == set()
-    code, report = verify(capsys, rewritten, *full(pki, runs["clean"]))
+    code, report = verify(capsys, rewritten, *full(demo_pki, runs["clean"]))
     assert code == 1 and errors_of(report) == {"signature.signer-pin"}
     assert report["signer"]["subject"] == "CN=reference-sds.demo.dipcert"
 
 
 # -- 3. coverage recompute cannot be switched off ------------------------------------------------------
-def test_a_trimmed_plan_with_its_profile_key_deleted_is_caught(pki: DemoPKI, runs: dict[str, Any],
+def test_a_trimmed_plan_with_its_profile_key_deleted_is_caught(demo_pki: DemoPKI, runs: dict[str, Any],
                                                                tmp_path: Path, capsys) -> None:
     def trim(records: Records) -> None:
         plan = plan_record(records)
         del plan["data"]["profile"]  # the derivation no longer depends on the plan's own copy
         plan["data"]["requirements"] = [r for r in plan["data"]["requirements"] if r["id"] != IF024]
 
-    forged = forge(runs["clean"], tmp_path, trim, pki.identities["MDR"])
-    code, report = verify(capsys, forged, *full(pki, runs["clean"]))
+    forged = forge(runs["clean"], tmp_path, trim, demo_pki.identities["MDR"])
+    code, report = verify(capsys, forged, *full(demo_pki, runs["clean"]))
     mismatch = [f for f in report["findings"] if f["rule"] == "plan.mismatch"]
     assert code == 1 and [f["extra"]["requirement"] for f in mismatch] == [IF024]
 
@@ -223,15 +218,15 @@ def test_a_trimmed_plan_with_its_profile_key_deleted_is_caught(pki: DemoPKI, run
     (lambda run, plan: (run.pop("profile_digest"), plan.pop("profile_digest")), "plan.profile-digest"),
     (lambda run, plan: run["profile"]["interfaces"].update({"IF-024": False}), "plan.profile-digest"),
 ], ids=["profile-removed", "digest-removed", "profile-edited"])
-def test_missing_or_edited_run_start_profile_is_a_finding(pki: DemoPKI, runs: dict[str, Any], tmp_path: Path,
+def test_missing_or_edited_run_start_profile_is_a_finding(demo_pki: DemoPKI, runs: dict[str, Any], tmp_path: Path,
                                                          capsys, remove: Callable[..., Any], rule: str) -> None:
     forged = forge(runs["clean"], tmp_path, lambda rs: remove(rs[0]["run"], plan_record(rs)["data"]),
-                   pki.identities["MDR"])
-    code, report = verify(capsys, forged, *full(pki, runs["clean"]))
+                   demo_pki.identities["MDR"])
+    code, report = verify(capsys, forged, *full(demo_pki, runs["clean"]))
     assert code == 1 and rule in errors_of(report)
 
 
-def test_a_failed_interface_disabled_after_the_fact_is_caught(pki: DemoPKI, runs: dict[str, Any], tmp_path: Path,
+def test_a_failed_interface_disabled_after_the_fact_is_caught(demo_pki: DemoPKI, runs: dict[str, Any], tmp_path: Path,
                                                              capsys) -> None:
     """IF-024 failed; the party disables it in the recorded profiles, recomputes every digest and the
     plan with dipcert's own function, passes the preflight it also failed, and re-signs with its own key."""
@@ -243,45 +238,45 @@ def test_a_failed_interface_disabled_after_the_fact_is_caught(pki: DemoPKI, runs
         plan["requirements"] = plan_from_recorded_profile(plan)
         flip_failures(records, keep="MDR-5.2a/IF-024/")
 
-    forged = forge(runs["failing"], tmp_path, disable, pki.identities["MDR"])
+    forged = forge(runs["failing"], tmp_path, disable, demo_pki.identities["MDR"])
     summary = json.loads((tmp_path / runs["failing"].folder.name / "summary.json").read_text())
     assert summary["ready"]  # the forger's own report says ready
-    code, report = verify(capsys, forged, *full(pki, runs["failing"]))
+    code, report = verify(capsys, forged, *full(demo_pki, runs["failing"]))
     assert code == 1 and errors_of(report) == {"plan.checks-not-enabled"}  # this check alone catches it
     named = {f["extra"]["requirement"] for f in report["findings"] if f["rule"] == "plan.checks-not-enabled"}
     assert IF024 in named and all("/IF-024/" in rid for rid in named)
 
 
 # -- 6. reuse: another party, the same anchors ----------------------------------------------------------
-def test_reuse_refuses_an_earlier_bundle_of_the_same_party(pki: DemoPKI, runs: dict[str, Any]) -> None:
-    earlier = load_earlier(runs["clean"].zip_path, anchors=Anchors(trust=(pki.ca,), signers=(pki.signer("MDR"),)))
+def test_reuse_refuses_an_earlier_bundle_of_the_same_party(demo_pki: DemoPKI, runs: dict[str, Any]) -> None:
+    earlier = load_earlier(runs["clean"].zip_path, anchors=Anchors(trust=(demo_pki.ca,), signers=(demo_pki.signer("MDR"),)))
     assert earlier.sound and earlier.origin.verified
-    same = load_profile(pki.folder / "demo-mdr.toml")  # the very party that produced it
+    same = load_profile(demo_pki.folder / "demo-mdr.toml")  # the very party that produced it
     plan = decide(same, [earlier], attestation=parse_attestation("Dee Cee, dipcert DCP Ltd"))
     assert "reuse.same-party" in {f.rule for f in plan.findings} and not plan.accepted
 
 
-def test_reuse_sees_how_far_an_earlier_bundles_origin_was_checked(pki: DemoPKI, runs: dict[str, Any]) -> None:
+def test_reuse_sees_how_far_an_earlier_bundles_origin_was_checked(demo_pki: DemoPKI, runs: dict[str, Any]) -> None:
     stranger_signed = load_earlier(runs["clean"].zip_path, anchors=Anchors(trust=(make_ca("other").cert,)))
     assert not stranger_signed.sound and stranger_signed.problems[0].rule == "signature.untrusted"
-    unpinned = load_earlier(runs["clean"].zip_path, anchors=Anchors(trust=(pki.ca,)))
+    unpinned = load_earlier(runs["clean"].zip_path, anchors=Anchors(trust=(demo_pki.ca,)))
     assert unpinned.sound and unpinned.origin.status == "unpinned"
 
 
-def test_verify_with_refuses_a_chain_to_the_same_party(pki: DemoPKI, runs: dict[str, Any]) -> None:
+def test_verify_with_refuses_a_chain_to_the_same_party(demo_pki: DemoPKI, runs: dict[str, Any]) -> None:
     earlier = runs["failing"]  # passed IF-008 live; the same party as "clean"
     grant = {"seq": 99, "kind": "event", "event": "reuse",
              "data": {"requirement": "MDR-5.2a/IF-008/consume", "run_id": earlier.run_id,
                       "manifest_sha256": load_earlier(earlier.zip_path).manifest_sha256}}
     party = read_records(runs["clean"].folder)[0]["run"]["party"]
     found = check_chain(runs["clean"].folder, runs["clean"].zip_path, [grant], None, party, [earlier.zip_path],
-                        anchors=Anchors(trust=(pki.ca,), signers=(pki.signer("MDR"),)))
+                        anchors=Anchors(trust=(demo_pki.ca,), signers=(demo_pki.signer("MDR"),)))
     assert "reuse.chain-same-party" in {f.rule for f in found}
 
 
-def test_reuse_needs_an_anchor_or_an_explicit_integrity_only(pki: DemoPKI, runs: dict[str, Any], tmp_path: Path,
+def test_reuse_needs_an_anchor_or_an_explicit_integrity_only(demo_pki: DemoPKI, runs: dict[str, Any], tmp_path: Path,
                                                              capsys) -> None:
-    args = ["reuse", "--profile", str(pki.folder / "demo-mdr.toml"), "--from", str(runs["clean"].zip_path),
+    args = ["reuse", "--profile", str(demo_pki.folder / "demo-mdr.toml"), "--from", str(runs["clean"].zip_path),
             "--out", str(tmp_path / "out"), "--unchanged-since-attested-by", "Dee Cee, DCP Ltd"]
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -290,24 +285,24 @@ def test_reuse_needs_an_anchor_or_an_explicit_integrity_only(pki: DemoPKI, runs:
 
 
 # -- 2. the signer shown where a reviewer looks -----------------------------------------------------------
-def test_the_report_header_and_summary_name_the_signer(pki: DemoPKI, runs: dict[str, Any]) -> None:
+def test_the_report_header_and_summary_name_the_signer(demo_pki: DemoPKI, runs: dict[str, Any]) -> None:
     summary = json.loads((runs["clean"].folder / "summary.json").read_text())
-    assert summary["signer"] == {"fingerprint": pki.signer("MDR"), "subject": "CN=reference-mdr.demo.dipcert"}
+    assert summary["signer"] == {"fingerprint": demo_pki.signer("MDR"), "subject": "CN=reference-mdr.demo.dipcert"}
     html = (runs["clean"].folder / "report.html").read_text("utf-8")
     header = html[html.index('<header class="banner'):html.index("</header>")]
-    assert 'id="signer"' in header and pki.signer("MDR") in header and "CN=reference-mdr.demo.dipcert" in header
+    assert 'id="signer"' in header and demo_pki.signer("MDR") in header and "CN=reference-mdr.demo.dipcert" in header
 
 
-def test_a_summary_naming_another_signer_is_a_finding(pki: DemoPKI, runs: dict[str, Any], tmp_path: Path,
+def test_a_summary_naming_another_signer_is_a_finding(demo_pki: DemoPKI, runs: dict[str, Any], tmp_path: Path,
                                                       capsys) -> None:
     folder = Path(shutil.copytree(runs["clean"].folder, tmp_path / runs["clean"].folder.name))
     summary = json.loads((folder / "summary.json").read_text())
-    summary["signer"]["fingerprint"] = pki.signer("SDS")
+    summary["signer"]["fingerprint"] = demo_pki.signer("SDS")
     (folder / "summary.json").write_text(json.dumps(summary))
     run = read_records(folder)[0]["run"]
     finalise_bundle(folder, run_id=run["run_id"], harness_version=run["harness_version"],
                     schema_pack=run["schema_pack"], profile_digest=run["profile_digest"], started=run["started"],
-                    finished=summary["finished"], attestation=run["attestation"], identity=pki.identities["MDR"],
+                    finished=summary["finished"], attestation=run["attestation"], identity=demo_pki.identities["MDR"],
                     ready=True, extra={"system_fingerprint": run["system_fingerprint"]})
-    code, report = verify(capsys, folder, *full(pki, runs["clean"]))
+    code, report = verify(capsys, folder, *full(demo_pki, runs["clean"]))
     assert code == 1 and errors_of(report) == {"summary.signer"}
