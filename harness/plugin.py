@@ -310,7 +310,7 @@ def dipcert_samples(dipcert_run: Any) -> Any:
 def dipcert_certify(dipcert_run: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """`dipcert_certify(requirement)`: run it; skip when not enabled; fail the test with its findings (an
     advisory requirement that fails is an expected failure, `xfail`: shown, not failing the session)."""
-    from harness.run.requirements import run_requirement
+    from harness.run.dispatch import run_requirement
 
     def go(requirement: Any) -> str:
         if not requirement.enabled:

@@ -1,7 +1,7 @@
 """The certification run: one core shared by `dipcert run`, `dipcert demo` and the pytest scenarios.
 
 `session.CertificationRun` opens a run (evidence folder, simulated DIP, partner), `context.RunContext`
-is what each requirement's check code talks to, `requirements` runs one requirement and
+is what each requirement's check code talks to, `dispatch` runs one requirement (from its kind to the code that checks it) and
 `progress` draws the live view while `CertificationRun.execute` walks the plan.
 """
 
@@ -12,7 +12,7 @@ from harness.run.preflight import (
     run_preflight,
 )
 from harness.run.progress import progress_for
-from harness.run.requirements import run_requirement
+from harness.run.dispatch import run_requirement
 from harness.run.session import CertificationRun, RunOptions, party_identity, run_certification
 
 __all__ = [

@@ -45,7 +45,7 @@ from harness.transport.ports import free_port
 from harness.transport.client import DipClient
 from harness.messages.samples import Party
 from harness.reference.participant import ReferenceParticipant
-from harness.run.requirements import run_requirement
+from harness.run.dispatch import run_requirement
 from harness.run.replay import answers_to
 from harness.dip.connection import DipUnavailable
 from harness.evidence.bundle import finalise_bundle
