@@ -105,7 +105,8 @@ def test_bad_signature_carries_the_dip_certificate_and_does_not_verify(setup, hu
     hub, mdr, sid, hook = setup
     probe(mdr, sid, "bad-signature")
     (got,) = seen(hook)
-    assert got.cert == hub_pki["dip"].certificate and got.hash_matches and not got.verifies_with(hub_pki["dip"].certificate)
+    dip_certificate = hub_pki["dip"].certificate
+    assert got.cert == dip_certificate and got.hash_matches and not got.verifies_with(dip_certificate)
 
 
 def test_foreign_certificate_verifies_only_with_the_attackers_own_certificate(setup, hub_pki):
@@ -211,14 +212,16 @@ def test_a_reference_webhook_demanding_a_client_certificate_consumes_the_dips_de
     """The reference participant's option: HTTPS webhooks that demand the DIP's client certificate."""
     dip = load_identity(tmp_path / "dip")
     cert, key = hub_pki["ca"].issue("reference-mdr", sans=("127.0.0.1",)).write(tmp_path, "webhook")
-    with make_hub(hub_pki, delivery=settings(client_cert=dip.delivery_client()[0], client_key=dip.delivery_client()[1])) \
+    client_cert, client_key = dip.delivery_client()
+    with make_hub(hub_pki, delivery=settings(client_cert=client_cert, client_key=client_key)) \
             as hub, ReferenceParticipant("MDR", party=MDR, partner=DEFAULT_PARTIES["SDS"], hub_url=hub.base_url,
                                          api_keys=keys_for(MDR.dip_id), identity=hub_pki["MDR"],
                                          dip_certificate=hub_pki["dip"].certificate, register_webhooks=False,
                                          webhook_tls=(cert, key), webhook_client_ca=dip.path("ca")) as mdr_webhook:
         url = mdr_webhook.webhook_url("IF-061")
         assert url.startswith("https://127.0.0.1:")
-        hub.register_party(registration(hub_pki, MDR, webhooks={"IF-061": WebhookConfig(url)}, tls_ca=hub_pki["ca"].cert_pem))
+        hub.register_party(registration(hub_pki, MDR, webhooks={"IF-061": WebhookConfig(url)},
+                                        tls_ca=hub_pki["ca"].cert_pem))
         with api(hub, hub_pki["MDR"], keys_for(MDR.dip_id)[0]) as mdr:
             sid = open_session(mdr, [])["session"]
             good = probe(mdr, sid, "plain", egress(seed=21))

@@ -40,16 +40,19 @@ def _bundle(out: Path) -> Path:
 @pytest.fixture(scope="module")
 def via_run(demo_pki: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path]:
     out = tmp_path_factory.mktemp("run")
-    with demo_party("MDR", demo_pki, out, faults=[FAULT], interfaces=INTERFACES, timeout=float(TIMEOUT)) as (profile, _):
+    with demo_party("MDR", demo_pki, out, faults=[FAULT], interfaces=INTERFACES,
+                    timeout=float(TIMEOUT)) as (profile, _):
         code = main(["run", "--profile", str(profile.path), "--out", str(out / "bundles"),
                      "--dip-key", str(demo_pki.folder / "dip"), "--timeout", TIMEOUT])
     return code, _bundle(out / "bundles")
 
 
 @pytest.fixture(scope="module")
-def via_pytest(demo_pki: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path, Path]:
+def via_pytest(demo_pki: Any,
+               tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path, Path]:
     out = tmp_path_factory.mktemp("pytest")
-    with demo_party("MDR", demo_pki, out, faults=[FAULT], interfaces=INTERFACES, timeout=float(TIMEOUT)) as (profile, _):
+    with demo_party("MDR", demo_pki, out, faults=[FAULT], interfaces=INTERFACES,
+                    timeout=float(TIMEOUT)) as (profile, _):
         done = subprocess.run(
             [sys.executable, "-m", "pytest", "scenarios", "-o", "testpaths=scenarios", "-p", "no:cacheprovider",
              "-p", "no:randomly", f"--dipcert-profile={profile.path}", f"--dipcert-out={out / 'bundles'}",

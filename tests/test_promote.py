@@ -61,7 +61,8 @@ def certification(demo_pki: DemoPKI, tmp_path_factory: pytest.TempPathFactory) -
     profile = load_profile(path)
     with Hub(HubConfig(identity=demo_pki.dip)) as hub, ReferenceParticipant(
             "MDR", party=DEFAULT_PARTIES["MDR"], partner=DEFAULT_PARTIES["SDS"], hub_url=hub.base_url,
-            api_keys=demo_pki.api_keys["MDR"], identity=demo_pki.identities["MDR"], dip_certificate=demo_pki.dip.certificate,
+            api_keys=demo_pki.api_keys["MDR"], identity=demo_pki.identities["MDR"],
+            dip_certificate=demo_pki.dip.certificate,
             port=port, register_webhooks=False):
         hub.register_party(party_registration(profile))  # the DIP's operator onboarded the party
         result = run_certification(profile, RunOptions(out=folder, dip=hub.base_url, dip_cert=demo_pki.dip.certificate,
@@ -216,7 +217,8 @@ def test_a_newly_enabled_interface_is_refused(certified: Any, production: Produc
     assert "a flow not certified in UIT cannot be promoted" in str(promotion.findings)
 
 
-def test_the_uit_dip_id_kept_in_production_is_a_warning(certified: Any, production: Production, demo_pki: DemoPKI) -> None:
+def test_the_uit_dip_id_kept_in_production_is_a_warning(certified: Any, production: Production,
+                                                        demo_pki: DemoPKI) -> None:
     promotion = decide(certified, production, demo_pki, production.profile(dip_id=certified.summary["party"]["dip_id"]))
     assert [(f.rule, f.severity) for f in promotion.findings if f.path == "profile:party.dip_id"] == \
         [("promote.identifiers.uit-dip-id", "warning")]
@@ -251,7 +253,8 @@ def test_an_expired_or_soon_expiring_certificate_is_refused(certified: Any, prod
     assert (rule in error_rules(again)) == (rule == "preflight.certificates.expired")
 
 
-def test_a_certificate_from_an_untrusted_ca_is_refused(certified: Any, production: Production, demo_pki: DemoPKI) -> None:
+def test_a_certificate_from_an_untrusted_ca_is_refused(certified: Any, production: Production,
+                                                       demo_pki: DemoPKI) -> None:
     other = make_ca("someone else's CA", key=cached_key("promote-other-ca"))
     other.issue("mdr.production.example", key=cached_key("promote-signing")).write(production.folder, "stranger")
     promotion = decide(certified, production, demo_pki, production.profile(signing="stranger"))
@@ -447,7 +450,8 @@ def test_dipcert_verify_promotion_json_and_a_malformed_record(record: Path, cert
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     ca = demo_pki.keep_anchor(certification)
     argv = ["verify", str(certification.zip_path), "--trust", str(ca), "--trust", str(production.ca_file),
-            "--signer", demo_pki.signer("MDR"), "--dip-cert", str(demo_pki.folder / "dip" / "dip-signing.pem"), "--json",
+            "--signer", demo_pki.signer("MDR"), "--dip-cert", str(demo_pki.folder / "dip" / "dip-signing.pem"),
+            "--json",
             "--promotion"]
     assert main(argv + [str(record)]) == 0
     assert json.loads(capsys.readouterr().out)["promotion"]["findings"] == []

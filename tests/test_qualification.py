@@ -146,7 +146,8 @@ def certify(demo_pki: DemoPKI, out: Path, qualification: Qualification, **docume
 def runs(demo_pki: DemoPKI, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("bundles")
     return {
-        "missing": certify(demo_pki, out, Qualification("MDR", 3, uept_certificate="uept.pdf"), **{"uept.pdf": CERTIFICATE}),
+        "missing": certify(demo_pki, out, Qualification("MDR", 3, uept_certificate="uept.pdf"),
+                           **{"uept.pdf": CERTIFICATE}),
         "attached": certify(demo_pki, out, Qualification("MDR", 3, uep_confirmation="secas.pdf",
                                                     uept_certificate="uept.pdf"),
                             **{"secas.pdf": CONFIRMATION, "uept.pdf": CERTIFICATE}),

@@ -64,7 +64,8 @@ def _replay(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
 
 # -- deliveries, to the participant --------------------------------------------------------------------------
 def test_the_reports_reproduce_line_replays_the_offending_delivery_and_shows_the_fix(
-        faulty: RunResult, clean: tuple[RunResult, Path], demo_pki: DemoPKI, capsys: pytest.CaptureFixture[str]) -> None:
+        faulty: RunResult, clean: tuple[RunResult, Path], demo_pki: DemoPKI,
+        capsys: pytest.CaptureFixture[str]) -> None:
     assert faulty.verdicts[INSTALL] == "fail" and clean[0].verdicts[INSTALL] == "pass"
     html = (faulty.folder / "report.html").read_text("utf-8")
     start = html.index(f'data-requirement="{INSTALL}"')

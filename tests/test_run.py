@@ -41,7 +41,8 @@ def clean(demo_pki, tmp_path_factory):
     # Concurrent requirements (a real profile's default, not the demo's) share one process and its GIL
     # with the reference participants: a generous bound keeps a loaded machine from turning latency
     # into findings.
-    return {role: run_party(role, demo_pki, out, timeout=5.0, parallel=HarnessSettings.parallel) for role in ("MDR", "SDS")}
+    return {role: run_party(role, demo_pki, out, timeout=5.0, parallel=HarnessSettings.parallel)
+            for role in ("MDR", "SDS")}
 
 
 def _verify(path: Path):
@@ -391,7 +392,8 @@ def test_scenarios_run_under_pytest_with_one_test_per_requirement(demo_pki, tmp_
     with demo_party("MDR", demo_pki, out, timeout=2.0) as (profile, _options):
         done = subprocess.run(
             [sys.executable, "-m", "pytest", "scenarios", "-o", "testpaths=scenarios", "-rs",
-             f"--dipcert-profile={profile.path}", f"--dipcert-out={out}", f"--dipcert-dip-key={demo_pki.folder / 'dip'}",
+             f"--dipcert-profile={profile.path}", f"--dipcert-out={out}",
+             f"--dipcert-dip-key={demo_pki.folder / 'dip'}",
              "--dipcert-timeout=2", f"--junitxml={tmp_path / 'pytest.xml'}"],
             cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
@@ -503,7 +505,8 @@ def test_tampering_with_a_demo_bundle_is_caught(clean, demo_pki, tmp_path, tampe
 def test_run_command_certifies_a_running_participant_from_its_profile(demo_pki, tmp_path, capsys):
     with demo_party("MDR", demo_pki, tmp_path, timeout=2.0) as (profile, _options):
         code = main(["run", "--profile", str(profile.path), "--out", str(tmp_path / "out"),
-                     "--dip-key", str(demo_pki.folder / "dip"), "--timeout", "2", "--attested-by", "Jo Bloggs, Test Lead"])
+                     "--dip-key", str(demo_pki.folder / "dip"), "--timeout", "2",
+                     "--attested-by", "Jo Bloggs, Test Lead"])
     out = capsys.readouterr().out
     assert code == 0, out[-2000:]
     assert "READY" in out and "report.html" in out
@@ -595,7 +598,8 @@ class _StatusLater:
 def test_recipient_rejection_may_come_later_by_status_message(demo_pki, tmp_path, lie):
     with demo_party("MDR", demo_pki, tmp_path, timeout=2.0) as (profile, options):
         hub_url = f"http://127.0.0.1:{profile.harness.hub_port}"
-        with _StatusLater(hub_url, demo_pki.api_keys["MDR"][0], demo_pki.identities["MDR"], profile.party.dip_id, lie) as url:
+        with _StatusLater(hub_url, demo_pki.api_keys["MDR"][0], demo_pki.identities["MDR"], profile.party.dip_id,
+                          lie) as url:
             profile = dataclasses.replace(profile, webhooks={"default": url})
             options.requirement_filter = lambda r: r.id == "MDR-5.2a/IF-008/reject"
             result = run_certification(profile, options)

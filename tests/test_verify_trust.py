@@ -249,7 +249,8 @@ def test_a_failed_interface_disabled_after_the_fact_is_caught(demo_pki: DemoPKI,
 
 # -- 6. reuse: another party, the same anchors ----------------------------------------------------------
 def test_reuse_refuses_an_earlier_bundle_of_the_same_party(demo_pki: DemoPKI, runs: dict[str, Any]) -> None:
-    earlier = load_earlier(runs["clean"].zip_path, anchors=Anchors(trust=(demo_pki.ca,), signers=(demo_pki.signer("MDR"),)))
+    anchors = Anchors(trust=(demo_pki.ca,), signers=(demo_pki.signer("MDR"),))
+    earlier = load_earlier(runs["clean"].zip_path, anchors=anchors)
     assert earlier.sound and earlier.origin.verified
     same = load_profile(demo_pki.folder / "demo-mdr.toml")  # the very party that produced it
     plan = decide(same, [earlier], attestation=parse_attestation("Dee Cee, dipcert DCP Ltd"))

@@ -1,7 +1,8 @@
 """The certification run: one core shared by `dipcert run`, `dipcert demo` and the pytest scenarios.
 
 `session.CertificationRun` opens a run (evidence folder, simulated DIP, partner), `context.RunContext`
-is what each requirement's check code talks to, `dispatch` runs one requirement (from its kind to the code that checks it) and
+is what each requirement's check code talks to, `dispatch` runs one requirement (from its kind to
+the code that checks it) and
 `progress` draws the live view while `CertificationRun.execute` walks the plan.
 """
 
