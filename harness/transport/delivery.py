@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import email.utils
 import json
-import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -29,6 +27,7 @@ import httpx
 
 from harness.findings import Finding, short
 from harness.transport.responses import SUCCESS_CODES, load_code_table, parse_standard_response
+from harness.transport.tls import system_context
 
 Outcome = Literal["accepted", "partial", "rejected", "refused", "failed", "timeout"]
 _SEVERITY_ORDER = ("accepted", "partial", "rejected", "refused", "timeout", "failed")
@@ -123,13 +122,6 @@ class DeliveryResult:
 AttemptHook = Callable[[Attempt, dict[str, str], bytes, list[dict]], None]
 
 
-@lru_cache(maxsize=1)
-def _default_tls() -> ssl.SSLContext:
-    """The system/certifi trust as httpx builds it for `verify=True`, made once: building it costs
-    ~40 ms, far more than a loopback delivery (an SSLContext is safe to share between threads)."""
-    return httpx.create_ssl_context()
-
-
 def split_batches(messages: list[dict], config: WebhookConfig | None) -> list[tuple[list[dict], bytes]]:
     """Batches honouring maxMessageCount and maxPayloadSize, each with its exact wire bytes.
 
@@ -197,7 +189,7 @@ def deliver(url: str, messages: list[dict], *, identity: Any, config: WebhookCon
     outcomes: list[Outcome] = []
     own = client is None
     if client is None:
-        client = httpx.Client(timeout=timeout.httpx(), verify=client_tls if client_tls is not None else _default_tls(),
+        client = httpx.Client(timeout=timeout.httpx(), verify=client_tls if client_tls is not None else system_context(),
                               follow_redirects=False, trust_env=False)
     try:
         for index, (items, body) in enumerate(batches):
