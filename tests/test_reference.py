@@ -766,7 +766,9 @@ def test_hub_exchange_start_answer_and_consumption(pair, hub):
     days = consumption.item["payload"]["CustomBlock"]["B941List"]
     assert days and all(len(d["MDRConsumptionPeriods"]) == 48 for d in days)
     assert consumption.item["payload"]["CommonBlock"]["S1"]["senderCorrelationID"] == "CI-20250101-hubexchange01"
-    assert all(s.status == 201 for s in mdr.state.sent) and len(mdr.state.sent) == 2
+    # The DIP delivers what it accepted before its answer reaches the sender: wait for the MDR's own record.
+    sent = mdr.wait_for(lambda s: len(s.sent) >= 2 and s.sent, WAIT)
+    assert all(s.status == 201 for s in sent) and len(sent) == 2
     for submission in hub.received():
         assert not [f for f in validate_body([submission.item], interface_id=submission.interface_id)
                     if f.severity == "error"]

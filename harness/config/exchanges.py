@@ -3,7 +3,8 @@
 An exchange is an ordered list of steps. A `request` step asks the party playing its sender role to
 send one message; every other step says what the partner must do about it (EXPECTATIONS): accept,
 reject, answer, send consumption inside the start/stop window, or send *nothing* (a quiet window,
-`QUIET_WINDOW` unless the step's `window` says otherwise). The engine half, which drives an
+as long as the partner's own answers take, at least `QUIET_WINDOW`, unless the step's `window` says
+otherwise: `harness.run.exchange.watch_window`). The engine half, which drives an
 exchange through the DIP and judges it, is `harness.run.exchange`; the judgements themselves are
 `harness.judges.exchange`, pure functions of the DIP's records.
 
@@ -35,7 +36,7 @@ from harness.core.paths import scenarios_dir
 from harness.judges.exchange import CONSUMPTION_RULES as _CONSUMPTION, REPLIES
 
 UTC = timezone.utc
-QUIET_WINDOW = 1.0  # seconds a `nothing` step watches for what must not arrive (default)
+QUIET_WINDOW = 0.25  # seconds: the least a negative check watches for what must not arrive
 
 # What a step expects; `request` steps are sent on request, every other one is awaited.
 EXPECTATIONS: dict[str, str] = {
@@ -45,7 +46,8 @@ EXPECTATIONS: dict[str, str] = {
     "answer": "an answer to the request, correlated with it",
     "consumption": "an IF-064 for the request's MPAN: quantity, 48 UTC periods per day, complete past days "
                    "inside the start/stop window",
-    "nothing": "no such message for the MPAN within the quiet window (after `after`)",
+    "nothing": "no such message for the MPAN (after `after`) while the partner's answers would come: "
+               "3 x its slowest answer in the exchange, at least 0.25 s",
 }
 ANSWERS = ("accepted", "rejected", "answer", "consumption")  # steps that answer their request
 # The rule a `nothing` step reports when the message does arrive.
@@ -73,7 +75,7 @@ class Step:
     timeout: float | None = None
     fields: dict = field(default_factory=dict, compare=False)
     rule: str | None = None  # `nothing` steps: the rule an unwanted message breaks
-    window: float | None = None  # `nothing` steps: quiet window in seconds
+    window: float | None = None  # `nothing` steps: a fixed window in seconds (default: run.exchange.watch_window)
     after: str | None = None  # `nothing` steps: only messages after this step's request count
     request: str | None = None  # non-request steps: the request step they answer (the latest before them)
     scheduled: bool = False  # answer steps: sent on the sender's own schedule, not as a direct reply

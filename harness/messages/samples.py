@@ -199,11 +199,20 @@ class RandomSource:
     """Realistic values from a seeded `random.Random` and a seeded `Faker('en_GB')`."""
 
     def __init__(self, seed: int) -> None:
-        from faker import Faker  # slow import: only when a sample is made
-
         self.rng = random.Random(seed)
-        self.fake = Faker("en_GB")
-        self.fake.seed_instance(f"faker:{seed}")  # not `seed`: would mirror the rng's stream
+        self._seed = seed
+        self._fake: Any = None
+
+    @property
+    def fake(self) -> Any:
+        """The seeded Faker, made on first use: building one costs milliseconds, and most samples
+        never need it (its stream is seeded when made, so when that happens changes no value)."""
+        if self._fake is None:
+            from faker import Faker  # slow import: only when a sample needs it
+
+            self._fake = Faker("en_GB")
+            self._fake.seed_instance(f"faker:{self._seed}")  # not `seed`: would mirror the rng's stream
+        return self._fake
 
     def choice(self, options: Sequence[T], prefer: Sequence[T] | None = None) -> T:
         return self.rng.choice(list(prefer or options))

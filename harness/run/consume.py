@@ -44,6 +44,7 @@ from functools import partial
 from typing import Any
 
 from harness.core.findings import Finding
+from harness.run.exchange import watch_window
 from harness.judges.consume import acknowledged, errors_in
 from harness.judges.delivery import delivery_result
 from harness.judges.records import TranscriptRecord
@@ -236,8 +237,9 @@ def _replay(d: _Deliveries, first: _Sent, since: int, consumed: bool) -> list[_C
     if not answers or check.judge is None or errors_in(_judged(ctx, check)):
         return [check]
     window = 0.0
-    if seen is not None:
-        window = min(ctx.step_timeout, max(ctx.quiet_window, 2 * seen[1]))
+    if seen is not None:  # watched for as long as the party's first answer took, REACTION_FACTOR times over
+        reaction = max(seen[1], replay.latency(first.attempts[-1], seen[0]))
+        window = watch_window(reaction, ctx.quiet_window, ctx.step_timeout)
         replay.second_answer(ctx.hub, delivered, answers, d.me.dip_id, since, window)
     args = {"attempts": sent.seqs, "label": d.label, "answers": [[a.interface, a.event] for a in answers],
             "party": d.me.dip_id, "role": ctx.role, "timeout": ctx.step_timeout}

@@ -18,6 +18,7 @@ from typing import Any
 
 from harness.core.catalogue import Catalogue, load_catalogue
 from harness.core.findings import Finding
+from harness.config.exchanges import QUIET_WINDOW
 from harness.messages.samples import DEFAULT_PARTIES, Party, SampleFactory
 from harness.config.profile import Profile, Trigger
 from harness.run.triggers import SendResult, fire, trigger_spec
@@ -60,7 +61,7 @@ class RunContext:
         self.step_timeout = float(timeout if timeout is not None else profile.harness.timeout)
         # Exchange steps run only when the party enabled their interface (the reference partner enables all).
         self.enabled_interfaces: set[str] = set(profile.enabled_interfaces)
-        self.quiet_window = min(1.0, self.step_timeout)  # how long "nothing more was sent" is watched for
+        self.quiet_window = min(QUIET_WINDOW, self.step_timeout)  # the least "nothing more was sent" is watched for
         self.announce = announce
         self.countdown: Callable[[float], None] | None = None  # shows a manual trigger's remaining seconds
         # Reproducible for (seed, run id), yet new per run: a participant that remembers transaction

@@ -9,9 +9,14 @@ did: it finds messages among the hub's accepted submissions by sender, interface
 correlation (`business.CorrelationRule.matches`).
 
 Bounds: a step waits at most `host.step_timeout` seconds; a definition's `timeout` may shorten it,
-never lengthen it. A `nothing` step waits a short quiet window (the step's `window`, else
-`QUIET_WINDOW`), also capped by the step's bound. After a timeout the exchange stops: later steps
-are `skipped`. Every judgement is recorded as a check record on the exchange's requirement.
+never lengthen it. A `nothing` step (the partner must *not* send something, e.g. consumption after a
+stop) watches for as long as the partner's own answers take: `REACTION_FACTOR` times the slowest
+direct answer it gave in this exchange (request accepted to answer accepted, on the DIP's clock), at
+least the quiet window (`QUIET_WINDOW`, 0.25 s) and at most the step's bound; a step's `window` fixes
+it instead. The window runs from the moment the latest request was accepted, so time spent on the
+steps since counts; when it is over the DIP is asked for its records up to now, so a message it
+accepted in time is never missed. After a timeout the exchange stops: later steps are `skipped`.
+Every judgement is recorded as a check record on the exchange's requirement.
 """
 
 from __future__ import annotations
@@ -35,6 +40,14 @@ from harness.config.exchanges import CONSUMPTION_RULES, MPANS, QUIET_WINDOW, UTC
 
 if TYPE_CHECKING:
     from harness.dip.client import RemoteHub
+
+REACTION_FACTOR = 3.0  # a negative check watches this many times the slowest answer the party gave
+
+
+def watch_window(reaction: float, floor: float, bound: float) -> float:
+    """How long a negative check watches: REACTION_FACTOR x `reaction` (the party's slowest answer, in
+    seconds on the DIP's clock), at least `floor` (the quiet window), at most `bound`."""
+    return min(bound, max(floor, REACTION_FACTOR * reaction))
 
 
 # --- the host the runner talks to ---------------------------------------------------------------
@@ -145,6 +158,8 @@ class _Run:
         self.found: dict[str, Any] = {}  # request step name -> its Submission
         self.marks: dict[str, set[int]] = {}  # request step name -> ids of submissions older than it
         self.used: set[str] = set()  # transaction ids already judged by a step
+        self.asked_at: dict[str, float] = {}  # request step name -> monotonic time its acceptance was seen
+        self.reaction = 0.0  # seconds: the slowest direct answer of this exchange (DIP clock)
         self.start: date | None = None
         self.stop: date | None = None
         self.direction: str | None = None
@@ -249,6 +264,7 @@ class _Run:
             self._timeout(step, bound, trigger, f"trigger: {getattr(sent, 'detail', '?')}")
             return trigger
         submission = found[1]
+        self.asked_at[step.name] = time.monotonic()
         self.used.add(submission.transaction_id)
         self.found[step.name] = submission
         self.marks[step.name] = before
@@ -285,6 +301,8 @@ class _Run:
             self._timeout(step, bound, self._seqs(request) + asked, expected)
             return self._seqs(request) + asked
         self.used.add(answer.transaction_id)
+        if not step.scheduled:  # how long this partner takes to answer: a negative check watches for it
+            self.reaction = max(self.reaction, _seconds_between(request, answer))
         messages = self._seqs(answer) + self._seqs(request) + asked
         records = [answer.transcript_seq, request.transcript_seq]
         self._received_check(step, answer, records, messages)
@@ -350,7 +368,7 @@ class _Run:
     def _nothing(self, step: Step) -> list[int]:
         after = step.after
         before = self.marks.get(after, set()) if after else set()
-        window = min(step.window or self.quiet, self.bound(step))
+        window = min(step.window or watch_window(self.reaction, self.quiet, self.bound(step)), self.bound(step))
         ours = self._of_step(step, self._sender_id(step.sender))
         if step.rule == "exchange.after-stop" and self.stop is None:
             return []  # no stop was accepted: nothing to hold the partner to
@@ -364,7 +382,11 @@ class _Run:
         match = lambda s: (id(s) not in before and ours(s) and business.mpan_of(s.item) == mpan  # noqa: E731
                            and bool(unwanted(s.item, args)))
         since = self.found[after].transcript_seq if after in self.found else 1
-        first = self._wait(match, window)
+        latest = max(self.asked_at.values(), default=time.monotonic())  # the last request that could provoke it
+        first = self._wait(match, max(0.0, latest + window - time.monotonic()))
+        if first is None:  # the window is over: what the DIP accepted up to now, not only what was read so far
+            self.hub.sync()
+            first = self._wait(match, 0.0)
         request_seqs = self._seqs(self.found[after]) if after in self.found else []
         offenders = [s for s in self.hub.received() if match(s)] if first is not None else []
         for s in offenders:
@@ -493,3 +515,12 @@ def _ref(submission: Any) -> dict[str, Any]:
 
 def _iso(day: date | None) -> str | None:
     return day.isoformat() if day is not None else None
+
+
+def _seconds_between(request: Any, answer: Any) -> float:
+    """Seconds from the DIP's acceptance of `request` to its acceptance of `answer` (its own clock; 0
+    when either time is unknown)."""
+    asked, answered = getattr(request, "received_at", None), getattr(answer, "received_at", None)
+    if not isinstance(asked, datetime) or not isinstance(answered, datetime):
+        return 0.0
+    return max(0.0, (answered - asked).total_seconds())

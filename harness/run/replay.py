@@ -6,14 +6,18 @@ except where the participant answers: the MDR answers IF-061 with IF-062, IF-065
 [ReadingRemote] or IF-064. Which request is answered by what is read from the exchange definitions
 (`scenarios/exchanges/*.toml`): the first answer step after a request step. After the first delivery
 the harness waits (bounded) for that answer in the DIP's records; after the replay it watches, for a window
-as long as the first answer took twice over (at least the run's quiet window, at most its timeout),
-for a second answer correlated with the same request (A-CORRELATION). Two answers: processed twice.
+as long as the first answer took three times over (`harness.config.exchanges.watch_window`: at least the run's
+quiet window, at most its timeout; the first answer's time is taken on the DIP's clock, from the first
+delivery's reply to the answer's acceptance, or as long as the harness waited for it, whichever is
+longer), for a second answer correlated with the same request (A-CORRELATION); at the window's end the
+DIP is asked for its records up to now. Two answers: processed twice.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -74,12 +78,30 @@ def first_answer(hub: Any, request: dict, answers: tuple[Answer, ...], sender: s
     return (found[0], time.monotonic() - started) if found else None
 
 
+def latency(delivered: Any, answer: Any) -> float:
+    """Seconds from the DIP's record of a delivery's reply (a TranscriptRecord) to its acceptance of the
+    answer (a Submission), on the DIP's own clock; 0 when the answer came first or a time is unknown."""
+    try:
+        replied = datetime.fromisoformat(str(delivered.time).replace("Z", "+00:00"))
+    except (AttributeError, ValueError):
+        return 0.0
+    answered = getattr(answer, "received_at", None)
+    if not isinstance(answered, datetime) or (replied.tzinfo is None) != (answered.tzinfo is None):
+        return 0.0
+    return max(0.0, (answered - replied).total_seconds())
+
+
 def second_answer(hub: Any, request: dict, answers: tuple[Answer, ...], sender: str, since: int,
                   window: float) -> list[Any] | None:
-    """Every answer when a second one arrives within `window`, else None."""
+    """Every answer when a second one arrives within `window` (or is in the DIP's records when the
+    window ends), else None."""
     def twice() -> list[Any] | None:
         seen = answers_seen(hub, request, answers, sender, since)
         return seen if len(seen) > 1 else None
 
-    return hub.wait_until(twice, window)
+    found = hub.wait_until(twice, window)
+    if found is None:
+        hub.sync()
+        found = hub.wait_until(twice, 0.0)
+    return found
 

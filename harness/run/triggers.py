@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from harness.config.profile import Trigger
+from harness.transport.tls import system_context
 
 UTC = timezone.utc
 MAX_OUTPUT = 4096  # bytes of a command's output kept as evidence
@@ -67,7 +68,8 @@ def _http(trigger: Trigger, spec: Mapping[str, Any], recorder: Any, context: Map
     started, clock = datetime.now(UTC), time.monotonic()
     status, reply, error = None, b"", None
     try:
-        with httpx.Client(timeout=trigger.timeout, trust_env=False, follow_redirects=False) as client:
+        with httpx.Client(timeout=trigger.timeout, trust_env=False, follow_redirects=False,
+                          verify=system_context()) as client:
             response = client.post(str(trigger.url), content=body, headers=headers)
         status, reply = response.status_code, response.content[:MAX_OUTPUT]
     except httpx.HTTPError as exc:

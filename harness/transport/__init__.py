@@ -21,7 +21,7 @@ from harness.transport.signing import (
     DEFAULT_SKEW, SIGNATURE, SIGNATURE_CERTIFICATE, SIGNATURE_DATE, SIGNATURE_HEADERS, SigningIdentity,
     certificate_fingerprint, sign_request, verify_request,
 )
-from harness.transport.tls import client_context, peer_certificate_sha256, server_context
+from harness.transport.tls import client_context, peer_certificate_sha256, server_context, system_context
 
 __all__ = [
     "API_KEY_HEADER", "Attempt", "CODE_PATTERN", "CertificateAuthority", "DEFAULT_SKEW", "DeliveryResult",
@@ -30,5 +30,5 @@ __all__ = [
     "WebhookConfig", "cached_key", "certificate_fingerprint", "classify_attempt", "client_context", "conclude",
     "deliver", "free_port", "generate_api_key", "key_fingerprint", "load_code_table", "make_ca", "new_key",
     "parse_standard_response", "peer_certificate_sha256", "read_api_key", "request_handler", "response_entry",
-    "server_context", "sign_request", "split_batches", "standard_response", "verify_request",
+    "server_context", "sign_request", "split_batches", "standard_response", "system_context", "verify_request",
 ]

@@ -20,6 +20,7 @@ import httpx
 from harness.transport.apikeys import API_KEY_HEADER
 from harness.transport.responses import parse_code
 from harness.transport.signing import SigningIdentity, sign_request
+from harness.transport.tls import system_context
 
 RECONNECT_PAUSE = 0.2  # seconds between tries while the DIP is unreachable (DipClient.reconnect)
 
@@ -57,7 +58,13 @@ def _parse_response(response: httpx.Response) -> tuple[Any | None, list[str | No
 
 
 def _tls(verify: bool | ssl.SSLContext | str, cert: tuple[str | Path, str | Path] | None) -> bool | ssl.SSLContext:
-    """httpx 0.28 deprecates `cert=`: load a client certificate into an SSL context instead."""
+    """httpx 0.28 deprecates `cert=`: load a client certificate into an SSL context instead.
+    `verify=True` without a certificate is the shared system context (not one built per client); a
+    certificate is never loaded into the shared one."""
+    if verify is system_context():
+        verify = True
+    if verify is True and cert is None:
+        return system_context()
     if isinstance(verify, str):
         verify = ssl.create_default_context(cafile=verify)
     if cert is None:

@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import email.utils
 import json
-import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -29,6 +27,7 @@ import httpx
 
 from harness.core.findings import Finding, short
 from harness.transport.responses import SUCCESS_CODES, load_code_table, parse_standard_response
+from harness.transport.tls import system_context
 
 Outcome = Literal["accepted", "partial", "rejected", "refused", "failed", "timeout"]
 _SEVERITY_ORDER = ("accepted", "partial", "rejected", "refused", "timeout", "failed")
@@ -122,13 +121,6 @@ class DeliveryResult:
 AttemptHook = Callable[[Attempt, dict[str, str], bytes, list[dict]], None]
 
 
-@lru_cache(maxsize=1)
-def _default_tls() -> ssl.SSLContext:
-    """The system/certifi trust as httpx builds it for `verify=True`, made once: building it costs
-    ~40 ms, far more than a loopback delivery (an SSLContext is safe to share between threads)."""
-    return httpx.create_ssl_context()
-
-
 def split_batches(messages: list[dict], config: WebhookConfig | None) -> list[tuple[list[dict], bytes]]:
     """Batches honouring maxMessageCount and maxPayloadSize, each with its exact wire bytes.
 
@@ -196,8 +188,8 @@ def deliver(url: str, messages: list[dict], *, identity: Any, config: WebhookCon
     outcomes: list[Outcome] = []
     own = client is None
     if client is None:
-        client = httpx.Client(timeout=timeout.httpx(), verify=client_tls if client_tls is not None else _default_tls(),
-                              follow_redirects=False, trust_env=False)
+        verify = client_tls if client_tls is not None else system_context()
+        client = httpx.Client(timeout=timeout.httpx(), verify=verify, follow_redirects=False, trust_env=False)
     try:
         for index, (items, body) in enumerate(batches):
             outcome = _deliver_batch(client, url, index, items, body, identity, signer, table, timeout,

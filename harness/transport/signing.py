@@ -26,6 +26,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Union
@@ -253,6 +254,20 @@ def _finding(rule: str, header: str, expected: str, actual: str, message: str,
 def _load_certificate(value: str) -> tuple[list[x509.Certificate], list[Finding]]:
     """The signer's certificate (first) and any chain certificates after it, from the header:
     base64 of PEM text (a PEM file may hold a chain); base64 of DER is accepted with a warning."""
+    chain, findings = _parsed_certificate(value)
+    return list(chain), list(findings)
+
+
+@lru_cache(maxsize=64)
+def _parsed_certificate(value: str) -> tuple[tuple[x509.Certificate, ...], tuple[Finding, ...]]:
+    """`_load_certificate`, kept per header value: a sender sends the same certificate with every
+    request, and parsing it each time was a tenth of the hub's time per request (certificates and
+    findings are immutable, so sharing them is safe)."""
+    chain, findings = _read_certificate(value)
+    return tuple(chain), tuple(findings)
+
+
+def _read_certificate(value: str) -> tuple[list[x509.Certificate], list[Finding]]:
     raw = _b64decode(value)
     if raw is None:
         return [], [_finding("signature.certificate", SIGNATURE_CERTIFICATE, "base64 of a PEM certificate",
@@ -383,7 +398,7 @@ def verify_request(method: str, url: str, body: bytes | str, headers: Headers, *
 def _certificate_checks(cert: x509.Certificate, intermediates: Sequence[x509.Certificate], now: datetime,
                         trust: Sequence[x509.Certificate], expected: x509.Certificate | None) -> list[Finding]:
     out: list[Finding] = []
-    not_after, not_before = cert.not_valid_after_utc, cert.not_valid_before_utc
+    not_before, not_after = _validity(cert)
     if now > not_after:
         out.append(_finding("signature.expired", SIGNATURE_CERTIFICATE, f"valid at {now.isoformat()}",
                             f"expired {not_after.isoformat()}", "signing certificate has expired"))
@@ -400,6 +415,18 @@ def _certificate_checks(cert: x509.Certificate, intermediates: Sequence[x509.Cer
                             certificate_fingerprint(expected), certificate_fingerprint(cert),
                             "signing certificate is not the one registered for this sender"))
     return out
+
+
+@lru_cache(maxsize=64)
+def _validity(cert: x509.Certificate) -> tuple[datetime, datetime]:
+    """(not before, not after) of a certificate, read once per certificate."""
+    return cert.not_valid_before_utc, cert.not_valid_after_utc
+
+
+@lru_cache(maxsize=64)
+def _public_key(cert: x509.Certificate) -> Any:
+    """A certificate's public key, loaded once per certificate."""
+    return cert.public_key()
 
 
 def _date_checks(date: str, now: datetime, skew: timedelta) -> list[Finding]:
@@ -419,7 +446,7 @@ def _signature_check(cert: x509.Certificate, values: dict[str, str], method: str
     if signature is None:
         return [_finding("signature.invalid", SIGNATURE, "base64 signature", values[SIGNATURE],
                          "X-DIP-Signature is not valid base64")]
-    public_key = cert.public_key()
+    public_key = _public_key(cert)
     if not isinstance(public_key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey)):
         return [_finding("signature.invalid", SIGNATURE, "RSA (or EC) certificate key", type(public_key).__name__,
                          "signing certificate's key type cannot verify a DIP signature")]

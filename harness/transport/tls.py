@@ -10,9 +10,11 @@ from __future__ import annotations
 import hashlib
 import ssl
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
@@ -22,6 +24,16 @@ from harness.core.files import read_config_bytes
 CaSource = Path | str | bytes  # a PEM file path, or PEM bytes
 
 
+@lru_cache(maxsize=1)
+def system_context() -> ssl.SSLContext:
+    """The client context httpx builds for `verify=True` (certifi's trust, hostname checked), built once.
+
+    Building one costs 15-40 ms (it parses the whole CA store), and httpx builds one for every client,
+    even one that only ever speaks plain http: a demo made hundreds. An SSLContext is safe to share
+    between threads; nobody may load a certificate into this one (a client presenting its own builds
+    its own context).
+    """
+    return httpx.create_ssl_context()
 
 
 def _check_certificates(path: Path, what: str) -> None:
