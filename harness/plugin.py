@@ -27,6 +27,10 @@ from typing import Any
 
 import pytest
 
+# The harness is imported inside the hooks and fixtures, not here: pytest loads this plugin (entry point
+# pytest11) into every session of every project in the environment, and an unrelated suite must not pay
+# for loading the DIP, the schema pack and cryptography. The same start-up rule as `harness/commands/`.
+
 _RUN_KEY = pytest.StashKey[Any]()
 _PROFILE_KEY = pytest.StashKey[Any]()
 _PLAN_KEY = pytest.StashKey[Any]()

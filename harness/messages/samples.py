@@ -19,6 +19,7 @@ from typing import Any, Literal, Protocol, TypeVar
 from harness.core.catalogue import Event, load_catalogue
 from harness.core.errors import UsageError
 from harness.messages import ids
+from faker import Faker
 
 Form = Literal["ingress", "egress"]
 FORMS: tuple[str, ...] = ("ingress", "egress")
@@ -208,8 +209,6 @@ class RandomSource:
         """The seeded Faker, made on first use: building one costs milliseconds, and most samples
         never need it (its stream is seeded when made, so when that happens changes no value)."""
         if self._fake is None:
-            from faker import Faker  # slow import: only when a sample needs it
-
             self._fake = Faker("en_GB")
             self._fake.seed_instance(f"faker:{self._seed}")  # not `seed`: would mirror the rng's stream
         return self._fake

@@ -55,6 +55,7 @@ from harness.judges import attacks
 from harness.run import replay
 from harness.run.context import DEFAULT_BATCH, RunContext
 from harness.transport.delivery import DeliveryResult, WebhookConfig
+from harness.judges import apply
 
 UTC = timezone.utc
 # Negative samples a recipient must reject, and the code it must give (the RCP code table).
@@ -250,8 +251,6 @@ def _replay(d: _Deliveries, first: _Sent, since: int, consumed: bool) -> list[_C
 
 def _judged(ctx: RunContext, check: _Check) -> list[Finding]:
     """A check's findings now (without recording it): the step after it depends on them."""
-    from harness.judges import apply
-
     return apply(str(check.judge), ctx.hub.record_set(check.transcript, check.scan), check.args)
 
 

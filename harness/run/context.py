@@ -23,6 +23,8 @@ from harness.messages.samples import DEFAULT_PARTIES, Party, SampleFactory
 from harness.config.profile import Profile, Trigger
 from harness.run.triggers import SendResult, fire, trigger_spec
 from harness.transport.delivery import WebhookConfig
+from harness.judges import apply
+import time
 
 DEFAULT_BATCH = 3  # messages in the batched consume delivery (capped by the webhook's maxMessageCount)
 # Requirements and their steps run concurrently (issue 14): at most `[harness] parallel` times this
@@ -174,8 +176,6 @@ class RunContext:
         """Judge `transcript` records with judge `judge` and record the check naming judge, arguments and
         records, so that verify can judge the DIP's signed transcript the same way. `also`: evidence
         seqs the check cites besides the mirrored DIP records (a trigger call)."""
-        from harness.judges import apply
-
         seqs = sorted({s for s in transcript if isinstance(s, int)})
         findings = apply(judge, self.hub.record_set(seqs, scan), args)
         passed = not any(f.severity == "error" for f in findings)
@@ -223,8 +223,6 @@ class RunContext:
 
         def wait(seconds: float) -> bool:
             """Bounded and event-based; in one-second slices only so that the countdown can be shown."""
-            import time
-
             deadline = time.monotonic() + seconds
             while (left := deadline - time.monotonic()) > 0:
                 if self.countdown is not None:

@@ -28,6 +28,13 @@ from harness.config.exchanges import unanswered_requests
 from harness.core.findings import Finding, short
 from harness.plan.requirements import EXTENDED, PREFLIGHT_CHECKS
 from harness.config.profile import COUNTERPART, REFERENCE, Profile
+import httpx
+from harness.transport.signing import sign_request
+from harness.transport.tls import client_context, system_context
+from cryptography.hazmat.primitives import hashes
+from cryptography.x509.oid import NameOID
+from harness.transport.signing import SigningIdentity
+from harness.transport.certs import cached_key
 
 EXPIRY_WARNING = timedelta(days=30)
 MPID = re.compile(r"^[A-Z]{4}$")
@@ -344,13 +351,8 @@ def probe_webhook(url: str, *, identity: Any, ca: Path | str | None = None,
     A 2xx or 4xx answer is fine (an empty array is not a message; the probe's certificate is not the
     DIP's); a connection error, TLS failure, timeout or 5xx is a finding.
     """
-    import httpx
-
-    from harness.transport.signing import sign_request
-
     path = f"webhook:{url}"
     body = b"[]"
-    from harness.transport.tls import client_context, system_context
 
     context = system_context()  # plain http: no TLS to set up (building a context costs 15-40 ms)
     if url.lower().startswith("https:"):
@@ -395,13 +397,6 @@ def probe_webhook(url: str, *, identity: Any, ca: Path | str | None = None,
 
 def probe_identity(common_name: str = "dipcert preflight probe") -> Any:
     """A throwaway self-signed RSA signer for the probe; the webhook need not trust it (4xx is fine)."""
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.x509.oid import NameOID
-
-    from harness.transport.signing import SigningIdentity
-
-    from harness.transport.certs import cached_key
-
     key = cached_key("preflight-probe")  # throwaway all the same: nobody trusts it, so one per process does
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.now(timezone.utc)

@@ -22,6 +22,7 @@ from functools import lru_cache
 from typing import Any
 
 from harness.messages.business import correlation_rule
+from harness.config.exchanges import bundled_exchanges
 
 ANSWER_EXPECTS = ("accepted", "rejected", "answer", "consumption")
 
@@ -37,8 +38,6 @@ class Answer:
 
 @lru_cache(maxsize=1)
 def _answers() -> dict[tuple[str, str], tuple[Answer, ...]]:
-    from harness.config.exchanges import bundled_exchanges
-
     found: dict[tuple[str, str], list[Answer]] = {}
     for exchange in bundled_exchanges():
         steps = {s.name: s for s in exchange.steps}

@@ -28,6 +28,8 @@ import httpx
 from harness.core.findings import Finding, short
 from harness.transport.responses import SUCCESS_CODES, load_code_table, parse_standard_response
 from harness.transport.tls import system_context
+from harness.transport.signing import sign_request
+from harness.transport.tls import peer_certificate_sha256
 
 Outcome = Literal["accepted", "partial", "rejected", "refused", "failed", "timeout"]
 _SEVERITY_ORDER = ("accepted", "partial", "rejected", "refused", "timeout", "failed")
@@ -169,8 +171,6 @@ def deliver(url: str, messages: list[dict], *, identity: Any, config: WebhookCon
     `client`: a long-lived (pooled, keep-alive) httpx client to send with instead of a new one per
     call; `on_attempt(attempt, headers, body, items)` runs after each POST (the hub's transcript).
     """
-    from harness.transport.signing import sign_request
-
     signer: Signer = sign or sign_request
 
     if not messages:
@@ -330,8 +330,6 @@ def _retry_after(attempt: Attempt | None) -> float | None:
 
 def _post(client: httpx.Client, url: str, body: bytes, headers: dict[str, str], timeout: Timeouts,
           max_bytes: int, batch: int, number: int, count: int) -> Attempt:
-    from harness.transport.tls import peer_certificate_sha256
-
     when = datetime.now(timezone.utc)
     started = time.monotonic()
     deadline = started + timeout.total
