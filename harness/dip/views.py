@@ -10,7 +10,6 @@ can hold the party's copy against the DIP's signed one).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
 from harness.core.catalogue import Catalogue
@@ -21,14 +20,6 @@ from harness.messages.access import dig
 from harness.transport.responses import parse_standard_response
 
 DIP_ENDPOINTS = ("submit", "pubconfig", "replay", "requeue", "statusmessage", "validate")
-
-
-def when(record: TranscriptRecord) -> datetime:
-    try:
-        moment = datetime.fromisoformat(record.time.replace("Z", "+00:00"))
-    except ValueError:
-        return datetime.now(timezone.utc)
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _headers(value: Any) -> dict[str, str]:
@@ -48,7 +39,7 @@ def submissions(record: TranscriptRecord, catalogue: Catalogue, seq: int | None)
         recipients = dig(item, "payload", "CommonBlock", "A0", "primaryRecipients")
         out.append(Submission(
             interface_id=str(interface), event=event.name if event is not None else "?", item=item,
-            sender=str(record.caller), transaction_id=str(tx), received_at=when(record),
+            sender=str(record.caller), transaction_id=str(tx), received_at=record.moment,
             body=record.request_body or b"", headers=_headers(record.get("request_headers")), index=index,
             key_slot=str(record.get("key_slot") or "primary"),
             recipients=tuple(r for r in recipients if isinstance(r, str) and r) if isinstance(recipients, list) else (),
@@ -64,7 +55,7 @@ def rejection(record: TranscriptRecord, seq: int | None) -> Rejection | None:
             or record.status < 400:
         return None
     return Rejection(endpoint=str(record.endpoint), interface_id=record.interface, status=record.status,
-                     codes=record.codes, findings=record.findings, received_at=when(record),
+                     codes=record.codes, findings=record.findings, received_at=record.moment,
                      body=record.request_body or b"", headers=_headers(record.get("request_headers")),
                      sender=record.caller, seq=seq, transcript_seq=record.seq)
 
@@ -75,7 +66,7 @@ def status_message(record: TranscriptRecord, seq: int | None) -> StatusMessage |
         return None
     parsed = parse_standard_response(record.request_body or b"", array_only=True, prefix="status")
     return StatusMessage(sender=str(record.caller), entries=[e for e in parsed.entries if isinstance(e, dict)],
-                         codes=list(parsed.codes), received_at=when(record), body=record.request_body or b"",
+                         codes=list(parsed.codes), received_at=record.moment, body=record.request_body or b"",
                          seq=seq, transcript_seq=record.seq)
 
 
@@ -103,7 +94,7 @@ def delivery(attempts: list[TranscriptRecord]) -> Delivery:
                  for i in items if isinstance(i, dict))
     return Delivery(recipient=str(last.get("recipient")), interface_id=str(last.interface), url=str(last.get("url")),
                     transaction_ids=tx_ids or last.transaction_ids, replay=replay, result=delivery_result(attempts),
-                    started=when(first), finished=when(last), probe=last.get("probe"),
+                    started=first.moment, finished=last.moment, probe=last.get("probe"),
                     transcript_seqs=[a.seq for a in attempts])
 
 
@@ -125,7 +116,7 @@ def mirror(recorder: Any, record: TranscriptRecord, party: str | None = None) ->
                              url=str(data.get("url") or ""), request_headers=_headers(data.get("request_headers")),
                              request_body=record.request_body, status=record.status,
                              response_headers=_headers(data.get("response_headers")), response_body=response,
-                             started=when(record), elapsed_ms=float(data.get("elapsed_ms") or 0),
+                             started=record.moment, elapsed_ms=float(data.get("elapsed_ms") or 0),
                              peer_certificate_sha256=data.get("client_cert_sha256"), error=data.get("error"),
                              context=context)
     context = {"transcript_seq": record.seq, "recipient": data.get("recipient"), "interface": record.interface,
@@ -140,6 +131,6 @@ def mirror(recorder: Any, record: TranscriptRecord, party: str | None = None) ->
     return recorder.http(channel=channel, method="POST", url=str(data.get("url") or ""),
                          request_headers=_headers(data.get("request_headers")), request_body=record.request_body,
                          status=record.status, response_headers=_headers(data.get("response_headers")),
-                         response_body=response, started=when(record), elapsed_ms=float(data.get("elapsed_ms") or 0),
+                         response_body=response, started=record.moment, elapsed_ms=float(data.get("elapsed_ms") or 0),
                          peer_certificate_sha256=data.get("server_cert_sha256"), error=data.get("error"),
                          context=context)

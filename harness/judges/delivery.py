@@ -9,7 +9,6 @@ from the transcript is the verdict reached while the run went on.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timezone
 
 from harness.judges.records import TranscriptRecord
 from harness.transport.delivery import Attempt, DeliveryResult, Outcome, conclude
@@ -19,17 +18,12 @@ _SEVERITY_ORDER = ("accepted", "partial", "rejected", "refused", "timeout", "fai
 
 
 def _attempt(record: TranscriptRecord) -> Attempt:
-    error = record.get("error")
-    body = record.response_body or b""
-    try:
-        started = datetime.fromisoformat(record.time.replace("Z", "+00:00"))
-    except ValueError:
-        started = datetime.now(timezone.utc)
-    number = record.get("attempt")
+    """The attempt a record shows (an `attempt` number that is not an integer reads as the first)."""
+    error, number = record.get("error"), record.get("attempt")
     return Attempt(batch=int(record.get("batch") or 0), number=number if isinstance(number, int) else 1,
                    status=record.status, error=error if isinstance(error, str) else None,
-                   elapsed=float(record.get("elapsed_ms") or 0) / 1000.0, body=body, truncated=False,
-                   message_count=len(record.items()), started=started,
+                   elapsed=float(record.get("elapsed_ms") or 0) / 1000.0, body=record.response_body or b"",
+                   truncated=False, message_count=len(record.items()), started=record.moment,
                    response_headers=dict(record.get("response_headers") or {}),
                    peer_certificate=record.get("server_cert_sha256"), seq=record.seq)
 
@@ -37,42 +31,29 @@ def _attempt(record: TranscriptRecord) -> Attempt:
 def delivery_result(records: Iterable[TranscriptRecord]) -> DeliveryResult:
     """The result of one delivery (all attempt records of one `delivery_id`, any order).
 
-    Within a batch the last attempt decides (earlier ones were retried); a batch's last attempt that
-    would still be retried (the DIP's final attempt not yet recorded) counts as its outcome so far.
+    Attempts are taken by batch, then attempt number (as `_attempt` reads it), then seq. Within a
+    batch the last attempt decides (earlier ones were retried); a batch's last attempt that would
+    still be retried (the DIP's final attempt not yet recorded) counts as its outcome so far.
     """
     table = load_code_table()
-    attempts = sorted((r for r in records if r.kind == "delivery"),
-                      key=lambda r: (int(r.get("batch") or 0), r.get("attempt") or 0, r.seq))
-    result = DeliveryResult("accepted", 0, None)
-    if not attempts:
-        result.outcome = "failed"
+    result = DeliveryResult("failed", 0, None)
+    batches: dict[int, list[Attempt]] = {}
+    for attempt in sorted((_attempt(r) for r in records if r.kind == "delivery"), key=lambda a: (a.number, a.seq)):
+        batches.setdefault(attempt.batch, []).append(attempt)
+    if not batches:
         return result
-    batches: dict[int, list[TranscriptRecord]] = {}
-    for record in attempts:
-        batches.setdefault(int(record.get("batch") or 0), []).append(record)
     result.batches = len(batches)
     outcomes: list[Outcome] = []
     for index, batch in sorted(batches.items()):
         where = f"batch {index}" if result.batches > 1 else "delivery"
         outcome: Outcome | None = None
-        for number, record in enumerate(batch, start=1):
-            attempt = _attempt(record)
+        for number, attempt in enumerate(batch, start=1):
             result.attempts += 1
             result.status = attempt.status
             result.responses.append(attempt)
-            last = number == len(batch)
-            outcome = conclude(attempt, attempt.message_count, table, where, result, last=last)
+            outcome = conclude(attempt, attempt.message_count, table, where, result, last=number == len(batch))
             if outcome is not None:
                 break
         outcomes.append(outcome or "failed")
     result.outcome = max(outcomes, key=_SEVERITY_ORDER.index)
     return result
-
-
-def group(records: Iterable[TranscriptRecord]) -> dict[str, list[TranscriptRecord]]:
-    """Delivery records by `delivery_id`, in seq order."""
-    out: dict[str, list[TranscriptRecord]] = {}
-    for record in sorted(records, key=lambda r: r.seq):
-        if record.kind == "delivery":
-            out.setdefault(str(record.get("delivery_id")), []).append(record)
-    return out

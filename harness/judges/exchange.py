@@ -18,7 +18,6 @@ message's position in its body.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -132,19 +131,13 @@ def judge_reply(records: RecordSet, args: Mapping[str, Any]) -> list[Finding]:
         entries, expected, where=f"{args.get('label')}: the {args.get('role')}'s StandardResponse"))
 
 
-def _reindex(finding: Finding, index: int) -> Finding:
-    """A finding computed on item 0 moved to item `index` of its wire body."""
-    if index == 0 or not finding.path.startswith("/0/"):
-        return finding
-    return dataclasses.replace(finding, path=f"/{index}/" + finding.path[3:])
-
-
-def unwanted(item: dict, args: Mapping[str, Any]) -> list[Finding]:
-    """What makes a message one the `nothing` step forbids (empty: it is allowed)."""
+def unwanted(item: dict, args: Mapping[str, Any], index: int = 0) -> list[Finding]:
+    """What makes a message one the `nothing` step forbids (empty: it is allowed); paths point into
+    item `index` of its wire body."""
     rule = str(args.get("rule"))
     if rule == "exchange.after-stop":
-        return business.check_consumption_window(item, stop=_day(args.get("stop")))
-    return business.check_not_sent(item, rule=rule, why=str(args.get("why")))
+        return business.check_consumption_window(item, stop=_day(args.get("stop")), index=index)
+    return business.check_not_sent(item, index=index, rule=rule, why=str(args.get("why")))
 
 
 @judge("exchange.nothing")
@@ -161,6 +154,5 @@ def judge_nothing(records: RecordSet, args: Mapping[str, Any]) -> list[Finding]:
         for index, item, tx in record.messages():
             if tx in exclude or event_of(item) != wanted or business.mpan_of(item) != args.get("mpan"):
                 continue
-            bad = unwanted(item, args)
-            findings += [f for f in business.labelled([_reindex(f, index) for f in bad], item) if f.rule == rule]
+            findings += [f for f in business.labelled(unwanted(item, args, index), item) if f.rule == rule]
     return business.provisional(findings)

@@ -16,6 +16,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from harness.core.findings import Finding
@@ -69,6 +70,16 @@ class TranscriptRecord:
     @property
     def time(self) -> str:
         return str(self.data.get("time") or "")
+
+    @property
+    def moment(self) -> datetime:
+        """`time` as an aware datetime: a time without offset is UTC; one that is not a time reads as now
+        (only ever shown, never judged: no verdict rests on when a record was written)."""
+        try:
+            moment = datetime.fromisoformat(self.time)
+        except ValueError:
+            return datetime.now(timezone.utc)
+        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
     @property
     def transaction_ids(self) -> list[str]:
