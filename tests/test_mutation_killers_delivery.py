@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from harness.findings import Finding
+from harness.core.findings import Finding
 from harness.judges.delivery import delivery_result
 from harness.judges.records import TranscriptRecord
 from test_mutation_killers_judges import attempt, egress, record, reply, submission
@@ -62,7 +62,8 @@ def test_an_attempt_without_an_answer_names_how_many_attempts_were_made():
 
 def test_no_attempt_record_is_a_failed_delivery_with_no_attempts():
     result = delivery_result([submission(1, ITEMS)])
-    assert (result.outcome, result.attempts, result.status, result.batches, result.responses) == ("failed", 0, None, 0, [])
+    got = (result.outcome, result.attempts, result.status, result.batches, result.responses)
+    assert got == ("failed", 0, None, 0, [])
     assert delivery_result([]).outcome == "failed"
 
 

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from harness.findings import Finding
+from harness.core.findings import Finding
 from harness.judges.exchange import unwanted
 from harness.messages.samples import DEFAULT_PARTIES
 from test_mutation_killers_judges import FACTORY, judge, submission
@@ -36,7 +36,8 @@ def days(item: dict) -> list[date]:
 
 
 def label(item: dict) -> str:
-    return f"IF-064 [MDRConsumption] S1.senderUniqueReference={item['payload']['CommonBlock']['S1']['senderUniqueReference']}"
+    reference = item['payload']['CommonBlock']['S1']['senderUniqueReference']
+    return f"IF-064 [MDRConsumption] S1.senderUniqueReference={reference}"
 
 
 def absent(rule: str, what: str, ref: str) -> Finding:

@@ -95,7 +95,8 @@ def test_body_hashes_name_every_side_that_does_not_hold():
     assert TranscriptRecord(good, req, resp).body_hashes_hold() == []
     # neither a body nor a hash on a side: nothing to hold (and the other side is still checked)
     assert TranscriptRecord({"seq": 1}).body_hashes_hold() == []
-    assert TranscriptRecord({"seq": 1, "response_sha256": _sha(resp)}, None, b"other").body_hashes_hold() == ["response"]
+    record = TranscriptRecord({"seq": 1, "response_sha256": _sha(resp)}, None, b"other")
+    assert record.body_hashes_hold() == ["response"]
     # a hash with no body, or a body with no hash, does not hold
     assert TranscriptRecord({"seq": 1, "request_sha256": _sha(req)}).body_hashes_hold() == ["request"]
     assert TranscriptRecord({"seq": 1}, req, None).body_hashes_hold() == ["request"]
