@@ -161,6 +161,60 @@ def test_a_hostile_zip_fails_verify_with_input_error(tmp_path: Path) -> None:
         verify_bundle(archive)
 
 
+def _rezip(archive: Path, out: Path, change: dict[str, bytes]) -> Path:
+    """`archive` written again with the members named in `change` (without the run folder) replaced."""
+    with zipfile.ZipFile(archive) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            rel = info.filename.split("/", 1)[1]
+            dst.writestr(info, change.get(rel, src.read(info)))
+    return out
+
+
+def test_verify_reads_a_zips_bodies_in_place_without_extracting_them(tmp_path: Path, party: Identity) -> None:
+    from harness.evidence.members import open_zip
+
+    folder, archive = make_bundle(tmp_path, identity=party)
+    opened, members = open_zip(archive, tmp_path / "scratch")
+    try:
+        assert opened == tmp_path / "scratch" / "run-1" and (opened / "manifest.json").is_file()
+        assert not (opened / "messages").exists()  # the bodies stay in the zip
+        assert sorted(members.names("messages")) == sorted(p.relative_to(folder).as_posix()
+                                                           for p in (folder / "messages").iterdir())
+        assert members.read("messages/3-request.bin") == (folder / "messages" / "3-request.bin").read_bytes()
+        assert members.sha256("messages/3-request.bin") == hashlib.sha256(
+            (folder / "messages" / "3-request.bin").read_bytes()).hexdigest()
+    finally:
+        members.close()
+    assert rules(verify_bundle(archive, now=NOW)) == set()
+
+
+def test_a_body_changed_inside_the_zip_is_found_when_read_in_place(tmp_path: Path, party: Identity) -> None:
+    folder, archive = make_bundle(tmp_path, identity=party)
+    body = (folder / "messages" / "3-request.bin").read_bytes()
+    changed = _rezip(archive, tmp_path / "changed.dipcert.zip", {"messages/3-request.bin": body.replace(b"0", b"1", 1)})
+    found = verify_bundle(changed, now=NOW)
+    assert {"bundle.hash", "evidence.body-hash"} <= rules(found)
+    assert {f.path for f in found.findings if f.rule == "evidence.body-hash"} == {"messages/3-request.bin"}
+
+
+def test_a_body_lying_about_its_size_inside_the_zip_is_refused_when_read_in_place(tmp_path: Path,
+                                                                                 party: Identity) -> None:
+    _folder, archive = make_bundle(tmp_path, identity=party)
+    name = b"run-1/messages/3-request.bin"
+    data = bytearray(archive.read_bytes())
+    central = data.find(b"PK\x01\x02")
+    while data[central + 46:central + 46 + len(name)] != name:  # the member's central directory entry
+        central = data.find(b"PK\x01\x02", central + 4)
+        assert central > 0
+    data[central + 24:central + 28] = (10).to_bytes(4, "little")  # declares 10 bytes, holds more
+    (tmp_path / "liar.dipcert.zip").write_bytes(bytes(data))
+    with pytest.raises(InputError) as caught:
+        verify_bundle(tmp_path / "liar.dipcert.zip", now=NOW)
+    message = str(caught.value)  # zipfile stops at the declared size, and the CRC then cannot hold
+    assert "'run-1/messages/3-request.bin'" in message and "\n" not in message
+    assert "corrupt" in message or "expands beyond" in message
+
+
 def test_an_extracted_zip_is_cleaned_up(tmp_path: Path, party: Identity, monkeypatch: pytest.MonkeyPatch) -> None:
     _, archive = make_bundle(tmp_path, identity=party)
     scratch = tmp_path / "tmp"

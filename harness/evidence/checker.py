@@ -18,9 +18,8 @@ import base64
 import bisect
 import hashlib
 import json
-import os
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from html.parser import HTMLParser
@@ -36,11 +35,12 @@ from harness.evidence import verdicts as V
 from harness.evidence.attachments import check_attachments
 from harness.evidence.grade import evidence_grade, overstates
 from harness.evidence.bundle import (MANIFEST, REPORT, SIGNATURE, SUMMARY, certificate_fingerprint,
-                                     file_sha256, manifest_sha256, signature_verifies, summary_errors)
+                                     manifest_sha256, signature_verifies, summary_errors)
 from harness.evidence.origin import (FAILED, NO_ANCHORS, NOT_CHECKED, UNPINNED, UNVERIFIED, VERIFIED,
                                      Anchors, Origin, describe, issued_by_any)
 from harness.evidence.recorder import EVIDENCE_FILE, GENESIS, MESSAGES_DIR, line_hash
-from harness.evidence.safezip import DEFAULT_LIMITS, Limits, count_files
+from harness.evidence.members import FolderMembers
+from harness.evidence.safezip import DEFAULT_LIMITS, Limits
 from harness.evidence.transcript import MIRROR_CHANNELS, TranscriptResult, check_transcript
 from harness.findings import Finding, errors, short
 from harness.profile import public_digest
@@ -130,8 +130,12 @@ class VerifyResult:
 def check_bundle(folder: Path, source: Path, *, anchors: Anchors = NO_ANCHORS, pack: Any = None,
                  revalidate: Revalidate | None = None, plan_from_profile: PlanFromProfile | None = None,
                  expected_certificate: Any = None, now: datetime | None = None,
-                 limits: Limits = DEFAULT_LIMITS, dip_certs: Sequence[Any] = ()) -> VerifyResult:
+                 limits: Limits = DEFAULT_LIMITS, dip_certs: Sequence[Any] = (),
+                 members: FolderMembers | None = None) -> VerifyResult:
     """Checks the bundle in `folder` (already opened safely; `source` is what the user named).
+
+    `members`: how the bundle's files are hashed and its bodies read (`members.open_zip` reads a zip's
+    in place, its other files extracted to `folder`); by default the files in `folder`.
 
     `dip_certs`: the DIP signing certificate(s) the verifier trusts (`--dip-cert`): the DIP's transcript
     in the bundle must be signed by one of them (else `transcript.*` findings), and only then can the
@@ -146,7 +150,7 @@ def check_bundle(folder: Path, source: Path, *, anchors: Anchors = NO_ANCHORS, p
     _Checker(folder, source, result, anchors=anchors, pack=pack, revalidate=revalidate,
              plan_from_profile=plan_from_profile or plan_from_recorded_profile,
              expected_certificate=expected_certificate, now=now or datetime.now(timezone.utc), limits=limits,
-             dip_certs=tuple(dip_certs)).run()
+             dip_certs=tuple(dip_certs), members=members or FolderMembers(folder)).run()
     return result
 
 
@@ -163,7 +167,7 @@ class _Checker:
         self.o = options
         self.anchors: Anchors = options["anchors"]
         self.add = result.findings.append
-        self.root = os.fspath(folder)
+        self.members: FolderMembers = options.get("members") or FolderMembers(folder)
         self.seqs = _Seqs()  # every record's seq, as ranges
         self.referenced = bytearray()  # seq -> 1 request, 2 response body named by its record
         self.referenced_far: set[tuple[int, int]] = set()
@@ -201,7 +205,7 @@ class _Checker:
                         f"finalised, so file hashes and the signature cannot be checked"))
             return None
         limits: Limits = self.o["limits"]
-        present = count_files(self.folder)
+        present = self.members.count()
         data = safejson.read(path, self.where(MANIFEST), max_bytes=limits.manifest_limit(present))
         files = data.get("files") if isinstance(data, dict) else None
         limit = limits.listed_limit(present)
@@ -239,7 +243,7 @@ class _Checker:
         listed: dict[str, Any] = manifest["files"]
         for rel in sorted(listed):
             try:
-                actual = file_sha256(os.path.join(self.root, rel))
+                actual = self.members.sha256(rel)
             except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
                 self.add(_f("bundle.missing-file", rel, "present", "absent",
                             f"{rel} is listed in the manifest but missing from the bundle"))
@@ -247,7 +251,7 @@ class _Checker:
             if actual != listed[rel]:
                 self.add(_f("bundle.hash", rel, listed[rel], actual,
                             f"{rel} changed after the manifest was written (SHA-256 differs)"))
-        for rel in sorted(rel for rel in _walk(self.root) if rel not in listed):
+        for rel in sorted(rel for rel in self.members.names() if rel not in listed and rel not in (MANIFEST, SIGNATURE)):
             self.add(_f("bundle.extra-file", rel, "not present", "present",
                         f"{rel} is in the bundle but not in the manifest (added afterwards)"))
 
@@ -469,16 +473,15 @@ class _Checker:
                                              f"record seq {seq} names an unexpected {side} body file", seq=seq))
             else:
                 self.refer(seq, side, line)
-                path = os.path.join(self.root, name)
-                if not os.path.isfile(path):
+                if not self.members.is_file(name):
                     self.body_findings.append(_f("evidence.body-missing", name, "present", "absent",
                                                  f"the {side} body of record seq {seq} is missing", seq=seq))
                 else:
                     if side == "request" and self.o.get("revalidate") is not None:
-                        data = _read(path)
+                        data = self.members.read(name)
                         actual = hashlib.sha256(data).hexdigest()
                     else:
-                        actual = file_sha256(path)
+                        actual = self.members.sha256(name)
                     if actual != body.get("sha256"):
                         self.body_findings.append(_f("evidence.body-hash", name, body.get("sha256"), actual,
                                                      f"the {side} body of record seq {seq} is not the one recorded",
@@ -509,7 +512,7 @@ class _Checker:
         """The body findings met while reading the log, then every body file no record names."""
         self.result.findings.extend(self.body_findings)
         self.body_findings = []
-        for name in sorted(name for name in _walk(self.root, MESSAGES_DIR) if not self.named(name)):
+        for name in sorted(name for name in self.members.names(MESSAGES_DIR) if not self.named(name)):
             self.add(_f("evidence.unreferenced-body", name, "referenced by a record", "orphan",
                         f"{name} is not referenced by any record", severity="warning"))
 
@@ -525,10 +528,9 @@ class _Checker:
                 not _BODY_FILE.match(body["file"]):
             return
         if data is None:
-            path = os.path.join(self.root, body["file"])
-            if not os.path.isfile(path):
+            if not self.members.is_file(body["file"]):
                 return
-            data = _read(path)
+            data = self.members.read(body["file"])
         found = list(hook(record, data) or [])
         if found:
             self.result.revalidation[record["seq"]] = found
@@ -832,22 +834,6 @@ def _mirror(record: Mapping[str, Any]) -> dict[str, Any]:
     return {"seq": record.get("seq"), "kind": record.get("kind"), "channel": record.get("channel"),
             "context": {"transcript_seq": (record.get("context") or {}).get("transcript_seq")},
             "request": side("request"), "response": side("response")}
-
-
-def _walk(root: str, under: str | None = None) -> Iterator[str]:
-    """Every file under `root` (or its subfolder `under`) as a POSIX path relative to `root`, manifest
-    and signature excluded, unsorted: nothing listed, so a walk of 400,000 files costs no memory."""
-    for current, _dirs, files in os.walk(os.path.join(root, under) if under else root):
-        rel = os.path.relpath(current, root)
-        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
-        for name in files:
-            if prefix + name not in (MANIFEST, SIGNATURE):
-                yield prefix + name
-
-
-def _read(path: str) -> bytes:
-    with open(path, "rb") as handle:
-        return handle.read()
 
 
 def _parse_time(value: Any) -> datetime | None:
