@@ -2,7 +2,7 @@
 
 Run `python bench/verify.py` from the repository (`--quick`: 1k only). Not part of the test run.
 Each bundle is written by the project's own code, the code a run writes evidence with: the
-`Recorder` (one hash-chained record and two body files per message), `render_reports` (summary,
+`Recorder` (one hash-chained record per message, its two bodies appended to `messages/` segments), `render_reports` (summary,
 report, JUnit, Allure) and `finalise_bundle` (manifest, signature, the reproducible zip). The run
 is an MDR's (fixtures/profiles/mdr-example.toml) with its real certification plan; its messages are
 valid IF-062/IF-064/IF-065 samples submitted to the DIP (`hub-inbound`), judged by passing checks.

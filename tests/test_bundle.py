@@ -16,8 +16,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from harness.errors import ConfigError, InputError
 from harness.evidence.bundle import certificate_fingerprint, finalise_bundle, manifest_sha256
 from harness.evidence.safezip import Limits, open_bundle
+from harness.report.bodies import read_body
 from test_verify import verify_bundle
-from test_verify import ATTESTATION, NOW, PACK, Identity, make_bundle, make_identity, rules
+from test_verify import ATTESTATION, NOW, PACK, Identity, body_of, flip_body_byte, make_bundle, make_identity, rules
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +32,7 @@ def test_manifest_lists_every_file_and_the_run(tmp_path: Path, party: Identity) 
     assert manifest["format"] == "dipcert-bundle/1" and manifest["run_id"] == "run-1"
     assert manifest["attestation"] == ATTESTATION and manifest["schema_pack"] == PACK
     assert manifest["ready"] is True and len(manifest["redaction"]["salt"]) == 32
-    expected = {"evidence.jsonl", "summary.json", "report.html", "messages/3-request.bin",
-                "messages/3-response.bin", "messages/5-request.bin", "messages/5-response.bin"}
+    expected = {"evidence.jsonl", "summary.json", "report.html", "messages/bodies-0001.bin"}  # 4 bodies, 1 segment
     assert set(manifest["files"]) == expected
     for rel, digest in manifest["files"].items():
         assert hashlib.sha256((folder / rel).read_bytes()).hexdigest() == digest
@@ -149,9 +149,9 @@ def test_a_symlink_inside_a_bundle_folder_is_refused(tmp_path: Path, party: Iden
     folder, _ = make_bundle(tmp_path, identity=party)
     secret = tmp_path / "outside.txt"
     secret.write_text("not yours")
-    (folder / "messages" / "3-request.bin").unlink()
-    (folder / "messages" / "3-request.bin").symlink_to(secret)
-    with pytest.raises(InputError, match="'messages/3-request.bin' is a symbolic link"):
+    (folder / "messages" / "bodies-0001.bin").unlink()
+    (folder / "messages" / "bodies-0001.bin").symlink_to(secret)
+    with pytest.raises(InputError, match="'messages/bodies-0001.bin' is a symbolic link"):
         verify_bundle(folder, now=NOW)
 
 
@@ -170,37 +170,46 @@ def _rezip(archive: Path, out: Path, change: dict[str, bytes]) -> Path:
     return out
 
 
-def test_verify_reads_a_zips_bodies_in_place_without_extracting_them(tmp_path: Path, party: Identity) -> None:
+@pytest.mark.parametrize("layout", ["segments", "files"])
+def test_verify_reads_a_zips_bodies_in_place_without_extracting_them(tmp_path: Path, party: Identity,
+                                                                     layout: str) -> None:
     from harness.evidence.members import open_zip
 
-    folder, archive = make_bundle(tmp_path, identity=party)
+    folder, archive = make_bundle(tmp_path, identity=party, layout=layout)
     opened, members = open_zip(archive, tmp_path / "scratch")
     try:
         assert opened == tmp_path / "scratch" / "run-1" and (opened / "manifest.json").is_file()
         assert not (opened / "messages").exists()  # the bodies stay in the zip
         assert sorted(members.names("messages")) == sorted(p.relative_to(folder).as_posix()
                                                            for p in (folder / "messages").iterdir())
-        assert members.read("messages/3-request.bin") == (folder / "messages" / "3-request.bin").read_bytes()
-        assert members.sha256("messages/3-request.bin") == hashlib.sha256(
-            (folder / "messages" / "3-request.bin").read_bytes()).hexdigest()
+        for seq, side in ((3, "request"), (3, "response"), (5, "request"), (3, "request")):  # forward, then back
+            body = body_of(folder, seq, side)
+            assert members.read_range(body["file"], body.get("offset", 0), body["size"]) == \
+                read_body(folder, body) != b""
+        name = body_of(folder, 3, "request")["file"]
+        assert members.sha256(name) == hashlib.sha256((folder / name).read_bytes()).hexdigest()
+        assert members.size(name) == (folder / name).stat().st_size
     finally:
         members.close()
     assert rules(verify_bundle(archive, now=NOW)) == set()
 
 
-def test_a_body_changed_inside_the_zip_is_found_when_read_in_place(tmp_path: Path, party: Identity) -> None:
-    folder, archive = make_bundle(tmp_path, identity=party)
-    body = (folder / "messages" / "3-request.bin").read_bytes()
-    changed = _rezip(archive, tmp_path / "changed.dipcert.zip", {"messages/3-request.bin": body.replace(b"0", b"1", 1)})
+@pytest.mark.parametrize("layout", ["segments", "files"])
+def test_a_body_changed_inside_the_zip_is_found_when_read_in_place(tmp_path: Path, party: Identity,
+                                                                  layout: str) -> None:
+    folder, archive = make_bundle(tmp_path, identity=party, layout=layout)
+    name = flip_body_byte(folder, 5, "request")
+    changed = _rezip(archive, tmp_path / "changed.dipcert.zip", {name: (folder / name).read_bytes()})
     found = verify_bundle(changed, now=NOW)
-    assert {"bundle.hash", "evidence.body-hash"} <= rules(found)
-    assert {f.path for f in found.findings if f.rule == "evidence.body-hash"} == {"messages/3-request.bin"}
+    assert {(f.rule, f.path) for f in found.findings if f.severity == "error"} == {
+        ("bundle.hash", name),
+        ("evidence.body-hash", name + (f"#offset={body_of(folder, 5, 'request')['offset']}" if layout == "segments" else ""))}
 
 
 def test_a_body_lying_about_its_size_inside_the_zip_is_refused_when_read_in_place(tmp_path: Path,
                                                                                  party: Identity) -> None:
     _folder, archive = make_bundle(tmp_path, identity=party)
-    name = b"run-1/messages/3-request.bin"
+    name = b"run-1/messages/bodies-0001.bin"
     data = bytearray(archive.read_bytes())
     central = data.find(b"PK\x01\x02")
     while data[central + 46:central + 46 + len(name)] != name:  # the member's central directory entry
@@ -211,7 +220,7 @@ def test_a_body_lying_about_its_size_inside_the_zip_is_refused_when_read_in_plac
     with pytest.raises(InputError) as caught:
         verify_bundle(tmp_path / "liar.dipcert.zip", now=NOW)
     message = str(caught.value)  # zipfile stops at the declared size, and the CRC then cannot hold
-    assert "'run-1/messages/3-request.bin'" in message and "\n" not in message
+    assert "'run-1/messages/bodies-0001.bin'" in message and "\n" not in message
     assert "corrupt" in message or "expands beyond" in message
 
 

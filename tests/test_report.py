@@ -27,7 +27,7 @@ from harness.plan import build_plan, exchange_requirement, plan_to_dicts, prefli
 from harness.profile import load_profile
 from harness.report import build_summary, render_reports, terminal_summary
 from harness.report.allure import check_steps
-from harness.report.bodies import Bodies
+from harness.report.bodies import Bodies, read_body
 from harness.report.curl import curl_command, shell_word
 from harness.report.html import aggregate
 from test_verify import Identity, make_identity
@@ -308,7 +308,7 @@ def test_requirement_sections_show_findings_messages_provisional_and_a_sequence(
     records = read_records(folder / "evidence.jsonl")
     bad = next(r for r in records if r["kind"] == "http" and r["channel"] == "hub-inbound"
                and r["context"]["requirement"] == IF062)
-    body = json.loads((folder / bad["request"]["body"]["file"]).read_bytes())
+    body = json.loads(read_body(folder, bad["request"]["body"]))
     for line in json.dumps(body, indent=2, ensure_ascii=False).splitlines()[:12]:
         assert line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in fail, line
 

@@ -48,7 +48,8 @@ from harness.run.planning import plan_from_recorded_profile
 
 Revalidate = Callable[[Mapping[str, Any], bytes], list[Finding]]
 PlanFromProfile = Callable[[Mapping[str, Any]], Sequence[Mapping[str, Any]]]
-_BODY_FILE = re.compile(rf"^{MESSAGES_DIR}/[1-9][0-9]*-(request|response)\.bin$")
+_BODY_FILE = re.compile(rf"^{MESSAGES_DIR}/[1-9][0-9]*-(request|response)\.bin$")  # a bundle before segments
+_SEGMENT = re.compile(rf"^{MESSAGES_DIR}/bodies-[0-9]{{4,}}\.bin$")
 
 
 @dataclass
@@ -173,6 +174,8 @@ class _Checker:
         self.referenced_far: set[tuple[int, int]] = set()
         self.body_findings: list[Finding] = []
         self.mirrors: list[dict[str, Any]] = []  # exchanges the DIP's transcript also holds (their digests)
+        self.segment_end: dict[str, int] = {}  # segment -> where the last body read from it ended
+        self.segment_used: dict[str, int] = {}  # segment -> bytes the records' bodies cover
 
     def where(self, name: str) -> str:
         return f"{self.source}: {name}"
@@ -441,6 +444,7 @@ class _Checker:
                     if ended_at is None:
                         ended_at = number
         self.seqs.freeze()
+        self.members.release()  # the segment read last
         if truncated:
             self.add(_f("evidence.incomplete", EVIDENCE_FILE, "whole lines", "a truncated last line",
                         "the evidence log ends mid-record: the run was interrupted while writing"))
@@ -467,7 +471,9 @@ class _Checker:
             name = body.get("file")
             where = f"{EVIDENCE_FILE}#seq={seq}/{side}"
             data: bytes | None = None
-            if not isinstance(name, str) or not _BODY_FILE.match(name) or \
+            if "offset" in body:
+                data = self.segment_body(seq, side, body, where)
+            elif not isinstance(name, str) or not _BODY_FILE.match(name) or \
                     not name.startswith(f"{MESSAGES_DIR}/{seq}-{side}"):
                 self.body_findings.append(_f("evidence.body-file", where, f"{MESSAGES_DIR}/{seq}-{side}.bin", name,
                                              f"record seq {seq} names an unexpected {side} body file", seq=seq))
@@ -491,6 +497,43 @@ class _Checker:
         if record.get("channel") in MIRROR_CHANNELS and isinstance((record.get("context") or {}).get("transcript_seq"), int):
             self.mirrors.append(_mirror(record))
 
+    def segment_body(self, seq: int, side: str, body: Mapping[str, Any], where: str) -> bytes | None:
+        """A body recorded in a segment: `size` bytes at `offset` of messages/bodies-NNNN.bin, after the
+        body before it in that segment (the recorder appends them in the log's order), hashed."""
+        name, offset, size = body.get("file"), body.get("offset"), body.get("size")
+        if not isinstance(name, str) or not _SEGMENT.match(name) or not isinstance(offset, int) or \
+                not isinstance(size, int):
+            self.body_findings.append(_f("evidence.body-file", where, f"{MESSAGES_DIR}/bodies-NNNN.bin, offset and "
+                                         f"size", name, f"record seq {seq} names an unexpected {side} body segment",
+                                         seq=seq))
+            return None
+        at = f"{name}#offset={offset}"
+        if not self.members.is_file(name):
+            self.body_findings.append(_f("evidence.body-missing", at, "present", "absent",
+                                         f"the {side} body of record seq {seq} is missing ({name} is not in the "
+                                         f"bundle)", seq=seq))
+            return None
+        total = self.members.size(name)
+        if offset + size > total:
+            self.body_findings.append(_f("evidence.body-missing", at, f"{size} bytes at {offset}", f"{total} bytes",
+                                         f"the {side} body of record seq {seq} lies beyond the end of {name} (cut "
+                                         f"short)", seq=seq))
+            return None
+        end = self.segment_end.get(name, 0)
+        if offset < end:
+            self.body_findings.append(_f("evidence.body-file", at, f"offset {end} or later", offset,
+                                         f"the {side} body of record seq {seq} overlaps a body recorded before it in "
+                                         f"{name}: each body is recorded once", seq=seq))
+        else:
+            self.segment_used[name] = self.segment_used.get(name, 0) + size
+        self.segment_end[name] = max(end, offset + size)
+        data = self.members.read_range(name, offset, size)
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != body.get("sha256"):
+            self.body_findings.append(_f("evidence.body-hash", at, body.get("sha256"), actual,
+                                         f"the {side} body of record seq {seq} is not the one recorded", seq=seq))
+        return data
+
     def refer(self, seq: int, side: str, line: int) -> None:
         """Marks messages/<seq>-<side>.bin as named by its record: a bit per seq for a log whose seqs
         follow its lines, a set only for seqs far from their line (a damaged log)."""
@@ -513,24 +556,28 @@ class _Checker:
         self.result.findings.extend(self.body_findings)
         self.body_findings = []
         for name in sorted(name for name in self.members.names(MESSAGES_DIR) if not self.named(name)):
-            self.add(_f("evidence.unreferenced-body", name, "referenced by a record", "orphan",
-                        f"{name} is not referenced by any record", severity="warning"))
+            used = self.segment_used.get(name, 0) if _SEGMENT.match(name) else 0
+            if used:  # a segment some records cite: every byte of it must be a recorded body
+                total = self.members.size(name)
+                self.add(_f("evidence.unreferenced-body", name, f"{total} bytes referenced by records",
+                            f"{used} bytes", f"{total - used} of the {total} bytes of {name} are not referenced "
+                            f"by any record", severity="warning"))
+            else:
+                self.add(_f("evidence.unreferenced-body", name, "referenced by a record", "orphan",
+                            f"{name} is not referenced by any record", severity="warning"))
 
     def named(self, name: str) -> bool:
-        """Is messages/<seq>-<side>.bin named by record <seq>?"""
+        """Is messages/<seq>-<side>.bin named by record <seq>, or every byte of a segment by the records?"""
+        if _SEGMENT.match(name):
+            return self.segment_used.get(name, 0) == self.members.size(name) and name in self.segment_used
         body = _BODY_FILE.match(name)
         return body is not None and self.is_referenced(int(name[len(MESSAGES_DIR) + 1:name.index("-")]), body.group(1))
 
     def revalidate_one(self, record: Mapping[str, Any], body: Any, data: bytes | None) -> None:
         """A request body re-validated with the reviewer's schema pack (`data`: its bytes, already read)."""
         hook: Revalidate | None = self.o.get("revalidate")
-        if hook is None or not isinstance(body, dict) or not isinstance(body.get("file"), str) or \
-                not _BODY_FILE.match(body["file"]):
+        if hook is None or data is None:  # (`exchange` read the bytes of every body it could find)
             return
-        if data is None:
-            if not self.members.is_file(body["file"]):
-                return
-            data = self.members.read(body["file"])
         found = list(hook(record, data) or [])
         if found:
             self.result.revalidation[record["seq"]] = found

@@ -13,8 +13,10 @@ from __future__ import annotations
 import hashlib
 import os
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from harness.errors import InputError
 from harness.evidence.safezip import DEFAULT_LIMITS, Limits, _extract, check_headers, count_files, read_member
@@ -28,6 +30,8 @@ class FolderMembers:
 
     def __init__(self, folder: Path) -> None:
         self.root = os.fspath(folder)
+        self._range: tuple[Any, ...] | None = None  # (name, [position,] open handle) of the segment read last
+        self._sizes: dict[str, int] = {}
 
     def count(self) -> int:
         return count_files(Path(self.root))
@@ -59,8 +63,30 @@ class FolderMembers:
             digest.update(chunk)
         return digest.hexdigest()
 
+    def size(self, rel: str) -> int:
+        """The file's size in bytes (remembered: a segment is asked once per body it holds)."""
+        if rel not in self._sizes:
+            self._sizes[rel] = os.path.getsize(os.path.join(self.root, rel))
+        return self._sizes[rel]
+
+    def read_range(self, rel: str, offset: int, size: int) -> bytes:
+        """`size` bytes at `offset` of a file the caller checked holds them (`size(rel)`). The file
+        stays open for the next body: a segment's bodies are read in order."""
+        if self._range is None or self._range[0] != rel:
+            self.release()
+            self._range = (rel, open(os.path.join(self.root, rel), "rb"))
+        handle = self._range[1]
+        handle.seek(offset)
+        return handle.read(size)
+
+    def release(self) -> None:
+        """Closes the file `read_range` keeps open."""
+        if self._range is not None:
+            self._range[1].close()
+            self._range = None
+
     def close(self) -> None:
-        pass
+        self.release()
 
 
 class ZipMembers(FolderMembers):
@@ -98,7 +124,40 @@ class ZipMembers(FolderMembers):
     def read(self, rel: str) -> bytes:
         return b"".join(self.chunks(rel))
 
+    def size(self, rel: str) -> int:
+        """The size its header declares: every read of the member stops there (zipfile's, and ours)."""
+        return self.members[rel].file_size
+
+    def read_range(self, rel: str, offset: int, size: int) -> bytes:
+        """`size` bytes at `offset` of a member whose declared size holds them (the caller checks
+        `size(rel)`), decompressed forward from where the last read ended: a segment's bodies are read
+        in order, so each member is inflated once; a read behind the last opens the member again."""
+        position = self._range[1] if self._range is not None and self._range[0] == rel else None
+        if position is None or position > offset:
+            self.release()
+            self._range = (rel, 0, self.archive.open(self.members[rel]))
+            position = 0
+        handle = self._range[2]
+        try:
+            skip = offset - position
+            while skip > 0:
+                chunk = handle.read(min(skip, 1 << 16))
+                if not chunk:
+                    break
+                skip -= len(chunk)
+            data = handle.read(size)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise InputError(f"{self.zip_path}: member {self.prefix + rel!r} is corrupt ({exc})") from None
+        self._range = (rel, offset + len(data), handle)
+        return data
+
+    def release(self) -> None:
+        if self._range is not None:
+            self._range[-1].close()
+            self._range = None
+
     def close(self) -> None:
+        self.release()
         self.archive.close()
 
 

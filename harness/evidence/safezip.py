@@ -26,8 +26,8 @@ _CHUNK = 1 << 16
 @dataclass(frozen=True)
 class Limits:
     """What a bundle may hold before it is refused unread. Member counts scale with the bundle: a
-    run writes two body files per message (and the Allure results two more), so a fixed cap refused
-    the harness's own large bundles. A zip may hold as many members as its manifest can list (its
+    bundle written before body segments holds two body files per message (and its Allure results
+    two more), so a fixed cap refused the harness's own large bundles. A zip may hold as many members as its manifest can list (its
     size over the fewest bytes one entry takes), a folder's manifest may list as many files as the
     folder holds, and the manifest may be as large as its members need; `max_members_ceiling`
     bounds all of it whatever a hostile bundle claims."""
