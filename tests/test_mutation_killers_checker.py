@@ -171,6 +171,25 @@ def test_a_record_nested_too_deep_is_refused_with_its_line(tmp_path: Path) -> No
     assert str(refused.value) == f"{folder}: {LOG} line 2: JSON nested more than {MAX_DEPTH} levels deep; refused"
 
 
+@pytest.mark.parametrize("extra", [0, 1])
+def test_a_record_at_the_depth_limit_is_read_and_one_level_deeper_refused(tmp_path: Path, extra: int) -> None:
+    """The walk is skipped for lines with no more brackets than the limit: the boundary holds."""
+    folder = tmp_path / "run-1"
+    record_run(folder, None)
+    lines = _lines(folder)
+    deep: dict[str, Any] = {}
+    for _ in range(MAX_DEPTH - 2 + extra):  # the record (1), data (2), ... : MAX_DEPTH + extra containers
+        deep = {"a": deep}
+    lines[1] = json.dumps({"seq": 2, "kind": "event", "event": "note", "data": deep}).encode()
+    assert lines[1].count(b"{") == MAX_DEPTH + extra
+    (folder / LOG).write_bytes(b"\n".join(lines))
+    if extra:
+        with pytest.raises(InputError, match="nested more than"):
+            verify_bundle(folder, now=NOW)
+    else:
+        assert "evidence.chain" in {f.rule for f in verify_bundle(folder, now=NOW).findings}  # read, not refused
+
+
 def test_a_log_without_its_run_start_is_named_field_by_field(tmp_path: Path) -> None:
     folder = tmp_path / "run-1"
     record_run(folder, None)
