@@ -194,6 +194,24 @@ def test_verify_reads_a_zips_bodies_in_place_without_extracting_them(tmp_path: P
     assert rules(verify_bundle(archive, now=NOW)) == set()
 
 
+def test_a_segment_read_to_its_end_in_place_is_hashed_on_the_way(tmp_path: Path, party: Identity,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """verify inflates a zipped segment once: the bytes its bodies pass give the manifest's hash too."""
+    from harness.evidence import members as M
+
+    folder, archive = make_bundle(tmp_path, identity=party)
+    opened, members = M.open_zip(archive, tmp_path / "scratch")
+    try:
+        for seq, side in ((3, "request"), (5, "response")):  # the first body, then the last: to the end
+            body = body_of(folder, seq, side)
+            members.read_range(body["file"], body["offset"], body["size"])
+        monkeypatch.setattr(M, "read_member", lambda *a, **k: pytest.fail("inflated a second time"))
+        segment = body_of(folder, 3, "request")["file"]
+        assert members.sha256(segment) == hashlib.sha256((folder / segment).read_bytes()).hexdigest()
+    finally:
+        members.close()
+
+
 @pytest.mark.parametrize("layout", ["segments", "files"])
 def test_a_body_changed_inside_the_zip_is_found_when_read_in_place(tmp_path: Path, party: Identity,
                                                                   layout: str) -> None:

@@ -104,6 +104,7 @@ class ZipMembers(FolderMembers):
         self.prefix = prefix
         # name -> member; a ZipInfo each is what zipfile holds anyway, this index adds only the keys
         self.members = {info.filename[len(prefix):]: info for info in infos if not info.is_dir()}
+        self._digests: dict[str, str] = {}  # member -> SHA-256 of its bytes, when read_range read it all
 
     def count(self) -> int:
         return len(self.members)
@@ -131,29 +132,40 @@ class ZipMembers(FolderMembers):
     def read_range(self, rel: str, offset: int, size: int) -> bytes:
         """`size` bytes at `offset` of a member whose declared size holds them (the caller checks
         `size(rel)`), decompressed forward from where the last read ended: a segment's bodies are read
-        in order, so each member is inflated once; a read behind the last opens the member again."""
-        position = self._range[1] if self._range is not None and self._range[0] == rel else None
-        if position is None or position > offset:
+        in order, so each member is inflated once; a read behind the last opens the member again.
+        The bytes passed on the way are hashed: a member read to its end this way is not inflated a
+        second time for the manifest's hash (`sha256`)."""
+        state = self._range if self._range is not None and self._range[0] == rel else None
+        if state is None or state[1] > offset:
             self.release()
-            self._range = (rel, 0, self.archive.open(self.members[rel]))
-            position = 0
-        handle = self._range[2]
+            state = (rel, 0, self.archive.open(self.members[rel]), hashlib.sha256())
+        _rel, position, handle, digest = state
         try:
-            skip = offset - position
-            while skip > 0:
-                chunk = handle.read(min(skip, 1 << 16))
+            while position < offset:
+                chunk = handle.read(min(offset - position, 1 << 16))
                 if not chunk:
                     break
-                skip -= len(chunk)
-            data = handle.read(size)
+                digest.update(chunk)
+                position += len(chunk)
+            data = handle.read(size) if position == offset else b""
         except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
             raise InputError(f"{self.zip_path}: member {self.prefix + rel!r} is corrupt ({exc})") from None
-        self._range = (rel, offset + len(data), handle)
+        digest.update(data)
+        position += len(data)
+        self._range = (rel, position, handle, digest)
+        if position == self.members[rel].file_size:
+            self._digests[rel] = digest.hexdigest()
         return data
+
+    def sha256(self, rel: str) -> str:
+        """The member's SHA-256: remembered from `read_range` when that read it whole, else read now."""
+        if rel in self._digests:
+            return self._digests.pop(rel)
+        return super().sha256(rel)
 
     def release(self) -> None:
         if self._range is not None:
-            self._range[-1].close()
+            self._range[2].close()  # (name, position, handle, digest)
             self._range = None
 
     def close(self) -> None:
