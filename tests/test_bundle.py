@@ -16,8 +16,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from harness.core.errors import ConfigError, InputError
 from harness.evidence.bundle import certificate_fingerprint, finalise_bundle, manifest_sha256
 from harness.evidence.safezip import Limits, open_bundle
+from harness.report.bodies import read_body
 from test_verify import verify_bundle
-from test_verify import ATTESTATION, NOW, PACK, Identity, make_bundle, make_identity, rules
+from test_verify import ATTESTATION, NOW, PACK, Identity, body_of, flip_body_byte, make_bundle, make_identity, rules
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +32,7 @@ def test_manifest_lists_every_file_and_the_run(tmp_path: Path, party: Identity) 
     assert manifest["format"] == "dipcert-bundle/1" and manifest["run_id"] == "run-1"
     assert manifest["attestation"] == ATTESTATION and manifest["schema_pack"] == PACK
     assert manifest["ready"] is True and len(manifest["redaction"]["salt"]) == 32
-    expected = {"evidence.jsonl", "summary.json", "report.html", "messages/3-request.bin",
-                "messages/3-response.bin", "messages/5-request.bin", "messages/5-response.bin"}
+    expected = {"evidence.jsonl", "summary.json", "report.html", "messages/bodies-0001.bin"}  # 4 bodies, 1 segment
     assert set(manifest["files"]) == expected
     for rel, digest in manifest["files"].items():
         assert hashlib.sha256((folder / rel).read_bytes()).hexdigest() == digest
@@ -149,9 +149,9 @@ def test_a_symlink_inside_a_bundle_folder_is_refused(tmp_path: Path, party: Iden
     folder, _ = make_bundle(tmp_path, identity=party)
     secret = tmp_path / "outside.txt"
     secret.write_text("not yours")
-    (folder / "messages" / "3-request.bin").unlink()
-    (folder / "messages" / "3-request.bin").symlink_to(secret)
-    with pytest.raises(InputError, match="'messages/3-request.bin' is a symbolic link"):
+    (folder / "messages" / "bodies-0001.bin").unlink()
+    (folder / "messages" / "bodies-0001.bin").symlink_to(secret)
+    with pytest.raises(InputError, match="'messages/bodies-0001.bin' is a symbolic link"):
         verify_bundle(folder, now=NOW)
 
 
@@ -159,6 +159,88 @@ def test_a_hostile_zip_fails_verify_with_input_error(tmp_path: Path) -> None:
     archive = _zip(tmp_path / "x.dipcert.zip", [("../x", b"x")])
     with pytest.raises(InputError, match="zip-slip"):
         verify_bundle(archive)
+
+
+def _rezip(archive: Path, out: Path, change: dict[str, bytes]) -> Path:
+    """`archive` written again with the members named in `change` (without the run folder) replaced."""
+    with zipfile.ZipFile(archive) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            rel = info.filename.split("/", 1)[1]
+            dst.writestr(info, change.get(rel, src.read(info)))
+    return out
+
+
+@pytest.mark.parametrize("layout", ["segments", "files"])
+def test_verify_reads_a_zips_bodies_in_place_without_extracting_them(tmp_path: Path, party: Identity,
+                                                                     layout: str) -> None:
+    from harness.evidence.members import open_zip
+
+    folder, archive = make_bundle(tmp_path, identity=party, layout=layout)
+    opened, members = open_zip(archive, tmp_path / "scratch")
+    try:
+        assert opened == tmp_path / "scratch" / "run-1" and (opened / "manifest.json").is_file()
+        assert not (opened / "messages").exists()  # the bodies stay in the zip
+        assert sorted(members.names("messages")) == sorted(p.relative_to(folder).as_posix()
+                                                           for p in (folder / "messages").iterdir())
+        for seq, side in ((3, "request"), (3, "response"), (5, "request"), (3, "request")):  # forward, then back
+            body = body_of(folder, seq, side)
+            assert members.read_range(body["file"], body.get("offset", 0), body["size"]) == \
+                read_body(folder, body) != b""
+        name = body_of(folder, 3, "request")["file"]
+        assert members.sha256(name) == hashlib.sha256((folder / name).read_bytes()).hexdigest()
+        assert members.size(name) == (folder / name).stat().st_size
+    finally:
+        members.close()
+    assert rules(verify_bundle(archive, now=NOW)) == set()
+
+
+def test_a_segment_read_to_its_end_in_place_is_hashed_on_the_way(tmp_path: Path, party: Identity,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """verify inflates a zipped segment once: the bytes its bodies pass give the manifest's hash too."""
+    from harness.evidence import members as M
+
+    folder, archive = make_bundle(tmp_path, identity=party)
+    opened, members = M.open_zip(archive, tmp_path / "scratch")
+    try:
+        for seq, side in ((3, "request"), (5, "response")):  # the first body, then the last: to the end
+            body = body_of(folder, seq, side)
+            members.read_range(body["file"], body["offset"], body["size"])
+        monkeypatch.setattr(M, "read_member", lambda *a, **k: pytest.fail("inflated a second time"))
+        segment = body_of(folder, 3, "request")["file"]
+        assert members.sha256(segment) == hashlib.sha256((folder / segment).read_bytes()).hexdigest()
+    finally:
+        members.close()
+
+
+@pytest.mark.parametrize("layout", ["segments", "files"])
+def test_a_body_changed_inside_the_zip_is_found_when_read_in_place(tmp_path: Path, party: Identity,
+                                                                  layout: str) -> None:
+    folder, archive = make_bundle(tmp_path, identity=party, layout=layout)
+    name = flip_body_byte(folder, 5, "request")
+    changed = _rezip(archive, tmp_path / "changed.dipcert.zip", {name: (folder / name).read_bytes()})
+    found = verify_bundle(changed, now=NOW)
+    assert {(f.rule, f.path) for f in found.findings if f.severity == "error"} == {
+        ("bundle.hash", name),
+        ("evidence.body-hash",
+         name + (f"#offset={body_of(folder, 5, 'request')['offset']}" if layout == "segments" else ""))}
+
+
+def test_a_body_lying_about_its_size_inside_the_zip_is_refused_when_read_in_place(tmp_path: Path,
+                                                                                 party: Identity) -> None:
+    _folder, archive = make_bundle(tmp_path, identity=party)
+    name = b"run-1/messages/bodies-0001.bin"
+    data = bytearray(archive.read_bytes())
+    central = data.find(b"PK\x01\x02")
+    while data[central + 46:central + 46 + len(name)] != name:  # the member's central directory entry
+        central = data.find(b"PK\x01\x02", central + 4)
+        assert central > 0
+    data[central + 24:central + 28] = (10).to_bytes(4, "little")  # declares 10 bytes, holds more
+    (tmp_path / "liar.dipcert.zip").write_bytes(bytes(data))
+    with pytest.raises(InputError) as caught:
+        verify_bundle(tmp_path / "liar.dipcert.zip", now=NOW)
+    message = str(caught.value)  # zipfile stops at the declared size, and the CRC then cannot hold
+    assert "'run-1/messages/bodies-0001.bin'" in message and "\n" not in message
+    assert "corrupt" in message or "expands beyond" in message
 
 
 def test_an_extracted_zip_is_cleaned_up(tmp_path: Path, party: Identity, monkeypatch: pytest.MonkeyPatch) -> None:

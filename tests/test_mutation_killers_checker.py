@@ -5,6 +5,7 @@ and bent one way at a time. Bundles and helpers are those of test_verify."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 
 from harness.core.errors import InputError
 from harness.evidence.bundle import certificate_fingerprint, file_sha256
-from harness.evidence.recorder import GENESIS, Recorder, line_hash
+from harness.evidence.recorder import GENESIS, Recorder, line_hash, read_records
 from harness.evidence.safejson import MAX_DEPTH
 from harness.core.findings import Finding, short
 from harness.config.profile import public_digest
@@ -168,6 +169,25 @@ def test_a_record_nested_too_deep_is_refused_with_its_line(tmp_path: Path) -> No
     with pytest.raises(InputError) as refused:
         verify_bundle(folder, now=NOW)
     assert str(refused.value) == f"{folder}: {LOG} line 2: JSON nested more than {MAX_DEPTH} levels deep; refused"
+
+
+@pytest.mark.parametrize("extra", [0, 1])
+def test_a_record_at_the_depth_limit_is_read_and_one_level_deeper_refused(tmp_path: Path, extra: int) -> None:
+    """The walk is skipped for lines with no more brackets than the limit: the boundary holds."""
+    folder = tmp_path / "run-1"
+    record_run(folder, None)
+    lines = _lines(folder)
+    deep: dict[str, Any] = {}
+    for _ in range(MAX_DEPTH - 2 + extra):  # the record (1), data (2), ... : MAX_DEPTH + extra containers
+        deep = {"a": deep}
+    lines[1] = json.dumps({"seq": 2, "kind": "event", "event": "note", "data": deep}).encode()
+    assert lines[1].count(b"{") == MAX_DEPTH + extra
+    (folder / LOG).write_bytes(b"\n".join(lines))
+    if extra:
+        with pytest.raises(InputError, match="nested more than"):
+            verify_bundle(folder, now=NOW)
+    else:
+        assert "evidence.chain" in {f.rule for f in verify_bundle(folder, now=NOW).findings}  # read, not refused
 
 
 def test_a_log_without_its_run_start_is_named_field_by_field(tmp_path: Path) -> None:
@@ -344,8 +364,9 @@ def rewrite(folder: Path, edit: Any) -> None:
 
 
 def test_message_bodies_that_are_misnamed_missing_altered_or_orphaned_are_named_field_by_field(tmp_path: Path) -> None:
+    """A bundle written a file per body (before segments)."""
     folder = tmp_path / "run-1"
-    record_run(folder, None)
+    record_run(folder, None, layout="files")
 
     def edit(records: list[dict]) -> None:
         records[2]["request"]["body"]["file"] = "messages/5-request.bin"  # another record's body
@@ -371,11 +392,47 @@ def test_message_bodies_that_are_misnamed_missing_altered_or_orphaned_are_named_
 @pytest.mark.parametrize("name", ["messages/3-request.txt", "bodies/3-request.bin", "messages/03-request.bin"])
 def test_a_body_file_outside_the_messages_pattern_is_named(tmp_path: Path, name: Any) -> None:
     folder = tmp_path / "run-1"
-    record_run(folder, None)
+    record_run(folder, None, layout="files")
     rewrite(folder, lambda records: records[2]["request"]["body"].update(file=name))
     assert found(verify_bundle(folder, now=NOW), "evidence.body") == [
         ("evidence.body-file", f"{LOG}#seq=3/request", "messages/3-request.bin", str(name),
          "record seq 3 names an unexpected request body file", "error", {"seq": 3})]
+
+
+def test_segment_bodies_that_are_misnamed_missing_cut_short_altered_or_orphaned_are_named_field_by_field(
+        tmp_path: Path) -> None:
+    folder = tmp_path / "run-1"
+    record_run(folder, None)
+    segment = "messages/bodies-0001.bin"
+    data = (folder / segment).read_bytes()
+    bodies = {(r["seq"], side): r[side]["body"] for r in read_records(folder / LOG) if r["kind"] == "http"
+              for side in ("request", "response")}
+    q5, a5 = bodies[(5, "request")], bodies[(5, "response")]
+
+    def edit(records: list[dict]) -> None:
+        records[2]["request"]["body"]["file"] = "messages/bodies-1.bin"  # not a segment's name
+        records[2]["response"]["body"]["file"] = "messages/bodies-0002.bin"  # a segment not in the bundle
+        records[4]["response"]["body"]["size"] = len(data) - a5["offset"] + 1  # one byte past the end
+
+    rewrite(folder, edit)
+    changed = bytearray(data)
+    changed[q5["offset"]] ^= 0x01
+    (folder / segment).write_bytes(bytes(changed))
+    actual = hashlib.sha256(bytes(changed[q5["offset"]:q5["offset"] + q5["size"]])).hexdigest()
+    assert found(verify_bundle(folder, now=NOW), "evidence") == [
+        ("evidence.body-file", f"{LOG}#seq=3/request", "messages/bodies-NNNN.bin, offset and size",
+         "messages/bodies-1.bin", "record seq 3 names an unexpected request body segment", "error", {"seq": 3}),
+        ("evidence.body-missing", "messages/bodies-0002.bin#offset=" + str(bodies[(3, "response")]["offset"]),
+         "present", "absent", "the response body of record seq 3 is missing (messages/bodies-0002.bin is not in the "
+         "bundle)", "error", {"seq": 3}),
+        ("evidence.body-hash", f"{segment}#offset={q5['offset']}", q5["sha256"], actual,
+         "the request body of record seq 5 is not the one recorded", "error", {"seq": 5}),
+        ("evidence.body-missing", f"{segment}#offset={a5['offset']}", f"{len(data) - a5['offset'] + 1} bytes at "
+         f"{a5['offset']}", f"{len(data)} bytes", f"the response body of record seq 5 lies beyond the end of {segment} "
+         "(cut short)", "error", {"seq": 5}),
+        ("evidence.unreferenced-body", segment, f"{len(data)} bytes referenced by records",
+         f"{q5['size']} bytes", f"{len(data) - q5['size']} of the {len(data)} bytes of {segment} are not referenced "
+         "by any record", "warning", {})]
 
 
 def test_a_finding_recorded_without_a_severity_is_an_error_the_summary_must_show(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from harness.evidence.recorder import GENESIS, Recorder, read_records
 from harness.evidence.redact import Redactor
 from harness.evidence.verify import verify_bundle
 from harness.core.findings import Finding
+from harness.report.bodies import read_body
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
 PRIMARY = "PRIMARY-api-key-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
@@ -52,8 +53,9 @@ def test_each_record_is_on_disk_and_chained_as_it_happens(tmp_path: Path) -> Non
     assert record["seq"] == seq == 2 and record["kind"] == "http" and record["method"] == "POST"
     first_line = (tmp_path / "run" / "evidence.jsonl").read_bytes().splitlines()[0]
     assert record["prev"] == hashlib.sha256(first_line).hexdigest()
-    body = (tmp_path / "run" / record["request"]["body"]["file"]).read_bytes()
+    body = read_body(tmp_path / "run", record["request"]["body"])  # on disk before close(), like the record
     assert body == b'[{"payload":{}}]' and record["request"]["body"]["sha256"] == hashlib.sha256(body).hexdigest()
+    assert record["request"]["body"]["file"] == "messages/bodies-0001.bin" and record["request"]["body"]["offset"] == 0
     assert record["response"]["status"] == 201 and record["started"] == "2026-05-01T12:00:00.000000Z"
 
     assert rec.event("trigger", interface="IF-062", how="http") == 3
@@ -108,7 +110,7 @@ def test_many_threads_give_one_unbroken_chain(tmp_path: Path) -> None:
     # an unfinished bare log with no plan or profile: only those absences, never a chain problem
     assert {f.rule for f in result.findings} <= {"bundle.manifest", "evidence.plan", "summary.missing",
                                                  "plan.profile-missing", "plan.profile-digest"}
-    bodies = {(tmp_path / "run" / r["request"]["body"]["file"]).read_bytes() for r in records if r["kind"] == "http"}
+    bodies = {read_body(tmp_path / "run", r["request"]["body"]) for r in records if r["kind"] == "http"}
     assert len(bodies) == 8 * 20
 
 
@@ -150,11 +152,10 @@ def test_secrets_never_reach_any_file(tmp_path: Path) -> None:
     for name, data in files:
         for needle in needles:
             assert needle.encode() not in data, f"{needle!r} found in {name}"
-    assert any(b"[redacted sha256:" in data for name, data in files if name.endswith("1-request.bin") or
-               name.endswith("2-request.bin"))
+    assert any(b"[redacted sha256:" in data for name, data in files if name.endswith("messages/bodies-0001.bin"))
     record = read_records(folder / "evidence.jsonl")[1]
     assert record["request"]["body"]["redacted"] is True
-    body = (folder / record["request"]["body"]["file"]).read_bytes()
+    body = read_body(folder, record["request"]["body"])
     assert record["request"]["body"]["sha256"] == hashlib.sha256(body).hexdigest()
     json.loads(body)  # the redacted body is still the JSON it was
 
@@ -185,3 +186,25 @@ def test_markers_differ_between_runs_and_match_across_escaping() -> None:
 def test_a_truncated_private_key_is_still_redacted() -> None:
     text, changed = Redactor().bytes(PEM[:90].encode())
     assert changed and b"PRIVATE KEY" not in text and PEM_BODY[:20].encode() not in text
+
+
+def test_bodies_are_appended_to_segments_that_roll_over_and_the_old_layout_is_still_written(tmp_path: Path) -> None:
+    with Recorder(tmp_path / "seg", segment_bytes=40) as rec:
+        for n in range(3):
+            _exchange(rec, request_body=b"x" * 20, response_body=b"y" * 10)
+    bodies = [(r["request"]["body"], r["response"]["body"]) for r in read_records(tmp_path / "seg" / "evidence.jsonl")
+              if r["kind"] == "http"]
+    # 20 + 10 fit in 40 bytes, the next 20 do not: each exchange starts a segment of its own
+    assert [(q["file"], q["offset"], a["file"], a["offset"]) for q, a in bodies] == [
+        (f"messages/bodies-000{n}.bin", 0, f"messages/bodies-000{n}.bin", 20) for n in (1, 2, 3)]
+    assert (tmp_path / "seg" / "messages" / "bodies-0002.bin").read_bytes() == b"x" * 20 + b"y" * 10
+    assert sorted(p.name for p in (tmp_path / "seg" / "messages").iterdir()) == [
+        "bodies-0001.bin", "bodies-0002.bin", "bodies-0003.bin"]
+    with Recorder(tmp_path / "files", layout="files") as rec:
+        seq = _exchange(rec, request_body=b"x" * 20)
+    [record] = [r for r in read_records(tmp_path / "files" / "evidence.jsonl") if r["kind"] == "http"]
+    body = record["request"]["body"]
+    assert body["file"] == f"messages/{seq}-request.bin" and "offset" not in body
+    assert read_body(tmp_path / "files", record["request"]["body"]) == b"x" * 20
+    with pytest.raises(ValueError, match="layout"):
+        Recorder(tmp_path / "other", layout="zip")

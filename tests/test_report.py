@@ -27,6 +27,8 @@ from harness.plan.requirements import build_plan, exchange_requirement, plan_to_
     reuse_requirement
 from harness.config.profile import load_profile
 from harness.report import build_summary, render_reports, terminal_summary
+from harness.report.allure import check_steps
+from harness.report.bodies import Bodies, read_body
 from harness.report.curl import curl_command, shell_word
 from harness.report.html import aggregate
 from test_verify import Identity, make_identity
@@ -310,7 +312,7 @@ def test_requirement_sections_show_findings_messages_provisional_and_a_sequence(
     records = read_records(folder / "evidence.jsonl")
     bad = next(r for r in records if r["kind"] == "http" and r["channel"] == "hub-inbound"
                and r["context"]["requirement"] == IF062)
-    body = json.loads((folder / bad["request"]["body"]["file"]).read_bytes())
+    body = json.loads(read_body(folder, bad["request"]["body"]))
     for line in json.dumps(body, indent=2, ensure_ascii=False).splitlines()[:12]:
         assert line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in fail, line
 
@@ -392,15 +394,39 @@ def test_allure_results_hold_a_result_per_requirement_with_steps_and_attachments
     for entry in summary["requirements"]:
         assert by_id[entry["id"]]["status"] == status[entry["verdict"]]
     exchange = by_id[START_STOP]
-    assert len(exchange["steps"]) == 1 and len(exchange["steps"][0]["attachments"]) == 8
-    for attachment in exchange["steps"][0]["attachments"]:
-        assert (paths["allure"] / attachment["source"]).is_file()
+    # a passed check's bodies are not copied into Allure: its step says how many and where they are
+    assert len(exchange["steps"]) == 1
+    [note] = exchange["steps"][0]["attachments"]
+    assert note["name"] == "bodies of 4 message(s) left out (the check passed): in the bundle's messages/"
+    left_out = json.loads((paths["allure"] / note["source"]).read_text())
+    assert left_out["left_out"] == 4 and len(left_out["messages"]) == 4 and "messages/" in left_out["where"]
     failed = by_id[IF062]["steps"][0]
     assert failed["status"] == "failed" and "senderRoleID" in failed["statusDetails"]["message"]
+    # a failing check carries the bodies it judged (trigger and DIP submission, request and response)
+    bodies = [a for a in failed["attachments"] if a["name"] != "findings"]
+    assert [a["name"].rsplit(" ", 1)[1] for a in bodies] == ["request", "response"] * 2
+    for attachment in failed["attachments"]:
+        assert (paths["allure"] / attachment["source"]).is_file()
     [findings] = [a for a in failed["attachments"] if a["name"] == "findings"]
     assert json.loads((paths["allure"] / findings["source"]).read_text())[0]["rule"] == "schema.required"
     assert not any(a["name"] == "findings" for a in exchange["steps"][0]["attachments"])  # a passed check has none
     assert {"name": "tag", "value": "provisional"} in by_id[IF065]["labels"]
+
+
+def test_allure_attaches_at_most_the_limit_of_bodies_per_requirement_and_says_what_it_left_out(
+        full: tuple[Path, dict[str, Path]]) -> None:
+    folder, _paths = full
+    records = read_records(folder / "evidence.jsonl")
+    failed = next(r for r in records if r.get("kind") == "check" and r.get("requirement") == IF062)
+    twice = [*records, {**failed, "seq": 10_000}]  # a second failing check of the same requirement
+    steps = check_steps(IF062, twice, Bodies(folder), limit=2)
+    first, second = ([a.name for a in s.attachments] for s in steps)
+    # the first message's request and response fill the limit; the second message is left out whole
+    assert [n.rsplit(" ", 1)[1] for n in first[:2]] == ["request", "response"] and len(first) == 4
+    assert first[2] == f"bodies of 1 message(s) left out (over 2 bodies for {IF062}): in the bundle's messages/"
+    assert first[3] == "findings"
+    assert second[0].startswith("bodies of 2 message(s) left out (over 2 bodies") and second[1] == "findings"
+    assert [len(s.attachments) for s in check_steps(IF062, records, Bodies(folder))] == [5]  # default limit 20
 
 
 def test_rendering_is_deterministic(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from harness.core.findings import Finding
 from harness.plan.requirements import build_plan, plan_to_dicts
 from harness.config.profile import load_profile
 from harness.report import build_summary, render_reports
-from harness.report.bodies import resolve, show_body, show_headers
+from harness.report.bodies import read_body, resolve, show_body, show_headers
 from harness.report.causes import root_causes
 from harness.report.html import render_html
 from test_report import API_KEY, FIXTURES, ME, PARTNER, RUN_ID, Run, record_full_run, run_dict
@@ -229,7 +229,7 @@ def test_links_land_and_the_failing_path_is_marked_in_the_pretty_body(judged: tu
     assert "dipcert replay" in install and f"&#39;#{seq}&#39; --profile PROFILE.toml" in install
     # the body line for line as json.dumps(indent=2) lays it out, only &, < and > escaped
     record = next(r for r in read_records(folder / "evidence.jsonl") if r.get("seq") == seq)
-    body = json.loads((folder / record["request"]["body"]["file"]).read_bytes())
+    body = json.loads(read_body(folder, record["request"]["body"]))
     text = re.sub(r"</?mark[^>]*>", "", install)
     for line in json.dumps(body, indent=2, ensure_ascii=False).splitlines()[:20]:
         assert line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in text, line

@@ -24,6 +24,7 @@ from werkzeug import Request, Response
 from harness.cli import main
 from harness.evidence.recorder import read_records
 from harness.run.demo import DemoPKI, demo_party, run_party
+from harness.report.bodies import read_body
 from harness.run.session import RunResult, run_certification
 from harness.transport.signing import verify_request
 
@@ -106,8 +107,8 @@ def test_a_submission_is_signed_afresh_with_the_profiles_key_and_carries_its_api
         clean: tuple[RunResult, Path], demo_pki: DemoPKI, httpserver: Any, capsys: pytest.CaptureFixture[str]) -> None:
     result, profile = clean
     sent = _submission(result)
-    body = (result.folder / sent["request"]["body"]["file"]).read_bytes()
-    recorded = (result.folder / sent["response"]["body"]["file"]).read_bytes()
+    body = read_body(result.folder, sent["request"]["body"])
+    recorded = read_body(result.folder, sent["response"]["body"])
     seen: list[list[Any]] = []
     answers = iter([Response(recorded, status=sent["response"]["status"], content_type="application/json"),
                     Response(b'{"messageArray":[{"message":"MSG1001 - Schema Failure"}],"timestamp":"x"}',
@@ -145,7 +146,7 @@ def test_curl_prints_a_freshly_signed_command_with_the_key_as_a_variable(
     headers = [words[i + 1].split(": ", 1) for i, w in enumerate(words) if w == "-H"]
     assert ["X-API-Key", "${DIP_API_KEY}"] in headers  # double-quoted in the command: the shell fills it in
     body = words[words.index("--data-binary") + 1].encode()
-    assert body == (result.folder / sent["request"]["body"]["file"]).read_bytes()
+    assert body == read_body(result.folder, sent["request"]["body"])
     assert verify_request("POST", "http://127.0.0.1:9/dip-channel/IF-064", body, headers,
                           expected_certificate=demo_pki.identities["MDR"].certificate) == []
 

@@ -431,7 +431,7 @@ def _lines(folder: Path) -> list[bytes]:
 
 
 def _flip_message_byte(folder: Path, demo_pki) -> None:
-    target = sorted((folder / "messages").iterdir())[5]
+    target = sorted((folder / "messages").iterdir())[0]  # a body segment: its middle byte is some message's
     data = bytearray(target.read_bytes())
     data[len(data) // 2] ^= 0x01
     target.write_bytes(bytes(data))

@@ -260,3 +260,14 @@ def test_response_to_answers_each_request(ours) -> None:
 def test_user_mistakes_are_one_line_usage_errors(call, message) -> None:
     with pytest.raises(UsageError, match=message):
         call()
+
+
+@pytest.mark.parametrize("value", ["2026-02-30T00:00:00+00:00", "2026-11-23T17:01:02Z", "2026-11-23 17:01:02+00:00",
+                                   "2026-11-23T17:01:02+00:00\n", None, 20261123])
+def test_a_timestamp_that_is_not_dt003_is_refused_every_time_though_parsing_is_remembered(value: object) -> None:
+    for _ in range(2):  # a refusal is never remembered as an answer
+        with pytest.raises(ValueError, match="25-character timestamp|day is out of range"):
+            ids.parse_dip_timestamp(value)  # type: ignore[arg-type]
+    first = ids.parse_dip_timestamp("2026-11-23T17:01:02+00:00")
+    expected = datetime(2026, 11, 23, 17, 1, 2, tzinfo=timezone.utc)
+    assert first == ids.parse_dip_timestamp("2026-11-23T17:01:02+00:00") == expected

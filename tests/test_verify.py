@@ -92,11 +92,12 @@ PLAN = [
 
 
 def record_run(folder: Path, identity: Identity | None, *, fail: bool = False, close: bool = True,
-               plan: list[dict[str, Any]] = PLAN, expected_valid: bool = True) -> Recorder:
-    """A small but whole run: plan, two exchanges, checks; returns the (closed) recorder."""
+               plan: list[dict[str, Any]] = PLAN, expected_valid: bool = True, layout: str = "segments") -> Recorder:
+    """A small but whole run: plan, two exchanges, checks; returns the (closed) recorder. `layout`
+    "files": the bodies one file each, as bundles were written before segments."""
     signer = certificate_fingerprint(identity.certificate) if identity else None
     rec = Recorder(folder, secrets=[API_KEY], run={"run_id": "run-1", "signer_certificate_sha256": signer,
-                                                    "profile": PROFILE, "profile_digest": DIGEST})
+                                                    "profile": PROFILE, "profile_digest": DIGEST}, layout=layout)
     rec.event("plan", requirements=plan, profile_digest=DIGEST, profile=PROFILE)
     body = json.dumps([{"payload": {"CommonBlock": {"S0": {"interfaceID": "IF-061"}}}}]).encode()
     s1 = rec.http(channel="webhook", method="POST", url="https://127.0.0.1:9/webhook/IF-061",
@@ -141,11 +142,11 @@ def make_summary(folder: Path, run_id: str = "run-1") -> dict[str, Any]:
 
 
 def make_bundle(root: Path, *, identity: Identity | None = None, fail: bool = False,
-                run_id: str = "run-1") -> tuple[Path, Path]:
+                run_id: str = "run-1", layout: str = "segments") -> tuple[Path, Path]:
     """(run folder, zip) for a whole, sound bundle."""
     identity = identity or make_identity()
     folder = root / run_id
-    record_run(folder, identity, fail=fail)
+    record_run(folder, identity, fail=fail, layout=layout)
     summary = make_summary(folder, run_id)
     write_summary(folder, summary)
     write_report(folder, summary["requirements"])
@@ -158,6 +159,23 @@ def make_bundle(root: Path, *, identity: Identity | None = None, fail: bool = Fa
 
 def rules(result: Any) -> set[str]:
     return {f.rule for f in result.findings}
+
+
+def body_of(folder: Path, seq: int, side: str) -> dict[str, Any]:
+    """Record `seq`'s `side` body as recorded: file, (offset,) size, sha256."""
+    from harness.evidence.recorder import read_records
+
+    return next(r for r in read_records(folder / "evidence.jsonl") if r["seq"] == seq)[side]["body"]
+
+
+def flip_body_byte(folder: Path, seq: int, side: str) -> str:
+    """Changes one byte of a recorded body where it lies (its segment or its file): the file changed."""
+    body = body_of(folder, seq, side)
+    path = folder / body["file"]
+    data = bytearray(path.read_bytes())
+    data[body.get("offset", 0) + body["size"] // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    return body["file"]
 
 
 def refinalise(folder: Path, identity: Identity, ready: bool | None = None) -> None:
@@ -217,8 +235,7 @@ def test_unreadable_input_raises_input_error(tmp_path: Path) -> None:
 
 
 # -- "Done means": each tamper case fails with its own finding ---------------------------------------
-@pytest.mark.parametrize("name", ["evidence.jsonl", "messages/3-request.bin", "messages/3-response.bin",
-                                  "summary.json", "report.html"])
+@pytest.mark.parametrize("name", ["evidence.jsonl", "messages/bodies-0001.bin", "summary.json", "report.html"])
 def test_changing_one_byte_of_any_file_is_named(bundle: tuple[Path, Path], name: str) -> None:
     folder, _ = bundle
     path = folder / name
@@ -445,11 +462,13 @@ def test_revalidation_respects_deliberately_invalid_messages(tmp_path: Path) -> 
     assert set(result.revalidation) == {3, 5}
 
 
-def test_a_tampered_body_is_named_without_a_manifest(tmp_path: Path) -> None:
-    record_run(tmp_path / "run-1", None)
-    (tmp_path / "run-1" / "messages" / "3-request.bin").write_bytes(b"[]")
+@pytest.mark.parametrize("layout", ["segments", "files"])
+def test_a_tampered_body_is_named_without_a_manifest(tmp_path: Path, layout: str) -> None:
+    record_run(tmp_path / "run-1", None, layout=layout)
+    flip_body_byte(tmp_path / "run-1", 3, "request")
     result = verify_bundle(tmp_path / "run-1", now=NOW)
-    assert any(f.rule == "evidence.body-hash" and f.extra["seq"] == 3 for f in result.findings)
+    assert [(f.path, f.extra["seq"]) for f in result.findings if f.rule == "evidence.body-hash"] == [
+        ("messages/bodies-0001.bin#offset=0" if layout == "segments" else "messages/3-request.bin", 3)]
 
 
 # -- verdicts as a pure function ----------------------------------------------------------------
@@ -560,8 +579,9 @@ def test_reused_requirements_must_name_the_bundle_they_rest_on(tmp_path: Path, p
 
 
 def test_body_file_problems_are_named(tmp_path: Path) -> None:
+    """In a bundle written a file per body (before segments): a body file missing, a file no record names."""
     folder = tmp_path / "run-1"
-    record_run(folder, None)
+    record_run(folder, None, layout="files")
     (folder / "messages" / "5-response.bin").unlink()
     (folder / "messages" / "77-request.bin").write_bytes(b"stray")
     found = {f.rule: f for f in verify_bundle(folder, now=NOW).findings}
@@ -569,10 +589,47 @@ def test_body_file_problems_are_named(tmp_path: Path) -> None:
     assert found["evidence.unreferenced-body"].severity == "warning"
 
 
-def test_a_record_pointing_its_body_outside_messages_is_named(tmp_path: Path) -> None:
+def test_segment_problems_are_named(tmp_path: Path) -> None:
+    """A segment cut short (seq 5's response lies past its end) and bytes no record names after it."""
     folder = tmp_path / "run-1"
     record_run(folder, None)
-    text = (folder / "evidence.jsonl").read_text().replace('"messages/3-request.bin"', '"../../etc/passwd"')
+    response = body_of(folder, 5, "response")
+    segment = folder / response["file"]
+    segment.write_bytes(segment.read_bytes()[:response["offset"] + 1])  # seq 5's response cut after 1 byte
+    found = [f for f in verify_bundle(folder, now=NOW).findings if f.rule.startswith("evidence.")]
+    assert [(f.rule, f.path, f.extra.get("seq"), f.severity) for f in found if f.rule != "evidence.incomplete"] == [
+        ("evidence.body-missing", f"messages/bodies-0001.bin#offset={response['offset']}", 5, "error"),
+        ("evidence.unreferenced-body", "messages/bodies-0001.bin", None, "warning")]
+    assert found[-1].message == "1 of the " f"{response['offset'] + 1} bytes of messages/bodies-0001.bin are not " \
+        "referenced by any record"
+    (folder / "messages" / "bodies-0002.bin").write_bytes(b"stray")
+    assert {(f.rule, f.path, f.actual) for f in verify_bundle(folder, now=NOW).findings
+            if f.rule == "evidence.unreferenced-body"} >= {("evidence.unreferenced-body", "messages/bodies-0002.bin",
+                                                            "orphan")}
+
+
+def test_a_body_recorded_twice_in_a_segment_is_named(tmp_path: Path) -> None:
+    """Two records may not cite the same bytes: seq 5's request pointed back at seq 3's."""
+    folder = tmp_path / "run-1"
+    record_run(folder, None)
+    first, second = body_of(folder, 3, "request"), body_of(folder, 5, "request")
+    text = (folder / "evidence.jsonl").read_text().replace(
+        f'"offset":{second["offset"]},"redacted":false,"sha256":"{second["sha256"]}","size":{second["size"]}',
+        f'"offset":0,"redacted":false,"sha256":"{first["sha256"]}","size":{first["size"]}')
+    (folder / "evidence.jsonl").write_text(text)
+    found = [f for f in verify_bundle(folder, now=NOW).findings
+             if f.rule in ("evidence.body-file", "evidence.body-hash")]
+    assert [(f.rule, f.path, f.expected, f.actual, f.extra["seq"]) for f in found] == [
+        ("evidence.body-file", "messages/bodies-0001.bin#offset=0",
+         f"offset {first['size'] + body_of(folder, 3, 'response')['size']} or later", "0", 5)]
+
+
+@pytest.mark.parametrize("layout, name", [("segments", "messages/bodies-0001.bin"),
+                                          ("files", "messages/3-request.bin")])
+def test_a_record_pointing_its_body_outside_messages_is_named(tmp_path: Path, layout: str, name: str) -> None:
+    folder = tmp_path / "run-1"
+    record_run(folder, None, layout=layout)
+    text = (folder / "evidence.jsonl").read_text().replace(f'"{name}"', '"../../etc/passwd"')
     (folder / "evidence.jsonl").write_text(text)
     assert "evidence.body-file" in rules(verify_bundle(folder, now=NOW))
 

@@ -22,6 +22,7 @@ import pytest
 from harness.cli import main
 from harness.evidence.bundle import write_zip
 from harness.run.demo import DemoPKI, run_party
+from harness.evidence.recorder import read_records
 
 DEEP = 200_000
 Edit = Callable[[Path], None]
@@ -276,8 +277,11 @@ def test_a_deeply_nested_message_body_is_a_finding_not_a_crash(clean: Any, tmp_p
     """Message bodies are the participant's traffic: one nested too deeply fails re-validation (and its
     hash), it does not stop the verifier or the report."""
     folder = Path(shutil.copytree(clean.folder, tmp_path / clean.folder.name))
-    body = next(p for p in sorted((folder / "messages").iterdir()) if p.name.endswith("-request.bin"))
-    body.write_bytes(b"[" * DEEP + b"]" * DEEP)
+    request = next(r for r in read_records(folder / "evidence.jsonl") if r["kind"] == "http")["request"]["body"]
+    segment = folder / request["file"]
+    data = segment.read_bytes()  # the body replaced in its segment (the bodies after it move: more findings)
+    start, end = request["offset"], request["offset"] + request["size"]
+    segment.write_bytes(data[:start] + b"[" * DEEP + b"]" * DEEP + data[end:])
     assert main(["verify", str(folder), "--json", "--integrity-only"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert {"bundle.hash", "evidence.body-hash"} <= {f["rule"] for f in report["findings"]}

@@ -16,19 +16,21 @@ from harness.evidence.revalidate import make_revalidator
 from harness.evidence.safezip import Limits
 from harness.messages.samples import SampleFactory
 from harness.messages.schemapack import load_pack
-from test_verify import (API_KEY, ATTESTATION, DIGEST, NOW, PACK, PLAN, PROFILE, Identity, make_identity,
+from test_verify import (API_KEY, ATTESTATION, DIGEST, NOW, PACK, PLAN, PROFILE, Identity, body_of, make_identity,
                          make_summary, rules, verify_bundle, write_report)
 
-EXCHANGES = 41  # 82 body files: over the lowered cap below
+EXCHANGES = 41  # 82 body files in the layout of a file per body: over the lowered cap below
 SMALL = Limits(max_members=50)
 MIDDLE = 22  # the seq of the middle exchange (seq 1 run-start, 2 plan, then one exchange per seq)
 
 
-def record_many(folder: Path, identity: Identity, *, invalid_at: int | None = None) -> None:
-    """A run that submitted EXCHANGES valid IF-061 messages (one of them invalid, if asked), all judged passed."""
+def record_many(folder: Path, identity: Identity, *, invalid_at: int | None = None, layout: str = "files") -> None:
+    """A run that submitted EXCHANGES valid IF-061 messages (one of them invalid, if asked), all judged passed.
+    Its bodies a file each by default: the layout whose member count grows with the messages, which
+    the scaling limits are for (bundles written before segments); `layout="segments"`: as a run writes."""
     rec = Recorder(folder, secrets=[API_KEY], run={"run_id": "run-1", "profile": PROFILE, "profile_digest": DIGEST,
                                                     "signer_certificate_sha256": certificate_fingerprint(
-                                                        identity.certificate)})
+                                                        identity.certificate)}, layout=layout)
     rec.event("plan", requirements=PLAN, profile_digest=DIGEST, profile=PROFILE)
     item = SampleFactory(3).message("IF-061", "MDRStart")
     seqs = []
@@ -61,6 +63,14 @@ def identity() -> Identity:
     return make_identity()
 
 
+def test_a_segmented_bundle_holds_a_few_members_whatever_its_messages(tmp_path: Path, identity: Identity) -> None:
+    folder, archive = many_bundle(tmp_path, identity, layout="segments")
+    assert [p.name for p in (folder / "messages").iterdir()] == ["bodies-0001.bin"]
+    for bundle in (archive, folder):
+        result = verify_bundle(bundle, integrity_only=True, limits=Limits(max_members=10), now=NOW)
+        assert result.sound and result.ready_by_evidence, [f.message for f in result.findings]
+
+
 def test_a_zip_with_more_members_than_the_fixed_cap_verifies(tmp_path: Path, identity: Identity) -> None:
     folder, archive = many_bundle(tmp_path, identity)
     assert len(list((folder / "messages").iterdir())) == 2 * EXCHANGES > SMALL.max_members
@@ -91,18 +101,23 @@ def test_a_manifest_listing_more_than_the_folder_holds_is_refused(tmp_path: Path
         verify_bundle(folder, integrity_only=True, limits=SMALL, now=NOW)
 
 
-def test_a_message_changed_in_the_middle_is_found(tmp_path: Path, identity: Identity) -> None:
-    folder, _archive = many_bundle(tmp_path, identity)
-    name = f"messages/{MIDDLE}-request.bin"
-    (folder / name).write_bytes((folder / name).read_bytes().replace(b"IF-061", b"IF-06l", 1))
+@pytest.mark.parametrize("layout", ["files", "segments"])
+def test_a_message_changed_in_the_middle_is_found(tmp_path: Path, identity: Identity, layout: str) -> None:
+    folder, _archive = many_bundle(tmp_path, identity, layout=layout)
+    body = body_of(folder, MIDDLE, "request")
+    name, at = body["file"], body.get("offset", 0)
+    data = (folder / name).read_bytes()
+    (folder / name).write_bytes(data[:at] + data[at:].replace(b"IF-061", b"IF-06l", 1))
     result = verify_bundle(folder, integrity_only=True, limits=SMALL, now=NOW)
     assert {(f.rule, f.path) for f in result.findings if f.severity == "error"} == {
-        ("bundle.hash", name), ("evidence.body-hash", name)}
+        ("bundle.hash", name), ("evidence.body-hash", name + (f"#offset={at}" if layout == "segments" else ""))}
     assert not any(r["kind"] == "http" for r in result.records)  # read, checked and let go
 
 
-def test_an_invalid_message_in_the_middle_contradicts_the_passing_check(tmp_path: Path, identity: Identity) -> None:
-    folder, _archive = many_bundle(tmp_path, identity, invalid_at=MIDDLE)
+@pytest.mark.parametrize("layout", ["files", "segments"])
+def test_an_invalid_message_in_the_middle_contradicts_the_passing_check(tmp_path: Path, identity: Identity,
+                                                                        layout: str) -> None:
+    folder, _archive = many_bundle(tmp_path, identity, invalid_at=MIDDLE, layout=layout)
     pack = load_pack(None)
     result = verify_bundle(folder, integrity_only=True, limits=SMALL, now=NOW, pack=pack,
                            revalidate=make_revalidator(pack))

@@ -8,8 +8,15 @@ a record is visible; the manifest signature then pins the whole log to the party
 Layout of a run folder::
 
     evidence.jsonl              one JSON object per line (sorted keys, compact, UTF-8)
-    messages/<seq>-request.bin  exact body bytes sent (after secret redaction, see `redacted`)
-    messages/<seq>-response.bin exact body bytes received
+    messages/bodies-0001.bin    exact body bytes sent and received (after secret redaction, see
+                                `redacted`), appended one after another; a record's body names its
+                                segment file, offset, size and SHA-256
+
+Why segments and not a file per body: a bundle of 100,000 messages held 200,000 files, and every
+file costs the manifest an entry and a zip a member (issue 16); a segment is rolled over at
+`SEGMENT_BYTES`. Bundles written before held ``messages/<seq>-request.bin`` and
+``messages/<seq>-response.bin`` (a body without ``offset`` is a whole file): verify and the reports
+still read them, and `Recorder(layout="files")` still writes them so that reading stays tested.
 
 Record: ``{"seq", "time", "kind", ..., "prev"}`` where ``kind`` is one of ``run-start``, ``http``,
 ``event``, ``check``, ``run-end`` and ``prev`` is the SHA-256 (hex) of the previous line's bytes
@@ -36,6 +43,14 @@ EVIDENCE_FILE = "evidence.jsonl"
 MESSAGES_DIR = "messages"
 GENESIS = "0" * 64
 KINDS = ("run-start", "http", "event", "check", "run-end")
+#: a body segment is rolled over once it would pass this size (well under a zip member's limit)
+SEGMENT_BYTES = 64 * 1024 * 1024
+LAYOUTS = ("segments", "files")
+
+
+def segment_name(number: int) -> str:
+    """messages/bodies-0001.bin: the name of body segment `number` (from 1)."""
+    return f"{MESSAGES_DIR}/bodies-{number:04d}.bin"
 
 
 def utc_iso(moment: datetime | None = None) -> str:
@@ -79,8 +94,16 @@ class Recorder:
     """
 
     def __init__(self, folder: Path | str, *, secrets: Sequence[str] = (), salt: bytes | None = None,
-                 fsync: bool = False, run: Mapping[str, Any] | None = None) -> None:
+                 fsync: bool = False, run: Mapping[str, Any] | None = None, layout: str = "segments",
+                 segment_bytes: int = SEGMENT_BYTES) -> None:
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, not {layout!r}")
         self.folder = Path(folder)
+        self.layout = layout
+        self.segment_bytes = segment_bytes
+        self._segment: Any = None  # the open segment file (layout "segments")
+        self._segment_number = 0
+        self._segment_size = 0
         self.path = self.folder / EVIDENCE_FILE
         self.messages = self.folder / MESSAGES_DIR
         try:
@@ -174,6 +197,8 @@ class Recorder:
         with self._lock:
             self._closed = True
             self._file.close()
+            if self._segment is not None:
+                self._segment.close()
 
     def __enter__(self) -> "Recorder":
         return self
@@ -196,14 +221,30 @@ class Recorder:
         if body is None:
             return None
         stored, redacted = self.redactor.bytes(bytes(body))
-        name = f"{MESSAGES_DIR}/{seq}-{side}.bin"
-        with open(self.folder / name, "wb") as handle:
-            handle.write(stored)
-            handle.flush()
-            if self._fsync:
-                os.fsync(handle.fileno())
-        return {"file": name, "sha256": hashlib.sha256(stored).hexdigest(), "size": len(stored),
-                "redacted": redacted}
+        digest = hashlib.sha256(stored).hexdigest()
+        if self.layout == "files":
+            name = f"{MESSAGES_DIR}/{seq}-{side}.bin"
+            with open(self.folder / name, "wb") as handle:
+                handle.write(stored)
+                handle.flush()
+                if self._fsync:
+                    os.fsync(handle.fileno())
+            return {"file": name, "sha256": digest, "size": len(stored), "redacted": redacted}
+        if self._segment is None or (self._segment_size and self._segment_size + len(stored) > self.segment_bytes):
+            if self._segment is not None:
+                self._segment.close()
+            self._segment_number += 1
+            # "x": like the log, a segment is never appended to by a second recorder
+            self._segment = open(self.folder / segment_name(self._segment_number), "xb")
+            self._segment_size = 0
+        offset = self._segment_size
+        self._segment.write(stored)
+        self._segment.flush()
+        if self._fsync:
+            os.fsync(self._segment.fileno())
+        self._segment_size += len(stored)
+        return {"file": segment_name(self._segment_number), "offset": offset, "size": len(stored),
+                "sha256": digest, "redacted": redacted}
 
     def _append(self, record: dict[str, Any]) -> int:
         with self._lock:

@@ -14,6 +14,7 @@ import stat
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -25,9 +26,10 @@ _CHUNK = 1 << 16
 @dataclass(frozen=True)
 class Limits:
     """What a bundle may hold before it is refused unread. Member counts scale with the bundle: a
-    run writes two body files per message (and the Allure results two more), so a fixed cap refused
-    the harness's own large bundles. A zip may hold as many members as its manifest can list (its
-    size over the fewest bytes one entry takes), a folder's manifest may list as many files as the
+    bundle written before body segments holds two body files per message (and its Allure results
+    two more), so a fixed cap refused the harness's own large bundles. A zip may hold as many members
+    as its manifest can list (its size over the fewest bytes one entry takes), a folder's manifest may
+    list as many files as the
     folder holds, and the manifest may be as large as its members need; `max_members_ceiling`
     bounds all of it whatever a hostile bundle claims."""
 
@@ -137,84 +139,110 @@ def _safe_name(zip_path: Path, name: str) -> PurePosixPath:
     return pure
 
 
-def extract_zip(zip_path: Path, target: Path, *, limits: Limits = DEFAULT_LIMITS) -> None:
-    """Checks every member's header first, then streams bytes while counting them (headers can lie)."""
+def check_headers(archive: zipfile.ZipFile, zip_path: Path, *,
+                  limits: Limits = DEFAULT_LIMITS) -> list[zipfile.ZipInfo]:
+    """Every member's header checked before a byte is read (names, types, sizes, ratios, count):
+    the members, in the archive's order. Headers can lie about sizes: `read_member` counts bytes."""
+    infos = archive.infolist()
+    manifest_limit = limits.manifest_limit(len(infos))
+    manifests = [i for i in infos if PurePosixPath(i.filename).name == "manifest.json" and
+                 len(PurePosixPath(i.filename).parts) <= 2]
+    manifest_bytes = max((i.file_size for i in manifests), default=0)
+    member_limit = limits.member_limit(min(manifest_bytes, manifest_limit))
+    if len(infos) > member_limit:
+        raise InputError(f"{zip_path}: {len(infos)} members, more than the limit of {member_limit} "
+                         f"(what its manifest.json can list)")
+    seen: set[str] = set()
+    declared_total = 0
+    for info in infos:
+        pure = _safe_name(zip_path, info.filename)
+        key = pure.as_posix().lower()
+        if key in seen:
+            raise InputError(f"{zip_path}: member {info.filename!r} appears twice; refused")
+        seen.add(key)
+        mode = info.external_attr >> 16
+        if stat.S_ISLNK(mode):
+            raise InputError(f"{zip_path}: member {info.filename!r} is a symbolic link; refused")
+        if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            raise InputError(f"{zip_path}: member {info.filename!r} is not a regular file; refused")
+        if info.flag_bits & 0x1:
+            raise InputError(f"{zip_path}: member {info.filename!r} is encrypted; refused")
+        if PurePosixPath(info.filename).name == "manifest.json" and len(pure.parts) <= 2 and \
+                info.file_size > manifest_limit:
+            raise InputError(f"{zip_path}: member {info.filename!r} is {info.file_size} bytes, over the "
+                             f"manifest limit of {manifest_limit}; refused")
+        if info.file_size > limits.max_member_bytes:
+            raise InputError(f"{zip_path}: member {info.filename!r} is {info.file_size} bytes, over the "
+                             f"limit of {limits.max_member_bytes}")
+        if info.file_size > limits.ratio_floor and \
+                info.file_size > limits.max_ratio * max(info.compress_size, 1):
+            fold = info.file_size // max(info.compress_size, 1)
+            raise InputError(f"{zip_path}: member {info.filename!r} expands {fold}"
+                             f"-fold; refused as a zip bomb")
+        declared_total += info.file_size
+        if declared_total > limits.max_total_bytes:
+            raise InputError(f"{zip_path}: members total over {limits.max_total_bytes} bytes; refused as a zip bomb")
+    return infos
+
+
+def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, zip_path: Path, *,
+                limits: Limits = DEFAULT_LIMITS) -> Iterator[bytes]:
+    """A member's bytes in chunks, refused (InputError) as soon as it expands past its declared size
+    (which `check_headers` bounded, one by one and in total) or is corrupt: a bomb is never inflated
+    beyond what its header admitted, whether it is extracted or read in place."""
+    written = 0
+    try:
+        with archive.open(info) as src:
+            while chunk := src.read(_CHUNK):
+                written += len(chunk)
+                if written > info.file_size or written > limits.max_member_bytes:
+                    raise InputError(f"{zip_path}: member {info.filename!r} expands beyond its declared "
+                                     f"size; refused as a zip bomb")
+                yield chunk
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise InputError(f"{zip_path}: member {info.filename!r} is corrupt ({exc})") from None
+
+
+def extract_zip(zip_path: Path, target: Path, *, limits: Limits = DEFAULT_LIMITS,
+                keep: Callable[[zipfile.ZipInfo], bool] | None = None) -> None:
+    """Checks every member's header first, then streams bytes while counting them (headers can lie).
+    `keep`: extracts only the members it accepts (verify reads the message bodies in place)."""
     try:
         archive = zipfile.ZipFile(zip_path)
     except (zipfile.BadZipFile, OSError) as exc:
         raise InputError(f"{zip_path}: unreadable zip ({exc})") from None
     with archive:
-        infos = archive.infolist()
-        manifest_limit = limits.manifest_limit(len(infos))
-        manifests = [i for i in infos if PurePosixPath(i.filename).name == "manifest.json" and
-                     len(PurePosixPath(i.filename).parts) <= 2]
-        manifest_bytes = max((i.file_size for i in manifests), default=0)
-        member_limit = limits.member_limit(min(manifest_bytes, manifest_limit))
-        if len(infos) > member_limit:
-            raise InputError(f"{zip_path}: {len(infos)} members, more than the limit of {member_limit} "
-                             f"(what its manifest.json can list)")
-        seen: set[str] = set()
-        declared_total = 0
-        for info in infos:
-            pure = _safe_name(zip_path, info.filename)
-            key = pure.as_posix().lower()
-            if key in seen:
-                raise InputError(f"{zip_path}: member {info.filename!r} appears twice; refused")
-            seen.add(key)
-            mode = info.external_attr >> 16
-            if stat.S_ISLNK(mode):
-                raise InputError(f"{zip_path}: member {info.filename!r} is a symbolic link; refused")
-            if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-                raise InputError(f"{zip_path}: member {info.filename!r} is not a regular file; refused")
-            if info.flag_bits & 0x1:
-                raise InputError(f"{zip_path}: member {info.filename!r} is encrypted; refused")
-            if PurePosixPath(info.filename).name == "manifest.json" and len(pure.parts) <= 2 and \
-                    info.file_size > manifest_limit:
-                raise InputError(f"{zip_path}: member {info.filename!r} is {info.file_size} bytes, over the "
-                                 f"manifest limit of {manifest_limit}; refused")
-            if info.file_size > limits.max_member_bytes:
-                raise InputError(f"{zip_path}: member {info.filename!r} is {info.file_size} bytes, over the "
-                                 f"limit of {limits.max_member_bytes}")
-            if info.file_size > limits.ratio_floor and \
-                    info.file_size > limits.max_ratio * max(info.compress_size, 1):
-                raise InputError(f"{zip_path}: member {info.filename!r} expands "
-                                 f"{info.file_size // max(info.compress_size, 1)}"
-                                 f"-fold; refused as a zip bomb")
-            declared_total += info.file_size
-            if declared_total > limits.max_total_bytes:
-                raise InputError(f"{zip_path}: members total over {limits.max_total_bytes} bytes; "
-                                 "refused as a zip bomb")
-        target.mkdir(parents=True, exist_ok=True)
-        root = target.resolve()
-        total = 0
-        for info in infos:
-            pure = PurePosixPath(info.filename)
-            dest = (root / pure).resolve()
-            if root != dest and root not in dest.parents:  # belt and braces after _safe_name
-                raise InputError(f"{zip_path}: member {info.filename!r} would land outside the bundle; refused")
-            try:
-                if info.is_dir():
-                    dest.mkdir(parents=True, exist_ok=True)
-                    continue
-                dest.parent.mkdir(parents=True, exist_ok=True)
-            except OSError:
-                raise InputError(f"{zip_path}: member {info.filename!r} clashes with another member; refused") from None
-            written = 0
-            try:
-                with archive.open(info) as src, open(dest, "xb") as out:
-                    while chunk := src.read(_CHUNK):
-                        written += len(chunk)
-                        total += len(chunk)
-                        if written > info.file_size or written > limits.max_member_bytes:
-                            raise InputError(f"{zip_path}: member {info.filename!r} expands beyond its declared "
-                                             f"size; refused as a zip bomb")
-                        if total > limits.max_total_bytes:
-                            raise InputError(f"{zip_path}: members total over {limits.max_total_bytes} bytes; "
-                                             f"refused as a zip bomb")
-                        out.write(chunk)
-            except FileExistsError:
-                raise InputError(f"{zip_path}: member {info.filename!r} appears twice; refused") from None
-            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-                raise InputError(f"{zip_path}: member {info.filename!r} is corrupt ({exc})") from None
-            except OSError as exc:
-                raise InputError(f"{zip_path}: member {info.filename!r} cannot be extracted ({exc.strerror})") from None
+        _extract(archive, zip_path, target, check_headers(archive, zip_path, limits=limits), limits=limits, keep=keep)
+
+
+def _extract(archive: zipfile.ZipFile, zip_path: Path, target: Path, infos: list[zipfile.ZipInfo], *,
+             limits: Limits, keep: Callable[[zipfile.ZipInfo], bool] | None = None) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    root = target.resolve()
+    total = 0
+    for info in infos:
+        if keep is not None and not keep(info):
+            continue
+        pure = PurePosixPath(info.filename)
+        dest = (root / pure).resolve()
+        if root != dest and root not in dest.parents:  # belt and braces after _safe_name
+            raise InputError(f"{zip_path}: member {info.filename!r} would land outside the bundle; refused")
+        try:
+            if info.is_dir():
+                dest.mkdir(parents=True, exist_ok=True)
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            raise InputError(f"{zip_path}: member {info.filename!r} clashes with another member; refused") from None
+        try:
+            with open(dest, "xb") as out:
+                for chunk in read_member(archive, info, zip_path, limits=limits):
+                    total += len(chunk)
+                    if total > limits.max_total_bytes:
+                        raise InputError(f"{zip_path}: members total over {limits.max_total_bytes} bytes; "
+                                         f"refused as a zip bomb")
+                    out.write(chunk)
+        except FileExistsError:
+            raise InputError(f"{zip_path}: member {info.filename!r} appears twice; refused") from None
+        except OSError as exc:
+            raise InputError(f"{zip_path}: member {info.filename!r} cannot be extracted ({exc.strerror})") from None

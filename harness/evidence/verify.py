@@ -21,6 +21,7 @@ from harness.evidence.checker import PlanFromProfile, Revalidate, VerifyResult, 
 from harness.evidence.earlier import check_chain
 from harness.evidence.origin import Anchors
 from harness.evidence.revalidate import make_revalidator
+from harness.evidence.members import FolderMembers, open_zip
 from harness.evidence.safezip import DEFAULT_LIMITS, Limits, open_bundle
 from harness.messages.schemapack import load_pack
 
@@ -47,11 +48,15 @@ def verify_bundle(path: Path | str, *, trust: Sequence[Any] = (), signers: Seque
     anchors = anchors or Anchors(trust=tuple(trust), signers=tuple(signers), integrity_only=integrity_only)
     source = Path(path)
     scratch = Path(tempfile.mkdtemp(prefix="dipcert-verify-")) if source.is_file() else None
+    members: FolderMembers | None = None
     try:
-        folder = open_bundle(source, into=scratch, limits=limits)
+        if scratch is not None:  # a zip: its bodies read in place, never extracted (members.open_zip)
+            folder, members = open_zip(source, scratch, limits=limits)
+        else:
+            folder = open_bundle(source, limits=limits)
         result = check_bundle(folder, source, anchors=anchors, pack=pack, revalidate=revalidate,
                               plan_from_profile=plan_from_profile, expected_certificate=expected_certificate,
-                              now=now, limits=limits, dip_certs=dip_certs)
+                              now=now, limits=limits, dip_certs=dip_certs, members=members)
         if earlier is not None:
             chain_pack = pack or load_pack(None)
             result.findings.extend(check_chain(folder, source, result.records, result.manifest,
@@ -62,5 +67,7 @@ def verify_bundle(path: Path | str, *, trust: Sequence[Any] = (), signers: Seque
                                                                 "but a bundle it rests on does not verify"])
         return result
     finally:
+        if members is not None:
+            members.close()
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -115,7 +116,17 @@ def parse_dip_timestamp(value: object) -> datetime:
     """Parse DT-003; raises ValueError unless it is exactly the 25-character form of a real instant
     (a calendar date, a time of day, an offset under 24 hours). The one definition of a valid
     DT-003 value: the schema packs' `dip-date-time` format uses it too."""
-    if not isinstance(value, str) or len(value) != 25 or not TIMESTAMP_PATTERN.match(value):
+    if not isinstance(value, str):
+        raise ValueError(f"expected a 25-character timestamp like 2024-03-21T19:05:00+00:00, got {value!r}")
+    return _parse_timestamp(value)
+
+
+@lru_cache(maxsize=8192)
+def _parse_timestamp(value: str) -> datetime:
+    """`parse_dip_timestamp` of a string, remembered: an IF-064 carries 48 period ends per day and a
+    run's messages share their days, so verify parsed the same values hundreds of thousands of times
+    (a datetime is immutable: sharing one is safe). Invalid values raise every time (never cached)."""
+    if len(value) != 25 or not TIMESTAMP_PATTERN.match(value):
         raise ValueError(f"expected a 25-character timestamp like 2024-03-21T19:05:00+00:00, got {value!r}")
     return datetime.fromisoformat(value)
 

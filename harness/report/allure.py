@@ -1,7 +1,8 @@
 """allure-results/: the run as Allure test results, for teams that already read their tests in Allure.
 
-One result per requirement, one step per check record, the request and response bodies of the
-messages each check judged and the check's findings attached to its step. `check_steps` builds
+One result per requirement, one step per check record, the check's findings attached to its step
+and, for a failing check, the request and response bodies of the messages it judged (at most
+`MAX_BODY_ATTACHMENTS` per requirement; a step says how many it left out and where they are). `check_steps` builds
 those steps from the evidence; both routes use it: `write_allure` puts them in the bundle's
 allure-results/, and `report_steps` hands them to allure-pytest (`allure.step` / `allure.attach`)
 when `pytest scenarios --alluredir DIR` runs, so the two Allure views of one run show the same
@@ -25,7 +26,7 @@ import allure
 from allure_commons.model2 import (Attachment, Label, Parameter, Status, StatusDetails, TestResult,
                                    TestStepResult)
 
-from harness.report.bodies import Bodies
+from harness.report.bodies import Bodies, file_of
 from harness.report.sequence import message_label
 from harness.report.summary import plan_index
 
@@ -76,31 +77,58 @@ def _findings_text(findings: Sequence[Mapping[str, Any]]) -> str:
                      f"actual {f.get('actual')}: {f.get('message')}" for f in findings)
 
 
-def check_steps(requirement: str, records: Sequence[Mapping[str, Any]], bodies: Bodies) -> list[CheckStep]:
-    """The requirement's check records, in order, each with the bodies of the messages it judged and
-    (when it has any) its findings as JSON."""
+#: bodies attached per requirement at most (request and response of a message are two): a run of
+#: 100,000 messages would otherwise copy every body into allure-results/ twice over (issue 16)
+MAX_BODY_ATTACHMENTS = 20
+#: where every body is, whatever was attached: said in each step that leaves bodies out
+WHERE_BODIES = "the bundle's messages/ (each http record in evidence.jsonl names its bodies and their SHA-256)"
+
+
+def check_steps(requirement: str, records: Sequence[Mapping[str, Any]], bodies: Bodies, *,
+                limit: int = MAX_BODY_ATTACHMENTS) -> list[CheckStep]:
+    """The requirement's check records, in order, each with its findings as JSON (when it has any)
+    and, for a failing check, the bodies of the messages it judged: at most `limit` bodies for the
+    whole requirement. A step that judged messages whose bodies are not attached (a passing check's,
+    or past the limit) says so in a "bodies left out" attachment: how many, which seqs, and where
+    the bundle holds them; the bundle, not Allure, is the evidence."""
     by_seq = {r.get("seq"): r for r in records if isinstance(r.get("seq"), int)}
     steps = []
+    budget = limit
     for check in records:
         if check.get("kind") != "check" or check.get("requirement") != requirement:
             continue
+        passed = check.get("passed") is True
         attachments = []
+        left_out: list[int] = []
         for seq in check.get("messages") or ():
             record = by_seq.get(seq)
             if record is None or record.get("kind") != "http":
                 continue
-            for side in ("request", "response"):
+            named = [side for side in ("request", "response") if file_of(record, side) is not None]
+            if not named:
+                continue
+            if passed or len(named) > budget:  # a message is attached whole or not at all
+                left_out.append(seq)
+                continue
+            label = message_label(record, bodies.get(record, "request"))
+            for side in named:
                 data = bodies.get(record, side)
                 if data is not None:
-                    label = message_label(record, bodies.get(record, "request"))
                     attachments.append(StepAttachment(f"#{seq} {record.get('channel')} {label} {side}", data,
                                                       (seq, side)))
+            budget -= len(named)
+        if left_out:
+            reason = "the check passed" if passed else f"over {limit} bodies for {requirement}"
+            note = {"left_out": len(left_out), "reason": reason, "messages": left_out, "where": WHERE_BODIES}
+            attachments.append(StepAttachment(
+                f"bodies of {len(left_out)} message(s) left out ({reason}): in the bundle's messages/",
+                json.dumps(note, sort_keys=True, indent=1).encode("utf-8"), (check.get("seq"), "left-out")))
         findings = check.get("findings") or []
         if findings:
             attachments.append(StepAttachment(
                 "findings", json.dumps(findings, sort_keys=True, ensure_ascii=False, indent=1).encode("utf-8"),
                 (check.get("seq"), "findings")))
-        steps.append(CheckStep(name=f"#{check.get('seq')} {check.get('rule')}", passed=check.get("passed") is True,
+        steps.append(CheckStep(name=f"#{check.get('seq')} {check.get('rule')}", passed=passed,
                                message=str(findings[0].get("message")) if findings else None,
                                trace=_findings_text(findings) if findings else None, time=check.get("time"),
                                attachments=attachments))

@@ -34,7 +34,8 @@ MAX_LINE_CHARS = 2_000  # a longer line (minified text, a huge string value) is 
 
 
 class Bodies:
-    """Reads recorded message bodies from a run folder, once each."""
+    """Reads recorded message bodies from a run folder, once each: the one way the reports and replay
+    read a body, whichever layout wrote it (a segment's `offset` and `size`, or a whole file)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -45,21 +46,40 @@ class Bodies:
         if key not in self._cache:
             part = record.get(side)
             body = part.get("body") if isinstance(part, Mapping) else None
-            name = body.get("file") if isinstance(body, Mapping) else None
-            data = None
-            if isinstance(name, str) and not name.startswith("/") and ".." not in name.split("/"):
-                path = self.folder / name
-                data = path.read_bytes() if path.is_file() else None
-            self._cache[key] = data
+            self._cache[key] = read_body(self.folder, body) if isinstance(body, Mapping) else None
         return self._cache[key]
 
 
+def read_body(folder: Path, body: Mapping[str, Any]) -> bytes | None:
+    """A record's body bytes: `size` bytes at `offset` in its segment file, or its whole file (bundles
+    written before segments); None when the file is absent, outside the bundle or too short."""
+    name = body.get("file")
+    if not isinstance(name, str) or name.startswith("/") or ".." in name.split("/"):
+        return None
+    path = folder / name
+    if not path.is_file():
+        return None
+    offset, size = body.get("offset"), body.get("size")
+    if offset is None:
+        return path.read_bytes()
+    if not isinstance(offset, int) or not isinstance(size, int) or offset < 0 or size < 0:
+        return None
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        data = handle.read(size)
+    return data if len(data) == size else None
+
+
 def file_of(record: Mapping[str, Any], side: str) -> str | None:
-    """The bundle-relative file name of a recorded body (`messages/45-request.bin`), if any."""
+    """Where a recorded body is in the bundle: `messages/bodies-0001.bin, offset 5120` (its segment and
+    offset), or the file of a bundle written before segments (`messages/45-request.bin`); None if none."""
     part = record.get(side)
     body = part.get("body") if isinstance(part, Mapping) else None
     name = body.get("file") if isinstance(body, Mapping) else None
-    return name if isinstance(name, str) else None
+    if not isinstance(name, str) or not isinstance(body, Mapping):
+        return None
+    offset = body.get("offset")
+    return f"{name}, offset {offset}" if isinstance(offset, int) else name
 
 
 # -- JSON pointers -------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ def check_body(items: Any) -> list[Finding]:
     `body.duplicate-transaction` (RCP1043): each message, senderUniqueReference and
     D0.transactionID at most once per body. A message repeated whole is reported once, as
     the message, not again as its reference."""
-    if not isinstance(items, list):
+    if not isinstance(items, list) or len(items) < 2:  # one message cannot repeat anything
         return []
     findings: list[Finding] = []
     messages: dict[str, int] = {}

@@ -83,12 +83,13 @@ def check_periods_utc(item: Any, index: int) -> list[Finding]:
     findings = []
     for i, day in _days(item):
         date = _day_date(day)
-        if isinstance(date, str) and timestamp(date) and not date.endswith("+00:00"):
+        if isinstance(date, str) and not date.endswith("+00:00") and timestamp(date):
             findings.append(Finding(
                 "periods.utc", ptr(index, *_DAYS, i, "settlementDay", "settlementDayDate"),
                 "offset +00:00", short(date), f"settlementDayDate {date} is not given in UTC (+00:00)"))
+        # the cheap test first: only a period end not in UTC needs parsing (to know it is a timestamp at all)
         local = [j for j, p in enumerate(_periods(day))
-                 if isinstance(dig(p, "sp"), str) and timestamp(p["sp"]) and not p["sp"].endswith("+00:00")]
+                 if isinstance(dig(p, "sp"), str) and not p["sp"].endswith("+00:00") and timestamp(p["sp"])]
         if local:
             j = local[0]
             more = f" (and {len(local) - 1} more in this day)" if len(local) > 1 else ""

@@ -6,7 +6,8 @@ and role; its date is the day the sender made the reference.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 from harness.core.findings import Finding, short
@@ -53,6 +54,13 @@ def check_sur_dip_id(item: Any, index: int) -> list[Finding]:
                     f"senderUniqueReference names DIP ID {found[0].dip_id}, S1.senderDIPID is {dip_id}")]
 
 
+@lru_cache(maxsize=1024)
+def _allowed_days(london: date, local: date) -> frozenset[str]:
+    """The YYYYMMDD a reference may carry for a send time on these days (London's and the stamp's own):
+    each day and the day before. Remembered: a run's messages are sent on a few days."""
+    return frozenset(f"{d:%Y%m%d}" for day in (london, local) for d in (day, day - timedelta(days=1)))
+
+
 def check_sur_date(item: Any, index: int) -> list[Finding]:
     """The SUR's date is the day the sender made the reference: the senderTimestamp's date
     (in Europe/London, or exactly as written), or the day before it.
@@ -66,9 +74,7 @@ def check_sur_date(item: Any, index: int) -> list[Finding]:
     stamp = timestamp(dig(found[1], "senderTimestamp")) if found else None
     if not found or stamp is None:
         return []
-    days = {stamp.astimezone(LONDON).date(), stamp.date()}
-    allowed = {f"{d:%Y%m%d}" for day in days for d in (day, day - timedelta(days=1))}
-    if found[0].day in allowed:
+    if found[0].day in _allowed_days(stamp.astimezone(LONDON).date(), stamp.date()):
         return []
     london = stamp.astimezone(LONDON).strftime("%Y%m%d")
     return [Finding("sur.date", ptr(index, *_SUR_PATH), f"date {london} (or the day before)",
