@@ -38,14 +38,14 @@ from rich.console import Console
 from rich.table import Table
 
 from harness import __version__
+from harness.config.profile import load_profile
 from harness.evidence.bundle import certificate_fingerprint, finalise_bundle
 from harness.evidence.recorder import Recorder
 from harness.messages.samples import SampleFactory
 from harness.messages.schemapack import load_pack
-from harness.plan.requirements import plan_to_dicts
-from harness.config.profile import load_profile
-from harness.report import render_reports
 from harness.plan.certification import certification_plan
+from harness.plan.requirements import plan_to_dicts
+from harness.report import render_reports
 from harness.transport.certs import cached_key, make_ca
 
 ROOT = Path(__file__).resolve().parent.parent

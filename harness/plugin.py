@@ -110,8 +110,8 @@ def _profile(config: pytest.Config) -> Any:
     path = setting(config, "profile")
     profile = None
     if path:
-        from harness.core.errors import DipcertError
         from harness.config.profile import load_profile
+        from harness.core.errors import DipcertError
 
         try:
             profile = load_profile(Path(path))
@@ -227,9 +227,9 @@ class _PluginRun:
         sources = [Path(s) for s in self.config.getoption("dipcert_reuse_from")]
         if not sources:
             return None
+        from harness.core.errors import UsageError
         from harness.evidence.origin import load_anchors
         from harness.evidence.reuse import parse_attestation, plan_reuse
-        from harness.core.errors import UsageError
 
         profile = _profile(self.config)
         for source in sources:

@@ -45,13 +45,11 @@ def test_the_layer_contract_fails_an_upward_import(tmp_path):
     assert "harness.core is not allowed to import harness.commands" in result.stdout
 
 
-# I001 (import order) is configured but not yet enforced: the tree-wide sort runs once, after the parallel
-# branches merge. Drop the --extend-ignore then.
-RUFF_ARGS = ["check", "--extend-ignore", "I001", "--output-format", "concise", "."]
+RUFF_ARGS = ["check", "--output-format", "concise", "."]
 
 
 def test_ruff_is_clean():
-    """[tool.ruff] in pyproject.toml: pyflakes, pycodestyle (120 columns) over harness, tests, bench, scenarios."""
+    """[tool.ruff] in pyproject.toml: pyflakes, pycodestyle (120 columns) and import order (isort)."""
     result = subprocess.run([sys.executable, "-m", "ruff", *RUFF_ARGS], cwd=ROOT, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]

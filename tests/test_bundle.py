@@ -12,13 +12,23 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from test_verify import (
+    ATTESTATION,
+    NOW,
+    PACK,
+    Identity,
+    body_of,
+    flip_body_byte,
+    make_bundle,
+    make_identity,
+    rules,
+    verify_bundle,
+)
 
 from harness.core.errors import ConfigError, InputError
 from harness.evidence.bundle import certificate_fingerprint, finalise_bundle, manifest_sha256
 from harness.evidence.safezip import Limits, open_bundle
 from harness.report.bodies import read_body
-from test_verify import verify_bundle
-from test_verify import ATTESTATION, NOW, PACK, Identity, body_of, flip_body_byte, make_bundle, make_identity, rules
 
 
 @pytest.fixture(scope="module")

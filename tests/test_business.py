@@ -9,9 +9,9 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from harness.messages import business
 from harness.core.catalogue import load_catalogue
 from harness.core.errors import ConfigError
+from harness.messages import business
 from harness.messages.samples import SampleFactory
 
 NOW = datetime(2025, 3, 12, 10, 0, tzinfo=timezone.utc)

@@ -12,7 +12,12 @@ from hypothesis import strategies as st
 
 from harness.messages.checks import RULES, check_message
 from harness.messages.ids import (
-    break_check_digit, make_mpan, mpan_check_digit, sender_unique_reference, settlement_period_ends, utc_timestamp,
+    break_check_digit,
+    make_mpan,
+    mpan_check_digit,
+    sender_unique_reference,
+    settlement_period_ends,
+    utc_timestamp,
 )
 
 WHEN = datetime(2024, 7, 1, 10, 0, tzinfo=timezone.utc)  # summer: London is UTC+1

@@ -6,10 +6,10 @@ import json
 import shutil
 
 import pytest
+from test_validate import mutate, valid_item
 
 from harness.cli import main
 from harness.core.paths import default_spec_dir
-from test_validate import mutate, valid_item
 
 
 def write(tmp_path, name: str, content) -> str:

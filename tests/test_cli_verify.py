@@ -12,10 +12,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from test_verify import make_bundle, make_ca
 
 from harness.cli import main
 from harness.run.demo import make_pki, run_party
-from test_verify import make_bundle, make_ca
 
 
 @pytest.fixture(scope="module")

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 
 from harness.core.catalogue import load_catalogue
+from harness.core.paths import default_spec_dir
 from harness.messages import validate as validate_module
 from harness.messages.compiled import CompiledCheck
 from harness.messages.differential import cases
 from harness.messages.samples import SampleFactory
 from harness.messages.schemapack import load_pack
 from harness.messages.validate import schema_findings, validate_message
-from harness.core.paths import default_spec_dir
 
 EVENTS = load_catalogue().events()
 SPEC = default_spec_dir()

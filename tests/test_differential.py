@@ -15,11 +15,11 @@ import pytest
 
 from harness.core.catalogue import load_catalogue
 from harness.core.findings import errors
+from harness.core.paths import default_spec_dir
 from harness.messages.differential import cases
 from harness.messages.samples import SampleFactory
 from harness.messages.schemapack import load_pack
 from harness.messages.validate import validate_message
-from harness.core.paths import default_spec_dir
 
 SPEC = default_spec_dir()
 pytestmark = pytest.mark.needs_spec

@@ -9,9 +9,8 @@ import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from dipkit import MDR, OTHER_MDR, SDS, WAIT, api, keys_for, make_hub, open_session, records, registration, sample
 
-from dipkit import (MDR, OTHER_MDR, SDS, WAIT, api, keys_for, make_hub, open_session, records, registration,
-                    sample)
 from harness.dip.identity import load_identity
 from harness.transport.certs import make_ca
 from harness.transport.tls import client_context

@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from harness.dip.identity import (CERT, HOME_ENV, KEY, PARTS, default_folder, dip_folder, load_identity,
-                                  load_or_create)
 from harness.core.errors import ConfigError
+from harness.dip.identity import CERT, HOME_ENV, KEY, PARTS, default_folder, dip_folder, load_identity, load_or_create
 
 PROFILES = Path(__file__).resolve().parents[1] / "fixtures" / "profiles"
 

@@ -18,8 +18,8 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
-
 from dipkit import MDR, Webhook, api, keys_for, make_hub, open_session, records, registration, settings
+
 from harness.dip.identity import load_identity
 from harness.messages.samples import DEFAULT_PARTIES, SampleFactory
 from harness.reference.participant import ReferenceParticipant

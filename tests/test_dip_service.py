@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-
 from dipkit import MDR, SDS, WAIT, Webhook, keys_for, open_session, records, sample, wait_records
+
 from harness.cli import main
 from harness.dip.identity import load_identity
 from harness.dip.transcript import PAYLOAD_TYPE, verify_chain

@@ -9,9 +9,24 @@ import logging
 import httpx
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
+from dipkit import (
+    MDR,
+    OTHER_MDR,
+    SDS,
+    SUP,
+    WAIT,
+    Webhook,
+    api,
+    keys_for,
+    make_hub,
+    open_session,
+    records,
+    registration,
+    sample,
+    sha256,
+    wait_records,
+)
 
-from dipkit import (MDR, OTHER_MDR, SDS, SUP, WAIT, Webhook, api, keys_for, make_hub, open_session,
-                    records, registration, sample, sha256, wait_records)
 from harness.dip.transcript import GENESIS, PAYLOAD_TYPE
 from harness.evidence.dsse import verify_envelope
 from harness.messages.samples import DEFAULT_PARTIES, SampleFactory

@@ -20,13 +20,14 @@ import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from test_dip_service import HubProcess
+
 from harness.cli import main
 from harness.dip.identity import load_identity
 from harness.messages.samples import DEFAULT_PARTIES
 from harness.reference.participant import ReferenceParticipant
 from harness.run.demo import COMPANY, free_port, make_pki, profile_text
 from harness.transport.tls import client_context
-from test_dip_service import HubProcess
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 RUN_BOUND = 240.0  # seconds one certification run may take on a loaded 2-core machine

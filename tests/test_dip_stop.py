@@ -8,6 +8,7 @@ import threading
 import time
 
 from dipkit import MDR, SDS, WAIT, Webhook, api, keys_for, make_hub, make_pki, registration, sample
+
 from harness.dip.config import DeliverySettings
 from harness.dip.transcript import HUB_CHAIN
 from harness.transport.delivery import Timeouts, WebhookConfig

@@ -9,8 +9,18 @@ import threading
 import pytest
 
 from harness.dip.store import Database
-from harness.dip.transcript import (GENESIS, HUB_CHAIN, SqliteTranscript, TranscriptError, canonical, export_lines,
-                                    read_export, record_hash, sign_export, verify_chain)
+from harness.dip.transcript import (
+    GENESIS,
+    HUB_CHAIN,
+    SqliteTranscript,
+    TranscriptError,
+    canonical,
+    export_lines,
+    read_export,
+    record_hash,
+    sign_export,
+    verify_chain,
+)
 
 
 def store(folder=None) -> SqliteTranscript:

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from harness.config.profile import load_profile
 from harness.dip.config import DeliverySettings, HubConfig
 from harness.dip.identity import load_identity
-from harness.dip.server import Hub
 from harness.dip.provision import party_registration
+from harness.dip.server import Hub
 from harness.messages.samples import DEFAULT_PARTIES
-from harness.config.profile import load_profile
 from harness.reference.participant import ReferenceParticipant
 from harness.run.demo import free_port, profile_text
 from harness.run.session import RunOptions, run_certification

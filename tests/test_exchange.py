@@ -17,17 +17,17 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from harness.config.exchanges import Exchange, exchange_enabled, load_exchange, load_exchanges, resolve_fields
+from harness.core.errors import ConfigError
 from harness.dip.client import RemoteHub
 from harness.dip.config import DeliverySettings, HubConfig, PartyRegistration
 from harness.dip.connection import DipCaller, DipConnection
 from harness.dip.server import Hub
-from harness.core.errors import ConfigError
 from harness.evidence.recorder import Recorder, read_records
-from harness.config.exchanges import Exchange, exchange_enabled, load_exchange, load_exchanges, resolve_fields
-from harness.run.exchange import run_exchange
 from harness.messages.samples import DEFAULT_PARTIES
 from harness.reference.faults import load_faults
 from harness.reference.participant import ReferenceParticipant
+from harness.run.exchange import run_exchange
 from harness.run.triggers import SendResult, trigger_spec
 from harness.transport.certs import cached_key, make_ca
 from harness.transport.delivery import Timeouts

@@ -8,9 +8,9 @@ import httpx
 import pytest
 
 from harness.cli import main
+from harness.config.profile import load_profile
 from harness.dip.provision import build_hub
 from harness.messages.samples import Party, SampleFactory
-from harness.config.profile import load_profile
 from harness.transport.certs import cached_key, make_ca
 from harness.transport.signing import sign_request
 

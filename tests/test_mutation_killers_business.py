@@ -9,9 +9,9 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from harness.messages import business
 from harness.core.errors import ConfigError
 from harness.core.findings import Finding
+from harness.messages import business
 from harness.messages.checks import code_for_rule
 from harness.messages.samples import SampleFactory
 

@@ -13,16 +13,26 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from test_mutation_killers_verify import write_summary_unchecked
+from test_verify import (
+    DIGEST,
+    NOW,
+    PLAN,
+    PROFILE,
+    make_bundle,
+    make_identity,
+    make_summary,
+    record_run,
+    refinalise,
+    verify_bundle,
+)
 
+from harness.config.profile import public_digest
 from harness.core.errors import InputError
+from harness.core.findings import Finding, short
 from harness.evidence.bundle import certificate_fingerprint, file_sha256
 from harness.evidence.recorder import GENESIS, Recorder, line_hash, read_records
 from harness.evidence.safejson import MAX_DEPTH
-from harness.core.findings import Finding, short
-from harness.config.profile import public_digest
-from test_mutation_killers_verify import write_summary_unchecked
-from test_verify import (DIGEST, NOW, PLAN, PROFILE, make_bundle, make_identity, make_summary, record_run,
-                         refinalise, verify_bundle)
 
 OTHER_DIGEST = "sha256:" + "cd" * 32
 LOG = "evidence.jsonl"

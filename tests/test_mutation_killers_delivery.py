@@ -12,11 +12,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from test_mutation_killers_judges import attempt, egress, record, reply, submission
 
 from harness.core.findings import Finding
 from harness.judges.delivery import delivery_result
 from harness.judges.records import TranscriptRecord
-from test_mutation_killers_judges import attempt, egress, record, reply, submission
 
 UTC = timezone.utc
 ITEMS = [egress()]

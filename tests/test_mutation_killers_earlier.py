@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_verify import NOW, make_bundle, make_identity
 
 from harness.core.errors import InputError
+from harness.core.findings import Finding, short
 from harness.evidence import checker, earlier
 from harness.evidence.bundle import certificate_fingerprint, manifest_sha256, sign_bytes
 from harness.evidence.earlier import EarlierBundle, check_chain, same_party, verify_detached
 from harness.evidence.origin import Anchors, Origin
-from harness.core.findings import Finding, short
-from test_verify import NOW, make_bundle, make_identity
 
 A = "sha256:" + "a" * 64
 B = "sha256:" + "b" * 64

@@ -12,11 +12,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from test_mutation_killers_judges import FACTORY, judge, submission
 
 from harness.core.findings import Finding
 from harness.judges.exchange import unwanted
 from harness.messages.samples import DEFAULT_PARTIES
-from test_mutation_killers_judges import FACTORY, judge, submission
 
 MDR, SDS = DEFAULT_PARTIES["MDR"], DEFAULT_PARTIES["SDS"]
 WHY = "the MDR rejected its start"

@@ -24,19 +24,18 @@ from typing import Any
 
 import pytest
 
+from harness.config.profile import load_profile
+from harness.core.findings import Finding
 from harness.dip.client import ProbeResult
 from harness.dip.model import Rejection, StatusMessage, Submission
-from harness.core.findings import Finding
-from harness.judges import RecordSet, TranscriptRecord, apply
+from harness.judges import RecordSet, TranscriptRecord, apply, attacks
 from harness.judges import produce as produce_judge
 from harness.messages.ids import correlation_id, is_valid_mpan, mpan_check_digit, parse_dip_timestamp
 from harness.messages.samples import DEFAULT_PARTIES, SampleFactory
-from harness.config.profile import load_profile
-from harness.judges import attacks
+from harness.plan.certification import certification_plan
 from harness.run import consume, produce
 from harness.run.context import DEFAULT_BATCH, RunContext
 from harness.run.demo import make_pki, profile_text
-from harness.plan.certification import certification_plan
 from harness.run.triggers import SendResult
 from harness.transport.delivery import WebhookConfig
 from harness.transport.responses import response_entry, standard_response

@@ -11,19 +11,18 @@ itself.
 from __future__ import annotations
 
 import copy
-
 import random
 import re
 import time
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from test_rules import NOW, sample
 
 from harness.core.findings import Finding
 from harness.messages import checks, ids
 from harness.messages.checks import base, content
 from harness.messages.checks.base import ptr
-from test_rules import NOW, sample
 
 PUBLISHED_WEIGHTS = (3, 5, 7, 13, 17, 19, 23, 29, 31, 37, 41, 43)
 WHEN = datetime(2024, 7, 1, 10, 0, tzinfo=timezone.utc)  # 11:00 in London (BST)

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from test_verify import make_ca, make_identity
 
 from harness.core.errors import ConfigError, UsageError
 from harness.evidence.bundle import certificate_fingerprint
 from harness.evidence.origin import Anchors, load_anchors, load_trust, parse_pin
-from test_verify import make_ca, make_identity
 
 HEX = "0123456789abcdef" * 4
 

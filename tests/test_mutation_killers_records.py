@@ -13,9 +13,9 @@ import hashlib
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from test_mutation_killers_judges import record
 
 from harness.judges import RecordSet, TranscriptRecord
-from test_mutation_killers_judges import record
 
 
 def _sha(body: bytes) -> str:

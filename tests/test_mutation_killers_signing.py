@@ -18,9 +18,23 @@ from harness.core.errors import ConfigError
 from harness.core.findings import Finding
 from harness.transport import certs
 from harness.transport.signing import (
-    CONTENT_HASH, SIGNATURE, SIGNATURE_CERTIFICATE, SIGNATURE_DATE, SIGNATURE_HEADERS, SigningIdentity,
-    _url_variants, _verify, certificate_fingerprint, format_signature_date, header_lookup, is_trusted,
-    parse_signature_date, repeated_headers, sign_request, verify_request)
+    CONTENT_HASH,
+    SIGNATURE,
+    SIGNATURE_CERTIFICATE,
+    SIGNATURE_DATE,
+    SIGNATURE_HEADERS,
+    SigningIdentity,
+    _url_variants,
+    _verify,
+    certificate_fingerprint,
+    format_signature_date,
+    header_lookup,
+    is_trusted,
+    parse_signature_date,
+    repeated_headers,
+    sign_request,
+    verify_request,
+)
 
 URL = "https://127.0.0.1:8443/dip-channel/IF-061"
 BODY = b'[{"payload":{}}]'

@@ -5,7 +5,6 @@ at the run's end to the second. Bundles are built as in test_verify (its helpers
 from __future__ import annotations
 
 import dataclasses
-
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -14,16 +13,29 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
+from test_verify import (
+    NOW,
+    PLAN,
+    Identity,
+    _cert,
+    _key,
+    make_bundle,
+    make_ca,
+    make_identity,
+    make_summary,
+    record_run,
+    refinalise,
+    rules,
+    verify_bundle,
+)
 
-from harness.evidence.bundle import certificate_fingerprint, file_sha256, sign_bytes
 from harness.core.errors import InputError
-from harness.evidence.recorder import Recorder
+from harness.core.findings import Finding
 from harness.evidence import checker
+from harness.evidence.bundle import certificate_fingerprint, file_sha256, sign_bytes
 from harness.evidence.checker import VerifyResult, _parse_time
 from harness.evidence.origin import Anchors, issued_by_any
-from harness.core.findings import Finding
-from test_verify import (NOW, PLAN, Identity, _cert, _key, make_bundle, make_ca, make_identity, make_summary,
-                         record_run, refinalise, rules, verify_bundle)
+from harness.evidence.recorder import Recorder
 
 
 def _subject(cert: Any) -> str:

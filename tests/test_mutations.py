@@ -10,12 +10,12 @@ from hypothesis import HealthCheck, given, settings
 
 from harness.core.catalogue import load_catalogue
 from harness.core.errors import UsageError
+from harness.core.paths import default_spec_dir
 from harness.messages.mutations import MUTATIONS, Mutation, mutate, mutations_for
 from harness.messages.samples import sample_message
 from harness.messages.schemapack import load_pack
 from harness.messages.strategies import message_strategy
 from harness.messages.validate import validate_message
-from harness.core.paths import default_spec_dir
 
 EVENTS = load_catalogue().events()
 OURS = load_pack()

@@ -15,8 +15,8 @@ from jsonschema import Draft4Validator
 
 from harness.core.catalogue import load_catalogue
 from harness.core.errors import ConfigError, UsageError
-from harness.messages.official import EVENTS_FILE, OfficialPack, _parse_file, convert_schema
 from harness.core.paths import default_spec_dir
+from harness.messages.official import EVENTS_FILE, OfficialPack, _parse_file, convert_schema
 
 # --- nullable and keyword conversion (no specification needed) -----------------------------------
 

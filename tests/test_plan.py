@@ -8,9 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from harness.plan.requirements import (PREFLIGHT_CHECKS, build_plan, exchange_requirement, plan_to_dicts,
-                                       reuse_requirement)
 from harness.config.profile import Partner, load_profile
+from harness.plan.requirements import (
+    PREFLIGHT_CHECKS,
+    build_plan,
+    exchange_requirement,
+    plan_to_dicts,
+    reuse_requirement,
+)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "profiles"
 

@@ -123,7 +123,7 @@ def test_the_checkout_wires_the_plugin_once_with_or_without_autoload() -> None:
 def test_the_reference_profile_certifies_as_shipped(tmp_path: Path) -> None:
     """README's pytest route, verbatim but for a scratch --dipcert-out: exit 0, READY, and honestly a
     rehearsal; the DIP that signed is the one kept in DIPCERT_HOME (shared by every route)."""
-    from harness.dip.identity import load_or_create, dip_folder
+    from harness.dip.identity import dip_folder, load_or_create
 
     done = subprocess.run([sys.executable, "-m", "pytest", "scenarios", "-p", "no:cacheprovider",
                            "--dipcert-profile", "fixtures/profiles/demo-reference.toml",

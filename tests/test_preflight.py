@@ -12,10 +12,19 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from harness.config.profile import Partner, Party, load_profile
 from harness.core.findings import errors
-from harness.run.preflight import (check_api_keys, check_certificates, check_dcp, check_identifiers, check_partner,
-                               check_webhooks, probe_identity, probe_webhook, run_preflight)
-from harness.config.profile import Party, Partner, load_profile
+from harness.run.preflight import (
+    check_api_keys,
+    check_certificates,
+    check_dcp,
+    check_identifiers,
+    check_partner,
+    check_webhooks,
+    probe_identity,
+    probe_webhook,
+    run_preflight,
+)
 from harness.transport.certs import cached_key, make_ca
 from harness.transport.signing import SIGNATURE_HEADERS, verify_request
 from harness.transport.tls import server_context

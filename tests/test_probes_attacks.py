@@ -13,8 +13,7 @@ import pytest
 
 from harness.dip import probes
 from harness.transport.certs import cached_key, make_ca
-from harness.transport.signing import (CONTENT_HASH, SIGNATURE_DATE, content_hash, parse_signature_date,
-                                       verify_request)
+from harness.transport.signing import CONTENT_HASH, SIGNATURE_DATE, content_hash, parse_signature_date, verify_request
 
 URL = "https://webhook.example/dip"
 

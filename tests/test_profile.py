@@ -10,10 +10,17 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
+from harness.config.profile import (
+    PATH_KEYS,
+    SECRET_KEYS,
+    Partner,
+    load_profile,
+    normalise_interface_id,
+    parse_profile,
+    profile_schema,
+)
 from harness.core.catalogue import load_catalogue
 from harness.core.errors import ConfigError
-from harness.config.profile import (PATH_KEYS, SECRET_KEYS, Partner, load_profile, normalise_interface_id,
-                                     parse_profile, profile_schema)
 from harness.core.paths import schemas_dir
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "profiles"

@@ -20,16 +20,16 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from harness.cli import main
-from harness.core.findings import Finding
-from harness.evidence.verify import verify_bundle
 from harness.config.profile import load_profile
+from harness.core.findings import Finding
+from harness.dip.config import HubConfig
+from harness.dip.provision import party_registration
+from harness.dip.server import Hub
+from harness.evidence.verify import verify_bundle
+from harness.messages.samples import DEFAULT_PARTIES
 from harness.promotion.check import check_promotion
 from harness.promotion.differences import config_differences
 from harness.promotion.promote import Promotion, promote
-from harness.dip.config import HubConfig
-from harness.dip.server import Hub
-from harness.dip.provision import party_registration
-from harness.messages.samples import DEFAULT_PARTIES
 from harness.reference.participant import ReferenceParticipant
 from harness.run.demo import COMPANY, DemoPKI, free_port, profile_text, run_party
 from harness.run.session import RunOptions, run_certification

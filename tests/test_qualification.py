@@ -15,16 +15,16 @@ from typing import Any
 import pytest
 
 from harness.cli import main
+from harness.config.profile import Qualification, load_profile, parse_profile
 from harness.core.errors import ConfigError
+from harness.evidence.bundle import finalise_bundle
+from harness.evidence.qualification import RULE, judge
+from harness.evidence.recorder import GENESIS, encode_record, line_hash
 from harness.evidence.verify import verify_bundle
 from harness.plan.requirements import build_plan
-from harness.config.profile import Qualification, load_profile, parse_profile
-from harness.evidence.qualification import RULE, judge
+from harness.report import render_reports
 from harness.run.demo import DemoPKI, demo_party, profile_text
 from harness.run.session import run_certification
-from harness.evidence.bundle import finalise_bundle
-from harness.evidence.recorder import GENESIS, encode_record, line_hash
-from harness.report import render_reports
 
 SMALL = ("IF-008", "IF-024")
 UEP = "MDR-5.1/qualification/uep-confirmation"

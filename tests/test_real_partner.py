@@ -17,16 +17,16 @@ import httpx
 import pytest
 
 from harness.cli import main
-from harness.evidence.revalidate import make_revalidator
+from harness.config.profile import load_profile, parse_profile
 from harness.core.errors import ConfigError
-from harness.evidence.verify import verify_bundle
 from harness.dip.provision import build_hub
+from harness.evidence.revalidate import make_revalidator
+from harness.evidence.verify import verify_bundle
 from harness.messages.samples import DEFAULT_PARTIES, Party, SampleFactory
 from harness.messages.schemapack import load_pack
-from harness.config.profile import load_profile, parse_profile
+from harness.plan.certification import plan_from_recorded_profile
 from harness.reference.participant import ReferenceParticipant, webhook_path
 from harness.run.demo import free_port, make_pki, profile_text
-from harness.plan.certification import plan_from_recorded_profile
 from harness.run.session import RunOptions, run_certification
 from harness.transport.apikeys import generate_api_key
 from harness.transport.certs import cached_key, make_ca

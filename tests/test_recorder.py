@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from harness.core.errors import ConfigError
+from harness.core.findings import Finding
 from harness.evidence.recorder import GENESIS, Recorder, read_records
 from harness.evidence.redact import Redactor
 from harness.evidence.verify import verify_bundle
-from harness.core.findings import Finding
 from harness.report.bodies import read_body
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)

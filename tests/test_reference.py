@@ -22,8 +22,8 @@ from werkzeug.wrappers import Request, Response
 
 from harness.core.catalogue import load_catalogue
 from harness.core.errors import UsageError
-from harness.messages.ids import LONDON, break_check_digit, dip_timestamp, is_valid_mpan, make_mpan
 from harness.messages.checks import check_periods_count
+from harness.messages.ids import LONDON, break_check_digit, dip_timestamp, is_valid_mpan, make_mpan
 from harness.messages.samples import DEFAULT_PARTIES, SampleFactory
 from harness.messages.validate import validate_body
 from harness.reference.faults import load_faults, parse_fault, parse_faults
@@ -719,9 +719,9 @@ def test_sds_trigger_sends_a_start_for_its_partner_and_state_shows_it(pki, dip, 
 
 @pytest.fixture
 def hub(pki):
-    from harness.transport.delivery import Timeouts
     from harness.dip.config import DeliverySettings, HubConfig, PartyRegistration
     from harness.dip.server import Hub
+    from harness.transport.delivery import Timeouts
 
     settings = DeliverySettings(timeouts=Timeouts(connect=1.0, read=3.0, write=1.0, pool=1.0, total=5.0), retries=0)
     with Hub(HubConfig(identity=pki["dip"], delivery=settings)) as server:

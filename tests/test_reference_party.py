@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.dip.identity import dip_folder, load_or_create
-from harness.core.errors import ConfigError
-from harness.evidence.grade import evidence_grade
 from harness.config.profile import load_profile
+from harness.core.errors import ConfigError
+from harness.dip.identity import dip_folder, load_or_create
+from harness.evidence.grade import evidence_grade
 from harness.run.demo import reference_party
 from harness.run.session import RunOptions, run_certification
 

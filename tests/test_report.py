@@ -13,25 +13,30 @@ from typing import Any
 
 import pytest
 import xmlschema
+from test_verify import Identity, make_identity
 
+from harness.config.profile import load_profile
 from harness.core.errors import InputError
+from harness.core.findings import Finding
 from harness.evidence import verdicts as V
 from harness.evidence.bundle import certificate_fingerprint, finalise_bundle, summary_errors
 from harness.evidence.recorder import Recorder, read_records
-from harness.evidence.verify import verify_bundle
 from harness.evidence.revalidate import make_revalidator
-from harness.core.findings import Finding
-from harness.messages.schemapack import load_pack
+from harness.evidence.verify import verify_bundle
 from harness.messages.samples import Party, SampleFactory
-from harness.plan.requirements import build_plan, exchange_requirement, plan_to_dicts, preflight_requirement, \
-    reuse_requirement
-from harness.config.profile import load_profile
+from harness.messages.schemapack import load_pack
+from harness.plan.requirements import (
+    build_plan,
+    exchange_requirement,
+    plan_to_dicts,
+    preflight_requirement,
+    reuse_requirement,
+)
 from harness.report import build_summary, render_reports, terminal_summary
 from harness.report.allure import check_steps
 from harness.report.bodies import Bodies, read_body
 from harness.report.curl import curl_command, shell_word
 from harness.report.html import aggregate
-from test_verify import Identity, make_identity
 
 PACK_OBJ = load_pack()
 # The Jenkins xUnit schema CI servers read junit.xml with (MIT, vendored from pytest's sdist: tests/data).

@@ -13,9 +13,10 @@ import pytest
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
 
-from harness.report import render_reports  # noqa: E402
 from test_report import RUN_ID, record_full_run, record_ready_run  # noqa: E402
 from test_report_html import INSTALL, REMOVAL, record_judged_run  # noqa: E402
+
+from harness.report import render_reports  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTEFACTS = Path(__file__).resolve().parent.parent / "reports" / "test-artefacts"

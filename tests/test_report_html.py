@@ -16,16 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_report import API_KEY, FIXTURES, ME, PARTNER, RUN_ID, Run, record_full_run, run_dict
 
-from harness.evidence.recorder import Recorder, read_records
-from harness.core.findings import Finding
-from harness.plan.requirements import build_plan, plan_to_dicts
 from harness.config.profile import load_profile
+from harness.core.findings import Finding
+from harness.evidence.recorder import Recorder, read_records
+from harness.plan.requirements import build_plan, plan_to_dicts
 from harness.report import build_summary, render_reports
 from harness.report.bodies import read_body, resolve, show_body, show_headers
 from harness.report.causes import root_causes
 from harness.report.html import render_html
-from test_report import API_KEY, FIXTURES, ME, PARTNER, RUN_ID, Run, record_full_run, run_dict
 
 INSTALL = "MDR-5.2a/IF-006/consume/MeterInstall"
 REMOVAL = "MDR-5.2a/IF-006/consume/MeterRemoval"

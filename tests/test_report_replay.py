@@ -23,8 +23,8 @@ from werkzeug import Request, Response
 
 from harness.cli import main
 from harness.evidence.recorder import read_records
-from harness.run.demo import DemoPKI, demo_party, run_party
 from harness.report.bodies import read_body
+from harness.run.demo import DemoPKI, demo_party, run_party
 from harness.run.session import RunResult, run_certification
 from harness.transport.signing import verify_request
 

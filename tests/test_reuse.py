@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from harness.config.fingerprint import differences, system_fingerprint
+from harness.config.profile import load_profile
 from harness.core.errors import UsageError
 from harness.evidence.reuse import ARTEFACT, ARTEFACT_SIGNATURE, decide, load_earlier, parse_attestation
 from harness.evidence.verify import verify_bundle
-from harness.config.fingerprint import differences, system_fingerprint
 from harness.messages.samples import DEFAULT_PARTIES, Party
-from harness.config.profile import load_profile
 from harness.run.demo import DemoPKI, free_port, make_pki, profile_text, run_party
 
 TIMEOUT = 2.0

@@ -19,15 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from harness.core.findings import short
 from harness.cli import main
+from harness.config.profile import HarnessSettings, Trigger
+from harness.core.findings import short
 from harness.evidence.revalidate import make_revalidator
 from harness.evidence.verify import verify_bundle
 from harness.messages.schemapack import load_pack
-from harness.config.profile import HarnessSettings, Trigger
+from harness.plan.certification import certification_plan, plan_from_recorded_profile
 from harness.reference.faults import FaultDef, load_faults, parse_faults
 from harness.run.demo import demo_party, make_pki, run_party
-from harness.plan.certification import certification_plan, plan_from_recorded_profile
 from harness.run.session import run_certification
 from harness.run.triggers import fire
 
@@ -662,8 +662,8 @@ def test_manual_trigger_waits_with_a_countdown_for_the_operator(demo_pki, tmp_pa
 @pytest.mark.parametrize("trusted", [True, False], ids=["tls_ca-given", "tls_ca-missing"])
 def test_https_webhooks_are_delivered_to_with_the_profiles_ca(demo_pki, tmp_path, trusted):
     """A webhook whose certificate comes from a private CA: deliveries trust `credentials.tls_ca`."""
-    from harness.messages.samples import DEFAULT_PARTIES
     from harness.config.profile import load_profile
+    from harness.messages.samples import DEFAULT_PARTIES
     from harness.reference.participant import ReferenceParticipant
     from harness.run.demo import free_port, profile_text
     from harness.run.session import RunOptions
@@ -703,9 +703,9 @@ def test_https_webhooks_are_delivered_to_with_the_profiles_ca(demo_pki, tmp_path
 # --- produce: what the DIP accepts but certification does not (checked against the profile) --------
 
 def _identity_case():
+    from harness.config.profile import load_profile
     from harness.judges.produce import identity_of
     from harness.messages.samples import Party, SampleFactory
-    from harness.config.profile import load_profile
 
     profile = load_profile(ROOT / "fixtures" / "profiles" / "mdr-example.toml")
     profile = dataclasses.replace(profile, party=dataclasses.replace(profile.party, dcp_id="0987654321"))

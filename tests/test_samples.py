@@ -9,18 +9,18 @@ import pytest
 
 from harness.core.catalogue import load_catalogue
 from harness.core.errors import UsageError
+from harness.core.paths import default_spec_dir
 from harness.messages import ids
 from harness.messages.samples import (
     DEFAULT_PARTIES,
     DISTRIBUTOR_DIP_IDS,
     Party,
-    seeded_parties,
     SampleFactory,
     sample_message,
+    seeded_parties,
 )
 from harness.messages.schemapack import load_pack
 from harness.messages.validate import validate_body, validate_message
-from harness.core.paths import default_spec_dir
 
 EVENTS = load_catalogue().events()
 NOW = datetime(2025, 6, 30, 23, 15, 10, tzinfo=timezone.utc)  # BST: London date is 1 July

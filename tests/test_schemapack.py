@@ -22,8 +22,8 @@ from referencing.jsonschema import DRAFT202012
 
 from harness.core.catalogue import load_catalogue
 from harness.core.errors import ConfigError, UsageError
-from harness.messages.schemapack import BundledPack, SchemaPack, fingerprint_files, load_pack
 from harness.core.paths import default_spec_dir, schemas_dir
+from harness.messages.schemapack import BundledPack, SchemaPack, fingerprint_files, load_pack
 
 PACK_DIR = schemas_dir() / "dip"
 CATALOGUE = load_catalogue()

@@ -17,8 +17,18 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding
 from harness.core.errors import ConfigError
 from harness.transport import certs
 from harness.transport.signing import (
-    CONTENT_HASH, SIGNATURE, SIGNATURE_CERTIFICATE, SIGNATURE_DATE, SIGNATURE_HEADERS, SigningIdentity,
-    content_hash, format_signature_date, sign_request, string_to_sign, verify_request)
+    CONTENT_HASH,
+    SIGNATURE,
+    SIGNATURE_CERTIFICATE,
+    SIGNATURE_DATE,
+    SIGNATURE_HEADERS,
+    SigningIdentity,
+    content_hash,
+    format_signature_date,
+    sign_request,
+    string_to_sign,
+    verify_request,
+)
 
 URL = "https://127.0.0.1:8443/dip-channel/IF-061"
 BODY = b'[{"payload":{"CommonBlock":{},"CustomBlock":{}}}]'

@@ -8,13 +8,13 @@ from hypothesis import strategies as st
 
 from harness.core.catalogue import load_catalogue
 from harness.core.errors import UsageError
+from harness.core.paths import default_spec_dir
 from harness.messages.checks import check_message
 from harness.messages.checks.content import check_r0_consistency
 from harness.messages.mutations import mutate
 from harness.messages.schemapack import load_pack
 from harness.messages.strategies import _TEXT_KINDS, body_strategy, message_strategy, uncoded
 from harness.messages.validate import validate_body, validate_message
-from harness.core.paths import default_spec_dir
 
 EVENTS = load_catalogue().events()
 OURS = load_pack()

@@ -13,11 +13,16 @@ from datetime import date, datetime, timezone
 import pytest
 
 from harness.core.errors import UsageError
+from harness.core.paths import default_spec_dir
 from harness.messages.ids import (
-    break_check_digit, dip_timestamp, make_mpan, sender_unique_reference, settlement_period_ends, utc_timestamp,
+    break_check_digit,
+    dip_timestamp,
+    make_mpan,
+    sender_unique_reference,
+    settlement_period_ends,
+    utc_timestamp,
 )
 from harness.messages.validate import identify, pointer, validate_body, validate_message
-from harness.core.paths import default_spec_dir
 
 WHEN = datetime(2024, 3, 21, 12, 0, tzinfo=timezone.utc)
 MPAN = make_mpan(random.Random(1), "_J")

@@ -16,13 +16,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
+from harness.config.profile import public_digest
 from harness.core.errors import InputError
+from harness.core.findings import Finding
 from harness.evidence import verdicts as V
 from harness.evidence.bundle import certificate_fingerprint, finalise_bundle, write_summary
 from harness.evidence.recorder import Recorder
 from harness.evidence.verify import verify_bundle as _verify_bundle
-from harness.core.findings import Finding
-from harness.config.profile import public_digest
 
 API_KEY = "k3y-PRIMARY-0123456789abcdef0123456789"
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)

@@ -21,8 +21,8 @@ import pytest
 
 from harness.cli import main
 from harness.evidence.bundle import write_zip
-from harness.run.demo import DemoPKI, run_party
 from harness.evidence.recorder import read_records
+from harness.run.demo import DemoPKI, run_party
 
 DEEP = 200_000
 Edit = Callable[[Path], None]

@@ -8,6 +8,22 @@ import json
 from pathlib import Path
 
 import pytest
+from test_verify import (
+    API_KEY,
+    ATTESTATION,
+    DIGEST,
+    NOW,
+    PACK,
+    PLAN,
+    PROFILE,
+    Identity,
+    body_of,
+    make_identity,
+    make_summary,
+    rules,
+    verify_bundle,
+    write_report,
+)
 
 from harness.core.errors import InputError
 from harness.evidence.bundle import certificate_fingerprint, finalise_bundle, write_summary
@@ -16,8 +32,6 @@ from harness.evidence.revalidate import make_revalidator
 from harness.evidence.safezip import Limits
 from harness.messages.samples import SampleFactory
 from harness.messages.schemapack import load_pack
-from test_verify import (API_KEY, ATTESTATION, DIGEST, NOW, PACK, PLAN, PROFILE, Identity, body_of, make_identity,
-                         make_summary, rules, verify_bundle, write_report)
 
 EXCHANGES = 41  # 82 body files in the layout of a file per body: over the lowered cap below
 SMALL = Limits(max_members=50)

@@ -18,15 +18,15 @@ from typing import Any
 import pytest
 
 from harness.cli import main
+from harness.config.profile import load_profile, public_digest
 from harness.evidence.bundle import certificate_fingerprint, finalise_bundle
 from harness.evidence.earlier import check_chain
 from harness.evidence.origin import Anchors
 from harness.evidence.recorder import GENESIS, encode_record, line_hash
 from harness.evidence.reuse import decide, load_earlier, parse_attestation
-from harness.config.profile import load_profile, public_digest
+from harness.plan.certification import plan_from_recorded_profile
 from harness.report import render_reports
 from harness.run.demo import DemoPKI, run_party
-from harness.plan.certification import plan_from_recorded_profile
 from harness.transport.certs import cached_key, make_ca
 from harness.transport.signing import SigningIdentity
 

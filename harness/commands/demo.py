@@ -27,13 +27,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.commands.console import make_console
     from rich.markup import escape
 
+    from harness.commands.console import make_console
     from harness.core.errors import UsageError
+    from harness.plan.certification import certification_plan
     from harness.reference.faults import parse_faults
     from harness.report import terminal_summary
-    from harness.plan.certification import certification_plan
     from harness.run.progress import progress_for
 
     if args.list_faults:
@@ -50,8 +50,8 @@ def run(args: argparse.Namespace) -> int:
         parse_faults(faults[role], role)  # a wrong switch is a usage error before anything starts
         if faults[role] and role not in roles:
             raise UsageError(f"--fault for the {role} given, but --role {args.role} does not certify the {role}")
-    from harness.dip.identity import dip_folder, load_or_create
     from harness.core.files import output_folder
+    from harness.dip.identity import dip_folder, load_or_create
     from harness.run.demo import demo_party, scratch_pki
     from harness.run.session import run_certification
 

@@ -97,9 +97,9 @@ def _wait(duration: float | None) -> None:
 
 def _quick(args: argparse.Namespace) -> int:
     # Imports here keep `dipcert --help` fast (see harness/cli.py).
+    from harness.config.profile import load_profile
     from harness.dip.log import printer
     from harness.dip.provision import build_hub
-    from harness.config.profile import load_profile
 
     _check_port(args.port)
     profile = load_profile(args.profile)
@@ -117,12 +117,12 @@ def _quick(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from harness.core.errors import UsageError
     from harness.dip import registrations
     from harness.dip.config import DeliverySettings, HubConfig
     from harness.dip.identity import load_identity
     from harness.dip.log import printer
     from harness.dip.server import Hub
-    from harness.core.errors import UsageError
     from harness.transport.apikeys import read_api_key
     from harness.transport.delivery import Timeouts
 

@@ -248,8 +248,8 @@ def qualification_lines(answers: dict[str, Any]) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     import tomllib
 
-    from harness.core.catalogue import load_catalogue
     from harness.config.profile import parse_profile
+    from harness.core.catalogue import load_catalogue
 
     out: Path = args.out
     if out.exists() and not args.force:

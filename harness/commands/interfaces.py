@@ -46,9 +46,9 @@ def flows(interface: Interface) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.commands.console import make_console
     from rich.table import Table
 
+    from harness.commands.console import make_console
     from harness.core.catalogue import load_catalogue
     from harness.core.errors import UsageError
 

@@ -23,11 +23,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from harness.config.profile import load_profile
     from harness.core.findings import errors
     from harness.plan.requirements import PREFLIGHT_CHECKS, preflight_applicable, preflight_requirement
-    from harness.run.preflight import run_preflight
-    from harness.config.profile import load_profile
     from harness.run.demo import reference_party
+    from harness.run.preflight import run_preflight
 
     profile = load_profile(args.profile)
     # `[party] endpoint = "reference"`: the checks look at the reference participant as a run starts it
@@ -55,9 +55,10 @@ def run(args: argparse.Namespace) -> int:
         }, indent=2))
         return 1 if failed else 0
 
-    from harness.commands.console import make_console
     from rich.table import Table
     from rich.text import Text
+
+    from harness.commands.console import make_console
 
     styles = {"pass": "green", "warn": "yellow", "fail": "bold red", "not needed": "dim"}
     table = Table(title=Text(f"Preflight: {profile.party.role} {profile.party.mpid} {profile.party.dip_id} "

@@ -49,9 +49,9 @@ def run(args: argparse.Namespace) -> int:
 
     from harness.commands.console import make_console
     from harness.commands.verify import load_dip_certificate
+    from harness.config.profile import load_profile
     from harness.core.errors import UsageError
     from harness.evidence.origin import load_anchors
-    from harness.config.profile import load_profile
     from harness.promotion.promote import promote
 
     if not args.bundle.exists():

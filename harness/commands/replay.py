@@ -45,14 +45,13 @@ def run(args: argparse.Namespace) -> int:
     import tempfile
 
     from harness.commands.console import make_console
-
-    from harness.dip.identity import default_folder
-    from harness.core.errors import UsageError
-    from harness.evidence.safezip import open_bundle
     from harness.config.profile import load_profile
-    from harness.report.replay import load_dip_identity, pick, prepare, recorded_dip_signer, DELIVERED
+    from harness.core.errors import UsageError
+    from harness.dip.identity import default_folder
+    from harness.evidence.safezip import open_bundle
     from harness.report import run_records
     from harness.report.bodies import Bodies
+    from harness.report.replay import DELIVERED, load_dip_identity, pick, prepare, recorded_dip_signer
     from harness.report.sequence import message_label
 
     if not 0 < args.timeout <= 600:

@@ -28,10 +28,9 @@ def default_out(bundle: Path, run_id: str | None) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from harness.commands.console import make_console
-
     from harness.core.errors import InputError
-    from harness.evidence.safezip import open_bundle
     from harness.core.files import output_folder
+    from harness.evidence.safezip import open_bundle
     from harness.report import render_reports, run_records, terminal_summary
     from harness.report.summary import run_info
 

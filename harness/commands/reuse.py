@@ -80,14 +80,13 @@ def decision_table(plan: ReusePlan, console: Console) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from harness.commands.console import make_console
-
-    from harness.dip.identity import dip_folder, load_or_create
+    from harness.config.profile import load_profile
     from harness.core.errors import UsageError
+    from harness.core.files import output_folder
+    from harness.dip.identity import dip_folder, load_or_create
     from harness.evidence.origin import load_anchors
     from harness.evidence.reuse import parse_attestation, plan_reuse
-    from harness.core.files import output_folder
     from harness.messages.schemapack import load_pack
-    from harness.config.profile import load_profile
     from harness.report import terminal_summary
     from harness.run.session import RunOptions, run_certification
 

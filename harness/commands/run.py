@@ -47,16 +47,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import fnmatch
 
-    from harness.commands.console import make_console
     from rich.markup import escape
 
-    from harness.dip.identity import dip_folder, load_or_create
+    from harness.commands.console import make_console
+    from harness.config.profile import load_profile
     from harness.core.errors import UsageError
     from harness.core.files import output_folder
+    from harness.dip.identity import dip_folder, load_or_create
     from harness.messages.schemapack import load_pack
-    from harness.config.profile import load_profile
-    from harness.report import terminal_summary
     from harness.plan.certification import certification_plan
+    from harness.report import terminal_summary
     from harness.run.demo import reference_party
     from harness.run.progress import progress_for
     from harness.run.session import RunOptions, run_certification

@@ -35,10 +35,10 @@ def schema_location(pack: Any, interface_id: str, event_name: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.commands.console import make_console
     from rich.markup import escape
     from rich.table import Table
 
+    from harness.commands.console import make_console
     from harness.core.catalogue import load_catalogue
     from harness.core.errors import DipcertError
     from harness.messages.schemapack import load_pack

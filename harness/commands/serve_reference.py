@@ -173,10 +173,10 @@ def _load_cert(path: str):
 
 def _local_hub(args: argparse.Namespace, out: Path, party, partner):
     """A hub with throw-away PKI in `out`: the DIP, this participant and the partner (your system) registered."""
-    from harness.transport.apikeys import generate_api_key, key_fingerprint
-    from harness.transport.certs import make_ca
     from harness.dip.config import HubConfig, PartyRegistration
     from harness.dip.server import Hub
+    from harness.transport.apikeys import generate_api_key, key_fingerprint
+    from harness.transport.certs import make_ca
 
     ca = make_ca("dipcert serve-reference CA")
     dip = ca.issue("dip.local.dipcert")

@@ -65,9 +65,9 @@ def read_message_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.commands.console import make_console
     from rich.text import Text
 
+    from harness.commands.console import make_console
     from harness.core.catalogue import load_catalogue
     from harness.core.findings import errors
     from harness.messages.schemapack import load_pack

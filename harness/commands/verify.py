@@ -50,9 +50,9 @@ def add_anchor_arguments(parser: argparse.ArgumentParser, *, what: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Imports here, not at the top: `dipcert --help` imports every command module (cli.py).
-    from harness.commands.console import make_console
     from rich.markup import escape
 
+    from harness.commands.console import make_console
     from harness.core.errors import UsageError
     from harness.evidence.origin import load_anchors
     from harness.evidence.revalidate import make_revalidator

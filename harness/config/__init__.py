@@ -3,13 +3,34 @@ fingerprint, the exchange definitions."""
 
 # -- public face (what other layers use; tests/test_architecture.py keeps it complete) --
 from harness.config.exchanges import (
-    CONSUMPTION_RULES, Exchange, MPANS, QUIET_WINDOW, Step, UTC, bundled_exchanges, exchange_enabled,
-    exchange_named, resolve_fields, step_enabled, unanswered_requests,
+    CONSUMPTION_RULES,
+    MPANS,
+    QUIET_WINDOW,
+    UTC,
+    Exchange,
+    Step,
+    bundled_exchanges,
+    exchange_enabled,
+    exchange_named,
+    resolve_fields,
+    step_enabled,
+    unanswered_requests,
 )
 from harness.config.fingerprint import covers_interface, differences, probe_endpoint_certificates, system_fingerprint
 from harness.config.profile import (
-    COUNTERPART, Credentials, DOCUMENT_KEYS, OPERATING_MODELS, PARTNER_API_KEY, Profile, REFERENCE, SecretRef,
-    Trigger, load_profile, normalise_interface_id, parse_profile, public_digest,
+    COUNTERPART,
+    DOCUMENT_KEYS,
+    OPERATING_MODELS,
+    PARTNER_API_KEY,
+    REFERENCE,
+    Credentials,
+    Profile,
+    SecretRef,
+    Trigger,
+    load_profile,
+    normalise_interface_id,
+    parse_profile,
+    public_digest,
 )
 
 __all__ = [

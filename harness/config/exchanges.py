@@ -31,9 +31,10 @@ from typing import Any
 from harness.core.catalogue import Catalogue, load_catalogue
 from harness.core.errors import ConfigError, DipcertError
 from harness.core.files import read_toml
-from harness.messages.ids import LONDON, dip_timestamp
 from harness.core.paths import scenarios_dir
-from harness.judges.exchange import CONSUMPTION_RULES as _CONSUMPTION, REPLIES
+from harness.judges.exchange import CONSUMPTION_RULES as _CONSUMPTION
+from harness.judges.exchange import REPLIES
+from harness.messages.ids import LONDON, dip_timestamp
 
 UTC = timezone.utc
 QUIET_WINDOW = 0.25  # seconds: the least a negative check watches for what must not arrive

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import string
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -24,14 +25,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+from jsonschema import Draft202012Validator
+
+from harness.config.exchanges import unanswered_requests
 from harness.core.catalogue import Catalogue, load_catalogue
 from harness.core.errors import ConfigError
-from harness.config.exchanges import unanswered_requests
 from harness.core.files import read_config_bytes
 from harness.core.findings import short
 from harness.core.paths import schemas_dir
-from jsonschema import Draft202012Validator
-import string
 
 ROLES = ("MDR", "SDS")
 COUNTERPART = {"MDR": "SDS", "SDS": "MDR"}

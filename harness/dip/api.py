@@ -23,6 +23,8 @@ from typing import Any
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
+from harness.core.errors import DipcertError
+from harness.core.findings import Finding, short
 from harness.dip import extension
 from harness.dip.auth import authenticate
 from harness.dip.http import Reply, json_response, safe_headers, text_response
@@ -30,8 +32,6 @@ from harness.dip.ingress import check_submission, entry, message_request, replay
 from harness.dip.model import Rejection, StatusMessage, StoredMessage
 from harness.dip.routing import Job
 from harness.dip.transcript import HUB_CHAIN, body_sha256
-from harness.core.errors import DipcertError
-from harness.core.findings import Finding, short
 from harness.messages import ids
 from harness.messages.validate import identify, parse_body, validate_body
 from harness.transport.apikeys import API_KEY_HEADER

@@ -19,9 +19,9 @@ from typing import Any
 
 from werkzeug.wrappers import Request
 
+from harness.core.findings import Finding
 from harness.dip.http import Reply, text_response
 from harness.dip.parties import Party
-from harness.core.findings import Finding
 from harness.transport.apikeys import API_KEY_HEADER
 from harness.transport.signing import verify_request
 from harness.transport.tls import peer_certificate_sha256

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from harness.core.catalogue import Catalogue, load_catalogue
 from harness.dip import views
@@ -29,7 +30,6 @@ from harness.dip.connection import DipCaller, DipUnavailable
 from harness.dip.model import Delivery, HubTimeout, Rejection, StatusMessage, Submission
 from harness.judges.records import RecordSet, TranscriptRecord
 from harness.transport.delivery import WebhookConfig
-from cryptography.hazmat.primitives.serialization import Encoding
 
 if TYPE_CHECKING:
     from harness.transport.signing import SigningIdentity

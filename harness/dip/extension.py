@@ -13,6 +13,7 @@ from typing import Any
 from cryptography import x509
 from werkzeug.wrappers import Request, Response
 
+from harness.core.errors import ConfigError, DipcertError
 from harness.dip import probes
 from harness.dip.auth import Caller, authenticate, authenticate_admin
 from harness.dip.config import PartyRegistration
@@ -20,7 +21,6 @@ from harness.dip.http import Reply, json_response
 from harness.dip.parties import GLOBAL, Session
 from harness.dip.routing import Job
 from harness.dip.transcript import export_lines, sign_export, utc_now, with_bodies
-from harness.core.errors import ConfigError, DipcertError
 from harness.transport.apikeys import generate_api_key
 from harness.transport.delivery import WebhookConfig
 

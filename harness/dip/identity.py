@@ -34,8 +34,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from harness.dip.config import HubTLS
 from harness.core.errors import ConfigError
+from harness.dip.config import HubTLS
 from harness.transport.certs import CertificateAuthority, IssuedCert, make_ca, new_key
 from harness.transport.signing import SigningIdentity
 

@@ -36,11 +36,11 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from harness.core.catalogue import Event
+from harness.core.errors import DipcertError
+from harness.core.findings import Finding, short
 from harness.dip.http import Reply, json_response
 from harness.dip.model import Submission
 from harness.dip.parties import Party
-from harness.core.errors import DipcertError
-from harness.core.findings import Finding, short
 from harness.messages import ids
 from harness.messages.samples import add_d0
 from harness.messages.validate import parse_body, validate_body

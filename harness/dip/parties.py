@@ -26,9 +26,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from harness.core.catalogue import Catalogue
+from harness.core.errors import ConfigError
 from harness.dip.config import PartyRegistration
 from harness.dip.store import Database
-from harness.core.errors import ConfigError
 from harness.messages import ids
 from harness.transport.delivery import WebhookConfig
 from harness.transport.signing import certificate_fingerprint

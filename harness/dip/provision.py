@@ -11,17 +11,15 @@ from typing import Any
 
 from cryptography import x509
 
+from harness.config.profile import PARTNER_API_KEY, Profile
 from harness.core.catalogue import load_catalogue
-from harness.dip.config import HubConfig, PartyRegistration
-from harness.dip.server import Hub
 from harness.core.errors import ConfigError
 from harness.core.files import read_config_bytes
-from harness.config.profile import PARTNER_API_KEY, Profile
+from harness.dip.config import DeliverySettings, HubConfig, PartyRegistration
+from harness.dip.server import Hub
 from harness.transport.apikeys import generate_api_key
-from harness.transport.delivery import WebhookConfig
+from harness.transport.delivery import Timeouts, WebhookConfig
 from harness.transport.tls import client_context
-from harness.transport.delivery import Timeouts
-from harness.dip.config import DeliverySettings
 
 DEFAULT_MAX_MESSAGE_COUNT = 100
 DEFAULT_MAX_PAYLOAD_KB = 1024

@@ -29,11 +29,11 @@ from typing import Any
 
 from cryptography import x509
 
-from harness.dip.config import PartyRegistration
+from harness.config.profile import load_profile
 from harness.core.errors import ConfigError
 from harness.core.files import read_config_bytes
+from harness.dip.config import PartyRegistration
 from harness.dip.provision import DEFAULT_MAX_MESSAGE_COUNT, DEFAULT_MAX_PAYLOAD_KB, party_registration
-from harness.config.profile import load_profile
 from harness.transport.apikeys import read_api_key
 from harness.transport.delivery import WebhookConfig
 

@@ -23,14 +23,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from harness.core.findings import Finding
 from harness.dip.ingress import build_egress
 from harness.dip.model import Delivery, StoredMessage, Submission
 from harness.dip.parties import Party, PartyKey
 from harness.dip.pool import ClientPool
 from harness.dip.transcript import HUB_CHAIN, body_sha256
-from harness.core.findings import Finding
-from harness.transport.delivery import (Attempt, DeliveryResult, Signer, Timeouts, WebhookConfig, classify_attempt,
-                                        deliver, split_batches)
+from harness.transport.delivery import (
+    Attempt,
+    DeliveryResult,
+    Signer,
+    Timeouts,
+    WebhookConfig,
+    classify_attempt,
+    deliver,
+    split_batches,
+)
 
 UTC = timezone.utc
 INTERRUPTED = "interrupted: the hub stopped during this attempt"

@@ -21,6 +21,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from harness.core.catalogue import load_catalogue
+from harness.core.errors import ConfigError
 from harness.dip.api import Api
 from harness.dip.config import HubConfig, PartyRegistration
 from harness.dip.model import Delivery, Rejection, StatusMessage, StoredMessage, Submission
@@ -29,7 +30,6 @@ from harness.dip.parties import GLOBAL, Directory, Party, Session
 from harness.dip.routing import Router
 from harness.dip.store import Database
 from harness.dip.transcript import HUB_CHAIN, SqliteTranscript, TranscriptStore, utc_now
-from harness.core.errors import ConfigError
 from harness.transport.certs import cached_key, make_ca
 from harness.transport.delivery import WebhookConfig
 from harness.transport.requestlog import request_handler

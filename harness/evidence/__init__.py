@@ -7,12 +7,17 @@ nothing but the bundle, the DIP's certificate and the trust anchor.
 
 # -- public face (what other layers use; tests/test_architecture.py keeps it complete) --
 from harness.evidence.bundle import (
-    MANIFEST, certificate_fingerprint, finalise_bundle, manifest_sha256, summary_errors, write_summary,
+    MANIFEST,
+    certificate_fingerprint,
+    finalise_bundle,
+    manifest_sha256,
+    summary_errors,
+    write_summary,
 )
 from harness.evidence.checker import VerifyResult
 from harness.evidence.dsse import EnvelopeError, sign_envelope, verify_envelope
 from harness.evidence.grade import evidence_grade
-from harness.evidence.origin import Anchors, UNPINNED, VERIFIED, issued_by_any, load_anchors
+from harness.evidence.origin import UNPINNED, VERIFIED, Anchors, issued_by_any, load_anchors
 from harness.evidence.qualification import load_documents, record_qualification, statement
 from harness.evidence.recorder import EVIDENCE_FILE, Recorder, read_records
 from harness.evidence.reuse import ReusePlan, parse_attestation, plan_reuse

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import ConfigError
+from harness.core.findings import Finding, short
 from harness.evidence.bundle import bundle_files, file_sha256
 from harness.evidence.redact import Redactor
-from harness.core.findings import Finding, short
 
 ATTACHMENTS_DIR = "attachments"
 EVENT = "attachment"

@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-
-from harness.core.errors import ConfigError
-from harness.evidence.recorder import EVIDENCE_FILE, read_records, utc_iso
-from harness.evidence.safezip import check_folder
-from harness.core.paths import schemas_dir
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.exceptions import InvalidSignature
+
+from harness.core.errors import ConfigError
+from harness.core.paths import schemas_dir
+from harness.evidence.recorder import EVIDENCE_FILE, read_records, utc_iso
+from harness.evidence.safezip import check_folder
 
 FORMAT = "dipcert-bundle/1"
 MANIFEST = "manifest.json"

@@ -47,6 +47,7 @@ from harness.evidence.bundle import (
     summary_errors,
 )
 from harness.evidence.grade import evidence_grade, overstates
+from harness.evidence.members import FolderMembers
 from harness.evidence.origin import (
     FAILED,
     NO_ANCHORS,
@@ -67,7 +68,6 @@ from harness.evidence.transcript import (
     check_transcript,
 )
 from harness.plan.certification import plan_from_recorded_profile
-from harness.evidence.members import FolderMembers
 
 Revalidate = Callable[[Mapping[str, Any], bytes], list[Finding]]
 PlanFromProfile = Callable[[Mapping[str, Any]], Sequence[Mapping[str, Any]]]

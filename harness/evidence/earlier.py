@@ -20,6 +20,7 @@ from typing import Any
 
 from cryptography import x509
 
+from harness.core.findings import Finding, errors, short
 from harness.evidence import safejson
 from harness.evidence import verdicts as V
 from harness.evidence.bundle import MANIFEST, certificate_fingerprint, manifest_sha256, signature_verifies
@@ -27,7 +28,6 @@ from harness.evidence.checker import check_bundle
 from harness.evidence.origin import NO_ANCHORS, Anchors, Origin
 from harness.evidence.revalidate import make_revalidator
 from harness.evidence.safezip import DEFAULT_LIMITS, Limits, open_bundle
-from harness.core.findings import Finding, errors, short
 from harness.messages.schemapack import load_pack
 
 ARTEFACT = "reuse.json"

@@ -26,8 +26,8 @@ from typing import Any
 from cryptography import x509
 
 from harness.core.errors import ConfigError, UsageError
-from harness.evidence.bundle import certificate_fingerprint
 from harness.core.files import read_config_bytes
+from harness.evidence.bundle import certificate_fingerprint
 
 VERIFIED = "verified"  # issued by a trusted CA and a pinned certificate
 UNPINNED = "unpinned"  # issued by a trusted CA, but which of its certificates is the party's is not pinned

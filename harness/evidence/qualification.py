@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.evidence.attachments import attach, read_document, recorded
-from harness.core.findings import Finding, short
-from harness.plan.requirements import Requirement
 from harness.config.profile import DOCUMENT_KEYS, OPERATING_MODELS, Profile
+from harness.core.findings import Finding, short
+from harness.evidence.attachments import attach, read_document, recorded
+from harness.plan.requirements import Requirement
 
 RULE = "qualification.uep-confirmation"
 # attests -> (profile key, what the document attests)

@@ -36,8 +36,8 @@ from typing import Any
 
 from harness import __version__
 from harness.core.errors import ConfigError
-from harness.evidence.redact import MARKER_SCHEME, Redactor
 from harness.core.findings import Finding
+from harness.evidence.redact import MARKER_SCHEME, Redactor
 
 EVIDENCE_FILE = "evidence.jsonl"
 MESSAGES_DIR = "messages"

@@ -26,13 +26,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness.core.errors import UsageError
-from harness.evidence.bundle import json_bytes, sign_bytes
-from harness.evidence.earlier import (ARTEFACT, ARTEFACT_SIGNATURE, EarlierBundle, load_earlier, same_party,
-                                      verify_detached)
-from harness.evidence.origin import NO_ANCHORS, NOT_CHECKED, UNPINNED, Anchors
-from harness.core.findings import Finding, short
 from harness.config.fingerprint import covers_interface, differences, probe_endpoint_certificates, system_fingerprint
+from harness.core.errors import UsageError
+from harness.core.findings import Finding, short
+from harness.evidence.bundle import json_bytes, sign_bytes
+from harness.evidence.earlier import (
+    ARTEFACT,
+    ARTEFACT_SIGNATURE,
+    EarlierBundle,
+    load_earlier,
+    same_party,
+    verify_detached,
+)
+from harness.evidence.origin import NO_ANCHORS, NOT_CHECKED, UNPINNED, Anchors
 from harness.messages.schemapack import load_pack
 from harness.plan.certification import certification_plan
 

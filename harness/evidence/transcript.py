@@ -33,8 +33,8 @@ from typing import Any
 
 from cryptography import x509
 
-from harness.evidence.dsse import EnvelopeError, verify_envelope
 from harness.core.findings import Finding, short
+from harness.evidence.dsse import EnvelopeError, verify_envelope
 from harness.judges import UnknownJudge, apply, verdict
 from harness.judges.records import RecordSet, TranscriptRecord
 from harness.transport.signing import certificate_fingerprint

@@ -19,9 +19,9 @@ from typing import Any
 
 from harness.evidence.checker import PlanFromProfile, Revalidate, VerifyResult, check_bundle
 from harness.evidence.earlier import check_chain
+from harness.evidence.members import FolderMembers, open_zip
 from harness.evidence.origin import Anchors
 from harness.evidence.revalidate import make_revalidator
-from harness.evidence.members import FolderMembers, open_zip
 from harness.evidence.safezip import DEFAULT_LIMITS, Limits, open_bundle
 from harness.messages.schemapack import load_pack
 

@@ -15,9 +15,6 @@ judge: verify reports it as not transcript-backed.
 
 from __future__ import annotations
 
-from harness.judges.records import RecordSet, TranscriptRecord
-from harness.judges.registry import JUDGES, Judge, UnknownJudge, apply, judge, verdict
-
 # The judges register themselves (in `registry`) on import.
 from harness.judges import consume as _consume  # noqa: F401
 from harness.judges import exchange as _exchange  # noqa: F401
@@ -28,6 +25,8 @@ from harness.judges.consume import acknowledged, errors_in
 from harness.judges.delivery import delivery_result
 from harness.judges.exchange import CONSUMPTION_RULES, REPLIES, unwanted
 from harness.judges.produce import identity_of, produce_rules
+from harness.judges.records import RecordSet, TranscriptRecord
+from harness.judges.registry import JUDGES, Judge, UnknownJudge, apply, judge, verdict
 
 __all__ = [
     "CONSUMPTION_RULES", "JUDGES", "Judge", "REPLIES", "RecordSet", "TranscriptRecord", "UnknownJudge",

@@ -19,14 +19,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from harness.messages import business
 from harness.core.catalogue import load_catalogue
 from harness.core.findings import Finding
-from harness.judges.registry import judge
+from harness.judges.attacks import attack
 from harness.judges.delivery import delivery_result
 from harness.judges.records import RecordSet, TranscriptRecord
+from harness.judges.registry import judge
+from harness.messages import business
 from harness.messages.access import dig
-from harness.judges.attacks import attack
 from harness.transport.delivery import DeliveryResult
 from harness.transport.responses import SUCCESS_CODES, parse_standard_response
 

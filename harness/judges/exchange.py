@@ -22,12 +22,12 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from harness.messages import business
 from harness.core.findings import Finding, short
-from harness.judges.registry import judge
 from harness.judges.consume import attempts_of, event_of
 from harness.judges.delivery import delivery_result
 from harness.judges.records import RecordSet
+from harness.judges.registry import judge
+from harness.messages import business
 from harness.transport.responses import parse_standard_response
 
 # How the party under test's webhook must answer a request delivered to it (`reply` of a request step).

@@ -19,11 +19,11 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from harness.messages import business
 from harness.core.catalogue import load_catalogue
 from harness.core.findings import Finding, short
-from harness.judges.registry import judge
 from harness.judges.records import RecordSet
+from harness.judges.registry import judge
+from harness.messages import business
 from harness.messages.access import dig
 
 # Rules produce applies beyond the hub's, per interface (the plan reads them for the assumptions they rest on).

@@ -9,7 +9,13 @@ from harness.messages.access import dig
 from harness.messages.business import correlation_rule
 from harness.messages.checks import code_for_rule
 from harness.messages.ids import (
-    LONDON, break_check_digit, correlation_id, dip_timestamp, is_valid_mpan, make_mpan, parse_dip_timestamp,
+    LONDON,
+    break_check_digit,
+    correlation_id,
+    dip_timestamp,
+    is_valid_mpan,
+    make_mpan,
+    parse_dip_timestamp,
 )
 from harness.messages.samples import DEFAULT_PARTIES, Party, SampleFactory, add_d0
 from harness.messages.schemapack import load_pack

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from harness.core.catalogue import load_catalogue
 from harness.core.errors import UsageError
 from harness.messages import ids
-from harness.core.catalogue import load_catalogue
 from harness.messages.samples import EVENT_BLOCKS
 
 Path = tuple[Any, ...]

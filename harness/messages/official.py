@@ -38,11 +38,11 @@ from referencing import Registry
 from referencing.exceptions import PointerToNowhere, Unresolvable
 from referencing.jsonschema import DRAFT4
 
+from harness.core.catalogue import load_catalogue
 from harness.core.errors import ConfigError, UsageError
 from harness.messages.compiled import CompiledCheck
 from harness.messages.dialect import DATE_FORMAT, DATE_TIME_FORMAT, FORMAT_CHECKER, dip_validator_class
 from harness.messages.packhash import fingerprint_files
-from harness.core.catalogue import load_catalogue
 
 Form = Literal["ingress", "egress"]
 

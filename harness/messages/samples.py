@@ -16,10 +16,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Literal, Protocol, TypeVar
 
+from faker import Faker
+
 from harness.core.catalogue import Event, load_catalogue
 from harness.core.errors import UsageError
 from harness.messages import ids
-from faker import Faker
 
 Form = Literal["ingress", "egress"]
 FORMS: tuple[str, ...] = ("ingress", "egress")

@@ -21,10 +21,10 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from harness.core.errors import ConfigError, UsageError
+from harness.core.paths import schemas_dir
 from harness.messages.compiled import CompiledCheck
 from harness.messages.dialect import FORMAT_CHECKER, dip_validator_class
 from harness.messages.packhash import fingerprint_files
-from harness.core.paths import schemas_dir
 
 Form = Literal["ingress", "egress"]
 FORMS: tuple[Form, ...] = ("ingress", "egress")

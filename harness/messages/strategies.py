@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import string
 from collections.abc import Sequence
-from functools import lru_cache
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 
 from harness.core.catalogue import load_catalogue
+from harness.core.errors import UsageError
 from harness.messages import ids
 from harness.messages.checks.content import MESSAGE_CODE
 from harness.messages.samples import (
@@ -32,7 +33,6 @@ from harness.messages.samples import (
     decimal_9_3,
     default_recipient_role,
 )
-from harness.core.errors import UsageError
 
 T = TypeVar("T")
 UTC = timezone.utc

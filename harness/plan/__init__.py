@@ -3,7 +3,12 @@
 # -- public face (what other layers use; tests/test_architecture.py keeps it complete) --
 from harness.plan.certification import certification_plan, plan_from_recorded_profile
 from harness.plan.requirements import (
-    EXTENDED, PREFLIGHT_CHECKS, Requirement, plan_to_dicts, preflight_applicable, preflight_requirement,
+    EXTENDED,
+    PREFLIGHT_CHECKS,
+    Requirement,
+    plan_to_dicts,
+    preflight_applicable,
+    preflight_requirement,
 )
 
 __all__ = [

@@ -8,16 +8,22 @@ this same function, so a quietly skipped requirement shows up as a difference.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
-from harness.core.catalogue import Catalogue, load_catalogue
 from harness.config.exchanges import bundled_exchanges, exchange_enabled
-from harness.plan.requirements import Requirement, build_plan, declared_flows_requirement, exchange_requirement, \
-    plan_to_dicts, reuse_requirement, smoke_requirement
-from harness.config.profile import Profile
+from harness.config.profile import Profile, parse_profile
+from harness.core.catalogue import Catalogue, load_catalogue
 from harness.judges.produce import produce_rules
-from pathlib import Path
-from harness.config.profile import parse_profile
+from harness.plan.requirements import (
+    Requirement,
+    build_plan,
+    declared_flows_requirement,
+    exchange_requirement,
+    plan_to_dicts,
+    reuse_requirement,
+    smoke_requirement,
+)
 
 
 def exchange_plan(profile: Profile, catalogue: Catalogue | None = None) -> list[Requirement]:

@@ -20,12 +20,12 @@ from typing import Any
 from cryptography import x509
 
 from harness.core.errors import InputError
+from harness.core.findings import Finding, short
 from harness.evidence import safejson
 from harness.evidence.bundle import certificate_fingerprint
 from harness.evidence.checker import VerifyResult
 from harness.evidence.dsse import EnvelopeError, verify_envelope
 from harness.evidence.origin import issued_by_any
-from harness.core.findings import Finding, short
 from harness.promotion.differences import config_differences
 from harness.promotion.promote import bundle_findings
 from harness.promotion.record import FORMAT, PAYLOAD_TYPE

@@ -16,15 +16,22 @@ from typing import Any
 
 from cryptography import x509
 
-from harness.evidence.bundle import certificate_fingerprint
-from harness.evidence.origin import issued_by_any
-from harness.core.findings import Finding, short
 from harness.config.fingerprint import differences as fingerprint_differences
 from harness.config.fingerprint import system_fingerprint
-from harness.run.preflight import (Probe, check_api_keys, check_certificates, check_dcp, check_identifiers,
-                               check_webhooks, default_probe)
 from harness.config.profile import Profile
+from harness.core.findings import Finding, short
+from harness.evidence.bundle import certificate_fingerprint
+from harness.evidence.origin import issued_by_any
 from harness.promotion.differences import PRODUCTION_ENVIRONMENT
+from harness.run.preflight import (
+    Probe,
+    check_api_keys,
+    check_certificates,
+    check_dcp,
+    check_identifiers,
+    check_webhooks,
+    default_probe,
+)
 
 # The certificates a production profile may name: (credentials key, what it is).
 CERTIFICATES = (("signing_certificate", "signing certificate"), ("client_certificate", "mTLS client certificate"))

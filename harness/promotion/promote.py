@@ -16,17 +16,17 @@ from typing import Any
 
 from cryptography import x509
 
+from harness.config.fingerprint import system_fingerprint
+from harness.config.profile import Profile
+from harness.core.findings import Finding, errors, short
 from harness.evidence.bundle import certificate_fingerprint
 from harness.evidence.checker import VerifyResult
 from harness.evidence.origin import UNPINNED, VERIFIED, Anchors
 from harness.evidence.verify import verify_bundle
-from harness.core.findings import Finding, errors, short
-from harness.config.fingerprint import system_fingerprint
-from harness.run.preflight import Probe
-from harness.config.profile import Profile
 from harness.promotion.differences import Difference, config_differences
 from harness.promotion.production import check_production
 from harness.promotion.record import statement, write_record
+from harness.run.preflight import Probe
 from harness.run.session import party_identity
 
 DEFAULT_MARGIN_DAYS = 30

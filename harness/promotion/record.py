@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import ConfigError
-from harness.evidence.dsse import sign_envelope
 from harness.core.findings import Finding
+from harness.evidence.dsse import sign_envelope
 from harness.promotion.differences import Difference
 
 FORMAT = "dipcert-promotion/1"

@@ -17,17 +17,22 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from harness.messages.access import dig
 from harness.core.catalogue import load_catalogue
 from harness.core.errors import UsageError
+from harness.messages.access import dig
 from harness.messages.ids import (
-    LONDON, break_check_digit, dip_timestamp, is_valid_mpan, make_mpan, parse_dip_timestamp,
+    LONDON,
+    break_check_digit,
+    dip_timestamp,
+    is_valid_mpan,
+    make_mpan,
+    parse_dip_timestamp,
 )
+from harness.messages.samples import SampleFactory
 from harness.reference.faults import FaultSet
 from harness.reference.recipient import ItemVerdict
 from harness.reference.state import ParticipantState, Sent
 from harness.transport.client import SubmitResult
-from harness.messages.samples import SampleFactory
 
 # ASSUMPTION (A-RESPONSE-MESSAGE): R0.responseMessages read "<CODE> - <text>".
 START_ACCEPTED = "SP000 - MDR start accepted"

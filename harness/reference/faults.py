@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from harness.core.files import read_toml
-from harness.core.errors import ConfigError, UsageError
 from harness.core.catalogue import load_catalogue
+from harness.core.errors import ConfigError, UsageError
+from harness.core.files import read_toml
 
 FAULTS_FILE = Path(__file__).with_name("faults.toml")
 ROLES = ("MDR", "SDS", "both")

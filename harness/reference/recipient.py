@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from harness.core.findings import Finding
 from harness.messages.access import dig
 from harness.messages.checks import code_for_rule
-from harness.core.findings import Finding
 from harness.messages.ids import is_valid_mpan, parse_dip_timestamp
 from harness.messages.validate import validate_body
 

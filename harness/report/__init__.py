@@ -18,7 +18,6 @@ from harness.report.junit import write_junit
 from harness.report.summary import build_summary
 from harness.report.terminal import terminal_summary
 
-
 #: key -> file (or folder) name inside the output folder.
 REPORT_FILES = {"summary": "summary.json", "html": "report.html", "junit": "junit.xml",
                 "allure": "allure-results"}
@@ -65,7 +64,14 @@ from harness.report.allure import check_steps, report_steps  # noqa: E402
 from harness.report.bodies import Bodies  # noqa: E402
 from harness.report.curl import curl_command, variables  # noqa: E402
 from harness.report.replay import (  # noqa: E402
-    DELIVERED, differences, load_dip_identity, pick, prepare, recorded_answer, recorded_dip_signer, send,
+    DELIVERED,
+    differences,
+    load_dip_identity,
+    pick,
+    prepare,
+    recorded_answer,
+    recorded_dip_signer,
+    send,
 )
 from harness.report.sequence import message_label  # noqa: E402
 from harness.report.summary import run_info  # noqa: E402

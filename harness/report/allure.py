@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import allure
-from allure_commons.model2 import (Attachment, Label, Parameter, Status, StatusDetails, TestResult,
-                                   TestStepResult)
+from allure_commons.model2 import Attachment, Label, Parameter, Status, StatusDetails, TestResult, TestStepResult
 
 from harness.report.bodies import Bodies, file_of
 from harness.report.sequence import message_label

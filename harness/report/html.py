@@ -23,10 +23,10 @@ from typing import Any
 import jinja2
 
 from harness.core.catalogue import load_catalogue
-from harness.report.replay import replay_command, replayable
 from harness.report.bodies import Bodies, anchor_id, file_of, show_body, show_headers
 from harness.report.causes import root_causes
 from harness.report.provenance import dip_shown, evidence_sha256, finished_manifest
+from harness.report.replay import replay_command, replayable
 from harness.report.scope import Scope, build_scopes
 from harness.report.sequence import arrow_markers, arrows, message_label, sequence_svg
 from harness.report.summary import plan_index, run_info

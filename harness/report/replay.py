@@ -30,9 +30,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from harness.dip.identity import CERT, KEY
-from harness.core.errors import ConfigError, InputError, UsageError
 from harness.config.profile import Profile
+from harness.core.errors import ConfigError, InputError, UsageError
+from harness.dip.identity import CERT, KEY
 from harness.report.bodies import Bodies
 from harness.report.scope import build_scopes
 from harness.transport.apikeys import API_KEY_HEADER

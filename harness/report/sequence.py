@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 from typing import Any
+
 from harness.messages.validate import identify
 
 LANE_X = (125, 390, 655)

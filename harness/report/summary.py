@@ -12,12 +12,12 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from harness.core.catalogue import load_catalogue
 from harness.core.errors import InputError
 from harness.evidence import verdicts as V
 from harness.evidence.grade import evidence_grade
-from harness.evidence.recorder import EVIDENCE_FILE
 from harness.evidence.qualification import statement
-from harness.core.catalogue import load_catalogue
+from harness.evidence.recorder import EVIDENCE_FILE
 
 _FINGERPRINT = re.compile(r"^sha256:[0-9a-f]{64}$")
 PARTY_FIELDS = ("role", "dip_id", "mpid", "dcp_id", "company")

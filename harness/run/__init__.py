@@ -10,7 +10,13 @@ the code that checks it) and
 from harness.run.demo import demo_party, reference_party, scratch_pki
 from harness.run.dispatch import run_requirement
 from harness.run.preflight import (
-    Probe, check_api_keys, check_certificates, check_dcp, check_identifiers, check_webhooks, default_probe,
+    Probe,
+    check_api_keys,
+    check_certificates,
+    check_dcp,
+    check_identifiers,
+    check_webhooks,
+    default_probe,
     run_preflight,
 )
 from harness.run.progress import progress_for

@@ -44,18 +44,17 @@ from functools import partial
 from typing import Any
 
 from harness.core.findings import Finding
-from harness.run.exchange import watch_window
+from harness.judges import apply, attacks
 from harness.judges.consume import acknowledged, errors_in
 from harness.judges.delivery import delivery_result
 from harness.judges.records import TranscriptRecord
 from harness.messages.access import dig
 from harness.messages.ids import break_check_digit, dip_timestamp
 from harness.plan.requirements import Requirement
-from harness.judges import attacks
 from harness.run import replay
 from harness.run.context import DEFAULT_BATCH, RunContext
+from harness.run.exchange import watch_window
 from harness.transport.delivery import DeliveryResult, WebhookConfig
-from harness.judges import apply
 
 UTC = timezone.utc
 # Negative samples a recipient must reject, and the code it must give (the RCP code table).

@@ -12,19 +12,19 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.config.exchanges import QUIET_WINDOW
+from harness.config.profile import Profile, Trigger
 from harness.core.catalogue import Catalogue, load_catalogue
 from harness.core.findings import Finding
-from harness.config.exchanges import QUIET_WINDOW
+from harness.judges import apply
 from harness.messages.samples import DEFAULT_PARTIES, Party, SampleFactory
-from harness.config.profile import Profile, Trigger
 from harness.run.triggers import SendResult, fire, trigger_spec
 from harness.transport.delivery import WebhookConfig
-from harness.judges import apply
-import time
 
 DEFAULT_BATCH = 3  # messages in the batched consume delivery (capped by the webhook's maxMessageCount)
 # Requirements and their steps run concurrently (issue 14): at most `[harness] parallel` times this

@@ -22,11 +22,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from harness.config.profile import Credentials, Profile, SecretRef, Trigger, load_profile
 from harness.core.catalogue import load_catalogue
+from harness.dip.identity import CERT, KEY
 from harness.evidence.bundle import certificate_fingerprint
 from harness.evidence.origin import Anchors
 from harness.messages.samples import DEFAULT_PARTIES, Party
-from harness.config.profile import Credentials, Profile, SecretRef, Trigger, load_profile
 from harness.reference.faults import parse_faults
 from harness.reference.participant import ReferenceParticipant
 from harness.run.session import RunOptions, RunResult, run_certification
@@ -34,7 +35,6 @@ from harness.transport.apikeys import generate_api_key
 from harness.transport.certs import cached_key, make_ca
 from harness.transport.ports import free_port
 from harness.transport.signing import SigningIdentity
-from harness.dip.identity import CERT, KEY
 
 ROLES = ("MDR", "SDS")
 # The demo's reference participants share one process (and its GIL) with the harness and answer at

@@ -22,16 +22,16 @@ import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from harness.core.catalogue import Catalogue
-from harness.dip.client import Counterparty
-from harness.dip.connection import DipConnection, DipUnavailable
-from harness.core.errors import ConfigError
-from harness.messages.samples import DEFAULT_PARTIES
 from harness.config.profile import Profile
-from harness.transport.signing import certificate_fingerprint
+from harness.core.catalogue import Catalogue
+from harness.core.errors import ConfigError
+from harness.dip.client import Counterparty
 from harness.dip.config import DeliverySettings, HubConfig
+from harness.dip.connection import DipConnection, DipUnavailable
 from harness.dip.server import Hub
+from harness.messages.samples import DEFAULT_PARTIES
 from harness.transport.delivery import Timeouts
+from harness.transport.signing import certificate_fingerprint
 
 if TYPE_CHECKING:
     from harness.dip.server import Hub

@@ -9,18 +9,25 @@ from __future__ import annotations
 
 import logging
 
+from harness.config.exchanges import exchange_named
 from harness.core.findings import Finding
 from harness.core.outcomes import Verdict
 from harness.plan.requirements import PREFLIGHT_CHECKS, Requirement
+from harness.run.consume import run_consume, run_reject, run_smoke
 from harness.run.context import RunContext
-from harness.run.preflight import (check_api_keys, check_certificates, check_dcp, check_dip_connection,
-                                   check_dip_deliveries, check_identifiers, check_partner, check_webhooks,
-                                   default_probe)
-from harness.run.consume import run_consume, run_reject
-from harness.run.produce import run_produce
-from harness.run.consume import run_smoke
-from harness.config.exchanges import exchange_named
 from harness.run.exchange import run_exchange
+from harness.run.preflight import (
+    check_api_keys,
+    check_certificates,
+    check_dcp,
+    check_dip_connection,
+    check_dip_deliveries,
+    check_identifiers,
+    check_partner,
+    check_webhooks,
+    default_probe,
+)
+from harness.run.produce import run_produce
 
 log = logging.getLogger(__name__)
 

@@ -28,15 +28,22 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from harness.messages import business
+from harness.config.exchanges import (
+    CONSUMPTION_RULES,
+    MPANS,
+    QUIET_WINDOW,
+    UTC,
+    Exchange,
+    Step,
+    resolve_fields,
+    step_enabled,
+)
 from harness.core.findings import Finding
-from harness.messages.access import dig
-from harness.messages.ids import correlation_id, make_mpan
 from harness.judges import apply as apply_judge
 from harness.judges.exchange import unwanted
-
-from harness.config.exchanges import CONSUMPTION_RULES, MPANS, QUIET_WINDOW, UTC, Exchange, Step, resolve_fields, \
-    step_enabled
+from harness.messages import business
+from harness.messages.access import dig
+from harness.messages.ids import correlation_id, make_mpan
 
 if TYPE_CHECKING:
     from harness.dip.client import RemoteHub

@@ -17,24 +17,22 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
-from harness.core.catalogue import Catalogue, load_catalogue
-from harness.dip.connection import DipUnavailable
-from harness.core.errors import ConfigError
-from harness.config.exchanges import unanswered_requests
-from harness.core.findings import Finding, short
-from harness.plan.requirements import EXTENDED, PREFLIGHT_CHECKS
-from harness.config.profile import COUNTERPART, REFERENCE, Profile
 import httpx
-from harness.transport.signing import sign_request
-from harness.transport.tls import client_context, system_context
-from cryptography.hazmat.primitives import hashes
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
-from harness.transport.signing import SigningIdentity
+
+from harness.config.exchanges import unanswered_requests
+from harness.config.profile import COUNTERPART, REFERENCE, Profile
+from harness.core.catalogue import Catalogue, load_catalogue
+from harness.core.errors import ConfigError
+from harness.core.findings import Finding, short
+from harness.dip.connection import DipUnavailable
+from harness.plan.requirements import EXTENDED, PREFLIGHT_CHECKS
 from harness.transport.certs import cached_key
+from harness.transport.signing import SigningIdentity, sign_request
+from harness.transport.tls import client_context, system_context
 
 EXPIRY_WARNING = timedelta(days=30)
 MPID = re.compile(r"^[A-Z]{4}$")

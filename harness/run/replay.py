@@ -21,8 +21,8 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from harness.messages.business import correlation_rule
 from harness.config.exchanges import bundled_exchanges
+from harness.messages.business import correlation_rule
 
 ANSWER_EXPECTS = ("accepted", "rejected", "answer", "consumption")
 

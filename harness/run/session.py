@@ -12,6 +12,7 @@ Ctrl-C is still rendered and bundled, marked incomplete and not ready.
 from __future__ import annotations
 
 import getpass
+import json
 import logging
 import secrets
 import threading
@@ -23,35 +24,31 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
+from harness.config.fingerprint import probe_endpoint_certificates, system_fingerprint
 from harness.config.profile import PARTNER_API_KEY, Profile
 from harness.core.catalogue import load_catalogue
 from harness.core.errors import ConfigError, Terminated
 from harness.core.outcomes import ExitCode
+from harness.dip.client import RemoteHub
+from harness.dip.connection import DipCaller, DipUnavailable
+from harness.dip.provision import partner_webhooks, profile_registrations
+from harness.evidence.bundle import certificate_fingerprint, finalise_bundle
 from harness.evidence.qualification import load_documents, record_qualification
+from harness.evidence.recorder import Recorder
+from harness.messages.samples import Party
+from harness.messages.schemapack import load_pack
 from harness.plan.certification import certification_plan
 from harness.plan.requirements import Requirement, plan_to_dicts
-from harness.run.context import RunContext
-from harness.transport.signing import SigningIdentity
-from harness.dip.provision import profile_registrations
-from harness.config.fingerprint import probe_endpoint_certificates, system_fingerprint
-from harness.evidence.bundle import certificate_fingerprint
-from harness.evidence.recorder import Recorder
-from harness.messages.schemapack import load_pack
-from harness.run import dipaccess
-from harness.dip.provision import partner_webhooks
-from harness.dip.client import RemoteHub
-from harness.dip.connection import DipCaller
-from harness.transport.ports import free_port
-from harness.transport.client import DipClient
-from harness.messages.samples import Party
 from harness.reference.participant import ReferenceParticipant
+from harness.report import render_reports
+from harness.run import dipaccess
+from harness.run.context import RunContext
 from harness.run.dispatch import run_requirement
 from harness.run.replay import answers_to
-from harness.dip.connection import DipUnavailable
-from harness.evidence.bundle import finalise_bundle
-from harness.report import render_reports
-import json
 from harness.transport.certs import cached_key, make_ca
+from harness.transport.client import DipClient
+from harness.transport.ports import free_port
+from harness.transport.signing import SigningIdentity
 
 UTC = timezone.utc
 # The evidence log records every HTTP exchange; werkzeug's access log on stderr would only be noise.

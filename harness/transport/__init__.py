@@ -9,17 +9,38 @@ from harness.transport.apikeys import API_KEY_HEADER, generate_api_key, key_fing
 from harness.transport.certs import CertificateAuthority, IssuedCert, cached_key, make_ca, new_key
 from harness.transport.client import DipClient, SubmitResult
 from harness.transport.delivery import (
-    Attempt, DeliveryResult, MAX_RESPONSE_BYTES, Outcome, Signer, Timeouts, WebhookConfig, classify_attempt,
-    conclude, deliver, split_batches,
+    MAX_RESPONSE_BYTES,
+    Attempt,
+    DeliveryResult,
+    Outcome,
+    Signer,
+    Timeouts,
+    WebhookConfig,
+    classify_attempt,
+    conclude,
+    deliver,
+    split_batches,
 )
 from harness.transport.ports import free_port
 from harness.transport.requestlog import request_handler
 from harness.transport.responses import (
-    CODE_PATTERN, SUCCESS_CODES, load_code_table, parse_standard_response, response_entry, standard_response,
+    CODE_PATTERN,
+    SUCCESS_CODES,
+    load_code_table,
+    parse_standard_response,
+    response_entry,
+    standard_response,
 )
 from harness.transport.signing import (
-    DEFAULT_SKEW, SIGNATURE, SIGNATURE_CERTIFICATE, SIGNATURE_DATE, SIGNATURE_HEADERS, SigningIdentity,
-    certificate_fingerprint, sign_request, verify_request,
+    DEFAULT_SKEW,
+    SIGNATURE,
+    SIGNATURE_CERTIFICATE,
+    SIGNATURE_DATE,
+    SIGNATURE_HEADERS,
+    SigningIdentity,
+    certificate_fingerprint,
+    sign_request,
+    verify_request,
 )
 from harness.transport.tls import client_context, peer_certificate_sha256, server_context, system_context
 

@@ -27,9 +27,8 @@ import httpx
 
 from harness.core.findings import Finding, short
 from harness.transport.responses import SUCCESS_CODES, load_code_table, parse_standard_response
-from harness.transport.tls import system_context
 from harness.transport.signing import sign_request
-from harness.transport.tls import peer_certificate_sha256
+from harness.transport.tls import peer_certificate_sha256, system_context
 
 Outcome = Literal["accepted", "partial", "rejected", "refused", "failed", "timeout"]
 _SEVERITY_ORDER = ("accepted", "partial", "rejected", "refused", "timeout", "failed")

@@ -15,11 +15,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from harness.core.files import read_toml
 from harness.core.errors import ConfigError
+from harness.core.files import read_toml
 from harness.core.findings import Finding, short
-from harness.messages.ids import dip_timestamp, parse_dip_timestamp
 from harness.core.paths import schemas_dir
+from harness.messages.ids import dip_timestamp, parse_dip_timestamp
 
 # StandardResponseBodyType: all ten keys are required; nullable ones are present as null (DIN-1031).
 STANDARD_RESPONSE_KEYS = (

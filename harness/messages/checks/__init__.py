@@ -19,16 +19,31 @@ from harness.core.findings import Finding
 from harness.messages.checks.base import CLOCK_TOLERANCE, Rule
 from harness.messages.checks.body import check_body
 from harness.messages.checks.content import (
-    check_content_empty, check_notification_expiry, check_primary_recipient, check_profile_class,
-    check_r0_consistency, check_reading_future,
+    check_content_empty,
+    check_notification_expiry,
+    check_primary_recipient,
+    check_profile_class,
+    check_r0_consistency,
+    check_reading_future,
 )
 from harness.messages.checks.mpan import check_mpan_check_digit, check_mpan_distributor, check_mpan_gsp
 from harness.messages.checks.periods import (
-    HALF_HOUR, PERIODS_PER_DAY, check_periods_count, check_periods_day_start, check_periods_duplicate_day,
-    check_periods_future, check_periods_no_days, check_periods_sequence, check_periods_utc,
+    HALF_HOUR,
+    PERIODS_PER_DAY,
+    check_periods_count,
+    check_periods_day_start,
+    check_periods_duplicate_day,
+    check_periods_future,
+    check_periods_no_days,
+    check_periods_sequence,
+    check_periods_utc,
 )
 from harness.messages.checks.sender import (
-    check_sender_role, check_sur_date, check_sur_dip_id, check_sur_interface, check_sur_role,
+    check_sender_role,
+    check_sur_date,
+    check_sur_dip_id,
+    check_sur_interface,
+    check_sur_role,
     check_timestamp_future,
 )
 from harness.messages.checks.transaction import check_d0_publication, check_d0_timestamp_order

@@ -8,7 +8,11 @@ from harness.core.findings import Finding, short
 from harness.messages.access import dig
 from harness.messages.checks.base import common, ptr
 from harness.messages.ids import (
-    GSP_DISTRIBUTOR, distributor_kind, gsp_for_mpan, is_valid_mpan, mpan_check_digit,
+    GSP_DISTRIBUTOR,
+    distributor_kind,
+    gsp_for_mpan,
+    is_valid_mpan,
+    mpan_check_digit,
 )
 
 _MPAN = ("CommonBlock", "M0", "MPANCore")
