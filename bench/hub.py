@@ -63,9 +63,8 @@ def keys(dip_id: str) -> tuple[str, str]:
 
 
 @contextmanager
-def serving(app: Callable) -> Iterator[str]:
-    """`app` on a threaded werkzeug server on loopback (HTTP/1.1 keep-alive); yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+def running(server: Any) -> Iterator[str]:
+    """A socketserver-style server run on a daemon thread; yields its base URL, then shuts it down."""
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
@@ -73,6 +72,11 @@ def serving(app: Callable) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def serving(app: Callable) -> Any:
+    """`app` on a threaded werkzeug server on loopback (HTTP/1.1 keep-alive)."""
+    return running(make_server("127.0.0.1", 0, app, threaded=True))
 
 
 @Request.application
@@ -103,16 +107,9 @@ class Webhook(BaseHTTPRequestHandler):
         pass
 
 
-@contextmanager
-def webhook() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Webhook)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
+def webhook() -> Any:
+    """The keep-alive webhook (`Webhook`) on loopback."""
+    return running(ThreadingHTTPServer(("127.0.0.1", 0), Webhook))
 
 
 def alternate(sides: dict[str, Callable[[int], None]], count: int) -> dict[str, list[float]]:
