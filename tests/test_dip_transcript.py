@@ -120,3 +120,21 @@ def test_export_verifies_and_any_edit_fails(hub_pki):
         read_export(b"".join([rows[0], canonical(edited) + b"\n", rows[2]]), resigned, [hub_pki["dip"].certificate])
     with pytest.raises(TranscriptError, match="transcript.dsse.json"):
         read_export(lines, sign_export(lines, hub_pki["MDR"], **fields), [hub_pki["dip"].certificate])
+
+
+def test_a_stopping_hub_ends_every_long_poll_at_once():
+    """A participant's long poll (`records?wait=`) must not hold a stopping DIP for its whole bound."""
+    transcript = store()
+    returned = threading.Event()
+    result: list[bool] = []
+
+    def poll() -> None:
+        result.append(transcript.wait("session-1", 0, timeout=60.0))
+        returned.set()
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    assert not returned.wait(0.2)  # nothing recorded: the poll is waiting
+    transcript.release_waiters()
+    assert returned.wait(5.0), "the long poll outlived the hub's stop"
+    assert result == [False]  # nothing new: the poll answers with what there is

@@ -313,12 +313,12 @@ def test_ctrl_c_still_writes_an_incomplete_bundle_that_verify_marks_so(demo_pki,
 
 
 def test_a_crashing_check_is_a_failed_requirement_not_a_crashed_run(demo_pki, tmp_path, monkeypatch):
-    import harness.run.consume as consume
+    import harness.run.dispatch as dispatch
 
     def broken(ctx, req):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(consume, "run_consume", broken)
+    monkeypatch.setattr(dispatch, "run_consume", broken)  # the name the dispatch calls
     with demo_party("MDR", demo_pki, tmp_path, timeout=1.0) as (profile, options):
         options.requirement_filter = lambda r: r.id in ("MDR-5.2a/IF-008/consume", "MDR-4.1/preflight/api-keys")
         result = run_certification(profile, options)

@@ -119,6 +119,7 @@ class Hub:
     def stop(self) -> None:
         if self._server is None:
             return
+        self.transcript.release_waiters()  # a participant's long poll answers now, not at its bound
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:

@@ -71,6 +71,8 @@ class TranscriptStore(Protocol):
 
     def wait(self, chain: str, after: int, timeout: float) -> bool: ...
 
+    def release_waiters(self) -> None: ...
+
     def subscribe(self, listener: Listener) -> None: ...
 
 
@@ -81,6 +83,7 @@ class SqliteTranscript:
         self.db = db
         self._heads: dict[str, tuple[int, str]] = {}
         self._changed = threading.Condition()
+        self._stopping = False  # set by the hub's stop: no long poll outlives the server
         self._listeners: list[Listener] = []
 
     def subscribe(self, listener: Listener) -> None:
@@ -143,9 +146,17 @@ class SqliteTranscript:
         return bytes(rows[0][0]) if rows else None
 
     def wait(self, chain: str, after: int, timeout: float) -> bool:
-        """True as soon as `chain` has a record after `after` (at once if it has), False after `timeout`."""
+        """True as soon as `chain` has a record after `after` (at once if it has), False after `timeout`
+        or as soon as the hub stops (a long poll then answers with what there is)."""
         with self._changed:
-            return self._changed.wait_for(lambda: self.head(chain)[0] > after, timeout)
+            return self._changed.wait_for(lambda: self.head(chain)[0] > after or self._stopping, timeout) \
+                and self.head(chain)[0] > after
+
+    def release_waiters(self) -> None:
+        """End every long poll now: the hub is stopping."""
+        with self._changed:
+            self._stopping = True
+            self._changed.notify_all()
 
 
 # --- export ---------------------------------------------------------------------------------------
