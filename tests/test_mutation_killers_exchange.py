@@ -12,11 +12,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from test_mutation_killers_judges import FACTORY, judge, submission
+from test_mutation_killers_judges import FACTORY, _b, judge, record, reply, submission
 
 from harness.core.findings import Finding
-from harness.judges.exchange import unwanted
+from harness.judges.exchange import REPLIES, unwanted
+from harness.messages import business
 from harness.messages.samples import DEFAULT_PARTIES
+from harness.transport.responses import response_entry, standard_response
 
 MDR, SDS = DEFAULT_PARTIES["MDR"], DEFAULT_PARTIES["SDS"]
 WHY = "the MDR rejected its start"
@@ -127,3 +129,190 @@ def test_a_nothing_step_names_the_forbidden_message_at_its_index_in_the_submissi
     stop = days(forbidden)[-1] - timedelta(days=1)
     found = judge("exchange.nothing", [sent], {**args, "rule": "exchange.after-stop", "stop": stop.isoformat()})
     assert found and all(f.path.startswith("/1/payload/CustomBlock/B941List/") for f in found)
+
+
+# --- the judges' own bodies (registered by call since mutmut cannot mutate decorated functions) ------------
+
+def _start_and_answer(correlation: str = "CI-A") -> tuple[dict, dict]:
+    request = FACTORY.message("IF-061", "MDRStart", sender=SDS, recipients=[MDR.dip_id], correlation_id="CI-A")
+    answer = FACTORY.message("IF-062", None, sender=MDR, recipients=[SDS.dip_id],
+                             mpan=request["payload"]["CommonBlock"]["M0"]["MPANCore"], correlation_id=correlation)
+    return request, answer
+
+
+def _answer_records(request: dict, answer: dict) -> list:
+    """The request and the answer, each second in its submission (index 1)."""
+    return [submission(1, [consumption(), request], caller=SDS.dip_id, interface="IF-061"),
+            submission(2, [consumption(), answer], interface="IF-062")]
+
+
+def _answer_case(rule: str) -> tuple[dict, dict, dict, list[Finding]]:
+    """A faulty answer for `rule`, the step's arguments, and what the business rule says of it at index 1."""
+    others = {"CI-B": "request step 'stop'"}
+    request, answer = _start_and_answer("CI-B" if rule == "exchange.correlation" else "CI-A")
+    args = {"rule": rule, "answer": {"seq": 2, "index": 1}, "request": {"seq": 1, "index": 1}, "others": others}
+    if rule == "exchange.correlation":
+        return request, answer, args, business.check_correlation(request, answer, index=1, others=others)
+    if rule == "exchange.accept":
+        answer["payload"]["CommonBlock"]["R0"]["responseCode"] = "R"
+        return request, answer, args, business.check_accepted(answer, index=1)
+    if rule == "exchange.reject":
+        return request, answer, args, business.check_rejected(answer, index=1)
+    if rule == "exchange.echo":
+        return request, answer, args, business.check_echo(request, answer, index=1)
+    item = consumption()
+    last = days(item)[-1]
+    direction = "E" if item["payload"]["CustomBlock"]["B045"]["measurementQuantityID"] == "AI" else "I"  # the other
+    bounds = {"direction": direction, "start": (last - timedelta(days=400)).isoformat(),
+              "stop": (last - timedelta(days=1)).isoformat(), "today": last.isoformat()}
+    found = business.check_consumption(item, direction=direction, start=last - timedelta(days=400),
+                                       stop=last - timedelta(days=1), today=last, index=1)
+    return request, item, {**args, **bounds}, [f for f in found if f.rule == rule]
+
+
+ANSWER_RULES = {"exchange.correlation": "/1/payload/CommonBlock/S1/senderCorrelationID",
+                "exchange.accept": "/1/payload/CommonBlock/R0/responseCode",
+                "exchange.reject": "/1/payload/CommonBlock/R0/responseCode",
+                "exchange.echo": "/1/payload/CustomBlock/",
+                "exchange.measurement-quantity": "/1/payload/CustomBlock/B045/measurementQuantityID",
+                "exchange.after-stop": "/1/payload/CustomBlock/B941List/",
+                "consumption.complete-days": "/1/payload/CustomBlock/B941List/"}
+
+
+@pytest.mark.parametrize("rule", ANSWER_RULES)
+def test_each_answer_rule_judges_the_cited_answer_at_its_index_with_the_steps_arguments(rule):
+    request, answer, args, expected = _answer_case(rule)
+    found = judge("exchange.answer", _answer_records(request, answer), args)
+    assert expected and all(f.rule == rule and f.path.startswith(ANSWER_RULES[rule]) for f in expected)
+    assert found == business.provisional(expected)
+    if rule == "exchange.correlation":  # the other step's correlation id is named
+        assert "the correlation id of request step 'stop'" in found[0].message
+
+
+def test_an_answer_cited_without_an_index_is_the_first_of_its_submission():
+    request, answer = _start_and_answer()
+    answer["payload"]["CommonBlock"]["R0"]["responseCode"] = "R"
+    records = [submission(1, [request], caller=SDS.dip_id, interface="IF-061"), submission(2, [answer])]
+    [finding] = judge("exchange.answer", records, {"rule": "exchange.accept", "answer": {"seq": 2},
+                                                   "request": {"seq": 1}})
+    assert (finding.rule, finding.path) == ("exchange.accept", "/0/payload/CommonBlock/R0/responseCode")
+
+
+def test_an_answer_whose_request_is_not_among_the_records_is_named():
+    request, answer = _start_and_answer()
+    args = {"rule": "exchange.accept", "answer": {"seq": 2, "index": 1}, "request": {"seq": 1, "index": 1}}
+    records = _answer_records(request, answer)[1:]
+    assert judge("exchange.answer", records, args) == [absent(
+        "exchange.accept", "the answer and its request", "[{'seq': 2, 'index': 1}, {'seq': 1, 'index': 1}]")]
+
+
+def test_an_answer_rule_the_judge_does_not_have_is_a_programming_error():
+    request, answer = _start_and_answer()
+    with pytest.raises(ValueError, match="exchange.answer has no rule 'exchange.nonsense'"):
+        judge("exchange.answer", _answer_records(request, answer),
+              {"rule": "exchange.nonsense", "answer": {"seq": 2, "index": 1}, "request": {"seq": 1, "index": 1}})
+
+
+def test_a_received_step_citing_an_index_its_submission_does_not_have_is_a_timeout():
+    args = {"message": {"seq": 4, "index": 3}, "interface": "IF-064", "event": "MDRConsumption", "sender": MDR.dip_id}
+    assert judge("exchange.received", [submission(4, [consumption()], interface="IF-064")], args) == [
+        absent("exchange.timeout", "IF-064 [MDRConsumption]", "{'seq': 4, 'index': 3}")]
+
+
+@pytest.mark.parametrize("index", [None, 1])
+def test_the_environment_is_judged_on_the_cited_message_at_its_index(index):
+    item = consumption()
+    tag = item["payload"]["CommonBlock"]["S1"]["environmentTag"]
+    ref = {"seq": 3} if index is None else {"seq": 3, "index": index}
+    body = [item] if index is None else [consumption(), item]
+    expected = business.check_environment(item, "PRD" if tag != "PRD" else "UIT", index=index or 0)
+    [finding] = judge("message.environment", [submission(3, body, interface="IF-064")],
+                      {"message": ref, "environment": "PRD" if tag != "PRD" else "UIT"})
+    assert finding == business.provisional(expected)[0]
+    assert (finding.rule, finding.path) == ("environment.tag", f"/{index or 0}/payload/CommonBlock/S1/environmentTag")
+    assert judge("message.environment", [submission(3, body, interface="IF-064")],
+                 {"message": ref, "environment": tag}) == []
+
+
+def out() -> dict:
+    """A consumption as the DIP delivers it (with its D0 block)."""
+    return FACTORY.egress(consumption(), recipients=[SDS.dip_id])
+
+
+DELIVERY_ARGS = {"label": "IF-062 [MDRStartResponse]", "role": "SDS", "recipient": SDS.dip_id, "bound": 2.5}
+
+
+def test_no_delivery_within_the_bound_names_the_step_the_role_and_the_recipient():
+    assert judge("exchange.delivery", [], {**DELIVERY_ARGS, "attempts": []}) == [Finding(
+        "exchange.delivery", "", f"delivered and answered ({REPLIES['accept']})", "no delivery within 2.5 s",
+        f"IF-062 [MDRStartResponse]: the hub did not finish delivering it to SDS {SDS.dip_id} within 2.5 s")]
+    [finding] = judge("exchange.delivery", [], {"attempts": [], "reply": "any"})
+    assert (finding.expected, finding.actual) == (f"delivered and answered ({REPLIES['any']})",
+                                                  "no delivery within 0 s")
+    assert finding.message == "None: the hub did not finish delivering it to None None within 0 s"
+
+
+def _delivered(seq: int, items: list[dict], status: int | None, body: bytes = b"", *, number: int = 1,
+               batch: int = 0, url: str = "http://127.0.0.1:1/webhook/if-062", error: str | None = None):
+    return record(seq, "delivery", request=items, response=body, status=status, attempt=number, batch=batch,
+                  error=error, delivery_id="d1", recipient=SDS.dip_id, interface="IF-062", url=url)
+
+
+@pytest.mark.parametrize("reply_as, status, codes, passed", [
+    ("accept", 201, ("RCP0000", "RCP0000"), True), ("accept", 400, ("RCP1061", "RCP1061"), False),
+    ("accept", 207, ("RCP0000", "RCP1061"), False),
+    ("any", 201, ("RCP0000", "RCP0000"), True), ("any", 400, ("RCP1061", "RCP1061"), True),
+    ("any", 207, ("RCP0000", "RCP1061"), True), ("any", 400, (), False), ("any", 401, (), False),
+])
+def test_a_delivery_is_answered_as_the_step_asks(reply_as, status, codes, passed):
+    items = [out(), out()]
+    body = reply(items, *codes) if codes else b""
+    found = judge("exchange.delivery", [_delivered(1, items, status, body)],
+                  {**DELIVERY_ARGS, "attempts": [1], "reply": reply_as})
+    assert (found == []) is passed
+    if not passed:
+        [finding] = found
+        assert (finding.rule, finding.path, finding.expected) == ("exchange.delivery", "", REPLIES[reply_as])
+
+
+def test_a_delivery_not_answered_as_asked_names_the_outcome_and_the_last_attempts_webhook():
+    items = [out()]
+    attempts = [_delivered(1, items, 503, url="http://127.0.0.1:1/first"),
+                _delivered(2, items, 400, reply(items, "RCP1061"), number=2, url="http://127.0.0.1:1/second")]
+    assert judge("exchange.delivery", attempts, {**DELIVERY_ARGS, "attempts": [1, 2]}) == [Finding(
+        "exchange.delivery", "", REPLIES["accept"], "rejected (HTTP 400, codes ['RCP1061'])",
+        "IF-062 [MDRStartResponse]: the SDS's webhook http://127.0.0.1:1/second answered the delivery rejected "
+        f"(HTTP 400); expected {REPLIES['accept']}")]
+
+
+def test_a_split_delivery_with_one_batch_unanswered_is_not_answered_even_when_any_answer_will_do():
+    items = [out(), out()]
+    halves = [_delivered(1, items[:1], 201, reply(items[:1], "RCP0000")),
+              _delivered(2, items[1:], None, batch=1, error="timeout: ReadTimeout")]
+    [finding] = judge("exchange.delivery", halves, {**DELIVERY_ARGS, "attempts": [1, 2], "reply": "any"})
+    assert finding.actual == "timeout (HTTP None, codes ['RCP0000'])"
+
+
+def test_a_reply_is_judged_only_when_the_webhook_answered_and_names_the_step_and_role():
+    items = [out()]
+    args = {"attempts": [1], "label": "IF-062 [MDRStartResponse]", "role": "SDS"}
+    assert judge("exchange.reply", [], {**args, "attempts": []}) == []
+    assert judge("exchange.reply", [_delivered(1, items, None, error="timeout: ReadTimeout")], args) == []
+    other = _b(standard_response([response_entry("RCP0000", transaction_id="SOMEONE-ELSE", sender_id=SDS.dip_id)]))
+    tx = items[0]["payload"]["CommonBlock"]["D0"]["transactionID"]
+    [finding] = judge("exchange.reply", [_delivered(1, items, 201, other)], args)
+    assert (finding.rule, finding.actual) == ("exchange.reply", "SOMEONE-ELSE")
+    assert finding.message == (f"IF-062 [MDRStartResponse]: the SDS's StandardResponse: entry 0 names transactionID "
+                               f"SOMEONE-ELSE, not the delivered message's {tx}")
+
+
+def test_a_nothing_step_reads_only_the_senders_accepted_submissions_and_names_every_forbidden_message():
+    forbidden = consumption()
+    args = {"rule": "exchange.reject", "mpan": mpan(forbidden), "sender": MDR.dip_id, "interface": "IF-064",
+            "event": "MDRConsumption", "why": WHY, "exclude": []}
+    ignored = [submission(1, [forbidden], caller=SDS.dip_id, interface="IF-064"),  # another sender's
+               submission(2, [forbidden], interface="IF-064", status=400)]  # refused by the DIP
+    assert judge("exchange.nothing", ignored, args) == []
+    sent = [*ignored, submission(3, [forbidden], interface="IF-064"), submission(4, [forbidden], interface="IF-064")]
+    found = judge("exchange.nothing", sent, args)
+    assert [(f.rule, f.path) for f in found] == [("exchange.reject", "/0/payload/CommonBlock/M0/MPANCore")] * 2

@@ -115,7 +115,6 @@ def _delivery(records: RecordSet, args: Mapping[str, Any]) -> DeliveryResult:
 
 # --- judges -----------------------------------------------------------------------------------
 
-@judge("consume.accepted")
 def judge_accepted(records: RecordSet, args: Mapping[str, Any]) -> list[Finding]:
     result = _delivery(records, args)
     what, timeout = str(args.get("what") or "delivery"), float(args.get("timeout") or 0)
@@ -132,7 +131,6 @@ def judge_accepted(records: RecordSet, args: Mapping[str, Any]) -> list[Finding]
     return problems
 
 
-@judge("consume.refused")
 def judge_refused(records: RecordSet, args: Mapping[str, Any]) -> list[Finding]:
     a = attack(str(args.get("attack")))
     result = _delivery(records, args)
@@ -166,7 +164,6 @@ def status_message_for(records: RecordSet, party: str, code: str, transaction_id
     return None
 
 
-@judge("consume.recipient-rejection")
 def judge_recipient_rejection(records: RecordSet, args: Mapping[str, Any]) -> list[Finding]:
     """The right code in the reply, or (after a 201 without it) in a status message of the party."""
     code, what, label = str(args.get("code")), str(args.get("what")), str(args.get("label"))
@@ -219,7 +216,6 @@ def answers_in(records: RecordSet, request: dict, answers: set[tuple[str, str]],
     return found
 
 
-@judge("consume.replay-once")
 def judge_replay_once(records: RecordSet, args: Mapping[str, Any]) -> list[Finding]:
     """Counts the answers to the replayed request in the scanned range: two or more, processed twice."""
     replayed = attempts_of(records, args)
@@ -245,3 +241,11 @@ def judge_replay_once(records: RecordSet, args: Mapping[str, Any]) -> list[Findi
                     f"{label}: the replay of transaction {tx} (replayIndicator true) was processed again: the "
                     f"{role} sent {len(seen)} {what} answering it. A replay must be acknowledged (201, RCP0000) "
                     f"and not processed twice (assumption A-REPLAY)", extra={"transactionID": tx})]
+
+
+# Registered by a call, not with `@judge(...)`: mutmut never mutates a decorated function, so the
+# verdicts themselves would escape the mutation run (bench/mutation.py).
+judge("consume.accepted")(judge_accepted)
+judge("consume.refused")(judge_refused)
+judge("consume.recipient-rejection")(judge_recipient_rejection)
+judge("consume.replay-once")(judge_replay_once)

@@ -48,7 +48,6 @@ def _missing(rule: str, what: str, ref: Any) -> list[Finding]:
                     "the check cites")]
 
 
-@judge("exchange.received")
 def judge_received(records: RecordSet, args: Mapping[str, Any]) -> list[Finding]:
     ref = args.get("message") or {}
     record = records.get(ref.get("seq"))
@@ -63,7 +62,6 @@ def judge_received(records: RecordSet, args: Mapping[str, Any]) -> list[Finding]
     return []
 
 
-@judge("exchange.answer")
 def judge_answer(records: RecordSet, args: Mapping[str, Any]) -> list[Finding]:
     rule = str(args.get("rule"))
     answer, request = records.message(args.get("answer")), records.message(args.get("request"))
@@ -88,7 +86,6 @@ def judge_answer(records: RecordSet, args: Mapping[str, Any]) -> list[Finding]:
     return business.provisional(found)
 
 
-@judge("message.environment")
 def judge_environment(records: RecordSet, args: Mapping[str, Any]) -> list[Finding]:
     ref = args.get("message") or {}
     item = records.message(ref)
@@ -98,7 +95,6 @@ def judge_environment(records: RecordSet, args: Mapping[str, Any]) -> list[Findi
                                                            index=int(ref.get("index") or 0)))
 
 
-@judge("exchange.delivery")
 def judge_delivery(records: RecordSet, args: Mapping[str, Any]) -> list[Finding]:
     reply, label, role = str(args.get("reply") or "accept"), str(args.get("label")), str(args.get("role"))
     attempts = attempts_of(records, args)
@@ -119,7 +115,6 @@ def judge_delivery(records: RecordSet, args: Mapping[str, Any]) -> list[Finding]
                     f"(HTTP {result.status}); expected {REPLIES[reply]}")]
 
 
-@judge("exchange.reply")
 def judge_reply(records: RecordSet, args: Mapping[str, Any]) -> list[Finding]:
     attempts = attempts_of(records, args)
     if not attempts or attempts[-1].status is None:
@@ -140,7 +135,6 @@ def unwanted(item: dict, args: Mapping[str, Any], index: int = 0) -> list[Findin
     return business.check_not_sent(item, index=index, rule=rule, why=str(args.get("why")))
 
 
-@judge("exchange.nothing")
 def judge_nothing(records: RecordSet, args: Mapping[str, Any]) -> list[Finding]:
     rule = str(args.get("rule"))
     if rule == "exchange.after-stop" and not args.get("stop"):
@@ -156,3 +150,13 @@ def judge_nothing(records: RecordSet, args: Mapping[str, Any]) -> list[Finding]:
                 continue
             findings += [f for f in business.labelled(unwanted(item, args, index), item) if f.rule == rule]
     return business.provisional(findings)
+
+
+# Registered by a call, not with `@judge(...)`: mutmut never mutates a decorated function, so the
+# verdicts themselves would escape the mutation run (bench/mutation.py).
+judge("exchange.received")(judge_received)
+judge("exchange.answer")(judge_answer)
+judge("message.environment")(judge_environment)
+judge("exchange.delivery")(judge_delivery)
+judge("exchange.reply")(judge_reply)
+judge("exchange.nothing")(judge_nothing)

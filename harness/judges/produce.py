@@ -104,7 +104,6 @@ def _receivers(common: dict) -> tuple[str, ...]:
     return tuple(getattr(ev, "receivers", ()) or ())
 
 
-@judge("produce.submission")
 def judge_submission(records: RecordSet, args: Mapping[str, Any]) -> list[Finding]:
     ref = args.get("message") or {}
     record = records.get(ref.get("seq"))
@@ -119,7 +118,6 @@ def judge_submission(records: RecordSet, args: Mapping[str, Any]) -> list[Findin
     return message_findings(item, index, hub, args.get("identity") or {}, today)
 
 
-@judge("submission.rejected")
 def judge_rejected(records: RecordSet, args: Mapping[str, Any]) -> list[Finding]:
     """A refused submission: the DIP's reasons (error findings), each naming its MSG code."""
     record = records.get(args.get("seq"))
@@ -141,7 +139,6 @@ def judge_rejected(records: RecordSet, args: Mapping[str, Any]) -> list[Finding]
     return findings
 
 
-@judge("produce.declared-flows")
 def judge_declared_flows(records: RecordSet, args: Mapping[str, Any]) -> list[Finding]:
     """Every accepted message of the party in the scanned range is on an enabled interface."""
     party, role = str(args.get("party")), str(args.get("role"))
@@ -161,3 +158,10 @@ def judge_declared_flows(records: RecordSet, args: Mapping[str, Any]) -> list[Fi
                 f"enable (interfaces.{interface_id} = \"N\"): enable and certify it, or stop sending it",
                 extra={"transactionID": tx}))
     return findings
+
+
+# Registered by a call, not with `@judge(...)`: mutmut never mutates a decorated function, so the
+# verdicts themselves would escape the mutation run (bench/mutation.py).
+judge("produce.submission")(judge_submission)
+judge("submission.rejected")(judge_rejected)
+judge("produce.declared-flows")(judge_declared_flows)

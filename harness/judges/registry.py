@@ -17,7 +17,11 @@ JUDGES: dict[str, Judge] = {}
 
 
 def judge(name: str) -> Callable[[Judge], Judge]:
-    """Register a judge under the name check records cite."""
+    """Register a judge under the name check records cite.
+
+    Call it, `judge("consume.accepted")(judge_accepted)` at the bottom of the judge module, rather than
+    use it as a decorator: mutmut never mutates a decorated function (bench/mutation.py).
+    """
     def register(fn: Judge) -> Judge:
         if name in JUDGES:
             raise ValueError(f"judge {name!r} registered twice")
