@@ -71,8 +71,14 @@ def test_the_reference_party_is_judged_like_any_party(tmp_path: Path, faults: tu
     dip, _ = load_or_create(dip_folder())
     with reference_party(load_profile(_small(tmp_path)), dip_certificate=dip.certificate, timeout=3.0,
                          faults=faults) as (running, _participant):
+        secrets = [running.resolve_secret("api_key_primary"), running.resolve_secret("api_key_secondary"),
+                   running.credential_path("signing_key").read_bytes()]
         result = run_certification(running, RunOptions(out=tmp_path / "out", dip_identity=dip, timeout=3.0))
     assert result.ready is ready
+    # the run-time API keys and signing key the harness made never reach the bundle
+    bundle = b"".join(f.read_bytes() for f in result.folder.rglob("*") if f.is_file())
+    for secret in secrets:
+        assert (secret if isinstance(secret, bytes) else secret.encode()) not in bundle
     verdicts = {r["id"]: r["verdict"] for r in result.summary["requirements"]}
     assert (verdicts["MDR-5.2a/IF-008/consume"] == "pass") is ready
     assert result.summary["grade"]["level"] == "rehearsal"
