@@ -3,6 +3,7 @@ run's recorder may close, and a delivery cut short stays pending, made again by 
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -54,4 +55,6 @@ def test_stop_ends_a_retrying_delivery_and_nothing_is_written_after_it(tmp_path)
     seq = hub.transcript.head(HUB_CHAIN)[0]
     assert hub.transcript.records(HUB_CHAIN)[-1]["event"] == "hub.stop"
     assert hub.db.query("SELECT in_flight FROM pending") == [(1,)]  # not lost: the next start makes it again
+    [(stored,)] = hub.db.query("SELECT job FROM pending")  # and it names the attempts it interrupted
+    assert json.loads(stored)["delivery_id"] == _deliveries(hub)[0]["delivery_id"]
     assert len(hook.calls) == 1 and hub.transcript.head(HUB_CHAIN)[0] == seq

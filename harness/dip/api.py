@@ -57,6 +57,15 @@ class _NotAllowed(HTTPException):
         self.methods = methods
 
 
+def received_headers(request: Request) -> dict[str, str]:
+    """The request's headers minus secrets, made once per request (the submission, a rejection and the
+    transcript record all keep them; nothing changes them)."""
+    kept = request.environ.get("dipcert.headers")
+    if kept is None:
+        kept = request.environ["dipcert.headers"] = safe_headers(request.headers)
+    return kept
+
+
 # --- the DIP API ----------------------------------------------------------------------------------
 
 def submit(hub: Any, request: Request, body: bytes, params: dict, context: dict) -> Response:
@@ -66,7 +75,7 @@ def submit(hub: Any, request: Request, body: bytes, params: dict, context: dict)
     except DipcertError:
         pass
     submissions = check_submission(hub, caller.party, caller.slot, params["iface"], body,
-                                   safe_headers(request.headers), datetime.now(UTC))
+                                   received_headers(request), datetime.now(UTC))
     rows, jobs, chains = [], [], []
     for s in submissions:
         for dip_id in s.recipients:
@@ -258,7 +267,7 @@ class Api:
             if context.get("endpoint") in DIP_ENDPOINTS:  # the views hold the DIP API's refusals only
                 context["_rejection"] = Rejection(context["endpoint"], context.get("interface"), response.status_code,
                                                   reply.codes, reply.findings, started, body,
-                                                  safe_headers(request.headers), reply.sender or context.get("sender"))
+                                                  received_headers(request), reply.sender or context.get("sender"))
         except HTTPException as exc:
             response = Response(exc.description or exc.name, status=exc.code, content_type="text/plain")
         except DipcertError as exc:
@@ -301,7 +310,7 @@ class Api:
         record = {
             "kind": "inbound", "endpoint": data.get("endpoint"), "method": request.method,
             "url": hub.request_url(request), "status": response.status_code,
-            "request_headers": safe_headers(request.headers), "request_sha256": body_sha256(body) if body else None,
+            "request_headers": received_headers(request), "request_sha256": body_sha256(body) if body else None,
             "response_headers": dict(response.headers),
             "response_sha256": body_sha256(response_body) if response_body else None,
             "caller": caller.dip_id if caller is not None else data.get("sender"),

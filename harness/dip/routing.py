@@ -242,14 +242,16 @@ class Router:
     def run(self, job: Job) -> Delivery:
         """One routed delivery with the DIP's retries; recorded, then visible to waiters."""
         job.delivery_id = new_delivery_id()
-        if job.row is not None:
+        if job.row is not None:  # json_set: the stored job as it was, naming the attempts (not re-serialised)
             with self.hub.db.transaction() as conn:
-                conn.execute("UPDATE pending SET in_flight=1, job=? WHERE id=?", (job.to_json(), job.row))
+                conn.execute("UPDATE pending SET in_flight=1, job=json_set(job, '$.delivery_id', ?) WHERE id=?",
+                             (job.delivery_id, job.row))
         settings = self.hub.config.delivery
         delivery = self.deliver(job, retries=settings.retries)
-        if job.row is not None:
+        if job.row is not None:  # normally gone already, with the final attempt's record (see deliver)
             with self.hub.db.transaction() as conn:
                 conn.execute("DELETE FROM pending WHERE id=?", (job.row,))
+            job.row = None
         return delivery
 
     def deliver(self, job: Job, *, retries: int, retry_errors: bool = True, identity: Any = None,
@@ -265,7 +267,7 @@ class Router:
         seqs: list[int] = []
         chains = job.chains or [HUB_CHAIN]
         delivery_id = job.delivery_id or new_delivery_id()
-        batches = len(split_batches(job.items, job.config))
+        batches = split_batches(job.items, job.config)
 
         def on_attempt(attempt: Attempt, headers: dict[str, str], body: bytes, items: list[dict]) -> None:
             if self._closed:  # later than stop's bound: the storage may be gone
@@ -275,20 +277,30 @@ class Router:
             cut_off = attempt.error is not None and attempt.error.startswith(("response-too-large", "total-timeout"))
             retry_follows = more and (outcome == "retryable" or (
                 attempt.error is not None and retry_errors and not cut_off))
-            final = not retry_follows and (attempt.batch == batches - 1 or outcome in ("refused", "failed", "timeout"))
+            final = not retry_follows and (attempt.batch == len(batches) - 1 or outcome in ("refused", "failed",
+                                                                                             "timeout"))
+            done = job.row if final else None  # the pending row goes with the final record: one transaction
+
+            def forget(conn: Any) -> None:
+                conn.execute("DELETE FROM pending WHERE id=?", (done,))
+
+            sent, answered = body_sha256(body), body_sha256(attempt.body)
             written = hub.transcript.append(chains, {
                 "kind": "delivery", "delivery_id": delivery_id, "final": final,
                 "recipient": job.recipient[1], "recipient_scope": job.recipient[0] or "global",
                 "interface": job.interface_id, "url": url, "attempt": attempt.number, "batch": attempt.batch,
                 "probe": probe, "replay": job.replay, "request_headers": dict(headers),
-                "request_sha256": body_sha256(body), "status": attempt.status,
-                "response_headers": attempt.response_headers, "response_sha256": body_sha256(attempt.body),
+                "request_sha256": sent, "status": attempt.status,
+                "response_headers": attempt.response_headers, "response_sha256": answered,
                 "response_truncated": attempt.truncated, "outcome": outcome, "codes": codes,
                 "transaction_ids": _tx_ids(items), "error": attempt.error,
                 "elapsed_ms": round(attempt.elapsed * 1000.0, 3),
                 "client_cert_presented": url.lower().startswith("https:") and self.pool.presents_certificate,
                 "server_cert_sha256": attempt.peer_certificate, **({"tag": tag} if tag else {})},
-                {body_sha256(body): body, body_sha256(attempt.body): attempt.body})
+                {sent: body, answered: attempt.body},
+                also=forget if done is not None else None)
+            if done is not None:
+                job.row = None
             attempt.transcript_seq = written[chains[0]]
             seqs.append(written[chains[0]])
             if retry_follows and self._stopping.is_set():
@@ -300,7 +312,7 @@ class Router:
             self._active += 1
         try:
             return self._attempts(job, on_attempt, seqs, chains, delivery_id, started, url, tls_ca, retries,
-                                  retry_errors, identity, sign, probe, timeouts)
+                                  retry_errors, identity, sign, probe, timeouts, batches)
         finally:
             with self._lock:
                 self._active -= 1
@@ -308,7 +320,8 @@ class Router:
 
     def _attempts(self, job: Job, on_attempt: Any, seqs: list[int], chains: list[str], delivery_id: str,
                   started: datetime, url: str, tls_ca: Any, retries: int, retry_errors: bool, identity: Any,
-                  sign: Signer | None, probe: str | None, timeouts: Timeouts | None) -> Delivery:
+                  sign: Signer | None, probe: str | None, timeouts: Timeouts | None,
+                  batches: list[tuple[list[dict], bytes]]) -> Delivery:
         """deliver()'s attempts (counted active by the caller, so stop() waits for them)."""
         hub, settings = self.hub, self.hub.config.delivery
         try:
@@ -316,7 +329,7 @@ class Router:
                              timeout=timeouts or settings.timeouts, retries=retries, backoff=settings.backoff,
                              sleep=self._sleep(settings.sleep), max_response_bytes=settings.max_response_bytes,
                              recorder=hub.recorder, sign=sign, retry_errors=retry_errors,
-                             client=self.pool.client(url, tls_ca), on_attempt=on_attempt)
+                             client=self.pool.client(url, tls_ca), on_attempt=on_attempt, batches=batches)
         except Stopped:
             raise
         except Exception as exc:  # noqa: BLE001 - a bad URL or TLS setup must not kill the worker

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from harness.core.findings import Finding, short
-from harness.transport.responses import SUCCESS_CODES, load_code_table, parse_standard_response
+from harness.transport.responses import SUCCESS_CODES, ParsedResponse, load_code_table, parse_standard_response
 from harness.transport.signing import sign_request
 from harness.transport.tls import peer_certificate_sha256, system_context
 
@@ -102,6 +102,15 @@ class Attempt:
     peer_certificate: str | None = None  # "sha256:<hex>" of the webhook's TLS certificate
     seq: int | None = None  # evidence sequence number when recorded
     transcript_seq: int | None = None  # the hub's transcript record of this attempt, when it keeps one
+    _parsed: dict[tuple[int, int], ParsedResponse] = field(default_factory=dict, repr=False, compare=False)
+
+    def standard_response(self, count: int, table: Any) -> ParsedResponse:
+        """The reply read as a StandardResponse for `count` messages: read once per attempt, however
+        many verdicts (the live outcome, the transcript record's) ask for it."""
+        key = (count, id(table))
+        if key not in self._parsed:
+            self._parsed[key] = parse_standard_response(self.body, expected_count=count, table=table)
+        return self._parsed[key]
 
 
 @dataclass
@@ -157,7 +166,8 @@ def deliver(url: str, messages: list[dict], *, identity: Any, config: WebhookCon
             max_response_bytes: int = MAX_RESPONSE_BYTES, recorder: Any = None,
             channel: str = "hub-outbound", extra_headers: dict[str, str] | None = None,
             sign: Signer | None = None, retry_errors: bool = True, client: httpx.Client | None = None,
-            on_attempt: AttemptHook | None = None) -> DeliveryResult:
+            on_attempt: AttemptHook | None = None,
+            batches: list[tuple[list[dict], bytes]] | None = None) -> DeliveryResult:
     """Deliver `messages` to `url` in signed batches; never raises for anything the peer does.
 
     `retries` is the number of re-tries after the first attempt (so at most 1 + retries POSTs per
@@ -169,6 +179,7 @@ def deliver(url: str, messages: list[dict], *, identity: Any, config: WebhookCon
     (another certificate, a stale date, a hash of other bytes) to see that the webhook refuses them.
     `client`: a long-lived (pooled, keep-alive) httpx client to send with instead of a new one per
     call; `on_attempt(attempt, headers, body, items)` runs after each POST (the hub's transcript).
+    `batches`: `split_batches(messages, config)` when the caller has made it already.
     """
     signer: Signer = sign or sign_request
 
@@ -176,7 +187,7 @@ def deliver(url: str, messages: list[dict], *, identity: Any, config: WebhookCon
         raise ValueError("deliver() needs at least one message")
     table = load_code_table()
     result = DeliveryResult("accepted", 0, None)
-    batches = split_batches(messages, config)
+    batches = batches if batches is not None else split_batches(messages, config)
     result.batches = len(batches)
     if config and config.max_payload_kb:
         for i, (items, body) in enumerate(batches):
@@ -265,7 +276,7 @@ def _classify(status: int, attempt: Attempt, items: Sequence[object], table: Any
                                        f"{where}: the webhook answered HTTP {status}"))
         result.codes.extend([None] * len(items))
         return "refused"
-    parsed = parse_standard_response(attempt.body, expected_count=len(items), table=table)
+    parsed = attempt.standard_response(len(items), table)
     result.codes.extend(parsed.codes if len(parsed.codes) == len(items) else
                         (parsed.codes + [None] * len(items))[: len(items)])
     result.findings.extend(_located(parsed.findings, where))
