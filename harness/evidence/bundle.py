@@ -56,9 +56,11 @@ def summary_errors(summary: Any) -> list[str]:
     return [f"/{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors]
 
 
-def write_summary(folder: Path | str, summary: Mapping[str, Any]) -> Path:
-    """Writes summary.json after validating it; an invalid summary is a dipcert bug, so it raises."""
-    problems = summary_errors(summary)
+def write_summary(folder: Path | str, summary: Mapping[str, Any], *, validated: bool = False) -> Path:
+    """Writes summary.json after validating it; an invalid summary is a dipcert bug, so it raises.
+    `validated`: the caller has just had no `summary_errors` for this very summary (validating costs
+    tens of milliseconds: not twice)."""
+    problems = [] if validated else summary_errors(summary)
     if problems:
         raise ValueError(f"summary.json does not match evidence-summary.schema.json: {problems[0]}"
                          + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
