@@ -208,6 +208,7 @@ def _lent_faker(stream: random.Random) -> Iterator[Any]:
     """A `Faker('en_GB')` drawing from `stream` for the time of one value. Building a Faker costs
     milliseconds (it loads every provider) and a run makes hundreds of factories on many threads, so
     Fakers are built only when every one is busy and otherwise lent (one borrower at a time)."""
+    fake: Any
     with _FAKERS_LOCK:
         fake = _IDLE_FAKERS.pop() if _IDLE_FAKERS else None
     if fake is None:
