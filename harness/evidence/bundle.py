@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from harness.core.errors import ConfigError
 from harness.core.paths import schemas_dir
-from harness.evidence.recorder import EVIDENCE_FILE, read_records, utc_iso
+from harness.evidence.recorder import EVIDENCE_FILE, first_record, utc_iso
 from harness.evidence.safezip import check_folder
 
 FORMAT = "dipcert-bundle/1"
@@ -220,9 +220,9 @@ def _redaction(folder: Path) -> dict[str, Any] | None:
     path = folder / EVIDENCE_FILE
     if not path.is_file():
         return None
-    for record in read_records(path)[:1]:
-        if record.get("kind") == "run-start":
-            return record.get("redaction")
+    record = first_record(path)
+    if record is not None and record.get("kind") == "run-start":
+        return record.get("redaction")
     return None
 
 
