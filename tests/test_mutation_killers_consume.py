@@ -9,10 +9,13 @@ tests/test_mutation_killers_judges.py does) and asserts the exact findings.
 from __future__ import annotations
 
 import copy
+import threading
 
 from test_mutation_killers_judges import (
     LABEL,
     MDR,
+    Checks,
+    Session,
     _reject_args,
     _replay_case,
     attempt,
@@ -24,9 +27,12 @@ from test_mutation_killers_judges import (
     tx_of,
 )
 
+from harness.config.profile import load_profile
 from harness.core.findings import Finding
 from harness.judges import attacks
 from harness.judges.consume import event_of
+from harness.run.context import RunContext
+from harness.run.demo import make_pki, profile_text
 from harness.transport.responses import response_entry
 
 
@@ -93,3 +99,27 @@ def test_an_event_the_catalogue_does_not_have_is_no_event():
     elsewhere["payload"]["CommonBlock"]["S0"]["interfaceID"] = "IF-999"
     assert event_of(item) == ("IF-061", "MDRStart")
     assert event_of(unknown) is None and event_of(elsewhere) is None
+
+
+def test_every_step_of_a_requirement_runs_at_once_on_the_run_s_reused_step_threads(tmp_path) -> None:
+    """consume's batch, replay and hostile deliveries run at once (none waits for a thread, even with
+    `parallel = 1`), on threads the run starts once and reuses for the next requirement."""
+    pki = make_pki(tmp_path)
+    path = pki.folder / "mdr.toml"
+    path.write_text(profile_text("MDR", pki, hub_port=9, port=9, timeout=0.5, parallel=1), encoding="utf-8")
+    ctx = RunContext(load_profile(path), hub=Session(), recorder=Checks(), timeout=0.5, run_id="steps")
+    steps = len(attacks.ATTACKS) + 2
+    together = threading.Barrier(steps, timeout=10)
+
+    def step() -> threading.Thread:
+        together.wait()  # broken (an error) unless every step runs at the same time
+        return threading.current_thread()
+
+    try:
+        first = ctx.concurrently([step] * steps)
+        again = ctx.concurrently([step] * steps)
+    finally:
+        ctx.close()
+    assert len(set(first)) == steps
+    assert set(again) == set(first)
+    assert not any(thread.is_alive() for thread in first)  # close() ended them

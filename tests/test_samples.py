@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -205,6 +206,31 @@ def test_same_seed_same_json_and_different_seeds_differ() -> None:
     one = SampleFactory(5).body("IF-024", "SN-Vacant", count=3)
     two = SampleFactory(5).body("IF-024", "SN-Vacant", count=3)
     assert one == two
+
+
+def test_factories_used_at_once_on_threads_give_what_each_gives_alone() -> None:
+    """The Fakers are shared (lent one value at a time): each factory still draws from its own seeded
+    stream, whatever other factories draw on other threads meanwhile."""
+    events = [e for e in EVENTS if e.interface_id in ("IF-006", "IF-026")]
+
+    def messages(seed: int) -> list[str]:
+        factory = SampleFactory(seed)
+        return [json.dumps(factory.message(e.interface_id, e.name)) for _ in range(3) for e in events]
+
+    alone = {seed: messages(seed) for seed in range(4)}
+    together: dict[int, list[str]] = {}
+    start = threading.Barrier(4)
+
+    def run(seed: int) -> None:
+        start.wait()
+        together[seed] = messages(seed)
+
+    threads = [threading.Thread(target=run, args=(seed,)) for seed in alone]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert together == alone
 
 
 def test_parties_recipients_and_custom_overrides() -> None:

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from harness.core.errors import ConfigError
 from harness.core.paths import schemas_dir
-from harness.evidence.recorder import EVIDENCE_FILE, read_records, utc_iso
+from harness.evidence.recorder import EVIDENCE_FILE, first_record, utc_iso
 from harness.evidence.safezip import check_folder
 
 FORMAT = "dipcert-bundle/1"
@@ -56,9 +56,11 @@ def summary_errors(summary: Any) -> list[str]:
     return [f"/{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors]
 
 
-def write_summary(folder: Path | str, summary: Mapping[str, Any]) -> Path:
-    """Writes summary.json after validating it; an invalid summary is a dipcert bug, so it raises."""
-    problems = summary_errors(summary)
+def write_summary(folder: Path | str, summary: Mapping[str, Any], *, validated: bool = False) -> Path:
+    """Writes summary.json after validating it; an invalid summary is a dipcert bug, so it raises.
+    `validated`: the caller has just had no `summary_errors` for this very summary (validating costs
+    tens of milliseconds: not twice)."""
+    problems = [] if validated else summary_errors(summary)
     if problems:
         raise ValueError(f"summary.json does not match evidence-summary.schema.json: {problems[0]}"
                          + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
@@ -218,9 +220,9 @@ def _redaction(folder: Path) -> dict[str, Any] | None:
     path = folder / EVIDENCE_FILE
     if not path.is_file():
         return None
-    for record in read_records(path)[:1]:
-        if record.get("kind") == "run-start":
-            return record.get("redaction")
+    record = first_record(path)
+    if record is not None and record.get("kind") == "run-start":
+        return record.get("redaction")
     return None
 
 

@@ -263,6 +263,21 @@ class Recorder:
         self._prev = line_hash(line)
 
 
+def first_record(path: Path | str) -> dict[str, Any] | None:
+    """The first readable record of an evidence log (what `read_records` would give first), reading
+    no further than it."""
+    with open(path, "rb") as handle:
+        for raw in handle:
+            if raw.strip():
+                try:
+                    value = json.loads(raw)
+                except ValueError:
+                    continue
+                if isinstance(value, dict):
+                    return value
+    return None
+
+
 def read_records(path: Path | str) -> list[dict[str, Any]]:
     """Parsed records of an evidence log, skipping unreadable lines (verify reports those)."""
     records = []

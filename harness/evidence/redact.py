@@ -39,6 +39,10 @@ _PEM_PRIVATE_OPEN = re.compile(rb"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----[A-Za-z
 _PEM_PRIVATE_OPEN_TEXT = re.compile(r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----[A-Za-z0-9+/=\s:,-]*")
 
 
+# What every private key block (whole or cut off) contains: a cheap test before the regexes.
+_PEM_LITERAL, _PEM_LITERAL_TEXT = b"PRIVATE KEY-----", "PRIVATE KEY-----"
+
+
 class Redactor:
     """Replaces known secrets and private key blocks by salted-hash markers."""
 
@@ -62,6 +66,8 @@ class Redactor:
         # Longest first, so a secret that contains another is replaced whole.
         self._forms = tuple(
             sorted(forms.items(), key=lambda item: (-len(item[0]), item[0])))
+        # The same forms as text, decoded once (every string of every record is searched for them).
+        self._text_forms = tuple((form.decode("utf-8", "replace"), plain) for form, plain in self._forms)
 
     @property
     def salt_hex(self) -> str:
@@ -74,8 +80,10 @@ class Redactor:
     # -- bytes ------------------------------------------------------------------------------
     def bytes(self, data: bytes) -> tuple[bytes, bool]:
         """(redacted bytes, whether anything changed). Bodies are stored as returned."""
-        out = _PEM_PRIVATE.sub(lambda m: self.marker(m.group(0)).encode(), data)
-        out = _PEM_PRIVATE_OPEN.sub(lambda m: self.marker(m.group(0)).encode(), out)
+        out = data
+        if _PEM_LITERAL in out:  # both patterns need it: most bodies skip two regex scans
+            out = _PEM_PRIVATE.sub(lambda m: self.marker(m.group(0)).encode(), out)
+            out = _PEM_PRIVATE_OPEN.sub(lambda m: self.marker(m.group(0)).encode(), out)
         for form, plain in self._forms:  # escaped forms hash like the plain secret: one key, one marker
             if form in out:
                 out = out.replace(form, self.marker(plain).encode())
@@ -85,10 +93,11 @@ class Redactor:
     def text(self, value: str) -> str:
         if _MARKER_TEXT.match(value):
             return value
-        out = _PEM_PRIVATE_TEXT.sub(lambda m: self.marker(m.group(0)), value)
-        out = _PEM_PRIVATE_OPEN_TEXT.sub(lambda m: self.marker(m.group(0)), out)
-        for form, plain in self._forms:
-            piece = form.decode("utf-8", "replace")
+        out = value
+        if _PEM_LITERAL_TEXT in out:
+            out = _PEM_PRIVATE_TEXT.sub(lambda m: self.marker(m.group(0)), out)
+            out = _PEM_PRIVATE_OPEN_TEXT.sub(lambda m: self.marker(m.group(0)), out)
+        for piece, plain in self._text_forms:
             if piece in out:
                 out = out.replace(piece, self.marker(plain))
         return out

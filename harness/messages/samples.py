@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import copy
 import random
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Literal, Protocol, TypeVar
@@ -197,22 +199,44 @@ def decimal_9_3(value: float) -> str:
     return f"{value:.3f}"
 
 
+_IDLE_FAKERS: list[Any] = []  # built once each, lent to one source at a time
+_FAKERS_LOCK = threading.Lock()
+
+
+@contextmanager
+def _lent_faker(stream: random.Random) -> Iterator[Any]:
+    """A `Faker('en_GB')` drawing from `stream` for the time of one value. Building a Faker costs
+    milliseconds (it loads every provider) and a run makes hundreds of factories on many threads, so
+    Fakers are built only when every one is busy and otherwise lent (one borrower at a time)."""
+    fake: Any
+    with _FAKERS_LOCK:
+        fake = _IDLE_FAKERS.pop() if _IDLE_FAKERS else None
+    if fake is None:
+        fake = Faker("en_GB")
+        fake.seed_instance(0)  # marks it seeded: Faker then draws everything from `random`, never urandom
+    fake.random = stream
+    try:
+        yield fake
+    finally:
+        with _FAKERS_LOCK:
+            _IDLE_FAKERS.append(fake)
+
+
 class RandomSource:
     """Realistic values from a seeded `random.Random` and a seeded `Faker('en_GB')`."""
 
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
         self._seed = seed
-        self._fake: Any = None
+        self._fake_stream: random.Random | None = None
 
-    @property
-    def fake(self) -> Any:
-        """The seeded Faker, made on first use: building one costs milliseconds, and most samples
-        never need it (its stream is seeded when made, so when that happens changes no value)."""
-        if self._fake is None:
-            self._fake = Faker("en_GB")
-            self._fake.seed_instance(f"faker:{self._seed}")  # not `seed`: would mirror the rng's stream
-        return self._fake
+    def _faker(self) -> Any:
+        """A Faker drawing from this source's own stream, seeded on first use as `seed_instance` seeds a
+        Faker of its own (the same values, whoever borrowed that Faker before). Not `seed`: that would
+        mirror the rng's stream."""
+        if self._fake_stream is None:
+            self._fake_stream = random.Random(f"faker:{self._seed}")
+        return _lent_faker(self._fake_stream)
 
     def choice(self, options: Sequence[T], prefer: Sequence[T] | None = None) -> T:
         return self.rng.choice(list(prefer or options))
@@ -232,11 +256,12 @@ class RandomSource:
         return round(self.rng.uniform(lo, hi), 1)
 
     def text(self, kind: str) -> str:
-        fake = self.fake
         if kind == "meter_id":  # e.g. 19L1234567: year of manufacture, maker letter, serial
-            return fake.bothify("##?#######", letters="ABCDEFGHJKLMNPRSTUVWXYZ")
+            with self._faker() as fake:
+                return str(fake.bothify("##?#######", letters="ABCDEFGHJKLMNPRSTUVWXYZ"))
         if kind == "guid":
-            return fake.hexify("^^-^^-^^-00-00-^^-^^-^^", upper=True)
+            with self._faker() as fake:
+                return str(fake.hexify("^^-^^-^^-00-00-^^-^^-^^", upper=True))
         if kind == "make":
             return self.rng.choice(METER_MAKES)
         if kind == "mpid":
@@ -244,7 +269,8 @@ class RandomSource:
         if kind == "smso":
             return self.rng.choice(SMSO_IDS)
         if kind == "css_id":
-            return fake.uuid4()
+            with self._faker() as fake:
+                return str(fake.uuid4())
         if kind == "unique":
             return ids.unique_token(self.rng, 16)
         if kind == "dip_id":
@@ -252,9 +278,13 @@ class RandomSource:
         if kind == "url":
             return f"https://servicedesk.example.org/tickets/{self.rng.randrange(10**6):06d}"
         if kind == "note":
-            return self.rng.choice(NOTE_TEMPLATES).format(
-                name=fake.name(), number=self.rng.randint(1, 240), street=fake.street_name()
-            )
+            template = self.rng.choice(NOTE_TEMPLATES)
+            with self._faker() as fake:
+                name = fake.name()
+            number = self.rng.randint(1, 240)
+            with self._faker() as fake:
+                street = fake.street_name()
+            return str(template.format(name=name, number=number, street=street))
         if kind == "message":
             return ACCEPTED
         if kind == "rejection":

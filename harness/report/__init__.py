@@ -50,7 +50,7 @@ def render_reports(folder: Path | str, *, out: Path | str | None = None) -> dict
     if problems:
         raise InputError(f"{log}: the run-start record cannot make a valid summary.json ({problems[0]})")
     target.mkdir(parents=True, exist_ok=True)
-    paths = {"summary": write_summary(target, summary)}
+    paths = {"summary": write_summary(target, summary, validated=True)}
     html = render_html(summary, records, source)
     paths["html"] = target / REPORT_FILES["html"]
     paths["html"].write_bytes(html.encode("utf-8"))

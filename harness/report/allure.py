@@ -84,13 +84,16 @@ WHERE_BODIES = "the bundle's messages/ (each http record in evidence.jsonl names
 
 
 def check_steps(requirement: str, records: Sequence[Mapping[str, Any]], bodies: Bodies, *,
-                limit: int = MAX_BODY_ATTACHMENTS) -> list[CheckStep]:
+                limit: int = MAX_BODY_ATTACHMENTS, by_seq: Mapping[Any, Mapping[str, Any]] | None = None
+                ) -> list[CheckStep]:
     """The requirement's check records, in order, each with its findings as JSON (when it has any)
     and, for a failing check, the bodies of the messages it judged: at most `limit` bodies for the
     whole requirement. A step that judged messages whose bodies are not attached (a passing check's,
     or past the limit) says so in a "bodies left out" attachment: how many, which seqs, and where
-    the bundle holds them; the bundle, not Allure, is the evidence."""
-    by_seq = {r.get("seq"): r for r in records if isinstance(r.get("seq"), int)}
+    the bundle holds them; the bundle, not Allure, is the evidence. `by_seq`: every record of the run
+    by seq, when `records` holds only some (`write_allure` indexes the log once, not per requirement)."""
+    if by_seq is None:
+        by_seq = records_by_seq(records)
     steps = []
     budget = limit
     for check in records:
@@ -134,6 +137,10 @@ def check_steps(requirement: str, records: Sequence[Mapping[str, Any]], bodies: 
     return steps
 
 
+def records_by_seq(records: Sequence[Mapping[str, Any]]) -> dict[int, Mapping[str, Any]]:
+    return {r["seq"]: r for r in records if isinstance(r.get("seq"), int)}
+
+
 class CheckFailed(AssertionError):
     """Raised inside a live `allure.step` so that allure-pytest marks that step failed (never escapes)."""
 
@@ -166,7 +173,11 @@ def write_allure(out: Path | str, summary: Mapping[str, Any], records: Sequence[
                  "not-run": Status.BROKEN, "not-enabled": Status.SKIPPED}
     starts: dict[str, Any] = {}
     ends: dict[str, Any] = {}
+    by_seq = records_by_seq(records)
+    checks: dict[Any, list[Mapping[str, Any]]] = {}
     for r in records:
+        if r.get("kind") == "check":
+            checks.setdefault(r.get("requirement"), []).append(r)
         rid = (r.get("data") or {}).get("requirement") if r.get("kind") == "event" else None
         if r.get("event") == "requirement-start" and isinstance(rid, str):
             starts.setdefault(rid, r.get("time"))
@@ -183,7 +194,7 @@ def write_allure(out: Path | str, summary: Mapping[str, Any], records: Sequence[
         item = plan.get(rid) or {}
         kind = str(item.get("kind") or ("exchange" if "/exchange/" in rid else "requirement"))
         steps = []
-        for step in check_steps(rid, records, bodies):
+        for step in check_steps(rid, checks.get(rid, []), bodies, by_seq=by_seq):
             moment = _ms(step.time)
             details = StatusDetails(message=step.message, trace=step.trace) if step.message else None
             steps.append(TestStepResult(name=step.name, status=Status.PASSED if step.passed else Status.FAILED,

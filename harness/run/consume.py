@@ -37,7 +37,6 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import partial
@@ -108,11 +107,9 @@ def _record(ctx: RunContext, rid: str, checks: list[_Check]) -> bool:
     return bool(ok)
 
 
-def _concurrently(steps: list[Callable[[], list[_Check]]]) -> list[_Check]:
+def _concurrently(ctx: RunContext, steps: list[Callable[[], list[_Check]]]) -> list[_Check]:
     """Run independent steps at once; their checks come back in the steps' order (exceptions re-raised)."""
-    with ThreadPoolExecutor(max_workers=max(1, len(steps)), thread_name_prefix="dipcert-step") as pool:
-        futures = [pool.submit(step) for step in steps]
-        return [check for future in futures for check in future.result()]
+    return [check for checks in ctx.concurrently(steps) for check in checks]
 
 
 class _Deliveries:
@@ -212,7 +209,7 @@ def run_consume(ctx: RunContext, req: Requirement) -> bool:
     if not single.attempts or single.result.status is None:
         return False
     consumed = ok
-    checks = _concurrently([lambda: _batch(d), lambda: _replay(d, single, since, consumed),
+    checks = _concurrently(ctx, [lambda: _batch(d), lambda: _replay(d, single, since, consumed),
                             *[(lambda a=a: _refused(d, a)) for a in attacks.ATTACKS]])
     return _record(ctx, rid, checks) and ok
 
@@ -276,7 +273,7 @@ def run_reject(ctx: RunContext, req: Requirement) -> bool:
         sent[name] = d.probe(name, [item], redeliver=True)
         return []
 
-    _concurrently([partial(send, name, item) for name, _, _, item in negatives])
+    _concurrently(ctx, [partial(send, name, item) for name, _, _, item in negatives])
     # Accepted in the reply: the rejection may still come by /statusmessage; wait for all at once.
     later = {name: (code, item) for name, code, _, item in negatives
              if sent[name].attempts and acknowledged(sent[name].result)}

@@ -13,9 +13,10 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from harness.config.exchanges import QUIET_WINDOW
 from harness.config.profile import Profile, Trigger
@@ -30,6 +31,10 @@ DEFAULT_BATCH = 3  # messages in the batched consume delivery (capped by the web
 # Requirements and their steps run concurrently (issue 14): at most `[harness] parallel` times this
 # many deliveries to the participant's webhooks are in flight at once (documented in docs/profile.md).
 DELIVERIES_PER_REQUIREMENT = 3
+# Steps one requirement runs at once (consume: batch, replay and four hostile deliveries): the run's
+# step threads are never fewer than the steps that may run at once, so no step waits for a thread.
+STEPS_PER_REQUIREMENT = 8
+T = TypeVar("T")
 
 
 @dataclass
@@ -74,6 +79,29 @@ class RunContext:
         parallel = max(1, profile.harness.parallel)
         self.max_deliveries = 1 if parallel == 1 else DELIVERIES_PER_REQUIREMENT * parallel
         self._in_flight = threading.BoundedSemaphore(self.max_deliveries)
+        # Steps run in the requirements that deliver (consume, reject): at most `parallel` of them at once.
+        self._step_threads = STEPS_PER_REQUIREMENT * parallel
+        self._steps: ThreadPoolExecutor | None = None
+
+    # --- steps that run at once -----------------------------------------------------------------
+
+    def concurrently(self, steps: Sequence[Callable[[], T]]) -> list[T]:
+        """Run independent steps at once; their results come back in the steps' order (exceptions
+        re-raised). The threads are the run's, started once and reused: starting a thread waits until
+        it holds the GIL, milliseconds each on a busy run, and a run has hundreds of steps."""
+        with self._lock:
+            if self._steps is None:
+                self._steps = ThreadPoolExecutor(max_workers=self._step_threads, thread_name_prefix="dipcert-step")
+            pool = self._steps
+        futures = [pool.submit(step) for step in steps]
+        return [future.result() for future in futures]
+
+    def close(self) -> None:
+        """The step threads end (after the steps under way): the run is over."""
+        with self._lock:
+            pool, self._steps = self._steps, None
+        if pool is not None:
+            pool.shutdown(wait=True)
 
     # --- parties ------------------------------------------------------------------------------
 

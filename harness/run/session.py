@@ -400,6 +400,8 @@ class CertificationRun:
         """The reference partner, then the session (closed; its signed transcript fetched into the bundle),
         then an embedded DIP. A DIP that cannot give the transcript is recorded, not raised: the bundle
         is still written (and verify says it carries no transcript)."""
+        if self.ctx is not None:
+            self.ctx.close()
         if self._partner is not None:
             try:
                 self._partner.stop()
