@@ -46,6 +46,15 @@ def test_an_attempt_record_without_the_optional_fields_reads_as_a_first_attempt_
                                        "delivery: the webhook answered HTTP 404")]
 
 
+def test_an_attempt_record_with_neither_status_nor_error_fails_the_delivery_and_says_so():
+    # The DIP never writes one; an edited or damaged transcript may. Judged, not crashed on.
+    for error in (None, 5):
+        result = delivery_result([TranscriptRecord({"seq": 4, "kind": "delivery", "status": None, "error": error})])
+        assert (result.outcome, result.attempts, result.status) == ("failed", 1, None)
+        assert [f.message for f in result.findings] == [
+            "delivery: no reply after 1 attempt(s): the record shows neither an HTTP status nor an error"]
+
+
 def test_an_empty_reply_is_named_as_empty():
     result = delivery_result([attempt(1, ITEMS, 201)])
     assert result.outcome == "failed"

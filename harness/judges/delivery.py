@@ -15,11 +15,15 @@ from harness.transport.delivery import Attempt, DeliveryResult, Outcome, conclud
 from harness.transport.responses import load_code_table
 
 _SEVERITY_ORDER = ("accepted", "partial", "rejected", "refused", "timeout", "failed")
+NO_OUTCOME = "the record shows neither an HTTP status nor an error"
 
 
 def _attempt(record: TranscriptRecord) -> Attempt:
-    """The attempt a record shows (an `attempt` number that is not an integer reads as the first)."""
+    """The attempt a record shows (an `attempt` number that is not an integer reads as the first; a record
+    with neither a status nor an error, which the DIP never writes, reads as an attempt that failed)."""
     error, number = record.get("error"), record.get("attempt")
+    if not isinstance(error, str) and record.status is None:
+        error = NO_OUTCOME
     return Attempt(batch=int(record.get("batch") or 0), number=number if isinstance(number, int) else 1,
                    status=record.status, error=error if isinstance(error, str) else None,
                    elapsed=float(record.get("elapsed_ms") or 0) / 1000.0, body=record.response_body or b"",
