@@ -617,20 +617,22 @@ def _mismatch(seq: int, wrong: str) -> tuple:
 
 
 @pytest.mark.parametrize(("copies", "expected"), [
-    (({},), []),
-    (({"status": 200},), [_mismatch(3, "status 200 (the DIP's: 201)")]),
-    (({"response_body": b"{}"},), [_mismatch(3, "response body")]),
-    (({"status": None, "response_body": None},), [_mismatch(3, "status None (the DIP's: 201), response body")]),
-    (({"request_body": None},), [_mismatch(3, "request body")]),
-    (({}, {"status": 202, "request_body": b"[]"}), [_mismatch(4, "status 202 (the DIP's: 201), request body")]),
-    (({"channel": "hub-inbound", "context": {"transcript_seq": 9}},), [
+    pytest.param(({},), [], id="faithful"),
+    pytest.param(({"status": 200},), [_mismatch(3, "status 200 (the DIP's: 201)")], id="status"),
+    pytest.param(({"response_body": b"{}"},), [_mismatch(3, "response body")], id="response-body"),
+    pytest.param(({"status": None, "response_body": None},),
+                 [_mismatch(3, "status None (the DIP's: 201), response body")], id="no-response"),
+    pytest.param(({"request_body": None},), [_mismatch(3, "request body")], id="no-request-body"),
+    pytest.param(({}, {"status": 202, "request_body": b"[]"}),
+                 [_mismatch(4, "status 202 (the DIP's: 201), request body")], id="second-copy"),
+    pytest.param(({"channel": "hub-inbound", "context": {"transcript_seq": 9}},), [
         ("transcript.mismatch", f"{LOG}#seq=3", "transcript record 9", "absent", "evidence record 3 copies DIP "
-         "transcript record 9, which the transcript does not hold", "error", {"seq": 3})]),
+         "transcript record 9, which the transcript does not hold", "error", {"seq": 3})], id="not-in-transcript"),
     # a secret blotted out of the party's copy: its bytes differ from the DIP's by design
-    (({"response_body": b'{"key": "' + API_KEY.encode() + b'"}'},), []),
+    pytest.param(({"response_body": b'{"key": "' + API_KEY.encode() + b'"}'},), [], id="redacted"),
     # not a copy of a DIP record: another channel, or no transcript seq
-    (({"channel": "webhook", "status": 200},), []),
-    (({"context": {"transcript_seq": "3"}, "status": 200},), []),
+    pytest.param(({"channel": "webhook", "status": 200},), [], id="not-a-mirror-channel"),
+    pytest.param(({"context": {"transcript_seq": "3"}, "status": 200},), [], id="no-transcript-seq"),
 ])
 def test_an_exchange_copied_from_the_dip_must_hold_the_dips_status_and_bodies(tmp_path: Path, copies: tuple,
                                                                              expected: list) -> None:
