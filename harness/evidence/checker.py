@@ -524,7 +524,7 @@ class _Checker:
                             "evidence.body-hash", name, body.get("sha256"), actual,
                             f"the {side} body of record seq {seq} is not the one recorded", seq=seq))
             if side == "request":
-                self.revalidate_one(record, body, data)
+                self.revalidate_one(record, data)
         transcript_seq = (record.get("context") or {}).get("transcript_seq")
         if record.get("channel") in MIRROR_CHANNELS and isinstance(transcript_seq, int):
             self.mirrors.append(_mirror(record))
@@ -606,7 +606,7 @@ class _Checker:
         body = _BODY_FILE.match(name)
         return body is not None and self.is_referenced(int(name[len(MESSAGES_DIR) + 1:name.index("-")]), body.group(1))
 
-    def revalidate_one(self, record: Mapping[str, Any], body: Any, data: bytes | None) -> None:
+    def revalidate_one(self, record: Mapping[str, Any], data: bytes | None) -> None:
         """A request body re-validated with the reviewer's schema pack (`data`: its bytes, already read)."""
         hook: Revalidate | None = self.options.get("revalidate")
         if hook is None or data is None:  # (`exchange` read the bytes of every body it could find)
@@ -758,11 +758,10 @@ class _Checker:
         if summary is None:
             return
         self.compare_summary(summary, verdicts, ready, blockers, manifest)
-        self.compare_grade(summary, self.result.records, planned)
+        self.compare_grade(summary)
         self.compare_report(summary)
 
-    def compare_grade(self, summary: Mapping[str, Any], records: Sequence[Mapping[str, Any]],
-                      planned: Sequence[Mapping[str, Any]]) -> None:
+    def compare_grade(self, summary: Mapping[str, Any]) -> None:
         """The evidence grade recomputed from the run-start record (issue 14): a summary may not claim more."""
         computed = self.result.grade.get("level") or "self-test"
         claimed = (summary.get("grade") or {}).get("level") if isinstance(summary.get("grade"), Mapping) else None
