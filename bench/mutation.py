@@ -15,6 +15,10 @@ passes, and a mutant no selected test reaches counts as a survivor too. Mutants 
 and are left out of the score, each with the reason. Not part of the test suite: a full run (about
 9,100 mutants) takes over an hour on 2 cores; name modules to run part of it. Exit status 1 when
 a module scores below the goal (90%).
+
+mutmut remembers which tests reach a function by test id: give parametrized killer tests explicit ids
+(`pytest.param(..., id=...)`), or re-run the module after inserting a case, since a shifted automatic
+id leaves a mutant its test would kill counted as a survivor.
 """
 
 from __future__ import annotations
