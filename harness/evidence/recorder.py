@@ -29,7 +29,7 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -263,9 +263,9 @@ class Recorder:
         self._prev = line_hash(line)
 
 
-def first_record(path: Path | str) -> dict[str, Any] | None:
-    """The first readable record of an evidence log (what `read_records` would give first), reading
-    no further than it."""
+def iter_records(path: Path | str) -> Iterator[dict[str, Any]]:
+    """Parsed records of an evidence log, one line at a time, skipping unreadable lines (verify
+    reports those)."""
     with open(path, "rb") as handle:
         for raw in handle:
             if raw.strip():
@@ -274,19 +274,19 @@ def first_record(path: Path | str) -> dict[str, Any] | None:
                 except ValueError:
                     continue
                 if isinstance(value, dict):
-                    return value
-    return None
+                    yield value
+
+
+def first_record(path: Path | str) -> dict[str, Any] | None:
+    """The first readable record of an evidence log (what `read_records` would give first), reading
+    no further than it."""
+    records = iter_records(path)
+    try:
+        return next(records, None)
+    finally:
+        records.close()  # the file now, not when the generator is collected
 
 
 def read_records(path: Path | str) -> list[dict[str, Any]]:
     """Parsed records of an evidence log, skipping unreadable lines (verify reports those)."""
-    records = []
-    for raw in Path(path).read_bytes().split(b"\n"):
-        if raw.strip():
-            try:
-                value = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(value, dict):
-                records.append(value)
-    return records
+    return list(iter_records(path))
