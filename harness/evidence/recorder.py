@@ -29,7 +29,7 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -263,7 +263,7 @@ class Recorder:
         self._prev = line_hash(line)
 
 
-def iter_records(path: Path | str) -> Iterator[dict[str, Any]]:
+def iter_records(path: Path | str) -> Generator[dict[str, Any], None, None]:
     """Parsed records of an evidence log, one line at a time, skipping unreadable lines (verify
     reports those)."""
     with open(path, "rb") as handle:
