@@ -1,8 +1,8 @@
 """Benchmark: schema validation of valid messages, dipcert against the fastest Python validators.
 
-Run `python bench/validate.py` from the repository (with the `bench` extra: `pip install -e '.[bench]'`). Not part of the test run. Every figure comes
-from this one process on the same messages (one sample of each of the 24 events, several seeds;
-and a 200-day IF-064), so the ratios compare like with like:
+Run `python bench/validate.py` from the repository, with the `bench` extra (`pip install -e '.[bench]'`).
+Not part of the test run. Every figure comes from this one process on the same messages (one sample
+of each of the 24 events, several seeds; and a 200-day IF-064), so the ratios compare like with like:
 
 - reference: jsonschema with the dialect (`schema_findings`), what every message paid before the
   compiled verdict;
