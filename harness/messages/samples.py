@@ -279,11 +279,8 @@ class RandomSource:
             return f"https://servicedesk.example.org/tickets/{self.rng.randrange(10**6):06d}"
         if kind == "note":
             template = self.rng.choice(NOTE_TEMPLATES)
-            with self._faker() as fake:
-                name = fake.name()
-            number = self.rng.randint(1, 240)
-            with self._faker() as fake:
-                street = fake.street_name()
+            with self._faker() as fake:  # draws in the order of the template's arguments
+                name, number, street = fake.name(), self.rng.randint(1, 240), fake.street_name()
             return str(template.format(name=name, number=number, street=street))
         if kind == "message":
             return ACCEPTED
