@@ -81,6 +81,40 @@ def test_an_environment_check_citing_no_message_names_the_reference():
         absent("environment.tag", "the message", "{'seq': 4, 'index': 1}")]
 
 
+# --- a cited message the DIP did not accept --------------------------------------------------------------
+# The run cites only submissions the DIP accepted; a bundle whose check cites a refused submission (or a
+# delivery, whose body also holds messages) must not be judged on that body: an answer the DIP refused is
+# not an answer, whatever it says.
+
+def _not_accepted(seq: int, items: list[dict], kind: str, caller: str) -> object:
+    if kind == "refused":
+        return submission(seq, items, caller=caller, interface="IF-062", status=400)
+    return record(seq, "delivery", request=items, status=201, recipient=caller, interface="IF-062")
+
+
+@pytest.mark.parametrize("kind", ["refused", "delivery"])
+@pytest.mark.parametrize("side", ["answer", "request"])
+def test_an_answer_rule_citing_a_message_the_dip_did_not_accept_finds_it_absent(kind, side):
+    request, answer = _start_and_answer()  # a good answer: every rule passes on accepted records
+    args = {"rule": "exchange.accept", "answer": {"seq": 2, "index": 0}, "request": {"seq": 1, "index": 0}}
+    accepted = [submission(1, [request], caller=SDS.dip_id, interface="IF-061"), submission(2, [answer])]
+    assert judge("exchange.answer", accepted, args) == []
+    records = [_not_accepted(1, [request], kind, SDS.dip_id) if side == "request" else accepted[0],
+               _not_accepted(2, [answer], kind, MDR.dip_id) if side == "answer" else accepted[1]]
+    assert judge("exchange.answer", records, args) == [absent(
+        "exchange.accept", "the answer and its request", "[{'seq': 2, 'index': 0}, {'seq': 1, 'index': 0}]")]
+
+
+@pytest.mark.parametrize("kind", ["refused", "delivery"])
+def test_an_environment_check_citing_a_message_the_dip_did_not_accept_finds_it_absent(kind):
+    item = consumption()
+    args = {"message": {"seq": 3, "index": 0},
+            "environment": item["payload"]["CommonBlock"]["S1"]["environmentTag"]}
+    assert judge("message.environment", [submission(3, [item])], args) == []
+    assert judge("message.environment", [_not_accepted(3, [item], kind, MDR.dip_id)], args) == [
+        absent("environment.tag", "the message", "{'seq': 3, 'index': 0}")]
+
+
 # --- dates the step does not give are no bound ------------------------------------------------------
 
 @pytest.mark.parametrize("missing", [None, ""])

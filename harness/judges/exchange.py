@@ -51,8 +51,8 @@ def _missing(rule: str, what: str, ref: Any) -> list[Finding]:
 def judge_received(records: RecordSet, args: Mapping[str, Any]) -> list[Finding]:
     ref = args.get("message") or {}
     record = records.get(ref.get("seq"))
-    item = records.message(ref)
-    if record is None or item is None or not record.accepted_submission:
+    item = records.accepted_message(ref)
+    if record is None or item is None:
         return _missing("exchange.timeout", f"{args.get('interface')} [{args.get('event')}]", ref)
     if record.caller != args.get("sender") or event_of(item) != (args.get("interface"), args.get("event")):
         return [Finding("exchange.timeout", "", f"{args.get('interface')} [{args.get('event')}] from "
@@ -64,7 +64,7 @@ def judge_received(records: RecordSet, args: Mapping[str, Any]) -> list[Finding]
 
 def judge_answer(records: RecordSet, args: Mapping[str, Any]) -> list[Finding]:
     rule = str(args.get("rule"))
-    answer, request = records.message(args.get("answer")), records.message(args.get("request"))
+    answer, request = records.accepted_message(args.get("answer")), records.accepted_message(args.get("request"))
     if answer is None or request is None:
         return _missing(rule, "the answer and its request", [args.get("answer"), args.get("request")])
     index = int((args.get("answer") or {}).get("index") or 0)
@@ -88,7 +88,7 @@ def judge_answer(records: RecordSet, args: Mapping[str, Any]) -> list[Finding]:
 
 def judge_environment(records: RecordSet, args: Mapping[str, Any]) -> list[Finding]:
     ref = args.get("message") or {}
-    item = records.message(ref)
+    item = records.accepted_message(ref)
     if item is None:
         return _missing("environment.tag", "the message", ref)
     return business.provisional(business.check_environment(item, str(args.get("environment")),

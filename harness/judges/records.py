@@ -198,3 +198,9 @@ class RecordSet:
         record = self.get(ref.get("seq"))
         index = ref.get("index", 0)
         return record.message(index) if record is not None and isinstance(index, int) else None
+
+    def accepted_message(self, ref: Mapping[str, Any] | None) -> dict | None:
+        """`message(ref)`, but only when its record is a submission the DIP accepted: a check about what a
+        party sent must not be judged on a message the DIP refused (or on any other record's body)."""
+        record = self.get(ref.get("seq")) if isinstance(ref, Mapping) else None
+        return self.message(ref) if record is not None and record.accepted_submission else None
