@@ -15,11 +15,12 @@ from werkzeug.wrappers import Request, Response
 
 from harness.dip.config import DeliverySettings, HubConfig, HubTLS, PartyRegistration
 from harness.dip.model import HubTimeout
+from harness.dip.routing import Job, Router
 from harness.dip.server import Hub
 from harness.messages.samples import DEFAULT_PARTIES, SampleFactory
 from harness.transport.certs import cached_key, make_ca
 from harness.transport.client import DipClient
-from harness.transport.delivery import Timeouts, WebhookConfig
+from harness.transport.delivery import Timeouts, WebhookConfig, split_batches, wire_text
 from harness.transport.responses import STANDARD_RESPONSE_KEYS, parse_code, response_entry
 from harness.transport.signing import verify_request
 from harness.transport.tls import client_context
@@ -148,6 +149,35 @@ def test_valid_batch_accepted_stored_and_delivered_signed(hub, pki, webhook):
         assert set(common["A0"]) == {"primaryRecipients", "secondaryRecipients", "always"}
         assert common["S1"] == s1(sent)
     assert [m.transaction_id for m in hub.inbox(MDR.dip_id)] == result.transaction_ids
+
+
+def test_routing_leaves_the_accepted_message_as_sent_and_delivers_the_inbox_bytes(hub, pki, webhook):
+    """The egress copy shares the blocks it does not change with the accepted item (issue 16): adding D0
+    and completing A0 must not reach the submission, and the bytes delivered are those routed."""
+    items = body(2)
+    with client(hub, pki) as c:
+        assert c.submit("IF-061", copy.deepcopy(items)).status == 201
+    hub.wait_for_delivery(lambda d: d.recipient == MDR.dip_id, WAIT)
+    assert [s.item for s in hub.received("IF-061")] == items  # no D0, A0 as the sender wrote it
+    stored = [m.item for m in hub.inbox(MDR.dip_id)]
+    assert all(set(m["payload"]["CommonBlock"]) >= {"A0", "D0"} for m in stored)
+    [(_, raw, _)] = webhook.calls
+    assert raw == b"[" + b",".join(wire_text(m).encode("utf-8") for m in stored) + b"]"
+
+
+def test_a_job_carries_its_routed_wire_bytes_and_merging_keeps_them_in_step():
+    items = body(3)
+    config = WebhookConfig("http://127.0.0.1:9/in")
+    jobs = [Job(("global", MDR.dip_id), "IF-061", config, [item], wire=[wire_text(item).encode("utf-8")])
+            for item in items]
+    [merged] = Router.merge(jobs)
+    assert merged.items == items and merged.wire == [wire_text(i).encode("utf-8") for i in items]
+    assert Router.merge([jobs[0], Job(("global", MDR.dip_id), "IF-061", config, [items[1]])])[0].wire is None
+    assert "wire" not in json.loads(merged.to_json())  # not stored: a resumed job makes them again
+    # split_batches sends the given bytes verbatim, and makes its own when they do not fit the messages
+    spaced = [json.dumps(i).encode("utf-8") for i in items]
+    assert split_batches(items, config, wire=spaced) == [(items, b"[" + b",".join(spaced) + b"]")]
+    assert split_batches(items, config, wire=spaced[:2]) == split_batches(items, config)
 
 
 def test_secondary_key_and_case_insensitive_url(hub, pki):

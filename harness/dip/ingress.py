@@ -190,9 +190,16 @@ def rejected(hub: Any, rows: list[tuple[int | None, str, Finding]], caller: Part
 
 def build_egress(item: dict, *, transaction_id: str, moment: datetime, publication_id: str | None = None,
                  replay: bool = False) -> dict:
-    """A copy of an accepted item as the DIP delivers it: D0 added, A0 completed (A-D0-EGRESS)."""
-    out = _copy(item)
-    common = out["payload"]["CommonBlock"]
+    """An accepted item as the DIP delivers it: D0 added, A0 completed (A-D0-EGRESS).
+
+    Only what changes is new: the item, its payload and its CommonBlock (add_d0 makes A0 and D0
+    afresh); every other block is shared with `item`. Neither is changed after routing (the hub
+    serialises the egress item at once: its inbox row and its delivery's wire bytes), and a deep
+    copy was the largest single cost of routing a message."""
+    payload = dict(item["payload"])
+    payload["CommonBlock"] = dict(payload["CommonBlock"])
+    out = {**item, "payload": payload}
+    common = payload["CommonBlock"]
     add_d0(common, None, moment, transaction_id=transaction_id, replay=replay)  # type: ignore[arg-type]
     if publication_id is not None:
         common["D0"]["publicationID"] = publication_id

@@ -38,6 +38,7 @@ from harness.transport.delivery import (
     classify_attempt,
     deliver,
     split_batches,
+    wire_text,
 )
 
 UTC = timezone.utc
@@ -61,6 +62,9 @@ class Job:
     chains: list[str] = field(default_factory=list)
     row: int | None = None  # its row in the pending table while it is not done
     delivery_id: str | None = None  # of the attempts in progress (kept, so a restart can name them)
+    # Each item's wire bytes (compact JSON), made once when routed and shared with its inbox row; not
+    # stored: a job read back from the pending table has none, and split_batches makes them then.
+    wire: list[bytes] | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> str:
         return json.dumps({"recipient": list(self.recipient), "interface": self.interface_id,
@@ -114,11 +118,12 @@ class Router:
                 continue
             item = build_egress(submission.item, transaction_id=submission.transaction_id, moment=now,
                                 publication_id=interface.publication_id)
-            rows.append((*party.key, interface.id, submission.event, submission.transaction_id,
-                         json.dumps(item, ensure_ascii=False), now.isoformat()))
+            text = wire_text(item)
+            rows.append((*party.key, interface.id, submission.event, submission.transaction_id, text,
+                         now.isoformat()))
             config = directory.webhook(party.key, interface.id)
             if config is not None:
-                jobs.append(Job(party.key, interface.id, config, [item], False, chains))
+                jobs.append(Job(party.key, interface.id, config, [item], False, chains, wire=[text.encode("utf-8")]))
         return rows, jobs
 
     @staticmethod
@@ -128,10 +133,12 @@ class Router:
         for job in jobs:
             key = (job.recipient, job.interface_id, job.config, job.replay)
             if key in merged:
-                merged[key].items.extend(job.items)
+                into = merged[key]
+                into.items.extend(job.items)
+                into.wire = into.wire + job.wire if into.wire is not None and job.wire is not None else None
             else:
                 merged[key] = Job(job.recipient, job.interface_id, job.config, list(job.items), job.replay,
-                                  list(job.chains))
+                                  list(job.chains), wire=list(job.wire) if job.wire is not None else None)
         return list(merged.values())
 
     def persist(self, conn: Any, rows: list[tuple], jobs: list[Job]) -> None:
@@ -267,7 +274,7 @@ class Router:
         seqs: list[int] = []
         chains = job.chains or [HUB_CHAIN]
         delivery_id = job.delivery_id or new_delivery_id()
-        batches = split_batches(job.items, job.config)
+        batches = split_batches(job.items, job.config, wire=job.wire)
 
         def on_attempt(attempt: Attempt, headers: dict[str, str], body: bytes, items: list[dict]) -> None:
             if self._closed:  # later than stop's bound: the storage may be gone

@@ -109,10 +109,10 @@ class SqliteTranscript:
         with self.db.transaction() as conn:
             if also is not None:
                 also(conn)
-            for sha, data in (bodies or {}).items():
-                conn.execute("INSERT OR IGNORE INTO bodies VALUES (?, ?)", (sha, data))
-                for chain in dict.fromkeys(chains):
-                    conn.execute("INSERT OR IGNORE INTO refs VALUES (?, ?)", (chain, sha))
+            if bodies:
+                conn.executemany("INSERT OR IGNORE INTO bodies VALUES (?, ?)", bodies.items())
+                conn.executemany("INSERT OR IGNORE INTO refs VALUES (?, ?)",
+                                 [(chain, sha) for sha in bodies for chain in dict.fromkeys(chains)])
             for chain in dict.fromkeys(chains):
                 seq, prev = self._head(conn, chain)
                 full = {**record, "seq": seq + 1, "session": chain, "prev": prev, "time": time}

@@ -131,11 +131,18 @@ class DeliveryResult:
 AttemptHook = Callable[[Attempt, dict[str, str], bytes, list[dict]], None]
 
 
-def split_batches(messages: list[dict], config: WebhookConfig | None) -> list[tuple[list[dict], bytes]]:
+def wire_text(message: dict) -> str:
+    """One message as it goes on the wire: compact JSON, UTF-8 characters as they are."""
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+
+
+def split_batches(messages: list[dict], config: WebhookConfig | None,
+                  wire: list[bytes] | None = None) -> list[tuple[list[dict], bytes]]:
     """Batches honouring maxMessageCount and maxPayloadSize, each with its exact wire bytes.
 
     A single message larger than maxPayloadSize is still sent, alone: dropping it silently would
-    hide it; the caller gets a warning finding instead.
+    hide it; the caller gets a warning finding instead. `wire`: each message's `wire_text` bytes,
+    when the caller has them already (used only when there is one per message).
     """
     max_count = config.max_message_count if config and config.max_message_count else None
     max_bytes = int(config.max_payload_kb * KB) if config and config.max_payload_kb else None
@@ -143,8 +150,9 @@ def split_batches(messages: list[dict], config: WebhookConfig | None) -> list[tu
     items: list[dict] = []
     parts: list[bytes] = []
     size = 2  # the brackets
-    for message in messages:
-        part = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    given = wire if wire is not None and len(wire) == len(messages) else None
+    for index, message in enumerate(messages):
+        part = given[index] if given is not None else wire_text(message).encode("utf-8")
         extra = len(part) + (1 if parts else 0)
         full = (max_count is not None and len(items) >= max_count) or (
             max_bytes is not None and parts and size + extra > max_bytes)

@@ -355,8 +355,9 @@ def verify_request(method: str, url: str, body: bytes | str, headers: Headers, *
     now = now or datetime.now(timezone.utc)
     if now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)
-    found = header_lookup(headers)
-    repeated = repeated_headers(headers)
+    pairs = _pairs(headers)  # read once: a werkzeug request's headers are re-read from its environ each time
+    found = header_lookup(pairs)
+    repeated = repeated_headers(pairs)
     values: dict[str, str] = {}
     findings: list[Finding] = []
     for name in SIGNATURE_HEADERS:
