@@ -20,6 +20,7 @@ from harness.transport.delivery import (
     conclude,
     deliver,
     split_batches,
+    wire_text,
 )
 from harness.transport.ports import free_port
 from harness.transport.requestlog import request_handler
@@ -52,4 +53,5 @@ __all__ = [
     "deliver", "free_port", "generate_api_key", "key_fingerprint", "load_code_table", "make_ca", "new_key",
     "parse_standard_response", "peer_certificate_sha256", "read_api_key", "request_handler", "response_entry",
     "server_context", "sign_request", "split_batches", "standard_response", "system_context", "verify_request",
+    "wire_text",
 ]
