@@ -105,6 +105,15 @@ def test_an_answer_rule_citing_a_message_the_dip_did_not_accept_finds_it_absent(
         "exchange.accept", "the answer and its request", "[{'seq': 2, 'index': 0}, {'seq': 1, 'index': 0}]")]
 
 
+@pytest.mark.parametrize("ref", [None, [2, 0], "2"], ids=["none", "list", "text"])
+def test_an_answer_cited_by_something_other_than_a_reference_is_absent_not_a_crash(ref):
+    request, answer = _start_and_answer()
+    records = [submission(1, [request], caller=SDS.dip_id, interface="IF-061"), submission(2, [answer])]
+    args = {"rule": "exchange.accept", "answer": ref, "request": {"seq": 1, "index": 0}}
+    assert judge("exchange.answer", records, args) == [absent(
+        "exchange.accept", "the answer and its request", str([ref, {"seq": 1, "index": 0}]))]
+
+
 @pytest.mark.parametrize("kind", ["refused", "delivery"])
 def test_an_environment_check_citing_a_message_the_dip_did_not_accept_finds_it_absent(kind):
     item = consumption()
