@@ -357,6 +357,82 @@ def test_duplicate_reference_across_batches_and_within_a_batch(hub, pki):
     assert len(hub.received()) == 1
 
 
+def test_references_are_claimed_with_the_record_so_a_batch_the_hub_did_not_record_can_be_sent_again(pki, caplog):
+    """A batch whose transcript record was never written (the hub failed or stopped in between) has
+    claimed none of its senderUniqueReferences: the sender's retry is accepted, not refused MSG1006."""
+    caplog.set_level(logging.CRITICAL, logger="werkzeug")  # the failure below is logged with a traceback
+    with make_hub(pki) as hub, client(hub, pki) as c:
+        append = hub.transcript.append
+        failed: list[str] = []
+
+        def fail_once(chains, record, *args, **kwargs):
+            if record.get("endpoint") == "submit" and not failed:
+                failed.append(record["endpoint"])
+                raise OSError("disk full")
+            return append(chains, record, *args, **kwargs)
+
+        hub.transcript.append = fail_once  # type: ignore[method-assign]
+        items = body(2, seed=7)
+        assert c.submit("IF-061", items).status == 500 and failed
+        assert hub.received() == []
+        again = c.submit("IF-061", items)
+        assert again.status == 201, again.messages
+        assert c.submit("IF-061", items).messages == ["MSG1006", "MSG1006"]  # claimed now, with the record
+
+
+class _Watched:
+    """hub.claims, telling (`progressed`) when a second request has to wait for it."""
+
+    def __init__(self, progressed: threading.Event) -> None:
+        self.lock = threading.Lock()
+        self.progressed = progressed
+
+    def __enter__(self) -> "_Watched":
+        if not self.lock.acquire(blocking=False):
+            self.progressed.set()
+            self.lock.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.release()
+
+
+def test_a_batch_checks_its_references_only_after_another_batch_with_them_is_recorded(pki):
+    """Two batches with the same reference at once: the second waits for the first one's record, then
+    is refused MSG1006 (it must not pass the check while the first is still being routed)."""
+    progressed = threading.Event()  # the second batch is answered, or waits for the first one's record
+    with make_hub(pki) as hub:
+        hub.claims = _Watched(progressed)  # type: ignore[assignment]
+        route, entered, gate = hub.router.route, threading.Event(), threading.Event()
+
+        def paused(*args, **kwargs):
+            if not entered.is_set():
+                entered.set()
+                assert gate.wait(WAIT)
+            return route(*args, **kwargs)
+
+        hub.router.route = paused  # type: ignore[method-assign]
+        items, results = body(1, seed=8), {}
+
+        def send(name: str) -> None:
+            with client(hub, pki) as c:
+                results[name] = c.submit("IF-061", copy.deepcopy(items))
+            if name == "second":
+                progressed.set()
+
+        first = threading.Thread(target=send, args=("first",))
+        first.start()
+        assert entered.wait(WAIT)
+        second = threading.Thread(target=send, args=("second",))
+        second.start()
+        assert progressed.wait(WAIT)  # then the first batch, paused in routing, goes on
+        gate.set()
+        first.join(WAIT)
+        second.join(WAIT)
+    assert results["first"].status == 201
+    assert (results["second"].status, results["second"].messages) == (400, ["MSG1006"])
+
+
 # --- pubconfig, replay, requeue -------------------------------------------------------------------
 
 def test_pubconfig_register_and_delete(pki, webhook):

@@ -17,6 +17,7 @@ import json
 import re
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import datetime, timezone
 from typing import Any
 
@@ -28,7 +29,7 @@ from harness.core.findings import Finding, short
 from harness.dip import extension
 from harness.dip.auth import authenticate
 from harness.dip.http import Reply, json_response, safe_headers, text_response
-from harness.dip.ingress import check_submission, entry, message_request, replayed
+from harness.dip.ingress import check_submission, claim, claims, entry, message_request, replayed
 from harness.dip.model import Rejection, StatusMessage, StoredMessage
 from harness.dip.routing import Job
 from harness.dip.transcript import HUB_CHAIN, body_sha256
@@ -87,7 +88,8 @@ def submit(hub: Any, request: Request, body: bytes, params: dict, context: dict)
     context.update(outcome="accepted", codes=["MSG0000"] * len(entries),
                    transaction_ids=[s.transaction_id for s in submissions],
                    findings=[f.to_dict() for s in submissions for f in s.findings],
-                   _submissions=submissions, _rows=rows, _jobs=hub.router.merge(jobs), _chains=chains)
+                   _submissions=submissions, _rows=rows, _jobs=hub.router.merge(jobs), _chains=chains,
+                   _claims=claims(caller.party, submissions))
     return json_response(201, standard_response(entries))
 
 
@@ -253,30 +255,34 @@ class Api:
         clock = time.monotonic()
         context: dict[str, Any] = {}
         body = b""
-        try:
-            endpoint, params, handler = self._route(request)
-            context["endpoint"] = endpoint
-            if params.get("iface"):  # known before authentication, so a refused request still names it
-                context["interface"] = params["iface"].upper()
-            body = request.get_data(cache=True)
-            response = handler(hub, request, body, params, context)
-        except Reply as reply:
-            response = reply.response
-            context.update(outcome="refused" if response.status_code in (401, 403) else "rejected",
-                           codes=reply.codes, findings=[f.to_dict() for f in reply.findings])
-            if context.get("endpoint") in DIP_ENDPOINTS:  # the views hold the DIP API's refusals only
-                context["_rejection"] = Rejection(context["endpoint"], context.get("interface"), response.status_code,
-                                                  reply.codes, reply.findings, started, body,
-                                                  received_headers(request), reply.sender or context.get("sender"))
-        except HTTPException as exc:
-            response = Response(exc.description or exc.name, status=exc.code, content_type="text/plain")
-        except DipcertError as exc:
-            response = Response(str(exc), status=400, content_type="text/plain")
-        except Exception as exc:  # noqa: BLE001 - the hub must answer, and the evidence must say why
-            response = Response("MSG1000 - Message Processing Failed", status=500, content_type="text/plain")
-            context["error"] = f"{type(exc).__name__}: {exc}"
-        if context.get("_record", True):
-            self._write(request, body, response, started, clock, context)
+        with ExitStack() as held:  # a submission holds hub.claims from its reference check to its record
+            try:
+                endpoint, params, handler = self._route(request)
+                context["endpoint"] = endpoint
+                if params.get("iface"):  # known before authentication, so a refused request still names it
+                    context["interface"] = params["iface"].upper()
+                body = request.get_data(cache=True)
+                if handler is submit:
+                    held.enter_context(hub.claims)
+                response = handler(hub, request, body, params, context)
+            except Reply as reply:
+                response = reply.response
+                context.update(outcome="refused" if response.status_code in (401, 403) else "rejected",
+                               codes=reply.codes, findings=[f.to_dict() for f in reply.findings])
+                if context.get("endpoint") in DIP_ENDPOINTS:  # the views hold the DIP API's refusals only
+                    context["_rejection"] = Rejection(context["endpoint"], context.get("interface"),
+                                                      response.status_code, reply.codes, reply.findings, started,
+                                                      body, received_headers(request),
+                                                      reply.sender or context.get("sender"))
+            except HTTPException as exc:
+                response = Response(exc.description or exc.name, status=exc.code, content_type="text/plain")
+            except DipcertError as exc:
+                response = Response(str(exc), status=400, content_type="text/plain")
+            except Exception as exc:  # noqa: BLE001 - the hub must answer, and the evidence must say why
+                response = Response("MSG1000 - Message Processing Failed", status=500, content_type="text/plain")
+                context["error"] = f"{type(exc).__name__}: {exc}"
+            if context.get("_record", True):
+                self._write(request, body, response, started, clock, context)
         return response(environ, start_response)
 
     def _route(self, request: Request) -> tuple[str, dict[str, str], Handler]:
@@ -299,6 +305,12 @@ class Api:
         for job in jobs:
             job.chains = chains
         rows = context.get("_rows", [])
+        references = context.get("_claims", [])
+
+        def together(conn: Any) -> None:  # what the record makes happen commits with it, or not at all
+            claim(conn, references)
+            hub.router.persist(conn, rows, jobs)
+
         data = {k: v for k, v in context.items() if not k.startswith("_")}
         body = context.get("_record_request", body)  # a body holding secrets is kept redacted
         response_body = context.get("_record_response", response.get_data())
@@ -325,9 +337,7 @@ class Api:
             record["signature_findings"] = data["signature_findings"]
         if "_record_request" in context or "_record_response" in context:
             record["redacted"] = True  # the bodies kept are the received/sent ones with secrets replaced
-        written = hub.transcript.append(chains, record, bodies,
-                                        also=((lambda conn: hub.router.persist(conn, rows, jobs))
-                                              if rows or jobs else None))
+        written = hub.transcript.append(chains, record, bodies, also=together if rows or jobs or references else None)
         tseq = written.get(chains[0])
         seq = hub.evidence_http(request, body, response, response_body, started, clock, peer, data)
         submissions = context.get("_submissions", [])

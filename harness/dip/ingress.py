@@ -19,7 +19,10 @@ Check order (the first failing step answers; the DIP's own order is [U]):
    registered party); MSG1032 a primary recipient's role does not receive this event; MSG1006
    senderUniqueReference already accepted from this sender (hub lifetime, kept across restarts) or
    repeated in the batch. The duplicate check is last because only an accepted batch consumes its
-   references.
+   references, and they are claimed in the transaction that writes the batch's transcript record
+   (`claims`, written by harness.dip.api): a hub stopped before that record has claimed nothing, so
+   the sender's retry is accepted. Submissions are checked and recorded one at a time (`Hub.claims`),
+   so no other batch checks the same references in between.
 
 A rejected batch (400) lists one StandardResponse entry per failing message (transactionID null,
 `help` says what was wrong); an unreadable body gets one entry. Nothing of it is stored or routed.
@@ -84,25 +87,22 @@ def check_submission(hub: Any, caller: Party, slot: str, iface: str, body: bytes
             if problem is not None:
                 failures[index] = problem
         events.append(event)
-    with hub.db.transaction() as conn:  # MSG1006: last, and only an accepted batch claims its references
-        batch: set[str] = set()
-        for index, item in enumerate(items):
-            if index in failures:
-                continue
-            sur = item["payload"]["CommonBlock"]["S1"]["senderUniqueReference"]
-            used = conn.execute("SELECT 1 FROM surs WHERE scope=? AND dip_id=? AND sur=?",
-                                (*caller.key, sur)).fetchone()
-            if used or sur in batch:
-                failures[index] = ("MSG1006", Finding(
-                    "hub.duplicate-sur", f"/{index}/payload/CommonBlock/S1/senderUniqueReference",
-                    "a reference not used before", short(sur),
-                    "senderUniqueReference was already used" + (" in this batch" if sur in batch else "")))
-            batch.add(sur)
-        if failures:
-            rows = [(i, code, f) for i, (code, f) in sorted(failures.items(), key=lambda kv: kv[0] or 0)]
-            all_findings = [f for _, _, f in rows] + [f for f in findings if f not in [r[2] for r in rows]]
-            raise Reply(rejected(hub, rows, caller, items), all_findings, [code for _, code, _ in rows])
-        conn.executemany("INSERT INTO surs VALUES (?, ?, ?)", [(*caller.key, sur) for sur in batch])
+    batch: set[str] = set()  # MSG1006: last, and only an accepted batch claims its references (`claims`)
+    for index, item in enumerate(items):
+        if index in failures:
+            continue
+        sur = item["payload"]["CommonBlock"]["S1"]["senderUniqueReference"]
+        used = hub.db.query("SELECT 1 FROM surs WHERE scope=? AND dip_id=? AND sur=?", (*caller.key, sur))
+        if used or sur in batch:
+            failures[index] = ("MSG1006", Finding(
+                "hub.duplicate-sur", f"/{index}/payload/CommonBlock/S1/senderUniqueReference",
+                "a reference not used before", short(sur),
+                "senderUniqueReference was already used" + (" in this batch" if sur in batch else "")))
+        batch.add(sur)
+    if failures:
+        rows = [(i, code, f) for i, (code, f) in sorted(failures.items(), key=lambda kv: kv[0] or 0)]
+        all_findings = [f for _, _, f in rows] + [f for f in findings if f not in [r[2] for r in rows]]
+        raise Reply(rejected(hub, rows, caller, items), all_findings, [code for _, code, _ in rows])
     submissions = []
     for index, item in enumerate(items):
         event = events[index]
@@ -113,6 +113,15 @@ def check_submission(hub: Any, caller: Party, slot: str, iface: str, body: bytes
         submissions.append(Submission(interface.id, event.name, item, caller.dip_id, tx, now, body, headers, index,
                                       slot, recipients, business.get(index, [])))
     return submissions
+
+
+def claims(caller: Party, submissions: list[Submission]) -> list[tuple[str, str, str]]:
+    """The `surs` rows an accepted batch claims, written with its transcript record."""
+    return [(*caller.key, s.item["payload"]["CommonBlock"]["S1"]["senderUniqueReference"]) for s in submissions]
+
+
+def claim(conn: Any, rows: list[tuple[str, str, str]]) -> None:
+    conn.executemany("INSERT INTO surs VALUES (?, ?, ?)", rows)
 
 
 def check_message(hub: Any, item: dict, index: int, event: Event | None, caller: Party,

@@ -84,6 +84,9 @@ class Hub:
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._evidence_lock = threading.Lock()
+        # Held by a submission from its senderUniqueReference check until its transcript record (which
+        # claims the references) is written; taken with no other lock held (harness.dip.api).
+        self.claims = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------------
 
