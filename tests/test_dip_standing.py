@@ -85,10 +85,19 @@ def test_two_participants_through_a_standing_hub_restarted_mid_run_are_certifica
                  "--dip-cert", str(dip.path("dip-signing")), "--dip-ca", str(dip.path("ca")), "--timeout", "10",
                  "--only", f"{role}-*/exchange/*", "--only", f"{role}-4.1/preflight/webhooks"],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        # mid-run: once both runs have opened their sessions and the hub has delivered something since,
-        # kill it and start it again (same state, same port); the participants and the runs reconnect
-        for _ in ROLES:
-            hub.wait_line(lambda s: "session.open" in s, RUN_BOUND)
+        # mid-run: once both runs have their sessions and the hub has delivered something since, kill it
+        # and start it again (same state, same port); the participants and the runs reconnect. A session
+        # is the run's once the hub has recorded its answer to the opening request (the `IN session` line,
+        # written just before the answer is sent): the session.open event comes earlier, while the
+        # request is still open, and a kill there fails the run's POST /sessions (not retried: a retry
+        # could open a second session).
+        opened: set[str] = set()
+        while len(opened) < len(ROLES):
+            found = re.search(r" IN   session from (\d+)", hub.wait_line(
+                lambda s: " IN   session from " in s and "session-opened" in s, RUN_BOUND))
+            assert found is not None
+            opened.add(found.group(1))
+        assert opened == {DEFAULT_PARTIES[role].dip_id for role in ROLES}
         hub.wait_line(lambda s: " OUT  " in s, RUN_BOUND)
         hub.kill()
         restarted = datetime.now(timezone.utc).isoformat()
