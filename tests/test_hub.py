@@ -15,6 +15,7 @@ from werkzeug.wrappers import Request, Response
 
 from harness.dip.config import DeliverySettings, HubConfig, HubTLS, PartyRegistration
 from harness.dip.model import HubTimeout
+from harness.dip.references import WAIT_BOUND, InFlight
 from harness.dip.routing import Job, Router
 from harness.dip.server import Hub
 from harness.messages.samples import DEFAULT_PARTIES, SampleFactory
@@ -380,21 +381,39 @@ def test_references_are_claimed_with_the_record_so_a_batch_the_hub_did_not_recor
         assert c.submit("IF-061", items).messages == ["MSG1006", "MSG1006"]  # claimed now, with the record
 
 
-class _Watched:
-    """hub.claims, telling (`progressed`) when a second request has to wait for it."""
+class _Watched(InFlight):
+    """The hub's references in flight, telling (`progressed`) when a batch has to wait for another."""
 
     def __init__(self, progressed: threading.Event) -> None:
-        self.lock = threading.Lock()
+        super().__init__()
         self.progressed = progressed
 
-    def __enter__(self) -> "_Watched":
-        if not self.lock.acquire(blocking=False):
+    def reserve(self, references, bound=WAIT_BOUND):
+        references = list(references)
+        if self.busy(references):
             self.progressed.set()
-            self.lock.acquire()
-        return self
+        return super().reserve(references, bound)
 
-    def __exit__(self, *exc: object) -> None:
-        self.lock.release()
+
+def _paused_routing(hub: Hub) -> tuple[threading.Event, threading.Event]:
+    """The first batch routed waits (bounded) for `gate`, having set `entered`."""
+    route, entered, gate = hub.router.route, threading.Event(), threading.Event()
+
+    def paused(*args, **kwargs):
+        if not entered.is_set():
+            entered.set()
+            assert gate.wait(WAIT)
+        return route(*args, **kwargs)
+
+    hub.router.route = paused  # type: ignore[method-assign]
+    return entered, gate
+
+
+def _send(hub: Hub, pki, items: list[dict], results: dict, name: str, done: threading.Event | None = None) -> None:
+    with client(hub, pki) as c:
+        results[name] = c.submit("IF-061", copy.deepcopy(items))
+    if done is not None:
+        done.set()
 
 
 def test_a_batch_checks_its_references_only_after_another_batch_with_them_is_recorded(pki):
@@ -402,28 +421,13 @@ def test_a_batch_checks_its_references_only_after_another_batch_with_them_is_rec
     is refused MSG1006 (it must not pass the check while the first is still being routed)."""
     progressed = threading.Event()  # the second batch is answered, or waits for the first one's record
     with make_hub(pki) as hub:
-        hub.claims = _Watched(progressed)  # type: ignore[assignment]
-        route, entered, gate = hub.router.route, threading.Event(), threading.Event()
-
-        def paused(*args, **kwargs):
-            if not entered.is_set():
-                entered.set()
-                assert gate.wait(WAIT)
-            return route(*args, **kwargs)
-
-        hub.router.route = paused  # type: ignore[method-assign]
+        hub.references = _Watched(progressed)  # type: ignore[assignment]
+        entered, gate = _paused_routing(hub)
         items, results = body(1, seed=8), {}
-
-        def send(name: str) -> None:
-            with client(hub, pki) as c:
-                results[name] = c.submit("IF-061", copy.deepcopy(items))
-            if name == "second":
-                progressed.set()
-
-        first = threading.Thread(target=send, args=("first",))
+        first = threading.Thread(target=_send, args=(hub, pki, items, results, "first"))
         first.start()
         assert entered.wait(WAIT)
-        second = threading.Thread(target=send, args=("second",))
+        second = threading.Thread(target=_send, args=(hub, pki, items, results, "second", progressed))
         second.start()
         assert progressed.wait(WAIT)  # then the first batch, paused in routing, goes on
         gate.set()
@@ -431,6 +435,25 @@ def test_a_batch_checks_its_references_only_after_another_batch_with_them_is_rec
         second.join(WAIT)
     assert results["first"].status == 201
     assert (results["second"].status, results["second"].messages) == (400, ["MSG1006"])
+
+
+def test_a_batch_with_other_references_is_not_held_up_by_one_being_routed(pki):
+    """Only the same reference waits: one lock over every submission would queue them all behind the
+    slowest (seconds on a busy machine, past a participant's timeout)."""
+    with make_hub(pki) as hub:
+        entered, gate = _paused_routing(hub)
+        results: dict = {}
+        first = threading.Thread(target=_send, args=(hub, pki, body(1, seed=9), results, "first"))
+        first.start()
+        try:
+            assert entered.wait(WAIT)
+            done = threading.Event()
+            threading.Thread(target=_send, args=(hub, pki, body(1, seed=10), results, "other", done)).start()
+            assert done.wait(WAIT), "a batch with another reference waited for the one being routed"
+        finally:
+            gate.set()
+            first.join(WAIT)
+    assert results["other"].status == 201 and results["first"].status == 201
 
 
 # --- pubconfig, replay, requeue -------------------------------------------------------------------

@@ -7,7 +7,8 @@ evidence recorder when the hub has one, and only then do waiters see it and deli
 Reads (records, bodies, transcript, the DIP's identity) change nothing and are not recorded.
 
 Handler context keys starting with `_` are the hub's own (not recorded): `_caller` (Party),
-`_submissions`, `_rows`, `_jobs`, `_status`, `_chains`, `_record` (False: do not record),
+`_submissions`, `_rows`, `_jobs`, `_claims` (senderUniqueReferences the record claims), `_hold` (an
+ExitStack released once the record is written), `_status`, `_chains`, `_record` (False: do not record),
 `_record_request` / `_record_response` (the body holds secrets: these redacted bytes are kept instead).
 """
 
@@ -29,7 +30,7 @@ from harness.core.findings import Finding, short
 from harness.dip import extension
 from harness.dip.auth import authenticate
 from harness.dip.http import Reply, json_response, safe_headers, text_response
-from harness.dip.ingress import check_submission, claim, claims, entry, message_request, replayed
+from harness.dip.ingress import check_submission, claim_references, entry, message_request, reference_rows, replayed
 from harness.dip.model import Rejection, StatusMessage, StoredMessage
 from harness.dip.routing import Job
 from harness.dip.transcript import HUB_CHAIN, body_sha256
@@ -76,7 +77,7 @@ def submit(hub: Any, request: Request, body: bytes, params: dict, context: dict)
     except DipcertError:
         pass
     submissions = check_submission(hub, caller.party, caller.slot, params["iface"], body,
-                                   received_headers(request), datetime.now(UTC))
+                                   received_headers(request), datetime.now(UTC), hold=context["_hold"])
     rows, jobs, chains = [], [], []
     for s in submissions:
         for dip_id in s.recipients:
@@ -89,7 +90,7 @@ def submit(hub: Any, request: Request, body: bytes, params: dict, context: dict)
                    transaction_ids=[s.transaction_id for s in submissions],
                    findings=[f.to_dict() for s in submissions for f in s.findings],
                    _submissions=submissions, _rows=rows, _jobs=hub.router.merge(jobs), _chains=chains,
-                   _claims=claims(caller.party, submissions))
+                   _claims=reference_rows(caller.party, submissions))
     return json_response(201, standard_response(entries))
 
 
@@ -255,15 +256,14 @@ class Api:
         clock = time.monotonic()
         context: dict[str, Any] = {}
         body = b""
-        with ExitStack() as held:  # a submission holds hub.claims from its reference check to its record
+        with ExitStack() as held:  # what a handler holds until its record is written (`_hold`)
+            context["_hold"] = held
             try:
                 endpoint, params, handler = self._route(request)
                 context["endpoint"] = endpoint
                 if params.get("iface"):  # known before authentication, so a refused request still names it
                     context["interface"] = params["iface"].upper()
                 body = request.get_data(cache=True)
-                if handler is submit:
-                    held.enter_context(hub.claims)
                 response = handler(hub, request, body, params, context)
             except Reply as reply:
                 response = reply.response
@@ -308,7 +308,7 @@ class Api:
         references = context.get("_claims", [])
 
         def together(conn: Any) -> None:  # what the record makes happen commits with it, or not at all
-            claim(conn, references)
+            claim_references(conn, references)
             hub.router.persist(conn, rows, jobs)
 
         data = {k: v for k, v in context.items() if not k.startswith("_")}

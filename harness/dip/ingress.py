@@ -20,9 +20,9 @@ Check order (the first failing step answers; the DIP's own order is [U]):
    senderUniqueReference already accepted from this sender (hub lifetime, kept across restarts) or
    repeated in the batch. The duplicate check is last because only an accepted batch consumes its
    references, and they are claimed in the transaction that writes the batch's transcript record
-   (`claims`, written by harness.dip.api): a hub stopped before that record has claimed nothing, so
-   the sender's retry is accepted. Submissions are checked and recorded one at a time (`Hub.claims`),
-   so no other batch checks the same references in between.
+   (`reference_rows`, written by harness.dip.api): a hub stopped before that record has claimed
+   nothing, so the sender's retry is accepted. Until then the references are in flight
+   (harness.dip.references): another batch with one of them waits, then checks again.
 
 A rejected batch (400) lists one StandardResponse entry per failing message (transactionID null,
 `help` says what was wrong); an unreadable body gets one entry. Nothing of it is stored or routed.
@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from contextlib import ExitStack
 from datetime import datetime
 from typing import Any
 
@@ -54,8 +55,9 @@ _INTERFACE_RULES = ("s0.interface", "interface.mismatch")
 
 
 def check_submission(hub: Any, caller: Party, slot: str, iface: str, body: bytes, headers: dict[str, str],
-                     now: datetime) -> list[Submission]:
-    """The accepted messages of a batch, or Reply(400) naming each failing message."""
+                     now: datetime, *, hold: ExitStack) -> list[Submission]:
+    """The accepted messages of a batch, or Reply(400) naming each failing message. Its references stay
+    in flight until `hold` closes (the caller closes it once the batch's record is written)."""
     try:
         interface = hub.catalogue.get(iface)
     except DipcertError:
@@ -87,17 +89,26 @@ def check_submission(hub: Any, caller: Party, slot: str, iface: str, body: bytes
             if problem is not None:
                 failures[index] = problem
         events.append(event)
-    batch: set[str] = set()  # MSG1006: last, and only an accepted batch claims its references (`claims`)
-    for index, item in enumerate(items):
-        if index in failures:
-            continue
-        sur = item["payload"]["CommonBlock"]["S1"]["senderUniqueReference"]
-        used = hub.db.query("SELECT 1 FROM surs WHERE scope=? AND dip_id=? AND sur=?", (*caller.key, sur))
-        if used or sur in batch:
+    # MSG1006: last, and only an accepted batch claims its references (`reference_rows`)
+    wanted = {index: item["payload"]["CommonBlock"]["S1"]["senderUniqueReference"]
+              for index, item in enumerate(items) if index not in failures}
+    reserved = hub.references.reserve((*caller.key, sur) for sur in wanted.values())
+    if reserved is not None:
+        hold.callback(hub.references.release, reserved)
+    batch: set[str] = set()
+    for index, sur in wanted.items():
+        if reserved is None:
+            why = "senderUniqueReference is still being accepted in another submission"
+        elif sur in batch:
+            why = "senderUniqueReference was already used in this batch"
+        elif hub.db.query("SELECT 1 FROM surs WHERE scope=? AND dip_id=? AND sur=?", (*caller.key, sur)):
+            why = "senderUniqueReference was already used"
+        else:
+            why = None
+        if why is not None:
             failures[index] = ("MSG1006", Finding(
                 "hub.duplicate-sur", f"/{index}/payload/CommonBlock/S1/senderUniqueReference",
-                "a reference not used before", short(sur),
-                "senderUniqueReference was already used" + (" in this batch" if sur in batch else "")))
+                "a reference not used before", short(sur), why))
         batch.add(sur)
     if failures:
         rows = [(i, code, f) for i, (code, f) in sorted(failures.items(), key=lambda kv: kv[0] or 0)]
@@ -115,12 +126,12 @@ def check_submission(hub: Any, caller: Party, slot: str, iface: str, body: bytes
     return submissions
 
 
-def claims(caller: Party, submissions: list[Submission]) -> list[tuple[str, str, str]]:
+def reference_rows(caller: Party, submissions: list[Submission]) -> list[tuple[str, str, str]]:
     """The `surs` rows an accepted batch claims, written with its transcript record."""
     return [(*caller.key, s.item["payload"]["CommonBlock"]["S1"]["senderUniqueReference"]) for s in submissions]
 
 
-def claim(conn: Any, rows: list[tuple[str, str, str]]) -> None:
+def claim_references(conn: Any, rows: list[tuple[str, str, str]]) -> None:
     conn.executemany("INSERT INTO surs VALUES (?, ?, ?)", rows)
 
 

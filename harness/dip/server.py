@@ -27,6 +27,7 @@ from harness.dip.config import HubConfig, PartyRegistration
 from harness.dip.model import Delivery, Rejection, StatusMessage, StoredMessage, Submission
 from harness.dip.observed import Observed
 from harness.dip.parties import GLOBAL, Directory, Party, Session
+from harness.dip.references import InFlight
 from harness.dip.routing import Router
 from harness.dip.store import Database
 from harness.dip.transcript import HUB_CHAIN, SqliteTranscript, TranscriptStore, utc_now
@@ -84,9 +85,7 @@ class Hub:
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._evidence_lock = threading.Lock()
-        # Held by a submission from its senderUniqueReference check until its transcript record (which
-        # claims the references) is written; taken with no other lock held (harness.dip.api).
-        self.claims = threading.Lock()
+        self.references = InFlight()  # senderUniqueReferences between their check and their record
 
     # -- lifecycle -------------------------------------------------------------------------------
 
