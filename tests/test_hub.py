@@ -390,8 +390,10 @@ class _Watched(InFlight):
 
     def reserve(self, references, bound=WAIT_BOUND):
         references = list(references)
-        if self.busy(references):
-            self.progressed.set()
+        free = super().reserve(references, 0.0)  # at once, when no other batch holds one of them
+        if free is not None:
+            return free
+        self.progressed.set()
         return super().reserve(references, bound)
 
 

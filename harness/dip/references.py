@@ -22,11 +22,6 @@ class InFlight:
         self._changed = threading.Condition()
         self._busy: set[Reference] = set()
 
-    def busy(self, references: Iterable[Reference]) -> bool:
-        """Whether another batch is accepting one of `references` now."""
-        with self._changed:
-            return not self._busy.isdisjoint(references)
-
     def reserve(self, references: Iterable[Reference], bound: float = WAIT_BOUND) -> frozenset[Reference] | None:
         """Mark `references` as being accepted (all or none), once no other batch is accepting any of them;
         None when that takes longer than `bound`. Taken with no other lock held; `release` what it returns."""
