@@ -4,8 +4,9 @@ One module per job (see docs/hub.md): `config` (settings and registrations), `id
 keys and certificates, kept in one folder), `store` (the SQLite file), `transcript` (the
 hash-chained record of everything, and its signed export), `parties` (who is registered, sessions and
 their scope), `auth` (who is calling), `ingress` (the DIP's checks of a submission), `routing` (store,
-route, deliver), `probes` (crafted deliveries), `api` and `extension` (the HTTP endpoints), `server`
-(the Hub: start, stop, and the in-process views of `observed`).
+route, deliver), `probes` (crafted deliveries), `api` and `extension` (the HTTP endpoints), `wsgiserver`
+(werkzeug's server, a connection's thread kept for the next), `server` (the Hub: start, stop, and the
+in-process views of `observed`).
 """
 
 # -- public face (what other layers use; tests/test_architecture.py keeps it complete) --

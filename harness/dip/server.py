@@ -1,4 +1,4 @@
-"""The Hub: the simulated DIP as a running server (werkzeug, threaded), and its in-process views.
+"""The Hub: the simulated DIP as a running server (werkzeug: harness.dip.wsgiserver), and its in-process views.
 
 `Hub(config).start()` listens (HTTP, or HTTPS with mTLS per HubConfig.tls), resumes deliveries a
 previous life of the same state folder left pending, and serves the DIP API and the dipcert extension
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from cryptography import x509
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer
 from werkzeug.wrappers import Request, Response
 
 from harness.core.catalogue import load_catalogue
@@ -31,6 +31,7 @@ from harness.dip.references import InFlight
 from harness.dip.routing import Router
 from harness.dip.store import Database
 from harness.dip.transcript import HUB_CHAIN, SqliteTranscript, TranscriptStore, utc_now
+from harness.dip.wsgiserver import ReusingWSGIServer
 from harness.transport.certs import cached_key, make_ca
 from harness.transport.delivery import WebhookConfig
 from harness.transport.requestlog import request_handler
@@ -105,8 +106,8 @@ class Hub:
         tls = self.config.tls
         ssl_context = server_context(tls.cert, tls.key, client_ca=tls.client_ca) if tls is not None else None
         with _listening(self.config.host, self.config.port) as sock:
-            self._server = make_server(self.config.host, self.config.port, Api(self), threaded=True,
-                                       ssl_context=ssl_context, fd=sock.fileno(), request_handler=request_handler())
+            self._server = ReusingWSGIServer(self.config.host, self.config.port, Api(self),
+                                             handler=request_handler(), ssl_context=ssl_context, fd=sock.fileno())
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="dipcert-hub", daemon=True)
         self._thread.start()

@@ -1,0 +1,111 @@
+"""The hub's WSGI server: werkzeug's, with a connection's thread kept for the next connection.
+
+werkzeug's threaded server (socketserver.ThreadingMixIn) starts a thread for every connection and
+its development server closes every connection after one response, so each request to the DIP paid
+for a new thread: its stack faulted in page by page and a cold interpreter state, 0.25-0.35 ms on
+this project's 2-core machines (bench/hub.py prints the figure). Here a thread that has answered
+waits for the next connection instead of ending.
+
+What does not change: every accepted connection is handled at once on a thread of its own (a
+thread is started when none is idle, with no upper bound, as before), so a long poll (the
+extension API's records endpoint) never holds up another caller; `server_close` still waits for
+connections in progress, as ThreadingMixIn's does. An idle thread ends after IDLE_SECONDS.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer
+
+IDLE_SECONDS = 30.0  # an idle thread ends after this: a burst's threads do not outlive it for long
+
+Connection = tuple[Any, Any]  # (socket, client address), as socketserver hands them over
+
+
+class ReusingThreads:
+    """socketserver mixin: each connection on its own thread, reusing a thread that is idle."""
+
+    idle_seconds = IDLE_SECONDS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._lock = threading.Lock()
+        self._idle: list[queue.SimpleQueue[Connection | None]] = []  # one hand-over queue per idle thread
+        self._threads: set[threading.Thread] = set()
+        self._closing = False
+        super().__init__(*args, **kwargs)
+        self._closing = False  # given a socket (fd), werkzeug's __init__ closes the one it made first
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._lock:
+            if self._closing:
+                slot = None
+            elif self._idle:
+                slot = self._idle.pop()
+            else:
+                slot = queue.SimpleQueue()
+                thread = threading.Thread(target=self._work, args=(slot,), name="dipcert-hub-request", daemon=True)
+                self._threads.add(thread)
+                thread.start()
+        if slot is None:  # closing: refuse, as a closed listening socket would
+            self.shutdown_request(request)  # type: ignore[attr-defined]
+            return
+        slot.put((request, client_address))
+
+    def _work(self, slot: queue.SimpleQueue[Connection | None]) -> None:
+        try:
+            while True:
+                try:
+                    connection = slot.get(timeout=self.idle_seconds)
+                except queue.Empty:
+                    with self._lock:
+                        if slot in self._idle:  # nobody handed it a connection: end
+                            self._idle.remove(slot)
+                            return
+                    continue  # taken just now: its connection is on the way
+                if connection is None:
+                    return
+                self.process_request_thread(*connection)
+                with self._lock:
+                    if self._closing:
+                        return
+                    self._idle.append(slot)
+        finally:
+            with self._lock:
+                self._threads.discard(threading.current_thread())
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        """As ThreadingMixIn's: handle, report an error, always close the connection."""
+        try:
+            self.finish_request(request, client_address)  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001 - socketserver's contract: report and go on serving
+            self.handle_error(request, client_address)  # type: ignore[attr-defined]
+        finally:
+            self.shutdown_request(request)  # type: ignore[attr-defined]
+
+    def server_close(self) -> None:
+        """Close the socket, end idle threads, wait for connections in progress."""
+        super().server_close()  # type: ignore[misc]
+        with self._lock:
+            self._closing = True
+            for slot in self._idle:
+                slot.put(None)
+            self._idle.clear()
+            threads = list(self._threads)
+        for thread in threads:
+            if thread is not threading.current_thread():
+                thread.join()
+
+    def live_threads(self) -> int:
+        """Request threads alive now, busy or idle (for tests and diagnostics)."""
+        with self._lock:
+            return len(self._threads)
+
+
+class ReusingWSGIServer(ReusingThreads, BaseWSGIServer):
+    """werkzeug's WSGI server, a thread per connection, threads reused (see the module docstring)."""
+
+    multithread = True  # wsgi.multithread, and werkzeug's HTTP/1.1 handler, as for its threaded server
+    daemon_threads = True
