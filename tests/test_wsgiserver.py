@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -139,3 +140,18 @@ def test_the_hub_serves_on_reused_threads() -> None:
             assert get(hub.base_url + "/dipcert/v1/dip").status_code == 200
         assert isinstance(hub._server, ReusingWSGIServer)  # noqa: SLF001
         assert hub._server.live_threads() == 1  # noqa: SLF001
+
+
+def test_a_connection_that_never_sends_its_request_holds_close_only_for_its_bound() -> None:
+    server = ReusingWSGIServer("127.0.0.1", 0, App())
+    server.close_seconds = 0.2
+    with serving(server) as base:
+        silent = socket.create_connection(("127.0.0.1", server.server_port), timeout=BOUND)
+        try:
+            assert get(base + "/").status_code == 200  # served on another thread meanwhile
+            closing = threading.Thread(target=lambda: (server.shutdown(), server.server_close()), daemon=True)
+            closing.start()
+            closing.join(BOUND)
+            assert not closing.is_alive()
+        finally:
+            silent.close()

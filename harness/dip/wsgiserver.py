@@ -8,19 +8,23 @@ waits for the next connection instead of ending.
 
 What does not change: every accepted connection is handled at once on a thread of its own (a
 thread is started when none is idle, with no upper bound, as before), so a long poll (the
-extension API's records endpoint) never holds up another caller; `server_close` still waits for
-connections in progress, as ThreadingMixIn's does. An idle thread ends after IDLE_SECONDS.
+extension API's records endpoint) never holds up another caller. An idle thread ends after
+IDLE_SECONDS. `server_close` ends the idle threads and gives connections in progress up to
+CLOSE_SECONDS to finish (werkzeug's daemon threads were not waited for at all; a connection that
+never sends its request must not hold a stop for ever either).
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+import time
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer
 
 IDLE_SECONDS = 30.0  # an idle thread ends after this: a burst's threads do not outlive it for long
+CLOSE_SECONDS = 5.0  # how long server_close waits, in all, for connections in progress
 
 Connection = tuple[Any, Any]  # (socket, client address), as socketserver hands them over
 
@@ -29,6 +33,7 @@ class ReusingThreads:
     """socketserver mixin: each connection on its own thread, reusing a thread that is idle."""
 
     idle_seconds = IDLE_SECONDS
+    close_seconds = CLOSE_SECONDS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._lock = threading.Lock()
@@ -86,7 +91,7 @@ class ReusingThreads:
             self.shutdown_request(request)  # type: ignore[attr-defined]
 
     def server_close(self) -> None:
-        """Close the socket, end idle threads, wait for connections in progress."""
+        """Close the socket, end idle threads, wait (bounded) for connections in progress."""
         super().server_close()  # type: ignore[misc]
         with self._lock:
             self._closing = True
@@ -94,9 +99,10 @@ class ReusingThreads:
                 slot.put(None)
             self._idle.clear()
             threads = list(self._threads)
+        deadline = time.monotonic() + self.close_seconds
         for thread in threads:
             if thread is not threading.current_thread():
-                thread.join()
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     def live_threads(self) -> int:
         """Request threads alive now, busy or idle (for tests and diagnostics)."""
