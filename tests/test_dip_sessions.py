@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import socket
+import threading
 
 import httpx
 import pytest
@@ -26,7 +28,11 @@ from dipkit import (
     sha256,
     wait_records,
 )
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
 
+from harness.dip.client import RemoteHub
+from harness.dip.connection import DipCaller, DipConnection, DipUnavailable
 from harness.dip.transcript import GENESIS, PAYLOAD_TYPE
 from harness.evidence.dsse import verify_envelope
 from harness.messages.samples import DEFAULT_PARTIES, SampleFactory
@@ -218,3 +224,73 @@ def test_the_party_under_test_reaches_its_sessions_counterparty_first(hub_pki, w
             assert len(webhooks["SDS"].wait_calls(1)) == 1 and len(global_sds.calls) == 1
     finally:
         global_sds.close()
+
+
+class LoseFirstAnswer:
+    """WSGI middleware: the DIP handles the first `POST .../sessions` in full, then the connection drops
+    before its answer goes out (what a participant sees when the DIP restarts at that moment)."""
+
+    def __init__(self, app) -> None:
+        self.app, self.lost = app, 0
+
+    def __call__(self, environ, start_response):
+        if self.lost == 0 and environ["PATH_INFO"] == "/dipcert/v1/sessions":
+            self.lost += 1
+            b"".join(self.app(environ, lambda *args: None))  # opened, recorded
+            environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
+            return []
+        return self.app(environ, start_response)
+
+
+@pytest.mark.parametrize("retried", [True, False])
+def test_an_open_whose_answer_was_lost_is_sent_again_and_leaves_one_session(hub, hub_pki, retried, monkeypatch):
+    dropper = LoseFirstAnswer(hub._server.app)  # noqa: SLF001 - between the server and the DIP's API
+    hub._server.app = dropper  # noqa: SLF001
+    caller = DipCaller(DipConnection(hub.base_url), api_key=keys_for(MDR.dip_id)[0], identity=hub_pki["MDR"])
+    if not retried:  # what the open did before: an unanswered call is not sent again
+        original = caller.call
+        monkeypatch.setattr(caller, "call", lambda *a, **kw: original(*a, **{**kw, "retry_unanswered": False}))
+        with pytest.raises(DipUnavailable, match="POST /dipcert/v1/sessions to the DIP failed"):
+            RemoteHub(caller).open("run-lost", [], None)
+        caller.close()
+        return
+    remote = RemoteHub(caller).open("run-lost", [], None)
+    try:
+        assert dropper.lost == 1
+        mine = [s for s in hub.directory.sessions() if s.run_id == "run-lost"]
+        assert len(mine) == 2  # the DIP opened one for each request
+        [still_open] = [s for s in mine if s.closed is None]
+        assert still_open.sid == remote.session
+        with api(hub, hub_pki["MDR"], keys_for(MDR.dip_id)[0]) as mdr:
+            [lost] = [s.sid for s in mine if s.sid != remote.session]
+            old = records(mdr, lost)
+            assert old["open"] is False and "superseded" in old["records"][-1]["data"]["reason"]
+    finally:
+        hub.transcript.release_waiters()  # the record stream's long poll answers now, not at its bound
+        remote.stop()
+
+
+def test_an_open_that_timed_out_is_not_sent_again():
+    """A timeout is not a dropped connection: the DIP may still be opening the session."""
+    calls, release = [], threading.Event()
+
+    @Request.application
+    def slow(request: Request) -> Response:
+        calls.append(request.path)
+        release.wait(WAIT)
+        return Response("{}", status=201, content_type="application/json")
+
+    server = make_server("127.0.0.1", 0, slow, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    caller = DipCaller(DipConnection(f"http://127.0.0.1:{server.server_port}", timeout=0.3), api_key="k",
+                       identity=None)
+    try:
+        with pytest.raises(DipUnavailable, match="ReadTimeout"):
+            RemoteHub(caller).open("run-slow", [], None)
+        assert calls == ["/dipcert/v1/sessions"]
+    finally:
+        release.set()
+        caller.close()
+        server.shutdown()
+        server.server_close()

@@ -106,9 +106,9 @@ class RemoteHub:
 
     def open(self, run_id: str, counterparties: Iterable[Counterparty], partner: str | None) -> "RemoteHub":
         wanted = list(counterparties)
-        answer = self.caller.json("POST", f"{API}/sessions", data={
-            "run_id": run_id, "counterparties": [c.request() for c in wanted],
-            "partner": {"dip_id": partner} if partner else None})
+        answer = self.caller.json("POST", f"{API}/sessions", data={  # sent twice if unanswered: the DIP
+            "run_id": run_id, "counterparties": [c.request() for c in wanted],  # closes the first on the second
+            "partner": {"dip_id": partner} if partner else None}, retry_unanswered=True)
         self.session = str(answer["session"])
         self.dip = dict(answer.get("dip") or {})
         self.party = dict(answer.get("party") or {})

@@ -3,7 +3,9 @@ and signed, API-keyed calls to the DIP's extension API (`/dipcert/v1`).
 
 Every call is signed like a DIP API call (X-DIP-* over the exact bytes, X-API-Key) and bounded. A
 call that could not even connect (the DIP restarting) is retried for a bounded time: nothing reached
-the DIP, so nothing is done twice. A call that failed after it was sent is not retried.
+the DIP, so nothing is done twice. A call that failed after it was sent is not retried, unless its
+caller says doing it twice is harmless (`retry_unanswered`): opening a session is, because the DIP
+closes a party's older session when it opens a new one.
 """
 
 from __future__ import annotations
@@ -94,8 +96,11 @@ class DipCaller:
         return DipCaller(self.connection, api_key=self._api_key, identity=self.identity, reconnect=0.0)
 
     def call(self, method: str, path: str, *, data: Any = None, params: dict[str, Any] | None = None,
-             timeout: float | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
-        """One request; `data` is sent as JSON (exact bytes signed). Retries only what never connected."""
+             timeout: float | None = None, headers: dict[str, str] | None = None,
+             retry_unanswered: bool = False) -> httpx.Response:
+        """One request; `data` is sent as JSON (exact bytes signed). Retries what never connected and, with
+        `retry_unanswered`, what was sent but never answered (the connection dropped: the DIP restarting);
+        never a timeout, where the DIP may still be at work."""
         body = b"" if data is None else json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         url = self.connection.base_url + path + (f"?{urlencode(params)}" if params else "")
         deadline = time.monotonic() + self.reconnect
@@ -110,14 +115,15 @@ class DipCaller:
             try:
                 return self._http.request(method.upper(), url, content=body or None, headers=sent,
                                           timeout=timeout or self.connection.timeout)
-            except httpx.ConnectError as exc:
+            except httpx.HTTPError as exc:
+                dropped = isinstance(exc, (httpx.NetworkError, httpx.RemoteProtocolError))  # not a timeout
+                if not (isinstance(exc, httpx.ConnectError) or (retry_unanswered and dropped)):
+                    raise DipUnavailable(f"{method.upper()} {path} to the DIP failed "
+                                         f"({type(exc).__name__}: {exc})") from None
                 if time.monotonic() >= deadline:
                     raise DipUnavailable(f"the DIP at {self.connection.base_url} cannot be reached "
                                          f"({type(exc).__name__}: {exc})") from None
                 time.sleep(RECONNECT_PAUSE)
-            except httpx.HTTPError as exc:
-                raise DipUnavailable(f"{method.upper()} {path} to the DIP failed "
-                                     f"({type(exc).__name__}: {exc})") from None
 
     def json(self, method: str, path: str, *, expect: tuple[int, ...] = (200, 201), **kw: Any) -> Any:
         """A call whose answer must be JSON with one of the `expect` statuses; DipUnavailable otherwise."""
