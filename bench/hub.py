@@ -8,7 +8,10 @@ the median of per-block ratios (`paired_ratio`):
   key, signature, schema, routing, transcript) against a bare werkzeug app that reads the body and
   answers 201. Same httpx client, same bytes: every message is signed once beforehand and sent to
   both (the hub needs a fresh senderUniqueReference per message, so each is a different one); both
-  servers are werkzeug's, which closes every connection after its response.
+  servers are werkzeug's, which closes every connection after its response. The hub's keeps a
+  connection's thread for the next connection (harness.dip.wsgiserver); two more sides show what that
+  is worth and what is left: the same bare app on the hub's server, and the floor (`floor_app`: the
+  signature, the schema's verdict and one committed row, the work no DIP can skip before it answers).
 - delivery: the hub's delivery path (`Router.run`: the pending row, signing, the pooled keep-alive
   client, the transcript record) to a webhook, against a keep-alive httpx client posting the same
   pre-signed bodies to the same webhook. The webhook keeps connections open (HTTP/1.1 on
