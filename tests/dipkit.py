@@ -6,7 +6,8 @@ import hashlib
 import json
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -27,6 +28,19 @@ UTC = timezone.utc
 WAIT = 5.0
 MDR, SDS, SUP = DEFAULT_PARTIES["MDR"], DEFAULT_PARTIES["SDS"], DEFAULT_PARTIES["SUP"]
 OTHER_MDR = Party("MDR", "1650000999", "OMDR")
+
+
+@contextmanager
+def serving(server: Any) -> Iterator[str]:
+    """A werkzeug (socketserver) server on a daemon thread, as `http://127.0.0.1:PORT`; stopped after."""
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(WAIT)
 
 
 def keys_for(dip_id: str) -> tuple[str, str]:

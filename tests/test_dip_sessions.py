@@ -25,6 +25,7 @@ from dipkit import (
     records,
     registration,
     sample,
+    serving,
     sha256,
     wait_records,
 )
@@ -281,16 +282,12 @@ def test_an_open_that_timed_out_is_not_sent_again():
         return Response("{}", status=201, content_type="application/json")
 
     server = make_server("127.0.0.1", 0, slow, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    caller = DipCaller(DipConnection(f"http://127.0.0.1:{server.server_port}", timeout=0.3), api_key="k",
-                       identity=None)
-    try:
-        with pytest.raises(DipUnavailable, match="ReadTimeout"):
-            RemoteHub(caller).open("run-slow", [], None)
-        assert calls == ["/dipcert/v1/sessions"]
-    finally:
-        release.set()
-        caller.close()
-        server.shutdown()
-        server.server_close()
+    with serving(server) as base:
+        caller = DipCaller(DipConnection(base, timeout=0.3), api_key="k", identity=None)
+        try:
+            with pytest.raises(DipUnavailable, match="ReadTimeout"):
+                RemoteHub(caller).open("run-slow", [], None)
+            assert calls == ["/dipcert/v1/sessions"]
+        finally:
+            release.set()
+            caller.close()

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
+from dipkit import serving
 from werkzeug.serving import ThreadedWSGIServer
 from werkzeug.wrappers import Request, Response
 
@@ -35,18 +34,6 @@ class App:
         if request.path == "/boom":
             raise RuntimeError("the app failed")
         return Response("ok", status=200)
-
-
-@contextmanager
-def serving(server: ThreadedWSGIServer | ReusingWSGIServer) -> Iterator[str]:
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(BOUND)
 
 
 def get(url: str) -> httpx.Response:
