@@ -20,6 +20,7 @@ from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 
+from provenance import measured
 from rich.console import Console
 from rich.table import Table
 
@@ -114,6 +115,7 @@ def main() -> None:
     for name, seconds in sorted(phases(mdr).items(), key=lambda kv: -kv[1]):
         split.add_row(name, f"{seconds:.2f}")
     console.print(split)
+    console.print(measured())
     shutil.rmtree(last, ignore_errors=True)
 
 

@@ -48,6 +48,7 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
+from provenance import measured
 from rich.console import Console
 from rich.table import Table
 from werkzeug.serving import make_server
@@ -314,6 +315,7 @@ def main() -> None:
     console.print(table)
     console.print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: a loaded machine stretches "
                   "both sides, but the side with more work and more thread switches (the hub's) more")
+    console.print(measured())
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from provenance import measured
 from rich.console import Console
 from rich.table import Table
 
@@ -66,6 +67,7 @@ def main() -> None:
     console.print(table)
     ratio = slow / instant
     console.print(f"ratio slow / instant: {ratio:.2f} (target at most {TARGET:g})")
+    console.print(measured())
     if not (ready_a and ready_b):
         raise SystemExit("a run was not ready: the comparison is void")
 

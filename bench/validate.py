@@ -23,6 +23,7 @@ from typing import Any
 
 import fastjsonschema
 import jsonschema_rs
+from provenance import measured
 from rich.console import Console
 from rich.table import Table
 
@@ -108,6 +109,7 @@ def main() -> None:
     big = SampleFactory(1).message("IF-064", "MDRConsumption", days=200)
     measure("IF-064, 200 days", [("IF-064", "MDRConsumption", big)], table, args.repeat)
     Console().print(table)
+    print(measured())
 
 
 if __name__ == "__main__":

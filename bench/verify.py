@@ -34,6 +34,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding
+from provenance import measured
 from rich.console import Console
 from rich.table import Table
 
@@ -215,6 +216,7 @@ def main() -> None:
         if args.keep is None:
             shutil.rmtree(scratch, ignore_errors=True)
     console.print(table)
+    console.print(measured())
 
 
 if __name__ == "__main__":
