@@ -46,6 +46,7 @@ def test_one_thread_answers_one_caller_after_another() -> None:
     with serving(server) as base:
         for _ in range(5):
             assert get(base + "/").status_code == 200
+            assert server.wait_idle(1, BOUND)  # the answer comes before its thread is free again
         assert len(set(app.threads)) == 1
         assert server.live_threads() == 1
 
@@ -72,6 +73,7 @@ def test_a_held_request_does_not_hold_up_another_caller() -> None:
         app.release.set()
         caller.join(BOUND)
         assert held and held[0].status_code == 200
+        assert server.wait_idle(2, BOUND)
         assert get(base + "/").status_code == 200
         assert server.live_threads() == 2  # both kept; the next caller takes one of them
         assert len(set(app.threads)) == 2
@@ -82,6 +84,7 @@ def test_a_failing_app_gets_500_and_its_thread_serves_on() -> None:
     server = ReusingWSGIServer("127.0.0.1", 0, app)
     with serving(server) as base:
         assert get(base + "/boom").status_code == 500
+        assert server.wait_idle(1, BOUND)
         assert get(base + "/").status_code == 200
         assert len(set(app.threads)) == 1
 
@@ -123,10 +126,12 @@ def test_close_waits_for_the_request_in_progress_and_ends_idle_threads() -> None
 
 def test_the_hub_serves_on_reused_threads() -> None:
     with Hub() as hub:
+        server = hub._server  # noqa: SLF001
+        assert isinstance(server, ReusingWSGIServer)
         for _ in range(4):
             assert get(hub.base_url + "/dipcert/v1/dip").status_code == 200
-        assert isinstance(hub._server, ReusingWSGIServer)  # noqa: SLF001
-        assert hub._server.live_threads() == 1  # noqa: SLF001
+            assert server.wait_idle(1, BOUND)
+        assert server.live_threads() == 1
 
 
 def test_a_connection_that_never_sends_its_request_holds_close_only_for_its_bound() -> None:
@@ -142,3 +147,16 @@ def test_a_connection_that_never_sends_its_request_holds_close_only_for_its_boun
             assert not closing.is_alive()
         finally:
             silent.close()
+
+
+def test_wait_idle_is_false_after_its_bound_while_a_request_is_held() -> None:
+    app = App()
+    server = ReusingWSGIServer("127.0.0.1", 0, app)
+    with serving(server) as base:
+        caller = threading.Thread(target=lambda: get(base + "/hold"), daemon=True)
+        caller.start()
+        assert app.holding.wait(BOUND)
+        assert server.wait_idle(1, 0.05) is False  # a bound that runs out: the one thread is busy
+        app.release.set()
+        caller.join(BOUND)
+        assert server.wait_idle(1, BOUND) is True

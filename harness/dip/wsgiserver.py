@@ -36,7 +36,7 @@ class ReusingThreads:
     close_seconds = CLOSE_SECONDS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()  # notified when a thread goes idle or ends
         self._idle: list[queue.SimpleQueue[Connection | None]] = []  # one hand-over queue per idle thread
         self._threads: set[threading.Thread] = set()
         self._closing = False
@@ -77,9 +77,11 @@ class ReusingThreads:
                     if self._closing:
                         return
                     self._idle.append(slot)
+                    self._lock.notify_all()
         finally:
             with self._lock:
                 self._threads.discard(threading.current_thread())
+                self._lock.notify_all()
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         """As ThreadingMixIn's: handle, report an error, always close the connection."""
@@ -108,6 +110,13 @@ class ReusingThreads:
         """Request threads alive now, busy or idle (for tests and diagnostics)."""
         with self._lock:
             return len(self._threads)
+
+    def wait_idle(self, count: int, timeout: float) -> bool:
+        """True once `count` threads are idle, False after `timeout`. A caller has its answer before the
+        thread that sent it is idle again (it still closes the connection), so a test that wants the
+        next call to reuse that thread waits for this first."""
+        with self._lock:
+            return self._lock.wait_for(lambda: len(self._idle) >= count, timeout)
 
 
 class ReusingWSGIServer(ReusingThreads, BaseWSGIServer):
