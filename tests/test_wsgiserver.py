@@ -95,7 +95,7 @@ def test_an_idle_thread_ends_after_its_idle_time_and_a_new_one_serves() -> None:
     server.idle_seconds = 0.05
     with serving(server) as base:
         assert get(base + "/").status_code == 200
-        [thread] = list(server._threads)  # noqa: SLF001 - the thread to wait for
+        [thread] = list(server._workers)  # noqa: SLF001 - the thread to wait for
         thread.join(BOUND)
         assert not thread.is_alive()
         assert server.live_threads() == 0

@@ -17,6 +17,7 @@ never sends its request must not hold a stop for ever either).
 from __future__ import annotations
 
 import queue
+import socketserver
 import threading
 import time
 from typing import Any
@@ -29,8 +30,11 @@ CLOSE_SECONDS = 5.0  # how long server_close waits, in all, for connections in p
 Connection = tuple[Any, Any]  # (socket, client address), as socketserver hands them over
 
 
-class ReusingThreads:
-    """socketserver mixin: each connection on its own thread, reusing a thread that is idle."""
+class ReusingThreads(socketserver.ThreadingMixIn):
+    """socketserver mixin: each connection on its own thread, reusing a thread that is idle.
+
+    ThreadingMixIn's `process_request_thread` (handle, report an error, close) runs each connection;
+    `process_request` and `server_close` are replaced, so its own per-connection threads never start."""
 
     idle_seconds = IDLE_SECONDS
     close_seconds = CLOSE_SECONDS
@@ -38,7 +42,7 @@ class ReusingThreads:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._lock = threading.Condition()  # notified when a thread goes idle or ends
         self._idle: list[queue.SimpleQueue[Connection | None]] = []  # one hand-over queue per idle thread
-        self._threads: set[threading.Thread] = set()
+        self._workers: set[threading.Thread] = set()
         self._closing = False
         super().__init__(*args, **kwargs)
         self._closing = False  # given a socket (fd), werkzeug's __init__ closes the one it made first
@@ -52,7 +56,7 @@ class ReusingThreads:
             else:
                 slot = queue.SimpleQueue()
                 thread = threading.Thread(target=self._work, args=(slot,), name="dipcert-hub-request", daemon=True)
-                self._threads.add(thread)
+                self._workers.add(thread)
                 thread.start()
         if slot is None:  # closing: refuse, as a closed listening socket would
             self.shutdown_request(request)  # type: ignore[attr-defined]
@@ -80,27 +84,18 @@ class ReusingThreads:
                     self._lock.notify_all()
         finally:
             with self._lock:
-                self._threads.discard(threading.current_thread())
+                self._workers.discard(threading.current_thread())
                 self._lock.notify_all()
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        """As ThreadingMixIn's: handle, report an error, always close the connection."""
-        try:
-            self.finish_request(request, client_address)  # type: ignore[attr-defined]
-        except Exception:  # noqa: BLE001 - socketserver's contract: report and go on serving
-            self.handle_error(request, client_address)  # type: ignore[attr-defined]
-        finally:
-            self.shutdown_request(request)  # type: ignore[attr-defined]
 
     def server_close(self) -> None:
         """Close the socket, end idle threads, wait (bounded) for connections in progress."""
-        super().server_close()  # type: ignore[misc]
+        super().server_close()
         with self._lock:
             self._closing = True
             for slot in self._idle:
                 slot.put(None)
             self._idle.clear()
-            threads = list(self._threads)
+            threads = list(self._workers)
         deadline = time.monotonic() + self.close_seconds
         for thread in threads:
             if thread is not threading.current_thread():
@@ -109,7 +104,7 @@ class ReusingThreads:
     def live_threads(self) -> int:
         """Request threads alive now, busy or idle (for tests and diagnostics)."""
         with self._lock:
-            return len(self._threads)
+            return len(self._workers)
 
     def wait_idle(self, count: int, timeout: float) -> bool:
         """True once `count` threads are idle, False after `timeout`. A caller has its answer before the
@@ -123,4 +118,3 @@ class ReusingWSGIServer(ReusingThreads, BaseWSGIServer):
     """werkzeug's WSGI server, a thread per connection, threads reused (see the module docstring)."""
 
     multithread = True  # wsgi.multithread, and werkzeug's HTTP/1.1 handler, as for its threaded server
-    daemon_threads = True
